@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leakfix/leakfix/internal/engine"
+)
+
+func newDiffCmd(stdout, stderr io.Writer, runF func(*Options) error) *cobra.Command {
+	o := &Options{Stdout: stdout, Stderr: stderr}
+	cmd := &cobra.Command{
+		Use:   "diff [flags] [packages]",
+		Short: "Print the unified diff that fix would apply",
+		Long: `Diff prints, as a unified diff that git apply and patch accept, the changes fix
+would make. Nothing is written.
+
+Exit status: 0 no changes, 1 the diff is not empty, 2 error.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Patterns = args
+			o.Engine.Fix = true
+			if runF != nil {
+				return runF(o)
+			}
+			return runDiff(cmd, o)
+		},
+	}
+	addFlags(cmd, o)
+	return cmd
+}
+
+func runDiff(cmd *cobra.Command, o *Options) error {
+	res, dir, err := run(cmd, o)
+	if err != nil {
+		return err
+	}
+	for _, c := range res.Changes {
+		fmt.Fprint(o.Stdout, engine.Diff(engine.Rel(dir, c.Path), c.Old, c.New))
+	}
+	for _, f := range res.Findings {
+		if !f.Fixed {
+			printFinding(o.Stderr, dir, f)
+		}
+	}
+	return status(res, len(res.Changes) > 0)
+}

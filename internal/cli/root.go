@@ -1,0 +1,160 @@
+// Package cli is leakfix's command line. Each command parses its flags into
+// an options struct and hands it to a run function, which tests can replace.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leakfix/leakfix/internal/engine"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0 // nothing found, nothing to change
+	exitFindings = 1 // findings reported, or a diff is not empty
+	exitError    = 2 // bad flags, or input that could not be loaded or written
+)
+
+// exitError carries an exit status through cobra.
+type statusError struct{ code int }
+
+func (e statusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs leakfix with args and returns the process exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := NewRoot(stdout, stderr, nil)
+	root.SetArgs(args)
+	err := root.Execute()
+	var se statusError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &se):
+		return se.code
+	default:
+		fmt.Fprintf(stderr, "leakfix: %v\n", err)
+		return exitError
+	}
+}
+
+// Runners replaces the function a command runs, for tests of flag parsing.
+// A nil field keeps the real one.
+type Runners struct {
+	Check, Fix, Diff func(*Options) error
+}
+
+// NewRoot returns the leakfix command with all its subcommands.
+func NewRoot(stdout, stderr io.Writer, runners *Runners) *cobra.Command {
+	if runners == nil {
+		runners = &Runners{}
+	}
+	root := &cobra.Command{
+		Use:   "leakfix",
+		Short: "Find background work in Go code that nothing can stop, and fix it",
+		Long: `leakfix finds goroutines that loop on tickers, time.Tick, time.After or time.Sleep
+with no way to stop them, and rewrites them so that the type owning them can shut
+them down: the stop and done signals live in fields and a Shutdown method (or the
+type's existing Close or Stop) ends the work and waits for it.
+
+Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
+	})
+	root.AddCommand(
+		newCheckCmd(stdout, stderr, runners.Check),
+		newFixCmd(stdout, stderr, runners.Fix),
+		newDiffCmd(stdout, stderr, runners.Diff),
+		newRulesCmd(stdout),
+		newExplainCmd(stdout),
+	)
+	return root
+}
+
+// Options are the flags shared by check, fix and diff.
+type Options struct {
+	Patterns []string
+	Engine   engine.Options
+	Stdout   io.Writer
+	Stderr   io.Writer
+}
+
+// addFlags binds the shared flags to o.
+func addFlags(cmd *cobra.Command, o *Options) {
+	f := cmd.Flags()
+	f.BoolVar(&o.Engine.Tests, "tests", false, "also analyse _test.go files")
+	f.StringSliceVar(&o.Engine.Rules, "rules", nil, "comma-separated rules to run (default all; see leakfix rules)")
+	f.StringVarP(&o.Engine.Dir, "dir", "C", "", "run as if started in `dir`")
+	var tags string
+	f.StringVar(&tags, "tags", "", "comma-separated build tags")
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if tags != "" {
+			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
+		}
+		return nil
+	}
+}
+
+// run loads and analyses the packages, prints load errors, and returns the
+// result with the directory paths are relative to.
+func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
+	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := filepath.Abs(o.Engine.Dir)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(o.Stderr, "leakfix: %s\n", relError(dir, e))
+	}
+	return res, dir, nil
+}
+
+// relError prints a positioned error with its path relative to dir.
+func relError(dir string, err error) string {
+	var pe *engine.PosError
+	if errors.As(err, &pe) && pe.Pos != "" && pe.Pos != "-" {
+		return engine.Rel(dir, pe.Pos) + ": " + pe.Msg
+	}
+	return err.Error()
+}
+
+// printFinding prints one finding as path:line:col: rule: message, adding
+// why no fix was made when there is a reason.
+func printFinding(w io.Writer, dir string, f engine.Finding) {
+	msg := f.Message
+	if f.Unfixed != "" {
+		msg += " (not fixed: " + f.Unfixed + ")"
+	}
+	fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", engine.Rel(dir, f.Pos.Filename), f.Pos.Line, f.Pos.Column, f.Rule, msg)
+}
+
+// status turns a result into the exit status: errors win over findings.
+func status(res *engine.Result, findings bool) error {
+	switch {
+	case len(res.Errors) > 0:
+		return statusError{exitError}
+	case findings:
+		return statusError{exitFindings}
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+

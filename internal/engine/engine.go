@@ -1,0 +1,336 @@
+// Package engine runs leakfix's pipeline: load → find → plan → rewrite →
+// verify → report. It knows nothing about the command line.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// Options configures a run. The zero value checks the packages in the
+// current directory with every rule and changes nothing.
+type Options struct {
+	// Dir is where patterns are resolved and what reported paths are
+	// relative to; "" means the current directory.
+	Dir string
+	// Tests also analyses _test.go files.
+	Tests bool
+	// Rules lists the rules to run by name; empty means all.
+	Rules []string
+	// Fix computes a fix for every finding that has one; Result.Changes
+	// holds the new file contents.
+	Fix bool
+	// Write writes the fixed files to disk. It implies Fix.
+	Write bool
+	// BuildFlags are passed to the go command (e.g. -tags=integration).
+	BuildFlags []string
+	// Env is the go command's environment; nil means os.Environ().
+	Env []string
+}
+
+// A Finding is a reported piece of work that cannot be stopped.
+type Finding struct {
+	Rule     string
+	Pos      token.Position // Filename is absolute
+	Message  string
+	Fixed    bool   // a fix was computed (and written, when Options.Write is set)
+	Unfixed  string // why no fix was made; empty when Fixed or when fixes were not asked for
+	Fixable  bool   // the rule offers a fix for it
+	Package  string // import path
+}
+
+// A Change is the old and new content of one file.
+type Change struct {
+	Path string // absolute
+	Old  []byte
+	New  []byte
+}
+
+// Result is what a run found and changed.
+type Result struct {
+	Findings []Finding
+	Changes  []Change
+	// Errors are problems with the input (packages that do not load,
+	// files that cannot be written); the rest of the run went on.
+	Errors    []error
+	Packages  int // packages analysed
+	Generated int // generated files skipped
+}
+
+// PosError is a problem at a position in the input.
+type PosError struct {
+	Pos string // file:line:col, or a file or package name
+	Msg string
+}
+
+func (e *PosError) Error() string {
+	if e.Pos == "" || e.Pos == "-" {
+		return e.Msg
+	}
+	return e.Pos + ": " + e.Msg
+}
+
+// Run loads the packages matched by patterns and runs the rules on them.
+func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) {
+	if opts.Write {
+		opts.Fix = true
+	}
+	enabled, err := selectRules(opts.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if len(patterns) == 0 {
+		patterns = []string{"./..."}
+	}
+	dir := opts.Dir
+	if dir == "" {
+		if dir, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	pkgs, err := load(ctx, dir, patterns, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if len(pkgs) == 0 {
+		res.Errors = append(res.Errors, &PosError{Msg: fmt.Sprintf("%s matched no packages", strings.Join(patterns, " "))})
+	}
+	v := newVerifier(ctx, dir, opts)
+	for _, pkg := range pkgs {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if len(pkg.Errors) > 0 {
+			for _, e := range pkg.Errors {
+				res.Errors = append(res.Errors, &PosError{Pos: e.Pos, Msg: e.Msg})
+			}
+			continue
+		}
+		res.Packages++
+		analyse(pkg, enabled, opts, v, res)
+	}
+	sort.SliceStable(res.Findings, func(i, j int) bool {
+		a, b := res.Findings[i].Pos, res.Findings[j].Pos
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		return a.Offset < b.Offset
+	})
+	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Path < res.Changes[j].Path })
+	if opts.Write {
+		res.Errors = append(res.Errors, writeAll(res.Changes)...)
+	}
+	return res, nil
+}
+
+func selectRules(names []string) ([]*rules.Rule, error) {
+	if len(names) == 0 {
+		return rules.All, nil
+	}
+	var out []*rules.Rule
+	for _, n := range names {
+		r := rules.ByName(n)
+		if r == nil {
+			return nil, fmt.Errorf("unknown rule %q (see leakfix rules)", n)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// load loads the packages with full syntax and types. With Tests, a
+// package's test variant replaces the package itself, since it holds the
+// same files and more.
+func load(ctx context.Context, dir string, patterns []string, opts Options) ([]*packages.Package, error) {
+	cfg := &packages.Config{
+		Context: ctx,
+		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
+			packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes |
+			packages.NeedModule,
+		Dir:        dir,
+		Tests:      opts.Tests,
+		BuildFlags: opts.BuildFlags,
+		Env:        opts.Env,
+	}
+	pkgs, err := packages.Load(cfg, patterns...)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", strings.Join(patterns, " "), err)
+	}
+	if !opts.Tests {
+		return pkgs, nil
+	}
+	hasTestVariant := map[string]bool{}
+	for _, p := range pkgs {
+		if p.ForTest != "" && p.PkgPath == p.ForTest {
+			hasTestVariant[p.PkgPath] = true
+		}
+	}
+	var out []*packages.Package
+	for _, p := range pkgs {
+		switch {
+		case strings.HasSuffix(p.ID, ".test"): // the generated test main
+		case p.ForTest == "" && hasTestVariant[p.PkgPath]:
+		default:
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// analyse runs the rules on one package and, when asked, fixes what they found.
+func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *verifier, res *Result) {
+	goFiles := map[string]bool{}
+	for _, f := range pkg.GoFiles {
+		goFiles[f] = true
+	}
+	pass := &rules.Pass{Fset: pkg.Fset, Pkg: pkg.Types, Info: pkg.TypesInfo, AllFiles: pkg.Syntax}
+	for _, f := range pkg.Syntax {
+		name := pkg.Fset.File(f.Pos()).Name()
+		switch {
+		case !goFiles[name]: // cgo output and other files the user did not write
+		case ast.IsGenerated(f):
+			res.Generated++
+		default:
+			pass.Files = append(pass.Files, f)
+		}
+	}
+	var found []*rules.Finding
+	for _, r := range enabled {
+		found = append(found, r.Find(pass)...)
+	}
+	if len(found) == 0 {
+		return
+	}
+
+	fixed := map[*rules.Finding]string{} // finding → why it is not fixed ("" = fixed)
+	if opts.Fix {
+		changes, why := fix(pkg, found, v)
+		fixed = why
+		res.Changes = append(res.Changes, changes...)
+	}
+	for _, f := range found {
+		out := Finding{
+			Rule:    f.Rule,
+			Pos:     pkg.Fset.Position(f.Pos),
+			Message: f.Message,
+			Fixable: f.Loop != nil,
+			Package: pkg.PkgPath,
+			Unfixed: f.Unfixable,
+		}
+		if opts.Fix && f.Loop != nil {
+			reason, ok := fixed[f]
+			out.Fixed = ok && reason == ""
+			out.Unfixed = reason
+		}
+		res.Findings = append(res.Findings, out)
+	}
+}
+
+// fix rewrites the fixable findings of pkg and keeps only fixes whose
+// package still type-checks. It returns the changed files and, for every
+// fixable finding, "" if it was fixed or the reason it was not.
+func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, map[*rules.Finding]string) {
+	why := map[*rules.Finding]string{}
+	var fixable []*rules.Finding
+	for _, f := range found {
+		if f.Loop != nil {
+			fixable = append(fixable, f)
+		}
+	}
+	if len(fixable) == 0 {
+		return nil, why
+	}
+	rp := &rewrite.Package{Path: pkg.PkgPath, Fset: pkg.Fset, Files: pkg.Syntax, Info: pkg.TypesInfo, Types: pkg.Types}
+
+	// try rewrites the given findings and verifies the result.
+	try := func(fs []*rules.Finding) (map[string][]byte, map[*rules.Finding]string, error) {
+		var loops []*rules.Loop
+		byLoop := map[*rules.Loop]*rules.Finding{}
+		for _, f := range fs {
+			loops = append(loops, f.Loop)
+			byLoop[f.Loop] = f
+		}
+		files, failures, err := rewrite.Apply(rp, loops)
+		if err != nil {
+			return nil, nil, err
+		}
+		failed := map[*rules.Finding]string{}
+		for _, fl := range failures {
+			failed[byLoop[fl.Loop]] = fl.Reason
+		}
+		if err := v.check(pkg, files); err != nil {
+			return nil, failed, err
+		}
+		return files, failed, nil
+	}
+
+	files, failed, err := try(fixable)
+	if err != nil {
+		// Find the fixes that break the build on their own and retry without them.
+		var good []*rules.Finding
+		for _, f := range fixable {
+			if _, _, err := try([]*rules.Finding{f}); err != nil {
+				why[f] = "the fix would not compile: " + err.Error()
+			} else {
+				good = append(good, f)
+			}
+		}
+		files, failed, err = nil, nil, nil
+		if len(good) > 0 {
+			files, failed, err = try(good)
+		}
+		if err != nil {
+			for _, f := range good {
+				why[f] = "the fix would not compile: " + err.Error()
+			}
+			files = nil
+		}
+	}
+	for _, f := range fixable {
+		if _, ok := why[f]; ok {
+			continue
+		}
+		why[f] = failed[f]
+		if files == nil && why[f] == "" {
+			why[f] = "not fixed: another fix in this package failed"
+		}
+	}
+
+	var changes []Change
+	for name, content := range files {
+		old, err := os.ReadFile(name)
+		if err != nil {
+			for _, f := range fixable {
+				if why[f] == "" {
+					why[f] = "cannot read " + name + ": " + err.Error()
+				}
+			}
+			return nil, why
+		}
+		if string(old) != string(content) {
+			changes = append(changes, Change{Path: name, Old: old, New: content})
+		}
+	}
+	return changes, why
+}
+
+// Rel returns path relative to dir when it lies below it.
+func Rel(dir, path string) string {
+	if rel, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+

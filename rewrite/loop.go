@@ -1,0 +1,464 @@
+package rewrite
+
+import (
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/token"
+	"go/types"
+	"strings"
+
+	"github.com/dave/dst"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// honourCtx makes a loop return once a context already in scope is done.
+func (rw *rewriter) honourCtx(l *rules.Loop) error {
+	return rw.stoppable(l, l.Ctx)
+}
+
+// goroutine returns the declaration whose identifiers generated names inside
+// the goroutine must avoid, and the dst node of the goroutine's function.
+func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {
+	if l.Method != nil {
+		n, err := rw.node(l.Method)
+		return l.Method, n, err
+	}
+	n, err := rw.node(l.Lit)
+	return l.Starter, n, err
+}
+
+// stoppable turns every wait of l into a select that also returns when ctx,
+// the name of a context.Context in scope, is done.
+//
+//	time.Sleep(d)                 =>  select { case <-ctx.Done(): return; case <-time.After(d): }
+//	for t := range time.Tick(d)   =>  for { var t time.Time; select { ...; case t = <-ticker.C: }; body }
+func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
+	decl, root, err := rw.goroutine(l)
+	if err != nil {
+		return err
+	}
+	taken := rw.takenIn(decl)
+	for _, w := range l.Waits {
+		n, err := rw.node(w.Node)
+		if err != nil {
+			return err
+		}
+		switch w.Kind {
+		case rules.Select:
+			sel := n.(*dst.SelectStmt)
+			sel.Body.List = append([]dst.Stmt{stopCase(ctx)}, sel.Body.List...)
+		case rules.Sleep, rules.Recv:
+			es := n.(*dst.ExprStmt)
+			var comm dst.Expr = es.X
+			if w.Kind == rules.Sleep {
+				comm = recv(call(qual("time", "After"), es.X.(*dst.CallExpr).Args[0]))
+			}
+			s := selectStmt(ctx, &dst.ExprStmt{X: comm})
+			// A comment at the end of the line stays on the line that waits.
+			s.Decs.Before, s.Decs.Start, s.Decs.After = es.Decs.Before, es.Decs.Start, es.Decs.After
+			s.Body.List[1].(*dst.CommClause).Decs.Colon = es.Decs.End
+			if !replace(root, es, s) {
+				return fmt.Errorf("%s: wait not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
+			}
+		case rules.RangeTick, rules.RangeChan:
+			if err := rw.rangeLoop(root, w.Node.(*ast.RangeStmt), n.(*dst.RangeStmt), ctx, taken); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rangeLoop rewrites a range over a timer channel into a loop that selects
+// on the channel and the stop signal. The body stays after the select, so
+// break, continue and labels keep their meaning and the diff stays small.
+func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeStmt, ctx string, taken map[string]bool) error {
+	var ch dst.Expr = rs.X
+	var pre []dst.Stmt
+	if tick, ok := rs.X.(*dst.CallExpr); ok && len(tick.Args) == 1 {
+		d := tick.Args[0]
+		if isPositive(rw.pkg.Info, ars.X.(*ast.CallExpr).Args[0]) {
+			// A positive constant interval: a Ticker that stops with the loop.
+			name := fresh(taken, "ticker")
+			pre = []dst.Stmt{
+				define(name, call(qual("time", "NewTicker"), d)),
+				&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
+			}
+			ch = sel(dst.NewIdent(name), "C")
+		} else {
+			// time.Tick returns nil for d <= 0 where NewTicker panics; keep it.
+			name := fresh(taken, "tick")
+			pre = []dst.Stmt{define(name, tick)}
+			ch = dst.NewIdent(name)
+		}
+	}
+
+	var head []dst.Stmt
+	var comm dst.Stmt = &dst.ExprStmt{X: recv(ch)}
+	if key, ok := rs.Key.(*dst.Ident); rs.Key != nil && !(ok && key.Name == "_") {
+		if rs.Tok == token.DEFINE {
+			head = append(head, &dst.DeclStmt{Decl: &dst.GenDecl{
+				Tok:   token.VAR,
+				Specs: []dst.Spec{&dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(key.Name)}, Type: qual("time", "Time")}},
+			}})
+			comm = &dst.AssignStmt{Lhs: []dst.Expr{dst.NewIdent(key.Name)}, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
+		} else {
+			comm = &dst.AssignStmt{Lhs: []dst.Expr{rs.Key}, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
+		}
+	}
+	head = append(head, selectStmt(ctx, comm))
+
+	if len(pre) > 0 {
+		target, err := rw.listStmt(ars)
+		if err != nil {
+			return err
+		}
+		if !insertBefore(root, target, pre...) {
+			return fmt.Errorf("%s: loop not found in a statement list", rw.pkg.Fset.Position(ars.Pos()))
+		}
+	}
+	body := rs.Body
+	body.List = append(head, body.List...)
+	fs := &dst.ForStmt{Body: body}
+	fs.Decs.NodeDecs = rs.Decs.NodeDecs
+	// Comments inside the old header have nowhere better to go than after "for".
+	for _, d := range [][]string{rs.Decs.For, rs.Decs.Key, rs.Decs.Value, rs.Decs.Range, rs.Decs.X} {
+		fs.Decs.For = append(fs.Decs.For, d...)
+	}
+	if !replace(root, rs, fs) {
+		return fmt.Errorf("%s: loop not found in its goroutine", rw.pkg.Fset.Position(ars.Pos()))
+	}
+	return nil
+}
+
+// listStmt returns the statement that holds s in a statement list: s itself,
+// or the labeled statement around it.
+func (rw *rewriter) listStmt(s ast.Stmt) (dst.Stmt, error) {
+	var outer ast.Stmt = s
+	for _, f := range rw.pkg.Files {
+		if f.FileStart <= s.Pos() && s.Pos() < f.FileEnd {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if l, ok := n.(*ast.LabeledStmt); ok && l.Stmt == s {
+					outer = l
+				}
+				return outer == s
+			})
+		}
+	}
+	n, err := rw.node(outer)
+	if err != nil {
+		return nil, err
+	}
+	return n.(dst.Stmt), nil
+}
+
+// isPositive reports whether e is a constant greater than zero.
+func isPositive(info *types.Info, e ast.Expr) bool {
+	tv, ok := info.Types[e]
+	return ok && tv.Value != nil && constant.Sign(tv.Value) > 0
+}
+
+// own gives the loops of one owner type their stop and done fields, starts
+// them with a fresh context, and makes the type's cleanup method stop them.
+// It returns why the type cannot own them, or "".
+func (rw *rewriter) own(t *types.Named, loops []*rules.Loop) (string, error) {
+	cleanup := rw.cleanupMethod(t)
+	if cleanup == nil {
+		if obj, _, _ := types.LookupFieldOrMethod(t, true, rw.pkg.Types, "Shutdown"); obj != nil {
+			return fmt.Sprintf("%s already has a field or promoted method named Shutdown", t.Obj().Name()), nil
+		}
+	}
+	recvName := rw.receiverName(t)
+	if cleanup != nil {
+		names := cleanup.Recv.List[0].Names
+		if len(names) == 0 || names[0].Name == "_" {
+			return fmt.Sprintf("%s's receiver has no name", cleanup.Name.Name), nil
+		}
+		recvName = names[0].Name
+	}
+
+	spec, err := rw.node(loops[0].Owner.Spec)
+	if err != nil {
+		return "", err
+	}
+	st := spec.(*dst.TypeSpec).Type.(*dst.StructType)
+	onType := func(name string) bool {
+		obj, _, _ := types.LookupFieldOrMethod(t, true, rw.pkg.Types, name)
+		return obj != nil
+	}
+	taken := map[string]bool{}
+	var stops []dst.Stmt
+	var starters []string
+	for _, l := range loops {
+		stop := freshField(taken, onType, "stop"+upperFirst(l.Name))
+		done := freshField(taken, onType, l.Name+"Done")
+		st.Fields.List = append(st.Fields.List,
+			field(stop, qual("context", "CancelFunc"), "ends the "+l.Name+" loop started by "+l.Starter.Name.Name),
+			field(done, chanStruct(), "closed when the "+l.Name+" loop has returned"),
+		)
+		if err := rw.start(l, stop, done); err != nil {
+			return "", err
+		}
+		stops = append(stops, &dst.IfStmt{
+			Cond: &dst.BinaryExpr{X: sel(dst.NewIdent(recvName), stop), Op: token.NEQ, Y: dst.NewIdent("nil")},
+			Body: &dst.BlockStmt{List: []dst.Stmt{
+				&dst.ExprStmt{X: call(sel(dst.NewIdent(recvName), stop))},
+				&dst.ExprStmt{X: recv(sel(dst.NewIdent(recvName), done))},
+			}},
+		})
+		if !contains(starters, l.Starter.Name.Name) {
+			starters = append(starters, l.Starter.Name.Name)
+		}
+	}
+
+	if cleanup != nil {
+		d, err := rw.node(cleanup)
+		if err != nil {
+			return "", err
+		}
+		body := d.(*dst.FuncDecl).Body
+		if len(body.List) > 0 {
+			stops[len(stops)-1].Decorations().After = dst.EmptyLine
+		}
+		body.List = append(stops, body.List...)
+		return "", nil
+	}
+	return "", rw.addShutdown(t, loops[0], recvName, starters, stops)
+}
+
+// addShutdown declares Shutdown after the function that starts the first loop.
+func (rw *rewriter) addShutdown(t *types.Named, first *rules.Loop, recvName string, starters []string, body []dst.Stmt) error {
+	var typ dst.Expr = dst.NewIdent(t.Obj().Name())
+	if tps := first.Owner.Spec.TypeParams; tps != nil {
+		var params []dst.Expr
+		for _, f := range tps.List {
+			for _, n := range f.Names {
+				params = append(params, dst.NewIdent(n.Name))
+			}
+		}
+		if len(params) == 1 {
+			typ = &dst.IndexExpr{X: typ, Index: params[0]}
+		} else {
+			typ = &dst.IndexListExpr{X: typ, Indices: params}
+		}
+	}
+	fn := &dst.FuncDecl{
+		Recv: &dst.FieldList{List: []*dst.Field{{Names: []*dst.Ident{dst.NewIdent(recvName)}, Type: &dst.StarExpr{X: typ}}}},
+		Name: dst.NewIdent("Shutdown"),
+		Type: &dst.FuncType{},
+		Body: &dst.BlockStmt{List: body},
+	}
+	fn.Decs.Before = dst.EmptyLine
+	fn.Decs.Start = dst.Decorations{
+		"// Shutdown stops the background work started by " + joinNames(starters) + " and waits for it to end.",
+		"// It is safe to call more than once.",
+	}
+	file, err := rw.file(first.Starter)
+	if err != nil {
+		return err
+	}
+	starter, err := rw.node(first.Starter)
+	if err != nil {
+		return err
+	}
+	for i, d := range file.Decls {
+		if d == starter {
+			file.Decls = append(file.Decls[:i+1], append([]dst.Decl{fn}, file.Decls[i+1:]...)...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: starter not found in its file", rw.pkg.Fset.Position(first.Starter.Pos()))
+}
+
+// start creates the loop's context right before the go statement, stores
+// its cancel function and done channel in the owner, and makes the goroutine
+// close done when it returns.
+func (rw *rewriter) start(l *rules.Loop, stop, done string) error {
+	taken := rw.takenIn(l.Starter)
+	ctx, cancel := "ctx", "cancel"
+	if taken[ctx] || taken[cancel] {
+		ctx, cancel = fresh(taken, l.Name+"Ctx"), fresh(taken, "cancel"+upperFirst(l.Name))
+	} else {
+		taken[ctx], taken[cancel] = true, true
+	}
+	owner, err := rw.ownerExpr(l)
+	if err != nil {
+		return err
+	}
+	starter, err := rw.node(l.Starter)
+	if err != nil {
+		return err
+	}
+	g, err := rw.node(l.Go)
+	if err != nil {
+		return err
+	}
+	goStmt := g.(*dst.GoStmt)
+	withCancel := &dst.AssignStmt{
+		Lhs: []dst.Expr{dst.NewIdent(ctx), dst.NewIdent(cancel)},
+		Tok: token.DEFINE,
+		Rhs: []dst.Expr{call(qual("context", "WithCancel"), call(qual("context", "Background")))},
+	}
+	store := &dst.AssignStmt{
+		Lhs: []dst.Expr{sel(dst.Clone(owner).(dst.Expr), stop), sel(dst.Clone(owner).(dst.Expr), done)},
+		Tok: token.ASSIGN,
+		Rhs: []dst.Expr{dst.NewIdent(cancel), call(dst.NewIdent("make"), chanStruct())},
+	}
+	if !insertBefore(starter, goStmt, withCancel, store) {
+		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Go.Pos()))
+	}
+
+	closeDone := func(owner dst.Expr) dst.Stmt {
+		return &dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(owner, done))}
+	}
+	if l.Lit != nil {
+		lit, err := rw.node(l.Lit)
+		if err != nil {
+			return err
+		}
+		body := lit.(*dst.FuncLit).Body
+		body.List = append([]dst.Stmt{closeDone(dst.Clone(owner).(dst.Expr))}, body.List...)
+		return rw.stoppable(l, ctx)
+	}
+
+	m, err := rw.node(l.Method)
+	if err != nil {
+		return err
+	}
+	method := m.(*dst.FuncDecl)
+	mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
+	param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
+	method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
+	receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
+	method.Body.List = append([]dst.Stmt{closeDone(receiver)}, method.Body.List...)
+	goStmt.Call.Args = append([]dst.Expr{dst.NewIdent(ctx)}, goStmt.Call.Args...)
+	return rw.stoppable(l, mctx)
+}
+
+// ownerExpr returns the dst expression naming the loop's owner at its go
+// statement.
+func (rw *rewriter) ownerExpr(l *rules.Loop) (dst.Expr, error) {
+	if n, ok := rw.dec.Dst.Nodes[l.Owner.Expr]; ok {
+		return n.(dst.Expr), nil
+	}
+	if id, ok := l.Owner.Expr.(*ast.Ident); ok {
+		return dst.NewIdent(id.Name), nil
+	}
+	return nil, fmt.Errorf("%s: owner expression not found", rw.pkg.Fset.Position(l.Go.Pos()))
+}
+
+// cleanupMethod returns the declaration of the first of rules.CleanupNames
+// that t declares in this package, or nil.
+func (rw *rewriter) cleanupMethod(t *types.Named) *ast.FuncDecl {
+	for _, name := range rules.CleanupNames {
+		for i := 0; i < t.NumMethods(); i++ {
+			m := t.Method(i)
+			if m.Name() != name || m.Pkg() != rw.pkg.Types {
+				continue
+			}
+			if decl := rw.decl(m); decl != nil && decl.Body != nil {
+				return decl
+			}
+		}
+	}
+	return nil
+}
+
+// decl returns the declaration of a function of this package.
+func (rw *rewriter) decl(fn *types.Func) *ast.FuncDecl {
+	for _, f := range rw.pkg.Files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && rw.pkg.Info.Defs[fd.Name] == fn {
+				return fd
+			}
+		}
+	}
+	return nil
+}
+
+// receiverName returns the receiver name t's methods already use, or the
+// lower-cased first letter of its name.
+func (rw *rewriter) receiverName(t *types.Named) string {
+	for i := 0; i < t.NumMethods(); i++ {
+		if decl := rw.decl(t.Method(i)); decl != nil {
+			if names := decl.Recv.List[0].Names; len(names) == 1 && names[0].Name != "_" {
+				return names[0].Name
+			}
+		}
+	}
+	return strings.ToLower(t.Obj().Name()[:1])
+}
+
+// freshField returns name, or name with a number appended, that is neither
+// taken in this run nor a field or method of the type already.
+func freshField(taken map[string]bool, onType func(string) bool, name string) string {
+	for i := 1; ; i++ {
+		c := name
+		if i > 1 {
+			c = fmt.Sprintf("%s%d", name, i)
+		}
+		if !taken[c] && !onType(c) {
+			taken[c] = true
+			return c
+		}
+	}
+}
+
+func joinNames(names []string) string {
+	if len(names) <= 2 {
+		return strings.Join(names, " and ")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Node builders.
+
+func qual(path, name string) *dst.Ident { return &dst.Ident{Name: name, Path: path} }
+
+func sel(x dst.Expr, name string) *dst.SelectorExpr {
+	return &dst.SelectorExpr{X: x, Sel: dst.NewIdent(name)}
+}
+
+func call(fun dst.Expr, args ...dst.Expr) *dst.CallExpr { return &dst.CallExpr{Fun: fun, Args: args} }
+
+func recv(ch dst.Expr) *dst.UnaryExpr { return &dst.UnaryExpr{Op: token.ARROW, X: ch} }
+
+func define(name string, value dst.Expr) *dst.AssignStmt {
+	return &dst.AssignStmt{Lhs: []dst.Expr{dst.NewIdent(name)}, Tok: token.DEFINE, Rhs: []dst.Expr{value}}
+}
+
+func chanStruct() *dst.ChanType {
+	return &dst.ChanType{Dir: dst.SEND | dst.RECV, Value: &dst.StructType{Fields: &dst.FieldList{Opening: true, Closing: true}}}
+}
+
+func field(name string, typ dst.Expr, comment string) *dst.Field {
+	f := &dst.Field{Names: []*dst.Ident{dst.NewIdent(name)}, Type: typ}
+	f.Decs.Before = dst.NewLine
+	f.Decs.After = dst.NewLine
+	f.Decs.End = dst.Decorations{"// " + comment}
+	return f
+}
+
+// stopCase is `case <-ctx.Done(): return`.
+func stopCase(ctx string) *dst.CommClause {
+	return &dst.CommClause{
+		Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(ctx), "Done")))},
+		Body: []dst.Stmt{&dst.ReturnStmt{}},
+	}
+}
+
+// selectStmt waits for comm or for ctx to be done, whichever comes first.
+func selectStmt(ctx string, comm dst.Stmt) *dst.SelectStmt {
+	return &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{stopCase(ctx), &dst.CommClause{Comm: comm}}}}
+}

@@ -1,0 +1,235 @@
+// Package rewrite turns the rules' fix plans into edited source with dst, so
+// that comments stay where they were and imports are managed for us.
+package rewrite
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"strings"
+
+	"github.com/dave/dst"
+	"github.com/dave/dst/decorator"
+	"github.com/dave/dst/decorator/resolver/gotypes"
+	"github.com/dave/dst/dstutil"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// Package is a type-checked package as the rewriter needs it.
+type Package struct {
+	Path  string
+	Fset  *token.FileSet
+	Files []*ast.File // every parsed file of the package
+	Info  *types.Info
+	Types *types.Package
+}
+
+// A Failure is a loop that could not be fixed, and why.
+type Failure struct {
+	Loop   *rules.Loop
+	Reason string
+}
+
+// Apply rewrites pkg so that each loop can be stopped. It returns the new
+// content of every changed file keyed by file name, and the loops it could
+// not fix. Loops whose fix fails leave their files untouched only if no other
+// loop of the same file was fixed; callers verify the result as a whole.
+func Apply(pkg *Package, loops []*rules.Loop) (map[string][]byte, []Failure, error) {
+	rw := &rewriter{
+		pkg:   pkg,
+		dec:   decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
+		files: map[*ast.File]*dst.File{},
+		taken: map[*ast.FuncDecl]map[string]bool{},
+	}
+	var failures []Failure
+	owners := map[*types.Named][]*rules.Loop{}
+	var order []*types.Named
+	for _, l := range loops {
+		if l.Owner == nil {
+			if err := rw.honourCtx(l); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		t := l.Owner.Type
+		if owners[t] == nil {
+			order = append(order, t)
+		}
+		owners[t] = append(owners[t], l)
+	}
+	for _, t := range order {
+		if why, err := rw.own(t, owners[t]); err != nil {
+			return nil, nil, err
+		} else if why != "" {
+			for _, l := range owners[t] {
+				failures = append(failures, Failure{Loop: l, Reason: why})
+			}
+		}
+	}
+	out, err := rw.restore()
+	return out, failures, err
+}
+
+type rewriter struct {
+	pkg     *Package
+	dec     *decorator.Decorator
+	files   map[*ast.File]*dst.File
+	touched []*ast.File
+	taken   map[*ast.FuncDecl]map[string]bool // identifiers used in a function, plus those we added
+}
+
+// file returns the decorated file holding n, decorating it on first use.
+func (rw *rewriter) file(n ast.Node) (*dst.File, error) {
+	for _, f := range rw.pkg.Files {
+		if f.FileStart <= n.Pos() && n.Pos() < f.FileEnd {
+			if df, ok := rw.files[f]; ok {
+				return df, nil
+			}
+			df, err := rw.dec.DecorateFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("decorate %s: %w", rw.pkg.Fset.File(f.Pos()).Name(), err)
+			}
+			rw.files[f] = df
+			rw.touched = append(rw.touched, f)
+			return df, nil
+		}
+	}
+	return nil, fmt.Errorf("no file holds %s", rw.pkg.Fset.Position(n.Pos()))
+}
+
+// node returns the dst node for an ast node, decorating its file if needed.
+func (rw *rewriter) node(n ast.Node) (dst.Node, error) {
+	if _, err := rw.file(n); err != nil {
+		return nil, err
+	}
+	d, ok := rw.dec.Dst.Nodes[n]
+	if !ok {
+		return nil, fmt.Errorf("no decorated node at %s", rw.pkg.Fset.Position(n.Pos()))
+	}
+	return d, nil
+}
+
+// restore prints every touched file.
+func (rw *rewriter) restore() (map[string][]byte, error) {
+	names := newImportNames(rw.pkg.Types)
+	out := map[string][]byte{}
+	for _, f := range rw.touched {
+		name := rw.pkg.Fset.File(f.Pos()).Name()
+		r := decorator.NewRestorerWithImports(rw.pkg.Path, names)
+		var buf bytes.Buffer
+		if err := r.Fprint(&buf, rw.files[f]); err != nil {
+			return nil, fmt.Errorf("print %s: %w", name, err)
+		}
+		out[name] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// importNames resolves import paths to package names from the type-checked
+// imports, so the restorer never has to guess.
+type importNames map[string]string
+
+func (m importNames) ResolvePackage(path string) (string, error) {
+	if name, ok := m[path]; ok {
+		return name, nil
+	}
+	// Only the standard library packages the fix adds are missing.
+	return path[strings.LastIndex(path, "/")+1:], nil
+}
+
+func newImportNames(pkg *types.Package) importNames {
+	m := importNames{}
+	for _, imp := range pkg.Imports() {
+		m[imp.Path()] = imp.Name()
+		if i := strings.LastIndex(imp.Path(), "/vendor/"); i >= 0 {
+			m[imp.Path()[i+len("/vendor/"):]] = imp.Name()
+		}
+	}
+	return m
+}
+
+// taken returns the identifiers a function uses, so generated names avoid them.
+func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
+	if m, ok := rw.taken[fn]; ok {
+		return m
+	}
+	m := map[string]bool{}
+	ast.Inspect(fn, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			m[id.Name] = true
+		}
+		return true
+	})
+	rw.taken[fn] = m
+	return m
+}
+
+// fresh returns the first of the candidates not yet taken, or the first with
+// a number appended, and marks it taken.
+func fresh(taken map[string]bool, candidates ...string) string {
+	for _, c := range candidates {
+		if !taken[c] {
+			taken[c] = true
+			return c
+		}
+	}
+	for i := 2; ; i++ {
+		c := fmt.Sprintf("%s%d", candidates[0], i)
+		if !taken[c] {
+			taken[c] = true
+			return c
+		}
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// insertBefore inserts stmts before target in the statement list holding it,
+// moving target's leading comments to the first inserted statement so they
+// keep describing the block.
+func insertBefore(root dst.Node, target dst.Stmt, stmts ...dst.Stmt) bool {
+	done := false
+	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
+		if done || c.Node() != target {
+			return !done
+		}
+		if c.Index() < 0 {
+			return false
+		}
+		first := stmts[0].Decorations()
+		td := target.Decorations()
+		first.Before, first.Start = td.Before, td.Start
+		td.Before, td.Start = dst.NewLine, nil
+		for _, s := range stmts {
+			c.InsertBefore(s)
+		}
+		done = true
+		return false
+	}, nil)
+	return done
+}
+
+// replace swaps target for repl wherever it appears under root.
+func replace(root dst.Node, target, repl dst.Node) bool {
+	done := false
+	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
+		if done {
+			return false
+		}
+		if c.Node() == target {
+			c.Replace(repl)
+			done = true
+			return false
+		}
+		return true
+	}, nil)
+	return done
+}

@@ -1,0 +1,811 @@
+package rules
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"strings"
+	"unicode"
+)
+
+// A Loop is the fix plan for one goroutine whose loop can never be stopped.
+type Loop struct {
+	Go      *ast.GoStmt   // starts the goroutine
+	Starter *ast.FuncDecl // the function holding Go
+	Lit     *ast.FuncLit  // the goroutine's function when it is a literal
+	Method  *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
+	Stmt    ast.Stmt      // the loop itself: *ast.ForStmt or *ast.RangeStmt
+	Waits   []Wait        // where the loop blocks; each becomes a select on the stop signal
+
+	// Ctx names a context.Context already in scope at Go. When set the loop
+	// is made to honour it and no state or method is added.
+	Ctx string
+	// Owner is the value whose Shutdown stops the loop; set when Ctx is not.
+	Owner *Owner
+	// Name is the base for generated names ("cleanup" gives stopCleanup and
+	// cleanupDone), taken from the work the loop does.
+	Name string
+
+	timed  bool       // some wait is on time, not only on other channels
+	blocks []ast.Node // channel operations a stop signal cannot interrupt
+}
+
+// An Owner is the named struct type a fix adds state and a Shutdown to.
+type Owner struct {
+	Type *types.Named
+	Spec *ast.TypeSpec // the declaration of Type
+	Expr ast.Expr      // names the owner value at Go: s in `go s.loop()`
+}
+
+// WaitKind says how a loop waits for time to pass.
+type WaitKind int
+
+// The ways a loop waits.
+const (
+	RangeTick   WaitKind = iota // for range time.Tick(d)
+	RangeChan                   // for range ticker.C, or any other channel of time.Time
+	Sleep                       // time.Sleep(d) as a statement
+	Recv                        // <-ch as a statement, ch a channel of time.Time
+	Select                      // a select without default
+)
+
+// A Wait is one place where a loop blocks.
+type Wait struct {
+	Kind WaitKind
+	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt or *ast.SelectStmt
+}
+
+// UnstoppableLoop reports goroutines whose timed loop has no way out.
+//
+//	go func() { for range time.Tick(d) { work() } }()   // in NewT or (*T).Start
+//	=> a stop case on every wait, stop/done fields on T, and T.Shutdown
+var UnstoppableLoop = &Rule{
+	Name: unstoppableLoop,
+	Doc: Doc{
+		Title: "Goroutine loops on a timer with no way to stop it",
+		Text: `A goroutine that loops on time.Tick, a Ticker, time.After or time.Sleep and never
+returns wakes up for the life of the process and keeps everything it references
+alive. Tests that build the type leak it, and a server cannot shut down cleanly.
+
+The fix keeps the timing (a ticker stays fixed-rate, a sleep stays fixed-delay)
+and the meaning of break, continue and the tick value. Every wait becomes a
+select that also returns when the work is stopped. The stop function and a
+channel closed when the goroutine returns live in fields of the type that owns
+the goroutine, and a Shutdown method (or the type's existing Close, Stop,
+Shutdown or Destroy) stops the work and waits for it to end. When a
+context.Context is already in scope, the loop honours it instead.`,
+		Before: `func NewServer() *Server {
+	s := &Server{}
+	go func() {
+		for range time.Tick(time.Minute) {
+			s.cleanup()
+		}
+	}()
+	return s
+}`,
+		After: `func NewServer() *Server {
+	s := &Server{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopCleanup, s.cleanupDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.cleanupDone)
+		ticker := time.NewTicker(time.Minute)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			s.cleanup()
+		}
+	}()
+	return s
+}
+
+// Shutdown stops the background work started by NewServer and waits for it to end.
+// It is safe to call more than once.
+func (s *Server) Shutdown() {
+	if s.stopCleanup != nil {
+		s.stopCleanup()
+		<-s.cleanupDone
+	}
+}`,
+	},
+	Find: findLoops,
+}
+
+const unstoppableLoop = "unstoppable-loop"
+
+// CleanupNames are the methods, in order of preference, that an owner type
+// may already have for releasing its resources. A fix extends the first one
+// found instead of adding Shutdown.
+var CleanupNames = []string{"Shutdown", "Close", "Stop", "Destroy"}
+
+func findLoops(pass *Pass) []*Finding {
+	if pass.Pkg.Name() == "main" {
+		return nil // work in package main lives as long as the process
+	}
+	f := &loopFinder{
+		pass:    pass,
+		methods: map[*types.Func]*ast.FuncDecl{},
+		closed:  map[types.Object]bool{},
+		uses:    map[types.Object]int{},
+	}
+	f.index()
+	var out []*Finding
+	for _, file := range pass.Files {
+		for _, decl := range file.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || fn.Recv == nil && fn.Name.Name == "init" {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if g, ok := n.(*ast.GoStmt); ok {
+					out = append(out, f.goStmt(fn, g)...)
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+type loopFinder struct {
+	pass    *Pass
+	methods map[*types.Func]*ast.FuncDecl // method and function declarations of the package
+	closed  map[types.Object]bool         // variables and fields passed to close()
+	uses    map[types.Object]int          // how often each function or method is referenced
+}
+
+// index records the package-wide facts the finder needs: declarations,
+// channels that something closes, and how often each function is referenced.
+func (f *loopFinder) index() {
+	info := f.pass.Info
+	for _, file := range f.pass.AllFiles {
+		for _, decl := range file.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok {
+				if obj, ok := info.Defs[fn.Name].(*types.Func); ok {
+					f.methods[obj] = fn
+				}
+			}
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.Ident:
+				if obj, ok := info.Uses[n].(*types.Func); ok {
+					f.uses[obj]++
+				}
+			case *ast.CallExpr:
+				if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && len(n.Args) == 1 {
+					if b, ok := info.Uses[id].(*types.Builtin); ok && b.Name() == "close" {
+						if obj := f.objectOf(n.Args[0]); obj != nil {
+							f.closed[obj] = true
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+}
+
+// objectOf returns the variable or field an expression names, or nil.
+func (f *loopFinder) objectOf(e ast.Expr) types.Object {
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		return f.pass.Info.ObjectOf(e)
+	case *ast.SelectorExpr:
+		if sel, ok := f.pass.Info.Selections[e]; ok {
+			return sel.Obj()
+		}
+		return f.pass.Info.ObjectOf(e.Sel)
+	}
+	return nil
+}
+
+// goStmt reports the unstoppable loops run by the goroutine g starts.
+func (f *loopFinder) goStmt(starter *ast.FuncDecl, g *ast.GoStmt) []*Finding {
+	var (
+		body   *ast.BlockStmt
+		lit    *ast.FuncLit
+		method *ast.FuncDecl
+		ftype  *ast.FuncType
+	)
+	switch fun := ast.Unparen(g.Call.Fun).(type) {
+	case *ast.FuncLit:
+		lit, body, ftype = fun, fun.Body, fun.Type
+	case *ast.SelectorExpr:
+		sel, ok := f.pass.Info.Selections[fun]
+		if !ok || sel.Kind() != types.MethodVal {
+			return nil
+		}
+		decl := f.methods[sel.Obj().(*types.Func).Origin()]
+		if decl == nil || decl.Body == nil {
+			return nil
+		}
+		method, body, ftype = decl, decl.Body, decl.Type
+	case *ast.Ident:
+		fn, ok := f.pass.Info.Uses[fun].(*types.Func)
+		if !ok {
+			return nil
+		}
+		decl := f.methods[fn.Origin()]
+		if decl == nil || decl.Body == nil {
+			return nil
+		}
+		body, ftype = decl.Body, decl.Type
+	default:
+		return nil
+	}
+
+	var out []*Finding
+	for _, stmt := range outerLoops(body) {
+		l := f.analyse(stmt)
+		if l == nil {
+			continue
+		}
+		l.Go, l.Starter, l.Lit, l.Method = g, starter, lit, method
+		finding := &Finding{
+			Rule:    unstoppableLoop,
+			Pos:     g.Pos(),
+			Message: "goroutine started in " + funcName(starter) + " " + l.verb() + " forever with no way to stop it",
+		}
+		if why := f.plan(l, ftype); why != "" {
+			finding.Unfixable = why
+		} else {
+			finding.Loop = l
+		}
+		out = append(out, finding)
+	}
+	return out
+}
+
+// verb describes how the loop waits, for the finding's message.
+func (l *Loop) verb() string {
+	for _, w := range l.Waits {
+		switch w.Kind {
+		case RangeTick, RangeChan:
+			return "ticks"
+		case Sleep:
+			return "sleeps and wakes"
+		}
+	}
+	return "waits on a timer"
+}
+
+// outerLoops returns the loops of body that are not inside another loop or a
+// function literal.
+func outerLoops(body *ast.BlockStmt) []ast.Stmt {
+	var loops []ast.Stmt
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ForStmt, *ast.RangeStmt:
+			loops = append(loops, n.(ast.Stmt))
+			return false
+		}
+		return true
+	})
+	return loops
+}
+
+// analyse returns the plan skeleton for loop if it waits on time and has no
+// way out, or nil.
+func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
+	l := &Loop{Stmt: loop}
+	var body *ast.BlockStmt
+	switch loop := loop.(type) {
+	case *ast.ForStmt:
+		if loop.Cond != nil {
+			return nil
+		}
+		body = loop.Body
+	case *ast.RangeStmt:
+		if !f.isTimeChan(loop.X) {
+			return nil
+		}
+		kind := RangeChan
+		if f.isTimeCall(loop.X, "Tick") {
+			kind = RangeTick
+		}
+		l.Waits = append(l.Waits, Wait{Kind: kind, Node: loop})
+		body = loop.Body
+	}
+
+	managed := false
+	labels := map[string]bool{} // labels declared inside the loop
+	ast.Inspect(body, func(n ast.Node) bool {
+		if l, ok := n.(*ast.LabeledStmt); ok {
+			labels[l.Label.Name] = true
+		}
+		return true
+	})
+	// depth counts the statements between a node and the loop that an
+	// unlabeled break would leave instead of the loop.
+	var walk func(n ast.Node, depth int)
+	walk = func(n ast.Node, depth int) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			if managed {
+				return false
+			}
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ReturnStmt:
+				managed = true
+			case *ast.BranchStmt:
+				switch {
+				case n.Tok == token.GOTO && !labels[n.Label.Name],
+					n.Tok == token.BREAK && n.Label == nil && depth == 0,
+					n.Tok == token.BREAK && n.Label != nil && !labels[n.Label.Name]:
+					managed = true
+				}
+			case *ast.ForStmt, *ast.RangeStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt:
+				header, children := parts(n)
+				for _, h := range header {
+					walk(h, depth)
+				}
+				for _, child := range children {
+					walk(child, depth+1)
+				}
+				if r, ok := n.(*ast.RangeStmt); ok {
+					if _, isChan := f.pass.Info.TypeOf(r.X).Underlying().(*types.Chan); isChan {
+						if f.stops(r.X) {
+							managed = true
+						}
+						l.blocks = append(l.blocks, r)
+					}
+				}
+				return false
+			case *ast.SelectStmt:
+				blocking := true
+				for _, c := range n.Body.List {
+					cc := c.(*ast.CommClause)
+					if cc.Comm == nil {
+						blocking = false
+					}
+					if recv := commRecv(cc.Comm); recv != nil && f.stops(recv) {
+						managed = true
+					}
+					for _, s := range cc.Body {
+						walk(s, depth+1)
+					}
+				}
+				if blocking {
+					l.Waits = append(l.Waits, Wait{Kind: Select, Node: n})
+					for _, c := range n.Body.List {
+						if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil && f.isTimeChan(recv) {
+							l.timed = true
+						}
+					}
+				}
+				return false
+			case *ast.ExprStmt:
+				if call, ok := n.X.(*ast.CallExpr); ok && f.isTimeCall(call, "Sleep") {
+					l.Waits = append(l.Waits, Wait{Kind: Sleep, Node: n})
+					l.timed = true
+					return false
+				}
+				if u, ok := n.X.(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.isTimeChan(u.X) {
+					l.Waits = append(l.Waits, Wait{Kind: Recv, Node: n})
+					l.timed = true
+					return false
+				}
+			case *ast.UnaryExpr:
+				if n.Op == token.ARROW {
+					if f.stops(n.X) {
+						managed = true
+					}
+					l.blocks = append(l.blocks, n)
+				}
+			case *ast.SendStmt:
+				l.blocks = append(l.blocks, n)
+			}
+			return true
+		})
+	}
+	for _, s := range body.List {
+		walk(s, 0)
+	}
+	if managed || len(l.Waits) == 0 {
+		return nil
+	}
+	if _, isFor := loop.(*ast.ForStmt); isFor && !l.timed {
+		return nil // a worker loop on channels, not timed work
+	}
+	return l
+}
+
+// parts splits a loop or switch into its header (init, condition, tag...)
+// and the statements of its body.
+func parts(n ast.Node) (header []ast.Node, body []ast.Stmt) {
+	add := func(ns ...ast.Node) {
+		for _, n := range ns {
+			if n != nil {
+				header = append(header, n)
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *ast.ForStmt:
+		add(n.Init, n.Cond, n.Post)
+		return header, n.Body.List
+	case *ast.RangeStmt:
+		add(n.X)
+		return header, n.Body.List
+	case *ast.SwitchStmt:
+		add(n.Init, n.Tag)
+		body = n.Body.List
+	case *ast.TypeSwitchStmt:
+		add(n.Init, n.Assign)
+		body = n.Body.List
+	}
+	return header, body
+}
+
+// commRecv returns the channel a select case receives from, or nil.
+func commRecv(comm ast.Stmt) ast.Expr {
+	var e ast.Expr
+	switch c := comm.(type) {
+	case *ast.ExprStmt:
+		e = c.X
+	case *ast.AssignStmt:
+		if len(c.Rhs) == 1 {
+			e = c.Rhs[0]
+		}
+	}
+	if u, ok := ast.Unparen(e).(*ast.UnaryExpr); ok && u.Op == token.ARROW {
+		return u.X
+	}
+	return nil
+}
+
+// stops reports whether receiving from ch can be a stop signal: ctx.Done()
+// or a similar Done method, a channel something closes, or a chan struct{}.
+func (f *loopFinder) stops(ch ast.Expr) bool {
+	if call, ok := ast.Unparen(ch).(*ast.CallExpr); ok {
+		if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" {
+			return true
+		}
+	}
+	if obj := f.objectOf(ch); obj != nil && f.closed[obj] {
+		return true
+	}
+	if c, ok := f.pass.Info.TypeOf(ch).Underlying().(*types.Chan); ok {
+		if s, ok := c.Elem().Underlying().(*types.Struct); ok && s.NumFields() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// isTimeChan reports whether e is a channel of time.Time: a ticker's or
+// timer's C, time.Tick, time.After, or a clock library's equivalent.
+func (f *loopFinder) isTimeChan(e ast.Expr) bool {
+	t := f.pass.Info.TypeOf(e)
+	if t == nil {
+		return false
+	}
+	c, ok := t.Underlying().(*types.Chan)
+	return ok && c.Dir() != types.SendOnly && isNamed(c.Elem(), "time", "Time")
+}
+
+// isTimeCall reports whether e calls the function time.<name>.
+func (f *loopFinder) isTimeCall(e ast.Expr, name string) bool {
+	call, ok := ast.Unparen(e).(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	var id *ast.Ident
+	switch fun := ast.Unparen(call.Fun).(type) {
+	case *ast.SelectorExpr:
+		id = fun.Sel
+	case *ast.Ident:
+		id = fun
+	default:
+		return false
+	}
+	fn, ok := f.pass.Info.Uses[id].(*types.Func)
+	return ok && fn.Pkg() != nil && fn.Pkg().Path() == "time" && fn.Name() == name &&
+		fn.Type().(*types.Signature).Recv() == nil
+}
+
+func isNamed(t types.Type, pkg, name string) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == pkg && n.Obj().Name() == name
+}
+
+// plan completes l: who owns the loop, which context it honours and what
+// the generated names are based on. It returns why no fix is possible, or "".
+func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
+	if len(l.blocks) > 0 {
+		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
+			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+	}
+	if ftype.Results != nil && len(ftype.Results.List) > 0 {
+		return "the goroutine's function returns results"
+	}
+	if inLoop(l.Starter.Body, l.Go) {
+		return "the goroutine is started inside a loop, so one value owns several of them"
+	}
+	l.Name = f.baseName(l)
+	if l.Method != nil {
+		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
+		if name := ctxParam(f.pass.Info, l.Method.Type); name != "" {
+			l.Ctx = name
+			return ""
+		}
+		if obj.Exported() || f.uses[obj] != 1 {
+			return "the loop's method " + obj.Name() + " is exported or called elsewhere, so a stop parameter cannot be added"
+		}
+		if recv := l.Method.Recv.List[0]; len(recv.Names) == 0 || recv.Names[0].Name == "_" {
+			return "the loop's method has no receiver name"
+		}
+		l.Owner = f.owner(l.Starter, ast.Unparen(l.Go.Call.Fun).(*ast.SelectorExpr).X)
+		if l.Owner == nil {
+			return "the loop's method belongs to a type declared in another package"
+		}
+		return ""
+	}
+	if l.Lit == nil {
+		return "loop started in a free function with no owner type"
+	}
+	if name := f.ctxInScope(l.Go); name != "" {
+		l.Ctx = name
+		return ""
+	}
+	expr := f.ownerExpr(l.Starter, l.Lit)
+	if expr == nil {
+		return "loop started in a free function with no owner type"
+	}
+	l.Owner = f.owner(l.Starter, expr)
+	if l.Owner == nil {
+		return "loop started in a free function with no owner type"
+	}
+	return ""
+}
+
+// inLoop reports whether n sits inside a loop of body (not counting loops in
+// function literals that contain n themselves).
+func inLoop(body *ast.BlockStmt, n ast.Node) bool {
+	found := false
+	var walk func(ast.Node, bool)
+	walk = func(root ast.Node, looping bool) {
+		ast.Inspect(root, func(m ast.Node) bool {
+			if found {
+				return false
+			}
+			if m == n {
+				found = looping
+				return false
+			}
+			switch m := m.(type) {
+			case *ast.ForStmt:
+				walk(m.Body, true)
+				return false
+			case *ast.RangeStmt:
+				walk(m.Body, true)
+				return false
+			case *ast.FuncLit:
+				walk(m.Body, false)
+				return false
+			}
+			return true
+		})
+	}
+	walk(body, false)
+	return found
+}
+
+// ctxParam returns the name of a context.Context parameter of ft, or "".
+func ctxParam(info *types.Info, ft *ast.FuncType) string {
+	for _, field := range ft.Params.List {
+		if isNamed(info.TypeOf(field.Type), "context", "Context") {
+			for _, name := range field.Names {
+				if name.Name != "_" {
+					return name.Name
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// ctxInScope returns the name of a context.Context variable visible at n.
+func (f *loopFinder) ctxInScope(n ast.Node) string {
+	scope := f.pass.Pkg.Scope().Innermost(n.Pos())
+	for ; scope != nil && scope != f.pass.Pkg.Scope(); scope = scope.Parent() {
+		for _, name := range scope.Names() {
+			obj := scope.Lookup(name)
+			if v, ok := obj.(*types.Var); ok && name != "_" && v.Pos() < n.Pos() && isNamed(v.Type(), "context", "Context") {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// ownerExpr finds the value a goroutine literal belongs to: the receiver of
+// the starting method, or the variable a constructor returns.
+func (f *loopFinder) ownerExpr(starter *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
+	info := f.pass.Info
+	if starter.Recv != nil {
+		names := starter.Recv.List[0].Names
+		if len(names) == 1 && names[0].Name != "_" {
+			if _, ok := info.TypeOf(starter.Recv.List[0].Type).(*types.Pointer); ok {
+				return names[0]
+			}
+		}
+		return nil
+	}
+	// The constructor's returned variables that the literal uses.
+	returned := map[types.Object]*ast.Ident{}
+	ast.Inspect(starter.Body, func(n ast.Node) bool {
+		if _, ok := n.(*ast.FuncLit); ok {
+			return false
+		}
+		if r, ok := n.(*ast.ReturnStmt); ok {
+			for _, e := range r.Results {
+				if id, ok := ast.Unparen(e).(*ast.Ident); ok {
+					if obj := info.Uses[id]; obj != nil {
+						returned[obj] = id
+					}
+				}
+			}
+		}
+		return true
+	})
+	var owner ast.Expr
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && owner == nil {
+			if obj := info.Uses[id]; obj != nil && returned[obj] != nil && obj.Pos() < lit.Pos() {
+				if _, ok := obj.Type().(*types.Pointer); ok {
+					owner = id
+				}
+			}
+		}
+		return owner == nil
+	})
+	return owner
+}
+
+// owner returns the owner of a loop whose value expr names: a struct type
+// declared in this package, reached through a pointer.
+func (f *loopFinder) owner(starter *ast.FuncDecl, expr ast.Expr) *Owner {
+	t := f.pass.Info.TypeOf(expr)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	} else {
+		return nil
+	}
+	named, ok := types.Unalias(t).(*types.Named)
+	if !ok || named.Obj().Pkg() != f.pass.Pkg {
+		return nil
+	}
+	if _, ok := named.Underlying().(*types.Struct); !ok {
+		return nil
+	}
+	spec := f.typeSpec(named.Origin().Obj())
+	if spec == nil {
+		return nil
+	}
+	return &Owner{Type: named.Origin(), Spec: spec, Expr: expr}
+}
+
+func (f *loopFinder) typeSpec(obj *types.TypeName) *ast.TypeSpec {
+	for _, file := range f.pass.AllFiles {
+		for _, decl := range file.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, spec := range gd.Specs {
+					ts := spec.(*ast.TypeSpec)
+					if f.pass.Info.Defs[ts.Name] == obj {
+						return ts
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// baseName names the loop after the work it does: the method it runs
+// (cleanupLoop gives "cleanup"), or the first call into this package inside
+// the loop (s.cleanupInactiveSessions() gives "cleanup").
+func (f *loopFinder) baseName(l *Loop) string {
+	if l.Method != nil {
+		name := l.Method.Name.Name
+		for _, affix := range []string{"Loop", "loop"} {
+			if n := strings.TrimSuffix(name, affix); n != "" && n != name {
+				name = n
+			}
+		}
+		for _, affix := range []string{"run", "start"} {
+			if n := strings.TrimPrefix(name, affix); n != "" && n != name && unicode.IsUpper(rune(n[0])) {
+				name = n
+			}
+		}
+		return lowerFirst(firstWord(name))
+	}
+	name := ""
+	ast.Inspect(l.Stmt, func(n ast.Node) bool {
+		if name != "" {
+			return false
+		}
+		if call, ok := n.(*ast.CallExpr); ok {
+			var id *ast.Ident
+			switch fun := ast.Unparen(call.Fun).(type) {
+			case *ast.Ident:
+				id = fun
+			case *ast.SelectorExpr:
+				id = fun.Sel
+			}
+			if id != nil {
+				if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && fn.Pkg() == f.pass.Pkg {
+					name = lowerFirst(firstWord(fn.Name()))
+				}
+			}
+		}
+		return true
+	})
+	if name == "" {
+		return "loop"
+	}
+	return name
+}
+
+// firstWord returns the first word of a camelCase or snake_case name.
+func firstWord(name string) string {
+	name = strings.TrimLeft(name, "_")
+	for i, r := range name {
+		if i > 0 && (unicode.IsUpper(r) || r == '_') {
+			prev := rune(name[i-1])
+			if r == '_' || unicode.IsLower(prev) || unicode.IsDigit(prev) {
+				return name[:i]
+			}
+		}
+	}
+	return name
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	// An initialism stays together: "HTTPPoll" gives "httpPoll" via firstWord's "HTTPPoll".
+	r := []rune(s)
+	for i := 0; i < len(r) && unicode.IsUpper(r[i]); i++ {
+		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
+			break
+		}
+		r[i] = unicode.ToLower(r[i])
+	}
+	return string(r)
+}
+
+// funcName names a function for messages: NewServer or (*Server).Start.
+func funcName(fn *ast.FuncDecl) string {
+	if fn.Recv == nil || len(fn.Recv.List) == 0 {
+		return fn.Name.Name
+	}
+	t := fn.Recv.List[0].Type
+	star := ""
+	if s, ok := t.(*ast.StarExpr); ok {
+		star, t = "*", s.X
+	}
+	switch x := t.(type) {
+	case *ast.IndexExpr:
+		t = x.X
+	case *ast.IndexListExpr:
+		t = x.X
+	}
+	name := "?"
+	if id, ok := t.(*ast.Ident); ok {
+		name = id.Name
+	}
+	if star != "" {
+		return "(*" + name + ")." + fn.Name.Name
+	}
+	return name + "." + fn.Name.Name
+}

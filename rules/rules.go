@@ -1,0 +1,69 @@
+// Package rules finds background work that nothing can stop.
+//
+// A rule reads type-checked syntax and reports findings. It never edits code:
+// a finding that can be fixed carries a plan (a [Loop]) that the rewrite
+// package turns into edits.
+package rules
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+)
+
+// Doc is a rule's documentation, the single source for `leakfix explain`
+// and the README's rule table.
+type Doc struct {
+	Title  string // one line, no trailing period
+	Text   string // why it matters and what the fix does
+	Before string // Go code that is reported
+	After  string // the same code after `leakfix fix`
+}
+
+// A Rule finds one kind of unowned background work.
+type Rule struct {
+	Name string // lowercase words joined by dashes; usable as a flag value
+	Doc  Doc
+	Find func(*Pass) []*Finding
+}
+
+// All lists every rule in the order they run.
+var All = []*Rule{
+	UnstoppableLoop,
+}
+
+// ByName returns the rule called name, or nil.
+func ByName(name string) *Rule {
+	for _, r := range All {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// A Pass is one package as the rules see it.
+type Pass struct {
+	Fset  *token.FileSet
+	Files []*ast.File // the files to report on; generated files are already left out
+	Pkg   *types.Package
+	Info  *types.Info
+
+	// AllFiles holds every parsed file of the package, including those not
+	// reported on, so that facts such as "this channel is closed somewhere"
+	// see the whole package.
+	AllFiles []*ast.File
+}
+
+// A Finding is one piece of background work that cannot be stopped.
+type Finding struct {
+	Rule    string
+	Pos     token.Pos // where the work is started (the go statement)
+	Message string
+
+	// Loop is the fix plan; nil when Unfixable is set.
+	Loop *Loop
+	// Unfixable says why no fix is offered, e.g. "loop started in a free
+	// function with no owner type". Empty when the finding can be fixed.
+	Unfixable string
+}
