@@ -42,11 +42,11 @@ type WaitKind int
 
 // The ways a loop waits.
 const (
-	RangeTick   WaitKind = iota // for range time.Tick(d)
-	RangeChan                   // for range ticker.C, or any other channel of time.Time
-	Sleep                       // time.Sleep(d) as a statement
-	Recv                        // <-ch as a statement, ch a channel of time.Time
-	Select                      // a select without default
+	RangeTick WaitKind = iota // for range time.Tick(d)
+	RangeChan                 // for range ticker.C, or any other channel of time.Time
+	Sleep                     // time.Sleep(d) as a statement
+	Recv                      // <-ch as a statement, ch a channel of time.Time
+	Select                    // a select without default
 )
 
 // A Wait is one place where a loop blocks.

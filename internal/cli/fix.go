@@ -67,7 +67,9 @@ func summarize(w io.Writer, res *engine.Result, fixed int, reasons map[string]in
 	for why := range reasons {
 		whys = append(whys, why)
 	}
-	sort.Slice(whys, func(i, j int) bool { return reasons[whys[i]] > reasons[whys[j]] || reasons[whys[i]] == reasons[whys[j]] && whys[i] < whys[j] })
+	sort.Slice(whys, func(i, j int) bool {
+		return reasons[whys[i]] > reasons[whys[j]] || reasons[whys[i]] == reasons[whys[j]] && whys[i] < whys[j]
+	})
 	for _, why := range whys {
 		fmt.Fprintf(w, "  %4d  %s\n", reasons[why], why)
 	}

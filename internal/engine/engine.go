@@ -41,13 +41,13 @@ type Options struct {
 
 // A Finding is a reported piece of work that cannot be stopped.
 type Finding struct {
-	Rule     string
-	Pos      token.Position // Filename is absolute
-	Message  string
-	Fixed    bool   // a fix was computed (and written, when Options.Write is set)
-	Unfixed  string // why no fix was made; empty when Fixed or when fixes were not asked for
-	Fixable  bool   // the rule offers a fix for it
-	Package  string // import path
+	Rule    string
+	Pos     token.Position // Filename is absolute
+	Message string
+	Fixed   bool   // a fix was computed (and written, when Options.Write is set)
+	Unfixed string // why no fix was made; empty when Fixed or when fixes were not asked for
+	Fixable bool   // the rule offers a fix for it
+	Package string // import path
 }
 
 // A Change is the old and new content of one file.
@@ -333,4 +333,3 @@ func Rel(dir, path string) string {
 	}
 	return path
 }
-
