@@ -56,9 +56,10 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 				comm = recv(call(qual("time", "After"), es.X.(*dst.CallExpr).Args[0]))
 			}
 			s := selectStmt(ctx, &dst.ExprStmt{X: comm})
-			// A comment at the end of the line stays on the line that waits.
+			// A comment at the end of the line stays on the line that waits;
+			// comments on the lines below stay below the select.
 			s.Decs.Before, s.Decs.Start, s.Decs.After = es.Decs.Before, es.Decs.Start, es.Decs.After
-			s.Body.List[1].(*dst.CommClause).Decs.Colon = es.Decs.End
+			s.Body.List[1].(*dst.CommClause).Decs.Colon, s.Decs.End = splitLine(es.Decs.End)
 			if !replace(root, es, s) {
 				return fmt.Errorf("%s: wait not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
 			}
@@ -69,6 +70,21 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 		}
 	}
 	return nil
+}
+
+// splitLine splits end-of-statement decorations into those on the
+// statement's own line and those on the lines after it.
+func splitLine(decs dst.Decorations) (line, below dst.Decorations) {
+	for i, d := range decs {
+		if d == "\n" {
+			return decs[:i], decs[i:]
+		}
+		if strings.HasPrefix(d, "//") && i+1 < len(decs) {
+			// A line comment ends its line: what follows starts a new one.
+			return decs[:i+1], append(dst.Decorations{"\n"}, decs[i+1:]...)
+		}
+	}
+	return decs, nil
 }
 
 // rangeLoop rewrites a range over a timer channel into a loop that selects

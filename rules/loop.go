@@ -726,11 +726,13 @@ func (f *loopFinder) baseName(l *Loop) string {
 				name = n
 			}
 		}
-		return lowerFirst(firstWord(name))
+		if name = lowerFirst(firstWord(name)); !genericNames[name] {
+			return name
+		}
 	}
 	name := ""
 	ast.Inspect(l.Stmt, func(n ast.Node) bool {
-		if name != "" {
+		if name != "" && !genericNames[name] {
 			return false
 		}
 		if call, ok := n.(*ast.CallExpr); ok {
@@ -754,6 +756,10 @@ func (f *loopFinder) baseName(l *Loop) string {
 	}
 	return name
 }
+
+// genericNames say that a loop runs, not what it does; a loop method with
+// such a name is named after the work it calls instead.
+var genericNames = map[string]bool{"run": true, "loop": true, "start": true, "work": true, "worker": true, "background": true, "do": true, "go": true}
 
 // firstWord returns the first word of a camelCase or snake_case name.
 func firstWord(name string) string {

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/leakfix/leakfix/internal/golden"
+)
+
+// TestGolden runs every case in testdata/golden through the command line as
+// a user would: check, fix, go vet, fix again, check again, and the case's
+// own tests under -race against the fixed code.
+//
+// A case is a txtar archive. Its comment says what it covers; files named
+// want/<file> hold the expected content of <file> after fix (files without
+// one must not change); want/check holds the expected check report.
+func TestGolden(t *testing.T) {
+	for _, c := range golden.Load(t, "../../testdata/golden") {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			runCase(t, c)
+		})
+	}
+}
+
+const defaultGoMod = "module example.com/golden\n\ngo 1.26\n"
+
+func runCase(t *testing.T, c *golden.Case) {
+	if len(bytes.TrimSpace(c.Archive.Comment)) == 0 {
+		t.Error("the case has no comment saying what it covers")
+	}
+	dir := t.TempDir()
+	inputs := map[string]string{}
+	for _, f := range c.Archive.Files {
+		if !strings.HasPrefix(f.Name, "want/") {
+			inputs[f.Name] = string(f.Data)
+		}
+	}
+	if _, ok := inputs["go.mod"]; !ok {
+		writeFile(t, filepath.Join(dir, "go.mod"), defaultGoMod)
+	}
+	for name, content := range inputs {
+		writeFile(t, filepath.Join(dir, name), content)
+	}
+	for _, f := range c.Archive.Files {
+		if name, ok := strings.CutPrefix(f.Name, "want/"); ok && name != "check" {
+			if _, ok := inputs[name]; !ok {
+				t.Errorf("%s has no input file %s", f.Name, name)
+			}
+		}
+	}
+
+	// The report on the input.
+	report, code := leakfix(t, dir, "check")
+	expect(t, c, "want/check", report)
+	if want := exitCode(report != ""); code != want {
+		t.Errorf("check exited %d, want %d", code, want)
+	}
+
+	// The fix, file by file.
+	leakfix(t, dir, "fix")
+	changed := false
+	for name, in := range inputs {
+		got := readFile(t, filepath.Join(dir, name))
+		changed = changed || got != in
+		if *golden.Update {
+			if got != in {
+				c.Set("want/"+name, []byte(got))
+			} else {
+				c.Set("want/"+name, nil)
+			}
+			continue
+		}
+		want, ok := c.File("want/" + name)
+		if !ok {
+			want = in
+		}
+		if got != want {
+			t.Errorf("fix wrote %s differently than expected:\n%s", name, udiff.Unified("want/"+name, "got/"+name, want, got))
+		}
+	}
+	if *golden.Update {
+		c.Save(t)
+	}
+
+	if changed {
+		goCmd(t, dir, "vet", "./...")
+	}
+
+	// Running fix again changes nothing, and check reports only what could
+	// not be fixed.
+	before := snapshot(t, dir, inputs)
+	leakfix(t, dir, "fix")
+	if after := snapshot(t, dir, inputs); after != before {
+		t.Errorf("a second fix changed the code:\n%s", udiff.Unified("first", "second", before, after))
+	}
+	again, code := leakfix(t, dir, "check")
+	if want := unfixed(report); again != want {
+		t.Errorf("check after fix reported:\n%s\nwant:\n%s", again, want)
+	}
+	if want := exitCode(again != ""); code != want {
+		t.Errorf("check after fix exited %d, want %d", code, want)
+	}
+
+	// The case's own tests prove at run time that Shutdown stops the work.
+	for name := range inputs {
+		if strings.HasSuffix(name, "_test.go") {
+			goCmd(t, dir, "test", "-race", "-count=1", "./...")
+			break
+		}
+	}
+}
+
+// leakfix runs the command line in dir and returns its standard output and
+// exit status. Standard error is logged.
+func leakfix(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(append(args, "-C", dir), &stdout, &stderr)
+	if stderr.Len() > 0 {
+		t.Logf("leakfix %s: %s", strings.Join(args, " "), stderr.String())
+	}
+	if code == exitError {
+		t.Fatalf("leakfix %s failed: %s", strings.Join(args, " "), stderr.String())
+	}
+	return stdout.String(), code
+}
+
+func exitCode(findings bool) int {
+	if findings {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// unfixed keeps the lines of a check report whose findings have no fix.
+func unfixed(report string) string {
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(report, "\n") {
+		if strings.Contains(line, "(not fixed: ") {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
+}
+
+// expect compares got with the case's file name, or records it with -update.
+func expect(t *testing.T, c *golden.Case, name, got string) {
+	t.Helper()
+	if *golden.Update {
+		if got == "" {
+			c.Set(name, nil)
+		} else {
+			c.Set(name, []byte(got))
+		}
+		return
+	}
+	want, _ := c.File(name)
+	if got != want {
+		t.Errorf("%s differs:\n%s", name, udiff.Unified("want", "got", want, got))
+	}
+}
+
+func goCmd(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func snapshot(t *testing.T, dir string, inputs map[string]string) string {
+	var names []string
+	for name := range inputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString("-- " + name + " --\n" + readFile(t, filepath.Join(dir, name)))
+	}
+	return b.String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,85 @@
+// Package golden holds what leakfix's golden tests share: the -update flag
+// and reading and writing txtar cases.
+//
+// Every package whose tests read golden files imports it, so that
+// `go test ./... -update` is understood by each test binary.
+package golden
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/tools/txtar"
+)
+
+// Update rewrites expectations from the actual output instead of comparing.
+var Update = flag.Bool("update", false, "rewrite golden expectations from the actual output")
+
+// Case is one txtar archive.
+type Case struct {
+	Name    string
+	Path    string
+	Archive *txtar.Archive
+}
+
+// Load reads every .txtar file in dir.
+func Load(t *testing.T, dir string) []*Case {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatalf("no golden cases in %s", dir)
+	}
+	var cases []*Case
+	for _, p := range paths {
+		a, err := txtar.ParseFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, &Case{Name: strings.TrimSuffix(filepath.Base(p), ".txtar"), Path: p, Archive: a})
+	}
+	return cases
+}
+
+// File returns the content of the named file and whether it exists.
+func (c *Case) File(name string) (string, bool) {
+	for _, f := range c.Archive.Files {
+		if f.Name == name {
+			return string(f.Data), true
+		}
+	}
+	return "", false
+}
+
+// Set replaces, adds (content != nil) or removes (content == nil) a file.
+func (c *Case) Set(name string, content []byte) {
+	var files []txtar.File
+	found := false
+	for _, f := range c.Archive.Files {
+		if f.Name == name {
+			found = true
+			if content == nil {
+				continue
+			}
+			f.Data = content
+		}
+		files = append(files, f)
+	}
+	if !found && content != nil {
+		files = append(files, txtar.File{Name: name, Data: content})
+	}
+	c.Archive.Files = files
+}
+
+// Save writes the case back to its file.
+func (c *Case) Save(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(c.Path, txtar.Format(c.Archive), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
