@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
-	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -150,45 +149,6 @@ func selectRules(names []string) ([]*rules.Rule, error) {
 	return out, nil
 }
 
-// load loads the packages with full syntax and types. With Tests, a
-// package's test variant replaces the package itself, since it holds the
-// same files and more.
-func load(ctx context.Context, dir string, patterns []string, opts Options) ([]*packages.Package, error) {
-	cfg := &packages.Config{
-		Context: ctx,
-		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
-			packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes |
-			packages.NeedModule,
-		Dir:        dir,
-		Tests:      opts.Tests,
-		BuildFlags: opts.BuildFlags,
-		Env:        opts.Env,
-	}
-	pkgs, err := packages.Load(cfg, patterns...)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", strings.Join(patterns, " "), err)
-	}
-	if !opts.Tests {
-		return pkgs, nil
-	}
-	hasTestVariant := map[string]bool{}
-	for _, p := range pkgs {
-		if p.ForTest != "" && p.PkgPath == p.ForTest {
-			hasTestVariant[p.PkgPath] = true
-		}
-	}
-	var out []*packages.Package
-	for _, p := range pkgs {
-		switch {
-		case strings.HasSuffix(p.ID, ".test"): // the generated test main
-		case p.ForTest == "" && hasTestVariant[p.PkgPath]:
-		default:
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
 // analyse runs the rules on one package and, when asked, fixes what they found.
 func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *verifier, res *Result) {
 	goFiles := map[string]bool{}
@@ -236,94 +196,6 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 		}
 		res.Findings = append(res.Findings, out)
 	}
-}
-
-// fix rewrites the fixable findings of pkg and keeps only fixes whose
-// package still type-checks. It returns the changed files and, for every
-// fixable finding, "" if it was fixed or the reason it was not.
-func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, map[*rules.Finding]string) {
-	why := map[*rules.Finding]string{}
-	var fixable []*rules.Finding
-	for _, f := range found {
-		if f.Loop != nil {
-			fixable = append(fixable, f)
-		}
-	}
-	if len(fixable) == 0 {
-		return nil, why
-	}
-	rp := &rewrite.Package{Path: pkg.PkgPath, Fset: pkg.Fset, Files: pkg.Syntax, Info: pkg.TypesInfo, Types: pkg.Types}
-
-	// try rewrites the given findings and verifies the result.
-	try := func(fs []*rules.Finding) (map[string][]byte, map[*rules.Finding]string, error) {
-		var loops []*rules.Loop
-		byLoop := map[*rules.Loop]*rules.Finding{}
-		for _, f := range fs {
-			loops = append(loops, f.Loop)
-			byLoop[f.Loop] = f
-		}
-		files, failures, err := rewrite.Apply(rp, loops)
-		if err != nil {
-			return nil, nil, err
-		}
-		failed := map[*rules.Finding]string{}
-		for _, fl := range failures {
-			failed[byLoop[fl.Loop]] = fl.Reason
-		}
-		if err := v.check(pkg, files); err != nil {
-			return nil, failed, err
-		}
-		return files, failed, nil
-	}
-
-	files, failed, err := try(fixable)
-	if err != nil {
-		// Find the fixes that break the build on their own and retry without them.
-		var good []*rules.Finding
-		for _, f := range fixable {
-			if _, _, err := try([]*rules.Finding{f}); err != nil {
-				why[f] = "the fix would not compile: " + err.Error()
-			} else {
-				good = append(good, f)
-			}
-		}
-		files, failed, err = nil, nil, nil
-		if len(good) > 0 {
-			files, failed, err = try(good)
-		}
-		if err != nil {
-			for _, f := range good {
-				why[f] = "the fix would not compile: " + err.Error()
-			}
-			files = nil
-		}
-	}
-	for _, f := range fixable {
-		if _, ok := why[f]; ok {
-			continue
-		}
-		why[f] = failed[f]
-		if files == nil && why[f] == "" {
-			why[f] = "not fixed: another fix in this package failed"
-		}
-	}
-
-	var changes []Change
-	for name, content := range files {
-		old, err := os.ReadFile(name)
-		if err != nil {
-			for _, f := range fixable {
-				if why[f] == "" {
-					why[f] = "cannot read " + name + ": " + err.Error()
-				}
-			}
-			return nil, why
-		}
-		if string(old) != string(content) {
-			changes = append(changes, Change{Path: name, Old: old, New: content})
-		}
-	}
-	return changes, why
 }
 
 // Rel returns path relative to dir when it lies below it.
