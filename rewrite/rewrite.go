@@ -45,8 +45,8 @@ func Apply(pkg *Package, loops []*rules.Loop) (map[string][]byte, []Failure, err
 		taken: map[*ast.FuncDecl]map[string]bool{},
 	}
 	var failures []Failure
-	owners := map[*types.Named][]*rules.Loop{}
-	var order []*types.Named
+	var holders []*holder
+	byType := map[*types.Named]*holder{}
 	for _, l := range loops {
 		if l.Owner == nil {
 			if err := rw.honourCtx(l); err != nil {
@@ -54,17 +54,26 @@ func Apply(pkg *Package, loops []*rules.Loop) (map[string][]byte, []Failure, err
 			}
 			continue
 		}
-		t := l.Owner.Type
-		if owners[t] == nil {
-			order = append(order, t)
+		h := byType[l.Owner.Type]
+		if h == nil {
+			h = &holder{typ: l.Owner.Type, free: rw.freeOn(l.Owner.Type)}
+			byType[l.Owner.Type] = h
+			if l.Owner.Type != nil {
+				holders = append(holders, h)
+			}
 		}
-		owners[t] = append(owners[t], l)
+		h.loops = append(h.loops, l)
 	}
-	for _, t := range order {
-		if why, err := rw.own(t, owners[t]); err != nil {
+	// The package's cleanup comes last: it calls the cleanup of owners
+	// that package variables hold.
+	if pkg := rw.packageValues(holders, byType[nil]); pkg != nil {
+		holders = append(holders, pkg)
+	}
+	for _, h := range holders {
+		if why, err := rw.own(h); err != nil {
 			return nil, nil, err
 		} else if why != "" {
-			for _, l := range owners[t] {
+			for _, l := range h.loops {
 				failures = append(failures, Failure{Loop: l, Reason: why})
 			}
 		}
@@ -79,6 +88,82 @@ type rewriter struct {
 	files   map[*ast.File]*dst.File
 	touched []*ast.File
 	taken   map[*ast.FuncDecl]map[string]bool // identifiers used in a function, plus those we added
+}
+
+// packageValues returns the package's holder, with the package variables
+// initialized by a constructor whose loops are fixed (var b = newBridge()),
+// or nil when the package has neither loops nor such variables.
+func (rw *rewriter) packageValues(holders []*holder, pkg *holder) *holder {
+	constructors := map[types.Object]*holder{}
+	var anchor *ast.FuncDecl
+	for _, h := range holders {
+		for _, l := range h.loops {
+			if l.Starter.Recv == nil {
+				constructors[rw.pkg.Info.Defs[l.Starter.Name]] = h
+				if anchor == nil {
+					anchor = l.Starter
+				}
+			}
+		}
+	}
+	var values []value
+	for _, f := range rw.pkg.Files {
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, v := range vs.Values {
+					c, ok := ast.Unparen(v).(*ast.CallExpr)
+					if !ok || i >= len(vs.Names) || vs.Names[i].Name == "_" {
+						continue
+					}
+					if id := calleeIdent(c); id != nil && constructors[rw.pkg.Info.Uses[id]] != nil {
+						values = append(values, value{name: vs.Names[i].Name, h: constructors[rw.pkg.Info.Uses[id]]})
+					}
+				}
+			}
+		}
+	}
+	if len(values) == 0 {
+		return pkg
+	}
+	if pkg == nil {
+		pkg = &holder{free: rw.freeOn(nil), anchor: anchor}
+	}
+	pkg.values = values
+	return pkg
+}
+
+// calleeIdent returns the identifier naming a call's function, or nil.
+func calleeIdent(c *ast.CallExpr) *ast.Ident {
+	switch fun := ast.Unparen(c.Fun).(type) {
+	case *ast.Ident:
+		return fun
+	case *ast.IndexExpr: // a generic constructor: newCache[string](...)
+		if id, ok := fun.X.(*ast.Ident); ok {
+			return id
+		}
+	case *ast.IndexListExpr:
+		if id, ok := fun.X.(*ast.Ident); ok {
+			return id
+		}
+	}
+	return nil
+}
+
+// freeOn returns a test for names not yet used by t's fields and methods,
+// or, for t nil, at package scope.
+func (rw *rewriter) freeOn(t *types.Named) func(string) bool {
+	if t == nil {
+		return func(name string) bool { return rw.pkg.Types.Scope().Lookup(name) == nil }
+	}
+	return func(name string) bool {
+		obj, _, _ := types.LookupFieldOrMethod(t, true, rw.pkg.Types, name)
+		return obj == nil
+	}
 }
 
 // file returns the decorated file holding n, decorating it on first use.

@@ -30,11 +30,18 @@ type Loop struct {
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
 }
 
-// An Owner is the named struct type a fix adds state and a Shutdown to.
+// An Owner holds a loop's stop and done state: a named struct type, which
+// gets fields and a Shutdown method, or (Type nil) the package, which gets
+// variables and a Shutdown function.
 type Owner struct {
 	Type *types.Named
 	Spec *ast.TypeSpec // the declaration of Type
 	Expr ast.Expr      // names the owner value at Go: s in `go s.loop()`
+
+	// Guarded is set when the starter may run again, or concurrently with
+	// Shutdown (a Start method, a free function): the state then needs a
+	// mutex, and the goroutine closes its own done channel.
+	Guarded bool
 }
 
 // WaitKind says how a loop waits for time to pass.
@@ -137,7 +144,7 @@ func findLoops(pass *Pass) []*Finding {
 	for _, file := range pass.Files {
 		for _, decl := range file.Decls {
 			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil || fn.Recv == nil && fn.Name.Name == "init" {
+			if !ok || fn.Body == nil {
 				continue
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
@@ -531,7 +538,8 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		return "the goroutine is started inside a loop, so one value owns several of them"
 	}
 	l.Name = f.baseName(l)
-	if l.Method != nil {
+	switch {
+	case l.Method != nil:
 		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
 		if name := ctxParam(f.pass.Info, l.Method.Type); name != "" {
 			l.Ctx = name
@@ -543,28 +551,100 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		if recv := l.Method.Recv.List[0]; len(recv.Names) == 0 || recv.Names[0].Name == "_" {
 			return "the loop's method has no receiver name"
 		}
-		l.Owner = f.owner(l.Starter, ast.Unparen(l.Go.Call.Fun).(*ast.SelectorExpr).X)
-		if l.Owner == nil {
-			return "the loop's method belongs to a type declared in another package"
+		x := ast.Unparen(l.Go.Call.Fun).(*ast.SelectorExpr).X
+		started := f.isReceiver(l.Starter, x)
+		if !started && !f.isReturned(l.Starter, x) {
+			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
 		}
-		return ""
-	}
-	if l.Lit == nil {
-		return "loop started in a free function with no owner type"
+		return f.setOwner(l, x, started)
+	case l.Lit == nil:
+		return "the loop runs in a function started by name; only methods and function literals are fixed"
 	}
 	if name := f.ctxInScope(l.Go); name != "" {
 		l.Ctx = name
 		return ""
 	}
-	expr := f.ownerExpr(l.Starter, l.Lit)
-	if expr == nil {
-		return "loop started in a free function with no owner type"
+	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
+		return f.setOwner(l, x, false)
 	}
-	l.Owner = f.owner(l.Starter, expr)
-	if l.Owner == nil {
-		return "loop started in a free function with no owner type"
+	if l.Starter.Recv != nil {
+		recv := l.Starter.Recv.List[0]
+		if len(recv.Names) != 1 || recv.Names[0].Name == "_" {
+			return "the starting method has no receiver name"
+		}
+		if _, ok := f.pass.Info.TypeOf(recv.Type).(*types.Pointer); !ok {
+			return "the starting method has a value receiver, so state stored in it would be lost"
+		}
+		return f.setOwner(l, recv.Names[0], true)
 	}
+	// A free function or init: the state lives in package variables. Only
+	// init is known to run once, before anything could call Shutdown.
+	l.Owner = &Owner{Guarded: l.Starter.Name.Name != "init"}
 	return ""
+}
+
+// setOwner makes the value x names own l, if its type can.
+func (f *loopFinder) setOwner(l *Loop, x ast.Expr, guarded bool) string {
+	l.Owner = f.owner(x)
+	if l.Owner == nil {
+		return "the loop's owner is not a pointer to a struct type declared in this package"
+	}
+	l.Owner.Guarded = guarded
+	return ""
+}
+
+// isReceiver reports whether x is the receiver of fn.
+func (f *loopFinder) isReceiver(fn *ast.FuncDecl, x ast.Expr) bool {
+	id, ok := ast.Unparen(x).(*ast.Ident)
+	if !ok || fn.Recv == nil || len(fn.Recv.List[0].Names) != 1 {
+		return false
+	}
+	return f.pass.Info.Uses[id] == f.pass.Info.Defs[fn.Recv.List[0].Names[0]]
+}
+
+// isReturned reports whether x is a variable fn returns.
+func (f *loopFinder) isReturned(fn *ast.FuncDecl, x ast.Expr) bool {
+	id, ok := ast.Unparen(x).(*ast.Ident)
+	return ok && f.returned(fn)[f.pass.Info.Uses[id]]
+}
+
+// returned returns the variables fn returns.
+func (f *loopFinder) returned(fn *ast.FuncDecl) map[types.Object]bool {
+	out := map[types.Object]bool{}
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if _, ok := n.(*ast.FuncLit); ok {
+			return false
+		}
+		if r, ok := n.(*ast.ReturnStmt); ok {
+			for _, e := range r.Results {
+				if id, ok := ast.Unparen(e).(*ast.Ident); ok {
+					if obj := f.pass.Info.Uses[id]; obj != nil {
+						out[obj] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// returnedIn returns the first use, inside lit, of a pointer variable that
+// the constructor fn returns: the value the goroutine belongs to.
+func (f *loopFinder) returnedIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
+	returned := f.returned(fn)
+	var owner ast.Expr
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && owner == nil {
+			if obj := f.pass.Info.Uses[id]; obj != nil && returned[obj] && obj.Pos() < lit.Pos() {
+				if _, ok := obj.Type().(*types.Pointer); ok {
+					owner = id
+				}
+			}
+		}
+		return owner == nil
+	})
+	return owner
 }
 
 // inLoop reports whether n sits inside a loop of body (not counting loops in
@@ -627,53 +707,9 @@ func (f *loopFinder) ctxInScope(n ast.Node) string {
 	return ""
 }
 
-// ownerExpr finds the value a goroutine literal belongs to: the receiver of
-// the starting method, or the variable a constructor returns.
-func (f *loopFinder) ownerExpr(starter *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
-	info := f.pass.Info
-	if starter.Recv != nil {
-		names := starter.Recv.List[0].Names
-		if len(names) == 1 && names[0].Name != "_" {
-			if _, ok := info.TypeOf(starter.Recv.List[0].Type).(*types.Pointer); ok {
-				return names[0]
-			}
-		}
-		return nil
-	}
-	// The constructor's returned variables that the literal uses.
-	returned := map[types.Object]*ast.Ident{}
-	ast.Inspect(starter.Body, func(n ast.Node) bool {
-		if _, ok := n.(*ast.FuncLit); ok {
-			return false
-		}
-		if r, ok := n.(*ast.ReturnStmt); ok {
-			for _, e := range r.Results {
-				if id, ok := ast.Unparen(e).(*ast.Ident); ok {
-					if obj := info.Uses[id]; obj != nil {
-						returned[obj] = id
-					}
-				}
-			}
-		}
-		return true
-	})
-	var owner ast.Expr
-	ast.Inspect(lit.Body, func(n ast.Node) bool {
-		if id, ok := n.(*ast.Ident); ok && owner == nil {
-			if obj := info.Uses[id]; obj != nil && returned[obj] != nil && obj.Pos() < lit.Pos() {
-				if _, ok := obj.Type().(*types.Pointer); ok {
-					owner = id
-				}
-			}
-		}
-		return owner == nil
-	})
-	return owner
-}
-
 // owner returns the owner of a loop whose value expr names: a struct type
 // declared in this package, reached through a pointer.
-func (f *loopFinder) owner(starter *ast.FuncDecl, expr ast.Expr) *Owner {
+func (f *loopFinder) owner(expr ast.Expr) *Owner {
 	t := f.pass.Info.TypeOf(expr)
 	if p, ok := t.(*types.Pointer); ok {
 		t = p.Elem()

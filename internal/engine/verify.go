@@ -28,7 +28,7 @@ func newVerifier(ctx context.Context, dir string, opts Options) *verifier {
 }
 
 // added are the packages a fix may import that the package did not.
-var added = []string{"context", "time"}
+var added = []string{"context", "os/signal", "sync", "time"}
 
 // check type-checks pkg with the changed files replaced by their new content.
 func (v *verifier) check(pkg *packages.Package, changed map[string][]byte) error {

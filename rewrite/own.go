@@ -1,0 +1,454 @@
+package rewrite
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"strings"
+
+	"github.com/dave/dst"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// cleanupNames are the names a generated cleanup may take, in order: the
+// first that is free on the owner is used.
+var cleanupNames = []string{"Shutdown", "Stop", "Close"}
+
+// state names the variables (fields or package variables) one loop keeps.
+type state struct {
+	stop, done string
+	mu         string // "" unless the owner is guarded
+}
+
+// A holder is where a group of loops keeps its state: the fields of a
+// struct type, or package variables.
+type holder struct {
+	typ   *types.Named // nil for the package
+	loops []*rules.Loop
+	recv  string // the cleanup method's receiver name; "" for the package
+
+	// free reports whether a name is unused on the type or in the package.
+	free func(string) bool
+
+	// For the package: values in package variables whose cleanup the
+	// package's cleanup calls (var b = newBridge()), and where to put the
+	// cleanup when no loop of the package's own is fixed.
+	values []value
+	anchor *ast.FuncDecl
+
+	cleanup string // the cleanup's name, once chosen
+	args    bool   // the cleanup takes arguments
+}
+
+// A value is a package variable holding an owner of fixed loops.
+type value struct {
+	name string
+	h    *holder
+}
+
+// own gives a group of loops their state, starts each with a fresh context,
+// and makes the owner's cleanup stop them. It returns why the owner cannot
+// hold them, or "".
+func (rw *rewriter) own(h *holder) (string, error) {
+	cleanup := rw.cleanupDecl(h.typ)
+	name := ""
+	if cleanup == nil {
+		for _, n := range cleanupNames {
+			if h.free(n) {
+				name = n
+				break
+			}
+		}
+		if name == "" {
+			return fmt.Sprintf("%s are all taken, so no cleanup can be added", joinNames(cleanupNames)), nil
+		}
+	}
+	anchor := h.anchor
+	if len(h.loops) > 0 {
+		anchor = h.loops[0].Starter
+	}
+	if h.typ != nil {
+		h.recv = rw.receiverName(h.typ)
+		if cleanup != nil {
+			names := cleanup.Recv.List[0].Names
+			if len(names) == 0 || names[0].Name == "_" {
+				return fmt.Sprintf("%s's receiver has no name", cleanup.Name.Name), nil
+			}
+			h.recv = names[0].Name
+		}
+	}
+
+	taken := map[string]bool{}
+	fresh := func(name string) string {
+		for i := 1; ; i++ {
+			c := name
+			if i > 1 {
+				c = fmt.Sprintf("%s%d", name, i)
+			}
+			if !taken[c] && h.free(c) && (h.typ != nil || !rw.usedInStarters(h, c)) {
+				taken[c] = true
+				return c
+			}
+		}
+	}
+	var (
+		decls    []declared
+		stops    []dst.Stmt
+		starters []string
+		guarded  []string
+	)
+	for _, l := range h.loops {
+		st := state{stop: fresh("stop" + upperFirst(l.Name)), done: fresh(l.Name + "Done")}
+		if l.Owner.Guarded {
+			st.mu = fresh(l.Name + "Mu")
+			decls = append(decls, declared{st.mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
+			if !contains(guarded, l.Starter.Name.Name) {
+				guarded = append(guarded, l.Starter.Name.Name)
+			}
+		}
+		decls = append(decls,
+			declared{st.stop, qual("context", "CancelFunc"), "ends the " + l.Name + " loop started by " + l.Starter.Name.Name},
+			declared{st.done, chanStruct(), "closed when the " + l.Name + " loop has returned"},
+		)
+		ref, err := rw.startRef(h, l)
+		if err != nil {
+			return "", err
+		}
+		if err := rw.start(l, st, ref); err != nil {
+			return "", err
+		}
+		stops = append(stops, stopBlock(st, h.cleanupRef())...)
+		if !contains(starters, l.Starter.Name.Name) {
+			starters = append(starters, l.Starter.Name.Name)
+		}
+	}
+	var held []string
+	for _, v := range h.values {
+		if v.h.cleanup != "" && !v.h.args {
+			stops = append(stops, &dst.ExprStmt{X: call(sel(dst.NewIdent(v.name), v.h.cleanup))})
+			held = append(held, v.name)
+		}
+	}
+	if len(stops) == 0 {
+		return "", nil
+	}
+	if len(decls) > 0 {
+		if err := rw.declare(anchor, h, decls); err != nil {
+			return "", err
+		}
+	}
+	if cleanup != nil {
+		d, err := rw.node(cleanup)
+		if err != nil {
+			return "", err
+		}
+		body := d.(*dst.FuncDecl).Body
+		if len(body.List) > 0 {
+			stops[len(stops)-1].Decorations().After = dst.EmptyLine
+		}
+		body.List = append(stops, body.List...)
+		h.cleanup, h.args = cleanup.Name.Name, len(cleanup.Type.Params.List) > 0
+		return "", nil
+	}
+	h.cleanup = name
+	var doc []string
+	if len(starters) > 0 {
+		doc = append(doc, "// "+name+" stops the background work started by "+joinNames(starters)+" and waits for it to end.")
+		if len(held) > 0 {
+			doc = append(doc, "// It also shuts down "+joinNames(held)+".")
+		}
+	} else {
+		doc = append(doc, "// "+name+" shuts down "+joinNames(held)+", stopping their background work and waiting for it to end.")
+	}
+	if len(guarded) > 0 {
+		doc = append(doc, "// It is safe to call more than once, and while "+joinNames(guarded)+" runs.")
+	} else {
+		doc = append(doc, "// It is safe to call more than once.")
+	}
+	return "", rw.addCleanup(anchor, h, name, doc, stops)
+}
+
+// usedInStarters reports whether a package-level name would be shadowed in
+// a function that starts one of h's loops.
+func (rw *rewriter) usedInStarters(h *holder, name string) bool {
+	for _, l := range h.loops {
+		if rw.takenIn(l.Starter)[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// startRef returns how the starter of l names a state variable.
+func (rw *rewriter) startRef(h *holder, l *rules.Loop) (func(string) dst.Expr, error) {
+	if h.typ == nil {
+		return func(name string) dst.Expr { return dst.NewIdent(name) }, nil
+	}
+	var owner dst.Expr
+	if n, ok := rw.dec.Dst.Nodes[l.Owner.Expr]; ok {
+		owner = n.(dst.Expr)
+	} else if id, ok := l.Owner.Expr.(*ast.Ident); ok {
+		owner = dst.NewIdent(id.Name)
+	} else {
+		return nil, fmt.Errorf("%s: owner expression not found", rw.pkg.Fset.Position(l.Go.Pos()))
+	}
+	return func(name string) dst.Expr { return sel(dst.Clone(owner).(dst.Expr), name) }, nil
+}
+
+// cleanupRef returns how the cleanup names a state variable.
+func (h *holder) cleanupRef() func(string) dst.Expr {
+	if h.typ == nil {
+		return func(name string) dst.Expr { return dst.NewIdent(name) }
+	}
+	return func(name string) dst.Expr { return sel(dst.NewIdent(h.recv), name) }
+}
+
+// stopBlock stops one loop and waits for it:
+//
+//	if s.stopCleanup != nil {
+//		s.stopCleanup()
+//		<-s.cleanupDone
+//	}
+//
+// guarded by the loop's mutex when it has one.
+func stopBlock(st state, ref func(string) dst.Expr) []dst.Stmt {
+	block := []dst.Stmt{&dst.IfStmt{
+		Cond: &dst.BinaryExpr{X: ref(st.stop), Op: token.NEQ, Y: dst.NewIdent("nil")},
+		Body: &dst.BlockStmt{List: []dst.Stmt{
+			&dst.ExprStmt{X: call(ref(st.stop))},
+			&dst.ExprStmt{X: recv(ref(st.done))},
+		}},
+	}}
+	if st.mu == "" {
+		return block
+	}
+	return append([]dst.Stmt{&dst.ExprStmt{X: call(sel(ref(st.mu), "Lock"))}},
+		append(block, &dst.ExprStmt{X: call(sel(ref(st.mu), "Unlock"))})...)
+}
+
+// start creates the loop's context right before the go statement, stores
+// its cancel function and done channel, and makes the goroutine close done
+// when it returns.
+//
+// Unguarded, the goroutine closes the stored channel. Guarded, the state is
+// stored under the mutex and the goroutine closes its own channel, so that a
+// later start cannot make it close another loop's.
+func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) error {
+	taken := rw.takenIn(l.Starter)
+	ctx, cancel := "ctx", "cancel"
+	if taken[ctx] || taken[cancel] {
+		ctx, cancel = fresh(taken, l.Name+"Ctx"), fresh(taken, "cancel"+upperFirst(l.Name))
+	} else {
+		taken[ctx], taken[cancel] = true, true
+	}
+	starter, err := rw.node(l.Starter)
+	if err != nil {
+		return err
+	}
+	g, err := rw.node(l.Go)
+	if err != nil {
+		return err
+	}
+	goStmt := g.(*dst.GoStmt)
+	stmts := []dst.Stmt{&dst.AssignStmt{
+		Lhs: []dst.Expr{dst.NewIdent(ctx), dst.NewIdent(cancel)},
+		Tok: token.DEFINE,
+		Rhs: []dst.Expr{call(qual("context", "WithCancel"), call(qual("context", "Background")))},
+	}}
+	store := func(done dst.Expr) dst.Stmt {
+		return &dst.AssignStmt{
+			Lhs: []dst.Expr{ref(st.stop), ref(st.done)},
+			Tok: token.ASSIGN,
+			Rhs: []dst.Expr{dst.NewIdent(cancel), done},
+		}
+	}
+	var closeDone func() dst.Stmt
+	if st.mu == "" {
+		stmts = append(stmts, store(call(dst.NewIdent("make"), chanStruct())))
+		closeDone = func() dst.Stmt {
+			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
+		}
+	} else {
+		done := fresh(taken, "done", l.Name+"Done")
+		stmts = append(stmts,
+			define(done, call(dst.NewIdent("make"), chanStruct())),
+			&dst.ExprStmt{X: call(sel(ref(st.mu), "Lock"))},
+			store(dst.NewIdent(done)),
+			&dst.ExprStmt{X: call(sel(ref(st.mu), "Unlock"))},
+		)
+		closeDone = func() dst.Stmt {
+			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), dst.NewIdent(done))}
+		}
+	}
+	if !insertBefore(starter, goStmt, stmts...) {
+		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Go.Pos()))
+	}
+
+	if l.Lit != nil {
+		lit, err := rw.node(l.Lit)
+		if err != nil {
+			return err
+		}
+		body := lit.(*dst.FuncLit).Body
+		body.List = append([]dst.Stmt{closeDone()}, body.List...)
+		return rw.stoppable(l, ctx)
+	}
+
+	m, err := rw.node(l.Method)
+	if err != nil {
+		return err
+	}
+	method := m.(*dst.FuncDecl)
+	mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
+	param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
+	method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
+	goStmt.Call.Args = append([]dst.Expr{dst.NewIdent(ctx)}, goStmt.Call.Args...)
+	if st.mu == "" {
+		receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
+		method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
+	} else {
+		// go s.poll(ctx) becomes go func() { defer close(done); s.poll(ctx) }()
+		lit := &dst.FuncLit{Type: &dst.FuncType{}, Body: &dst.BlockStmt{List: []dst.Stmt{
+			closeDone(),
+			&dst.ExprStmt{X: goStmt.Call},
+		}}}
+		goStmt.Call = call(lit)
+	}
+	return rw.stoppable(l, mctx)
+}
+
+// declared is one state variable to declare.
+type declared struct {
+	name    string
+	typ     dst.Expr
+	comment string
+}
+
+// declare adds the state as fields of the owner type, or as a block of
+// package variables right before the first loop's starter.
+func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) error {
+	if h.typ != nil {
+		spec, err := rw.node(h.loops[0].Owner.Spec)
+		if err != nil {
+			return err
+		}
+		st := spec.(*dst.TypeSpec).Type.(*dst.StructType)
+		for _, d := range decls {
+			st.Fields.List = append(st.Fields.List, field(d.name, d.typ, d.comment))
+		}
+		return nil
+	}
+	gd := &dst.GenDecl{Tok: token.VAR, Lparen: true, Rparen: true}
+	for _, d := range decls {
+		vs := &dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(d.name)}, Type: d.typ}
+		vs.Decs.Before, vs.Decs.After = dst.NewLine, dst.NewLine
+		vs.Decs.End = dst.Decorations{"// " + d.comment}
+		gd.Specs = append(gd.Specs, vs)
+	}
+	gd.Decs.Before, gd.Decs.After = dst.EmptyLine, dst.EmptyLine
+	return rw.insertDecl(anchor, gd, false)
+}
+
+// addCleanup declares the cleanup method (or package function) after the
+// function that starts the first loop.
+func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, doc []string, body []dst.Stmt) error {
+	fn := &dst.FuncDecl{
+		Name: dst.NewIdent(name),
+		Type: &dst.FuncType{},
+		Body: &dst.BlockStmt{List: body},
+	}
+	if h.typ != nil {
+		fn.Recv = &dst.FieldList{List: []*dst.Field{{Names: []*dst.Ident{dst.NewIdent(h.recv)}, Type: &dst.StarExpr{X: typeExpr(h.typ, h.loops[0].Owner.Spec)}}}}
+	}
+	fn.Decs.Before = dst.EmptyLine
+	fn.Decs.Start = doc
+	return rw.insertDecl(anchor, fn, true)
+}
+
+// insertDecl inserts d before or after the declaration of fn.
+func (rw *rewriter) insertDecl(fn *ast.FuncDecl, d dst.Decl, after bool) error {
+	file, err := rw.file(fn)
+	if err != nil {
+		return err
+	}
+	target, err := rw.node(fn)
+	if err != nil {
+		return err
+	}
+	for i, decl := range file.Decls {
+		if decl == target {
+			if after {
+				i++
+			}
+			file.Decls = append(file.Decls[:i], append([]dst.Decl{d}, file.Decls[i:]...)...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: declaration not found in its file", rw.pkg.Fset.Position(fn.Pos()))
+}
+
+// typeExpr spells the type t as its methods' receivers do: T or T[K, V].
+func typeExpr(t *types.Named, spec *ast.TypeSpec) dst.Expr {
+	var typ dst.Expr = dst.NewIdent(t.Obj().Name())
+	if spec.TypeParams == nil {
+		return typ
+	}
+	var params []dst.Expr
+	for _, f := range spec.TypeParams.List {
+		for _, n := range f.Names {
+			params = append(params, dst.NewIdent(n.Name))
+		}
+	}
+	if len(params) == 1 {
+		return &dst.IndexExpr{X: typ, Index: params[0]}
+	}
+	return &dst.IndexListExpr{X: typ, Indices: params}
+}
+
+// cleanupDecl returns the declaration of the first of rules.CleanupNames
+// that t (or, for t nil, the package) declares, or nil.
+func (rw *rewriter) cleanupDecl(t *types.Named) *ast.FuncDecl {
+	for _, name := range rules.CleanupNames {
+		var obj types.Object
+		if t == nil {
+			obj = rw.pkg.Types.Scope().Lookup(name)
+		} else {
+			obj, _, _ = types.LookupFieldOrMethod(t, true, rw.pkg.Types, name)
+		}
+		fn, ok := obj.(*types.Func)
+		if !ok || fn.Pkg() != rw.pkg.Types {
+			continue
+		}
+		if decl := rw.decl(fn); decl != nil && decl.Body != nil && (t == nil) == (decl.Recv == nil) {
+			return decl
+		}
+	}
+	return nil
+}
+
+// decl returns the declaration of a function of this package.
+func (rw *rewriter) decl(fn *types.Func) *ast.FuncDecl {
+	for _, f := range rw.pkg.Files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && rw.pkg.Info.Defs[fd.Name] == fn {
+				return fd
+			}
+		}
+	}
+	return nil
+}
+
+// receiverName returns the receiver name t's methods already use, or the
+// lower-cased first letter of its name.
+func (rw *rewriter) receiverName(t *types.Named) string {
+	for i := 0; i < t.NumMethods(); i++ {
+		if decl := rw.decl(t.Method(i)); decl != nil {
+			if names := decl.Recv.List[0].Names; len(names) == 1 && names[0].Name != "_" {
+				return names[0].Name
+			}
+		}
+	}
+	return strings.ToLower(t.Obj().Name()[:1])
+}
