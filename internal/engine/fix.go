@@ -96,4 +96,3 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 	}
 	return changes, why
 }
-

@@ -46,4 +46,3 @@ func load(ctx context.Context, dir string, patterns []string, opts Options) ([]*
 	}
 	return out, nil
 }
-
