@@ -421,9 +421,15 @@ func (rw *rewriter) cleanupDecl(t *types.Named) *ast.FuncDecl {
 		if !ok || fn.Pkg() != rw.pkg.Types {
 			continue
 		}
-		if decl := rw.decl(fn); decl != nil && decl.Body != nil && (t == nil) == (decl.Recv == nil) {
-			return decl
+		decl := rw.decl(fn)
+		if decl == nil || decl.Body == nil || (t == nil) != (decl.Recv == nil) {
+			continue
 		}
+		// A method promoted from an embedded type of this package is not t's own.
+		if t != nil && !isMethodOf(fn, t) {
+			continue
+		}
+		return decl
 	}
 	return nil
 }
@@ -451,4 +457,14 @@ func (rw *rewriter) receiverName(t *types.Named) string {
 		}
 	}
 	return strings.ToLower(t.Obj().Name()[:1])
+}
+
+// isMethodOf reports whether fn is declared with t (or *t) as receiver.
+func isMethodOf(fn *types.Func, t *types.Named) bool {
+	recv := fn.Type().(*types.Signature).Recv().Type()
+	if p, ok := recv.(*types.Pointer); ok {
+		recv = p.Elem()
+	}
+	n, ok := types.Unalias(recv).(*types.Named)
+	return ok && n.Origin() == t.Origin()
 }
