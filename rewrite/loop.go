@@ -40,6 +40,23 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 		return err
 	}
 	taken := rw.takenIn(decl)
+	if l.Signal != nil {
+		// Undo the registration when the goroutine returns, before done is
+		// closed: after Shutdown no signal is delivered to the channel.
+		ch, err := rw.node(l.Signal)
+		if err != nil {
+			return err
+		}
+		var body *dst.BlockStmt
+		switch fn := root.(type) {
+		case *dst.FuncLit:
+			body = fn.Body
+		case *dst.FuncDecl:
+			body = fn.Body
+		}
+		stop := &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))}
+		body.List = append([]dst.Stmt{stop}, body.List...)
+	}
 	for _, w := range l.Waits {
 		n, err := rw.node(w.Node)
 		if err != nil {
@@ -115,9 +132,13 @@ func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeSt
 	var comm dst.Stmt = &dst.ExprStmt{X: recv(ch)}
 	if key, ok := rs.Key.(*dst.Ident); rs.Key != nil && !(ok && key.Name == "_") {
 		if rs.Tok == token.DEFINE {
+			elem := rw.typeExpr(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem())
+			if elem == nil {
+				return fmt.Errorf("%s: cannot spell the type of %s", rw.pkg.Fset.Position(ars.Pos()), key.Name)
+			}
 			head = append(head, &dst.DeclStmt{Decl: &dst.GenDecl{
 				Tok:   token.VAR,
-				Specs: []dst.Spec{&dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(key.Name)}, Type: qual("time", "Time")}},
+				Specs: []dst.Spec{&dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(key.Name)}, Type: elem}},
 			}})
 			comm = &dst.AssignStmt{Lhs: []dst.Expr{dst.NewIdent(key.Name)}, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
 		} else {
@@ -145,6 +166,29 @@ func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeSt
 	}
 	if !replace(root, rs, fs) {
 		return fmt.Errorf("%s: loop not found in its goroutine", rw.pkg.Fset.Position(ars.Pos()))
+	}
+	return nil
+}
+
+// typeExpr spells t for a declaration in this package, or returns nil for
+// types it does not handle.
+func (rw *rewriter) typeExpr(t types.Type) dst.Expr {
+	switch t := t.(type) {
+	case *types.Basic:
+		return dst.NewIdent(t.Name())
+	case *types.Pointer:
+		if x := rw.typeExpr(t.Elem()); x != nil {
+			return &dst.StarExpr{X: x}
+		}
+	case *types.Named, *types.Alias:
+		obj := t.(interface{ Obj() *types.TypeName }).Obj()
+		if obj.Pkg() == nil || obj.Pkg() == rw.pkg.Types {
+			return dst.NewIdent(obj.Name())
+		}
+		if targs, ok := t.(interface{ TypeArgs() *types.TypeList }); ok && targs.TypeArgs().Len() > 0 {
+			return nil
+		}
+		return qual(obj.Pkg().Path(), obj.Name())
 	}
 	return nil
 }

@@ -291,9 +291,12 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 		if err != nil {
 			return err
 		}
+		if err := rw.stoppable(l, ctx); err != nil {
+			return err
+		}
 		body := lit.(*dst.FuncLit).Body
 		body.List = append([]dst.Stmt{closeDone()}, body.List...)
-		return rw.stoppable(l, ctx)
+		return nil
 	}
 
 	m, err := rw.node(l.Method)
@@ -305,6 +308,9 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 	param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
 	method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
 	goStmt.Call.Args = append([]dst.Expr{dst.NewIdent(ctx)}, goStmt.Call.Args...)
+	if err := rw.stoppable(l, mctx); err != nil {
+		return err
+	}
 	if st.mu == "" {
 		receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
 		method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
@@ -316,7 +322,7 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 		}}}
 		goStmt.Call = call(lit)
 	}
-	return rw.stoppable(l, mctx)
+	return nil
 }
 
 // declared is one state variable to declare.

@@ -26,7 +26,11 @@ type Loop struct {
 	// cleanupDone), taken from the work the loop does.
 	Name string
 
-	timed  bool       // some wait is on time, not only on other channels
+	// Signal is the channel registered with signal.Notify that the loop
+	// reads, when it reads one; the fix also undoes the registration.
+	Signal ast.Expr
+
+	timed  bool       // some wait is on time or on signals, not only on other channels
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
 }
 
@@ -119,7 +123,7 @@ func (s *Server) Shutdown() {
 	}
 }`,
 	},
-	Find: findLoops,
+	Find: findLoops(unstoppableLoop),
 }
 
 const unstoppableLoop = "unstoppable-loop"
@@ -129,18 +133,43 @@ const unstoppableLoop = "unstoppable-loop"
 // found instead of adding Shutdown.
 var CleanupNames = []string{"Shutdown", "Close", "Stop", "Destroy"}
 
-func findLoops(pass *Pass) []*Finding {
+// findLoops returns the loop findings of one rule; the analysis they share
+// runs once per package.
+func findLoops(rule string) func(*Pass) []*Finding {
+	return func(pass *Pass) []*Finding {
+		all, ok := pass.memo[unstoppableLoop].([]*Finding)
+		if !ok {
+			all = analyseLoops(pass)
+			if pass.memo == nil {
+				pass.memo = map[string]any{}
+			}
+			pass.memo[unstoppableLoop] = all
+		}
+		var out []*Finding
+		for _, f := range all {
+			if f.Rule == rule {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+}
+
+func analyseLoops(pass *Pass) []*Finding {
 	if pass.Pkg.Name() == "main" {
 		return nil // work in package main lives as long as the process
 	}
 	f := &loopFinder{
-		pass:    pass,
-		methods: map[*types.Func]*ast.FuncDecl{},
-		closed:  map[types.Object]bool{},
-		uses:    map[types.Object]int{},
+		pass:       pass,
+		methods:    map[*types.Func]*ast.FuncDecl{},
+		closed:     map[types.Object]bool{},
+		uses:       map[types.Object]int{},
+		notified:   map[types.Object]*ast.CallExpr{},
+		sigStopped: map[types.Object]bool{},
 	}
 	f.index()
 	var out []*Finding
+	read := map[types.Object]bool{} // signal channels some reported loop reads
 	for _, file := range pass.Files {
 		for _, decl := range file.Decls {
 			fn, ok := decl.(*ast.FuncDecl)
@@ -149,20 +178,48 @@ func findLoops(pass *Pass) []*Finding {
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				if g, ok := n.(*ast.GoStmt); ok {
-					out = append(out, f.goStmt(fn, g)...)
+					for _, finding := range f.goStmt(fn, g) {
+						out = append(out, finding)
+						if finding.signal != nil {
+							read[finding.signal] = true
+						}
+					}
 				}
 				return true
+			})
+		}
+	}
+	// Registrations whose channel no goroutine loop reads in a way we can follow.
+	for obj, call := range f.notified {
+		if !f.sigStopped[obj] && !read[obj] && f.inFiles(call) {
+			out = append(out, &Finding{
+				Rule:      unstoppedSignal,
+				Pos:       call.Pos(),
+				Message:   "signal.Notify registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
+				Unfixable: "no goroutine loop reading " + obj.Name() + " was found to stop",
 			})
 		}
 	}
 	return out
 }
 
+// inFiles reports whether n lies in a file the pass reports on.
+func (f *loopFinder) inFiles(n ast.Node) bool {
+	for _, file := range f.pass.Files {
+		if file.FileStart <= n.Pos() && n.Pos() < file.FileEnd {
+			return true
+		}
+	}
+	return false
+}
+
 type loopFinder struct {
-	pass    *Pass
-	methods map[*types.Func]*ast.FuncDecl // method and function declarations of the package
-	closed  map[types.Object]bool         // variables and fields passed to close()
-	uses    map[types.Object]int          // how often each function or method is referenced
+	pass       *Pass
+	methods    map[*types.Func]*ast.FuncDecl  // method and function declarations of the package
+	closed     map[types.Object]bool          // variables and fields passed to close()
+	uses       map[types.Object]int           // how often each function or method is referenced
+	notified   map[types.Object]*ast.CallExpr // channels passed to signal.Notify, and the call
+	sigStopped map[types.Object]bool          // channels passed to signal.Stop
 }
 
 // index records the package-wide facts the finder needs: declarations,
@@ -184,6 +241,16 @@ func (f *loopFinder) index() {
 					f.uses[obj]++
 				}
 			case *ast.CallExpr:
+				if len(n.Args) > 0 {
+					if obj := f.objectOf(n.Args[0]); obj != nil {
+						switch {
+						case isPkgCall(info, n, "os/signal", "Notify"):
+							f.notified[obj] = n
+						case isPkgCall(info, n, "os/signal", "Stop"):
+							f.sigStopped[obj] = true
+						}
+					}
+				}
 				if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && len(n.Args) == 1 {
 					if b, ok := info.Uses[id].(*types.Builtin); ok && b.Name() == "close" {
 						if obj := f.objectOf(n.Args[0]); obj != nil {
@@ -258,6 +325,11 @@ func (f *loopFinder) goStmt(starter *ast.FuncDecl, g *ast.GoStmt) []*Finding {
 			Pos:     g.Pos(),
 			Message: "goroutine started in " + funcName(starter) + " " + l.verb() + " forever with no way to stop it",
 		}
+		if l.Signal != nil {
+			finding.signal = f.objectOf(l.Signal)
+			finding.Rule = unstoppedSignal
+			finding.Message = "goroutine started in " + funcName(starter) + " reads signals forever and nothing calls signal.Stop"
+		}
 		if why := f.plan(l, ftype); why != "" {
 			finding.Unfixable = why
 		} else {
@@ -276,6 +348,14 @@ func (l *Loop) verb() string {
 			return "ticks"
 		case Sleep:
 			return "sleeps and wakes"
+		case Select:
+			for _, c := range w.Node.(*ast.SelectStmt).Body.List {
+				if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil {
+					if t, ok := recv.(*ast.SelectorExpr); ok && t.Sel.Name == "C" {
+						return "ticks"
+					}
+				}
+			}
 		}
 	}
 	return "waits on a timer"
@@ -310,7 +390,7 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		}
 		body = loop.Body
 	case *ast.RangeStmt:
-		if !f.isTimeChan(loop.X) {
+		if !f.waitChan(l, loop.X) {
 			return nil
 		}
 		kind := RangeChan
@@ -383,7 +463,7 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				if blocking {
 					l.Waits = append(l.Waits, Wait{Kind: Select, Node: n})
 					for _, c := range n.Body.List {
-						if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil && f.isTimeChan(recv) {
+						if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil && f.waitChan(l, recv) {
 							l.timed = true
 						}
 					}
@@ -395,7 +475,7 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					l.timed = true
 					return false
 				}
-				if u, ok := n.X.(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.isTimeChan(u.X) {
+				if u, ok := n.X.(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
 					l.Waits = append(l.Waits, Wait{Kind: Recv, Node: n})
 					l.timed = true
 					return false
@@ -502,9 +582,11 @@ func (f *loopFinder) isTimeChan(e ast.Expr) bool {
 // isTimeCall reports whether e calls the function time.<name>.
 func (f *loopFinder) isTimeCall(e ast.Expr, name string) bool {
 	call, ok := ast.Unparen(e).(*ast.CallExpr)
-	if !ok {
-		return false
-	}
+	return ok && isPkgCall(f.pass.Info, call, "time", name)
+}
+
+// isPkgCall reports whether call calls the package-level function path.name.
+func isPkgCall(info *types.Info, call *ast.CallExpr, path, name string) bool {
 	var id *ast.Ident
 	switch fun := ast.Unparen(call.Fun).(type) {
 	case *ast.SelectorExpr:
@@ -514,9 +596,26 @@ func (f *loopFinder) isTimeCall(e ast.Expr, name string) bool {
 	default:
 		return false
 	}
-	fn, ok := f.pass.Info.Uses[id].(*types.Func)
-	return ok && fn.Pkg() != nil && fn.Pkg().Path() == "time" && fn.Name() == name &&
+	fn, ok := info.Uses[id].(*types.Func)
+	return ok && fn.Pkg() != nil && fn.Pkg().Path() == path && fn.Name() == name &&
 		fn.Type().(*types.Signature).Recv() == nil
+}
+
+// isSignalChan reports whether e is a channel registered with signal.Notify
+// and never passed to signal.Stop.
+func (f *loopFinder) isSignalChan(e ast.Expr) bool {
+	obj := f.objectOf(e)
+	return obj != nil && f.notified[obj] != nil && !f.sigStopped[obj]
+}
+
+// waitChan reports whether receiving from e waits for time or for a signal,
+// and records a signal channel in l.
+func (f *loopFinder) waitChan(l *Loop, e ast.Expr) bool {
+	if f.isSignalChan(e) {
+		l.Signal = e
+		return true
+	}
+	return f.isTimeChan(e)
 }
 
 func isNamed(t types.Type, pkg, name string) bool {

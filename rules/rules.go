@@ -30,6 +30,7 @@ type Rule struct {
 // All lists every rule in the order they run.
 var All = []*Rule{
 	UnstoppableLoop,
+	UnstoppedSignal,
 }
 
 // ByName returns the rule called name, or nil.
@@ -53,6 +54,8 @@ type Pass struct {
 	// reported on, so that facts such as "this channel is closed somewhere"
 	// see the whole package.
 	AllFiles []*ast.File
+
+	memo map[string]any // analyses that several rules share
 }
 
 // A Finding is one piece of background work that cannot be stopped.
@@ -66,4 +69,6 @@ type Finding struct {
 	// Unfixable says why no fix is offered, e.g. "loop started in a free
 	// function with no owner type". Empty when the finding can be fixed.
 	Unfixable string
+
+	signal types.Object // the signal channel a loop finding stops reading
 }
