@@ -26,7 +26,7 @@ type state struct {
 // struct type, or package variables.
 type holder struct {
 	typ   *types.Named // nil for the package
-	loops []*rules.Loop
+	items []rules.Fix  // the loops and timers it owns
 	recv  string // the cleanup method's receiver name; "" for the package
 
 	// free reports whether a name is unused on the type or in the package.
@@ -66,8 +66,8 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		}
 	}
 	anchor := h.anchor
-	if len(h.loops) > 0 {
-		anchor = h.loops[0].Starter
+	if len(h.items) > 0 {
+		anchor = h.items[0].Base().Starter
 	}
 	if h.typ != nil {
 		h.recv = rw.receiverName(h.typ)
@@ -96,32 +96,58 @@ func (rw *rewriter) own(h *holder) (string, error) {
 	var (
 		decls    []declared
 		stops    []dst.Stmt
-		starters []string
+		starters []string // the functions that start loops
+		timed    []string // the functions that schedule calls
 		guarded  []string
 	)
-	for _, l := range h.loops {
-		st := state{stop: fresh("stop" + upperFirst(l.Name)), done: fresh(l.Name + "Done")}
-		if l.Owner.Guarded {
-			st.mu = fresh(l.Name + "Mu")
-			decls = append(decls, declared{st.mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
-			if !contains(guarded, l.Starter.Name.Name) {
-				guarded = append(guarded, l.Starter.Name.Name)
-			}
-		}
-		decls = append(decls,
-			declared{st.stop, qual("context", "CancelFunc"), "ends the " + l.Name + " loop started by " + l.Starter.Name.Name},
-			declared{st.done, chanStruct(), "closed when the " + l.Name + " loop has returned"},
-		)
-		ref, err := rw.startRef(h, l)
+	for _, item := range h.items {
+		site := item.Base()
+		starter := site.Starter.Name.Name
+		ref, err := rw.startRef(h, item)
 		if err != nil {
 			return "", err
 		}
-		if err := rw.start(l, st, ref); err != nil {
-			return "", err
+		mu := ""
+		if site.Owner.Guarded {
+			mu = fresh(site.Name + "Mu")
+			if !contains(guarded, starter) {
+				guarded = append(guarded, starter)
+			}
 		}
-		stops = append(stops, stopBlock(st, h.cleanupRef())...)
-		if !contains(starters, l.Starter.Name.Name) {
-			starters = append(starters, l.Starter.Name.Name)
+		switch item := item.(type) {
+		case *rules.Loop:
+			st := state{stop: fresh("stop" + upperFirst(site.Name)), done: fresh(site.Name + "Done"), mu: mu}
+			if mu != "" {
+				decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
+			}
+			decls = append(decls,
+				declared{st.stop, qual("context", "CancelFunc"), "ends the " + site.Name + " loop started by " + starter},
+				declared{st.done, chanStruct(), "closed when the " + site.Name + " loop has returned"},
+			)
+			if err := rw.start(item, st, ref); err != nil {
+				return "", err
+			}
+			stops = append(stops, stopBlock(st, h.cleanupRef())...)
+		case *rules.Timer:
+			timer := fresh(site.Name + "Timer")
+			if site.Name == "timer" {
+				timer = fresh("timer")
+			}
+			if mu != "" {
+				decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + timer})
+			}
+			decls = append(decls, declared{timer, &dst.StarExpr{X: qual("time", "Timer")}, "set by " + starter + "; stopping it cancels the call"})
+			if err := rw.storeTimer(item, timer, mu, ref); err != nil {
+				return "", err
+			}
+			stops = append(stops, stopTimer(timer, mu, h.cleanupRef())...)
+		}
+		if _, ok := item.(*rules.Timer); ok {
+			if !contains(timed, starter) {
+				timed = append(timed, starter)
+			}
+		} else if !contains(starters, starter) {
+			starters = append(starters, starter)
 		}
 	}
 	var held []string
@@ -154,13 +180,22 @@ func (rw *rewriter) own(h *holder) (string, error) {
 	}
 	h.cleanup = name
 	var doc []string
-	if len(starters) > 0 {
+	switch {
+	case len(starters) > 0:
 		doc = append(doc, "// "+name+" stops the background work started by "+joinNames(starters)+" and waits for it to end.")
-		if len(held) > 0 {
+		if len(timed) > 0 {
+			doc = append(doc, "// It also cancels the calls that "+joinNames(timed)+" scheduled.")
+		}
+	case len(timed) > 0:
+		doc = append(doc, "// "+name+" cancels the calls that "+joinNames(timed)+" scheduled; a call",
+			"// already running is not waited for.")
+	}
+	if len(held) > 0 {
+		if len(doc) == 0 {
+			doc = append(doc, "// "+name+" shuts down "+joinNames(held)+", stopping their background work.")
+		} else {
 			doc = append(doc, "// It also shuts down "+joinNames(held)+".")
 		}
-	} else {
-		doc = append(doc, "// "+name+" shuts down "+joinNames(held)+", stopping their background work and waiting for it to end.")
 	}
 	if len(guarded) > 0 {
 		doc = append(doc, "// It is safe to call more than once, and while "+joinNames(guarded)+" runs.")
@@ -173,28 +208,80 @@ func (rw *rewriter) own(h *holder) (string, error) {
 // usedInStarters reports whether a package-level name would be shadowed in
 // a function that starts one of h's loops.
 func (rw *rewriter) usedInStarters(h *holder, name string) bool {
-	for _, l := range h.loops {
-		if rw.takenIn(l.Starter)[name] {
+	for _, item := range h.items {
+		if rw.takenIn(item.Base().Starter)[name] {
 			return true
 		}
 	}
 	return false
 }
 
-// startRef returns how the starter of l names a state variable.
-func (rw *rewriter) startRef(h *holder, l *rules.Loop) (func(string) dst.Expr, error) {
+// startRef returns how the starter of a fix names a state variable.
+func (rw *rewriter) startRef(h *holder, fix rules.Fix) (func(string) dst.Expr, error) {
 	if h.typ == nil {
 		return func(name string) dst.Expr { return dst.NewIdent(name) }, nil
 	}
+	expr := fix.Base().Owner.Expr
 	var owner dst.Expr
-	if n, ok := rw.dec.Dst.Nodes[l.Owner.Expr]; ok {
+	if n, ok := rw.dec.Dst.Nodes[expr]; ok {
 		owner = n.(dst.Expr)
-	} else if id, ok := l.Owner.Expr.(*ast.Ident); ok {
-		owner = dst.NewIdent(id.Name)
+	} else if _, err := rw.file(expr); err != nil {
+		return nil, err
+	} else if n, ok := rw.dec.Dst.Nodes[expr]; ok {
+		owner = n.(dst.Expr)
 	} else {
-		return nil, fmt.Errorf("%s: owner expression not found", rw.pkg.Fset.Position(l.Go.Pos()))
+		return nil, fmt.Errorf("%s: owner expression not found", rw.pkg.Fset.Position(expr.Pos()))
 	}
 	return func(name string) dst.Expr { return sel(dst.Clone(owner).(dst.Expr), name) }, nil
+}
+
+// storeTimer keeps the timer a time.AfterFunc call returns:
+//
+//	time.AfterFunc(d, f)   =>   c.refreshTimer = time.AfterFunc(d, f)
+//
+// under the owner's mutex when it is guarded.
+func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string) dst.Expr) error {
+	n, err := rw.node(t.Stmt)
+	if err != nil {
+		return err
+	}
+	c, err := rw.node(t.Call)
+	if err != nil {
+		return err
+	}
+	old := n.(dst.Stmt)
+	store := &dst.AssignStmt{Lhs: []dst.Expr{ref(timer)}, Tok: token.ASSIGN, Rhs: []dst.Expr{c.(dst.Expr)}}
+	starter, err := rw.node(t.Starter)
+	if err != nil {
+		return err
+	}
+	if mu == "" {
+		store.Decs.NodeDecs = *old.Decorations()
+		if !replace(starter, old, store) {
+			return fmt.Errorf("%s: timer statement not found", rw.pkg.Fset.Position(t.Stmt.Pos()))
+		}
+		return nil
+	}
+	lock := &dst.ExprStmt{X: call(sel(ref(mu), "Lock"))}
+	unlock := &dst.ExprStmt{X: call(sel(ref(mu), "Unlock"))}
+	if !insertBefore(starter, old, lock, store) || !replace(starter, old, unlock) {
+		return fmt.Errorf("%s: timer statement is not in a statement list", rw.pkg.Fset.Position(t.Stmt.Pos()))
+	}
+	unlock.Decs.End = old.Decorations().End
+	return nil
+}
+
+// stopTimer stops a stored timer: if c.refreshTimer != nil { c.refreshTimer.Stop() }.
+func stopTimer(timer, mu string, ref func(string) dst.Expr) []dst.Stmt {
+	block := []dst.Stmt{&dst.IfStmt{
+		Cond: &dst.BinaryExpr{X: ref(timer), Op: token.NEQ, Y: dst.NewIdent("nil")},
+		Body: &dst.BlockStmt{List: []dst.Stmt{&dst.ExprStmt{X: call(sel(ref(timer), "Stop"))}}},
+	}}
+	if mu == "" {
+		return block
+	}
+	return append([]dst.Stmt{&dst.ExprStmt{X: call(sel(ref(mu), "Lock"))}},
+		append(block, &dst.ExprStmt{X: call(sel(ref(mu), "Unlock"))})...)
 }
 
 // cleanupRef returns how the cleanup names a state variable.
@@ -336,7 +423,7 @@ type declared struct {
 // package variables right before the first loop's starter.
 func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) error {
 	if h.typ != nil {
-		spec, err := rw.node(h.loops[0].Owner.Spec)
+		spec, err := rw.node(h.items[0].Base().Owner.Spec)
 		if err != nil {
 			return err
 		}
@@ -346,7 +433,7 @@ func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) e
 		}
 		return nil
 	}
-	gd := &dst.GenDecl{Tok: token.VAR, Lparen: true, Rparen: true}
+	gd := &dst.GenDecl{Tok: token.VAR, Lparen: len(decls) > 1, Rparen: len(decls) > 1}
 	for _, d := range decls {
 		vs := &dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(d.name)}, Type: d.typ}
 		vs.Decs.Before, vs.Decs.After = dst.NewLine, dst.NewLine
@@ -366,7 +453,7 @@ func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, doc
 		Body: &dst.BlockStmt{List: body},
 	}
 	if h.typ != nil {
-		fn.Recv = &dst.FieldList{List: []*dst.Field{{Names: []*dst.Ident{dst.NewIdent(h.recv)}, Type: &dst.StarExpr{X: typeExpr(h.typ, h.loops[0].Owner.Spec)}}}}
+		fn.Recv = &dst.FieldList{List: []*dst.Field{{Names: []*dst.Ident{dst.NewIdent(h.recv)}, Type: &dst.StarExpr{X: typeExpr(h.typ, h.items[0].Base().Owner.Spec)}}}}
 	}
 	fn.Decs.Before = dst.EmptyLine
 	fn.Decs.Start = doc

@@ -27,17 +27,16 @@ type Package struct {
 	Types *types.Package
 }
 
-// A Failure is a loop that could not be fixed, and why.
+// A Failure is a fix that could not be made, and why.
 type Failure struct {
-	Loop   *rules.Loop
+	Fix    rules.Fix
 	Reason string
 }
 
-// Apply rewrites pkg so that each loop can be stopped. It returns the new
-// content of every changed file keyed by file name, and the loops it could
-// not fix. Loops whose fix fails leave their files untouched only if no other
-// loop of the same file was fixed; callers verify the result as a whole.
-func Apply(pkg *Package, loops []*rules.Loop) (map[string][]byte, []Failure, error) {
+// Apply rewrites pkg according to the fix plans. It returns the new content
+// of every changed file keyed by file name, and the fixes it could not make.
+// Callers verify the result as a whole before writing it.
+func Apply(pkg *Package, fixes []rules.Fix) (map[string][]byte, []Failure, error) {
 	rw := &rewriter{
 		pkg:   pkg,
 		dec:   decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
@@ -47,22 +46,23 @@ func Apply(pkg *Package, loops []*rules.Loop) (map[string][]byte, []Failure, err
 	var failures []Failure
 	var holders []*holder
 	byType := map[*types.Named]*holder{}
-	for _, l := range loops {
-		if l.Owner == nil {
-			if err := rw.honourCtx(l); err != nil {
+	for _, fix := range fixes {
+		site := fix.Base()
+		if site.Owner == nil {
+			if err := rw.honourCtx(fix.(*rules.Loop)); err != nil {
 				return nil, nil, err
 			}
 			continue
 		}
-		h := byType[l.Owner.Type]
+		h := byType[site.Owner.Type]
 		if h == nil {
-			h = &holder{typ: l.Owner.Type, free: rw.freeOn(l.Owner.Type)}
-			byType[l.Owner.Type] = h
-			if l.Owner.Type != nil {
+			h = &holder{typ: site.Owner.Type, free: rw.freeOn(site.Owner.Type)}
+			byType[site.Owner.Type] = h
+			if site.Owner.Type != nil {
 				holders = append(holders, h)
 			}
 		}
-		h.loops = append(h.loops, l)
+		h.items = append(h.items, fix)
 	}
 	// The package's cleanup comes last: it calls the cleanup of owners
 	// that package variables hold.
@@ -73,8 +73,8 @@ func Apply(pkg *Package, loops []*rules.Loop) (map[string][]byte, []Failure, err
 		if why, err := rw.own(h); err != nil {
 			return nil, nil, err
 		} else if why != "" {
-			for _, l := range h.loops {
-				failures = append(failures, Failure{Loop: l, Reason: why})
+			for _, fix := range h.items {
+				failures = append(failures, Failure{Fix: fix, Reason: why})
 			}
 		}
 	}
@@ -97,11 +97,11 @@ func (rw *rewriter) packageValues(holders []*holder, pkg *holder) *holder {
 	constructors := map[types.Object]*holder{}
 	var anchor *ast.FuncDecl
 	for _, h := range holders {
-		for _, l := range h.loops {
-			if l.Starter.Recv == nil {
-				constructors[rw.pkg.Info.Defs[l.Starter.Name]] = h
+		for _, fix := range h.items {
+			if starter := fix.Base().Starter; starter.Recv == nil {
+				constructors[rw.pkg.Info.Defs[starter.Name]] = h
 				if anchor == nil {
-					anchor = l.Starter
+					anchor = starter
 				}
 			}
 		}

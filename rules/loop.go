@@ -10,21 +10,16 @@ import (
 
 // A Loop is the fix plan for one goroutine whose loop can never be stopped.
 type Loop struct {
-	Go      *ast.GoStmt   // starts the goroutine
-	Starter *ast.FuncDecl // the function holding Go
-	Lit     *ast.FuncLit  // the goroutine's function when it is a literal
-	Method  *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
-	Stmt    ast.Stmt      // the loop itself: *ast.ForStmt or *ast.RangeStmt
-	Waits   []Wait        // where the loop blocks; each becomes a select on the stop signal
+	Site
+	Go     *ast.GoStmt   // starts the goroutine, in Starter
+	Lit    *ast.FuncLit  // the goroutine's function when it is a literal
+	Method *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
+	Stmt   ast.Stmt      // the loop itself: *ast.ForStmt or *ast.RangeStmt
+	Waits  []Wait        // where the loop blocks; each becomes a select on the stop signal
 
 	// Ctx names a context.Context already in scope at Go. When set the loop
-	// is made to honour it and no state or method is added.
+	// is made to honour it, and Owner is nil: no state or method is added.
 	Ctx string
-	// Owner is the value whose Shutdown stops the loop; set when Ctx is not.
-	Owner *Owner
-	// Name is the base for generated names ("cleanup" gives stopCleanup and
-	// cleanupDone), taken from the work the loop does.
-	Name string
 
 	// Signal is the channel registered with signal.Notify that the loop
 	// reads, when it reads one; the fix also undoes the registration.
@@ -159,15 +154,7 @@ func analyseLoops(pass *Pass) []*Finding {
 	if pass.Pkg.Name() == "main" {
 		return nil // work in package main lives as long as the process
 	}
-	f := &loopFinder{
-		pass:       pass,
-		methods:    map[*types.Func]*ast.FuncDecl{},
-		closed:     map[types.Object]bool{},
-		uses:       map[types.Object]int{},
-		notified:   map[types.Object]*ast.CallExpr{},
-		sigStopped: map[types.Object]bool{},
-	}
-	f.index()
+	f := newLoopFinder(pass)
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
 	for _, file := range pass.Files {
@@ -220,6 +207,19 @@ type loopFinder struct {
 	uses       map[types.Object]int           // how often each function or method is referenced
 	notified   map[types.Object]*ast.CallExpr // channels passed to signal.Notify, and the call
 	sigStopped map[types.Object]bool          // channels passed to signal.Stop
+}
+
+func newLoopFinder(pass *Pass) *loopFinder {
+	f := &loopFinder{
+		pass:       pass,
+		methods:    map[*types.Func]*ast.FuncDecl{},
+		closed:     map[types.Object]bool{},
+		uses:       map[types.Object]int{},
+		notified:   map[types.Object]*ast.CallExpr{},
+		sigStopped: map[types.Object]bool{},
+	}
+	f.index()
+	return f
 }
 
 // index records the package-wide facts the finder needs: declarations,
@@ -333,7 +333,7 @@ func (f *loopFinder) goStmt(starter *ast.FuncDecl, g *ast.GoStmt) []*Finding {
 		if why := f.plan(l, ftype); why != "" {
 			finding.Unfixable = why
 		} else {
-			finding.Loop = l
+			finding.Fix = l
 		}
 		out = append(out, finding)
 	}
@@ -655,7 +655,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		if !started && !f.isReturned(l.Starter, x) {
 			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
 		}
-		return f.setOwner(l, x, started)
+		return f.setOwner(&l.Site, x, started)
 	case l.Lit == nil:
 		return "the loop runs in a function started by name; only methods and function literals are fixed"
 	}
@@ -664,7 +664,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		return ""
 	}
 	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
-		return f.setOwner(l, x, false)
+		return f.setOwner(&l.Site, x, false)
 	}
 	if l.Starter.Recv != nil {
 		recv := l.Starter.Recv.List[0]
@@ -674,7 +674,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		if _, ok := f.pass.Info.TypeOf(recv.Type).(*types.Pointer); !ok {
 			return "the starting method has a value receiver, so state stored in it would be lost"
 		}
-		return f.setOwner(l, recv.Names[0], true)
+		return f.setOwner(&l.Site, recv.Names[0], true)
 	}
 	// A free function or init: the state lives in package variables. Only
 	// init is known to run once, before anything could call Shutdown.
@@ -683,7 +683,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 }
 
 // setOwner makes the value x names own l, if its type can.
-func (f *loopFinder) setOwner(l *Loop, x ast.Expr, guarded bool) string {
+func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
 	l.Owner = f.owner(x)
 	if l.Owner == nil {
 		return "the loop's owner is not a pointer to a struct type declared in this package"
@@ -865,8 +865,17 @@ func (f *loopFinder) baseName(l *Loop) string {
 			return name
 		}
 	}
+	if name := f.firstCall(l.Stmt); name != "" {
+		return name
+	}
+	return "loop"
+}
+
+// firstCall returns the first word of the first function of this package
+// that n calls, skipping generic names, or "".
+func (f *loopFinder) firstCall(n ast.Node) string {
 	name := ""
-	ast.Inspect(l.Stmt, func(n ast.Node) bool {
+	ast.Inspect(n, func(n ast.Node) bool {
 		if name != "" && !genericNames[name] {
 			return false
 		}
@@ -886,8 +895,8 @@ func (f *loopFinder) baseName(l *Loop) string {
 		}
 		return true
 	})
-	if name == "" {
-		return "loop"
+	if genericNames[name] {
+		return ""
 	}
 	return name
 }

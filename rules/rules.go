@@ -31,6 +31,7 @@ type Rule struct {
 var All = []*Rule{
 	UnstoppableLoop,
 	UnstoppedSignal,
+	DiscardedTimer,
 }
 
 // ByName returns the rule called name, or nil.
@@ -58,14 +59,32 @@ type Pass struct {
 	memo map[string]any // analyses that several rules share
 }
 
+// A Fix is a finding's fix plan: a *Loop or a *Timer.
+type Fix interface {
+	Base() *Site
+}
+
+// A Site is what every fix plan holds: where the work starts, who owns its
+// state, and the name generated identifiers are based on.
+type Site struct {
+	Starter *ast.FuncDecl // the function that starts the work
+	Owner   *Owner        // nil when the fix honours a context already in scope
+	// Name is the base for generated names ("cleanup" gives stopCleanup and
+	// cleanupDone), taken from the work itself.
+	Name string
+}
+
+// Base returns s.
+func (s *Site) Base() *Site { return s }
+
 // A Finding is one piece of background work that cannot be stopped.
 type Finding struct {
 	Rule    string
 	Pos     token.Pos // where the work is started (the go statement)
 	Message string
 
-	// Loop is the fix plan; nil when Unfixable is set.
-	Loop *Loop
+	// Fix is the fix plan; nil when Unfixable is set.
+	Fix Fix
 	// Unfixable says why no fix is offered, e.g. "loop started in a free
 	// function with no owner type". Empty when the finding can be fixed.
 	Unfixable string

@@ -185,11 +185,11 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 			Rule:    f.Rule,
 			Pos:     pkg.Fset.Position(f.Pos),
 			Message: f.Message,
-			Fixable: f.Loop != nil,
+			Fixable: f.Fix != nil,
 			Package: pkg.PkgPath,
 			Unfixed: f.Unfixable,
 		}
-		if opts.Fix && f.Loop != nil {
+		if opts.Fix && f.Fix != nil {
 			reason, ok := fixed[f]
 			out.Fixed = ok && reason == ""
 			out.Unfixed = reason

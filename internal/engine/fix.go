@@ -16,7 +16,7 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 	why := map[*rules.Finding]string{}
 	var fixable []*rules.Finding
 	for _, f := range found {
-		if f.Loop != nil {
+		if f.Fix != nil {
 			fixable = append(fixable, f)
 		}
 	}
@@ -27,19 +27,19 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 
 	// try rewrites the given findings and verifies the result.
 	try := func(fs []*rules.Finding) (map[string][]byte, map[*rules.Finding]string, error) {
-		var loops []*rules.Loop
-		byLoop := map[*rules.Loop]*rules.Finding{}
+		var fixes []rules.Fix
+		byFix := map[rules.Fix]*rules.Finding{}
 		for _, f := range fs {
-			loops = append(loops, f.Loop)
-			byLoop[f.Loop] = f
+			fixes = append(fixes, f.Fix)
+			byFix[f.Fix] = f
 		}
-		files, failures, err := rewrite.Apply(rp, loops)
+		files, failures, err := rewrite.Apply(rp, fixes)
 		if err != nil {
 			return nil, nil, err
 		}
 		failed := map[*rules.Finding]string{}
 		for _, fl := range failures {
-			failed[byLoop[fl.Loop]] = fl.Reason
+			failed[byFix[fl.Fix]] = fl.Reason
 		}
 		if err := v.check(pkg, files); err != nil {
 			return nil, failed, err
