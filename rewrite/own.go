@@ -27,7 +27,7 @@ type state struct {
 type holder struct {
 	typ   *types.Named // nil for the package
 	items []rules.Fix  // the loops and timers it owns
-	recv  string // the cleanup method's receiver name; "" for the package
+	recv  string       // the cleanup method's receiver name; "" for the package
 
 	// free reports whether a name is unused on the type or in the package.
 	free func(string) bool
