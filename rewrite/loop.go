@@ -35,6 +35,7 @@ func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {
 //	time.Sleep(d)                 =>  select { case <-ctx.Done(): return; case <-time.After(d): }
 //	for t := range time.Tick(d)   =>  for { var t time.Time; select { ...; case t = <-ticker.C: }; body }
 func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
+	st := stop{ctx: ctx, errResult: l.ErrResult}
 	decl, root, err := rw.goroutine(l)
 	if err != nil {
 		return err
@@ -65,14 +66,14 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 		switch w.Kind {
 		case rules.Select:
 			sel := n.(*dst.SelectStmt)
-			sel.Body.List = append([]dst.Stmt{stopCase(ctx)}, sel.Body.List...)
+			sel.Body.List = append([]dst.Stmt{st.stopCase()}, sel.Body.List...)
 		case rules.Sleep, rules.Recv:
 			es := n.(*dst.ExprStmt)
 			var comm dst.Expr = es.X
 			if w.Kind == rules.Sleep {
 				comm = recv(call(qual("time", "After"), es.X.(*dst.CallExpr).Args[0]))
 			}
-			s := selectStmt(ctx, &dst.ExprStmt{X: comm})
+			s := st.selectStmt(&dst.ExprStmt{X: comm})
 			// A comment at the end of the line stays on the line that waits;
 			// comments on the lines below stay below the select.
 			s.Decs.Before, s.Decs.Start, s.Decs.After = es.Decs.Before, es.Decs.Start, es.Decs.After
@@ -81,7 +82,7 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 				return fmt.Errorf("%s: wait not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
 			}
 		case rules.RangeTick, rules.RangeChan:
-			if err := rw.rangeLoop(root, w.Node.(*ast.RangeStmt), n.(*dst.RangeStmt), ctx, taken); err != nil {
+			if err := rw.rangeLoop(root, w.Node.(*ast.RangeStmt), n.(*dst.RangeStmt), st, taken); err != nil {
 				return err
 			}
 		}
@@ -107,7 +108,7 @@ func splitLine(decs dst.Decorations) (line, below dst.Decorations) {
 // rangeLoop rewrites a range over a timer channel into a loop that selects
 // on the channel and the stop signal. The body stays after the select, so
 // break, continue and labels keep their meaning and the diff stays small.
-func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeStmt, ctx string, taken map[string]bool) error {
+func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
 	var ch dst.Expr = rs.X
 	var pre []dst.Stmt
 	if tick, ok := rs.X.(*dst.CallExpr); ok && len(tick.Args) == 1 {
@@ -145,7 +146,7 @@ func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeSt
 			comm = &dst.AssignStmt{Lhs: []dst.Expr{rs.Key}, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
 		}
 	}
-	head = append(head, selectStmt(ctx, comm))
+	head = append(head, st.selectStmt(comm))
 
 	if len(pre) > 0 {
 		target, err := rw.listStmt(ars)
@@ -264,15 +265,26 @@ func field(name string, typ dst.Expr, comment string) *dst.Field {
 	return f
 }
 
-// stopCase is `case <-ctx.Done(): return`.
-func stopCase(ctx string) *dst.CommClause {
+// A stop says how a loop ends: the context it watches, and whether its
+// function must return a nil error.
+type stop struct {
+	ctx       string
+	errResult bool
+}
+
+// stopCase is `case <-ctx.Done(): return` (or `return nil`).
+func (s stop) stopCase() *dst.CommClause {
+	ret := &dst.ReturnStmt{}
+	if s.errResult {
+		ret.Results = []dst.Expr{dst.NewIdent("nil")}
+	}
 	return &dst.CommClause{
-		Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(ctx), "Done")))},
-		Body: []dst.Stmt{&dst.ReturnStmt{}},
+		Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(s.ctx), "Done")))},
+		Body: []dst.Stmt{ret},
 	}
 }
 
 // selectStmt waits for comm or for ctx to be done, whichever comes first.
-func selectStmt(ctx string, comm dst.Stmt) *dst.SelectStmt {
-	return &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{stopCase(ctx), &dst.CommClause{Comm: comm}}}}
+func (s stop) selectStmt(comm dst.Stmt) *dst.SelectStmt {
+	return &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{s.stopCase(), &dst.CommClause{Comm: comm}}}}
 }

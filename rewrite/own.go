@@ -334,11 +334,11 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 	if err != nil {
 		return err
 	}
-	g, err := rw.node(l.Go)
+	g, err := rw.node(l.Start)
 	if err != nil {
 		return err
 	}
-	goStmt := g.(*dst.GoStmt)
+	startStmt := g.(dst.Stmt)
 	stmts := []dst.Stmt{&dst.AssignStmt{
 		Lhs: []dst.Expr{dst.NewIdent(ctx), dst.NewIdent(cancel)},
 		Tok: token.DEFINE,
@@ -369,8 +369,8 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), dst.NewIdent(done))}
 		}
 	}
-	if !insertBefore(starter, goStmt, stmts...) {
-		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Go.Pos()))
+	if !insertBefore(starter, startStmt, stmts...) {
+		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
 	}
 
 	if l.Lit != nil {
@@ -391,6 +391,7 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 		return err
 	}
 	method := m.(*dst.FuncDecl)
+	goStmt := startStmt.(*dst.GoStmt) // only go statements start methods
 	mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
 	param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
 	method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)

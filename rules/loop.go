@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -11,13 +12,19 @@ import (
 // A Loop is the fix plan for one goroutine whose loop can never be stopped.
 type Loop struct {
 	Site
-	Go     *ast.GoStmt   // starts the goroutine, in Starter
+	// Start is the statement in Starter that starts the goroutine: a go
+	// statement, or a call to a wrapper such as errgroup's Go.
+	Start  ast.Stmt
 	Lit    *ast.FuncLit  // the goroutine's function when it is a literal
 	Method *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
 	Stmt   ast.Stmt      // the loop itself: *ast.ForStmt or *ast.RangeStmt
 	Waits  []Wait        // where the loop blocks; each becomes a select on the stop signal
 
-	// Ctx names a context.Context already in scope at Go. When set the loop
+	// ErrResult is set when the goroutine's function returns an error (as
+	// errgroup's does): the stop case returns nil.
+	ErrResult bool
+
+	// Ctx names a context.Context already in scope at Start. When set the loop
 	// is made to honour it, and Owner is nil: no state or method is added.
 	Ctx string
 
@@ -35,7 +42,7 @@ type Loop struct {
 type Owner struct {
 	Type *types.Named
 	Spec *ast.TypeSpec // the declaration of Type
-	Expr ast.Expr      // names the owner value at Go: s in `go s.loop()`
+	Expr ast.Expr      // names the owner value where the work starts: s in `go s.loop()`
 
 	// Guarded is set when the starter may run again, or concurrently with
 	// Shutdown (a Start method, a free function): the state then needs a
@@ -164,8 +171,19 @@ func analyseLoops(pass *Pass) []*Finding {
 				continue
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if g, ok := n.(*ast.GoStmt); ok {
-					for _, finding := range f.goStmt(fn, g) {
+				var found []*Finding
+				switch n := n.(type) {
+				case *ast.GoStmt:
+					found = f.goroutine(fn, n, n.Call.Fun)
+				case *ast.ExprStmt:
+					if call, ok := n.X.(*ast.CallExpr); ok {
+						if lit := f.wrapped(call); lit != nil {
+							found = f.goroutine(fn, n, lit)
+						}
+					}
+				}
+				{
+					for _, finding := range found {
 						out = append(out, finding)
 						if finding.signal != nil {
 							read[finding.signal] = true
@@ -206,6 +224,7 @@ type loopFinder struct {
 	closed     map[types.Object]bool          // variables and fields passed to close()
 	uses       map[types.Object]int           // how often each function or method is referenced
 	notified   map[types.Object]*ast.CallExpr // channels passed to signal.Notify, and the call
+	wrappers   map[*types.Func][]int          // functions that run some of their arguments in a goroutine
 	sigStopped map[types.Object]bool          // channels passed to signal.Stop
 }
 
@@ -217,6 +236,7 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		uses:       map[types.Object]int{},
 		notified:   map[types.Object]*ast.CallExpr{},
 		sigStopped: map[types.Object]bool{},
+		wrappers:   map[*types.Func][]int{},
 	}
 	f.index()
 	return f
@@ -231,6 +251,11 @@ func (f *loopFinder) index() {
 			if fn, ok := decl.(*ast.FuncDecl); ok {
 				if obj, ok := info.Defs[fn.Name].(*types.Func); ok {
 					f.methods[obj] = fn
+					if fn.Body != nil {
+						if params := goParams(info, fn); params != nil {
+							f.wrappers[obj] = params
+						}
+					}
 				}
 			}
 		}
@@ -279,14 +304,14 @@ func (f *loopFinder) objectOf(e ast.Expr) types.Object {
 }
 
 // goStmt reports the unstoppable loops run by the goroutine g starts.
-func (f *loopFinder) goStmt(starter *ast.FuncDecl, g *ast.GoStmt) []*Finding {
+func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr) []*Finding {
 	var (
 		body   *ast.BlockStmt
 		lit    *ast.FuncLit
 		method *ast.FuncDecl
 		ftype  *ast.FuncType
 	)
-	switch fun := ast.Unparen(g.Call.Fun).(type) {
+	switch fun := ast.Unparen(fun).(type) {
 	case *ast.FuncLit:
 		lit, body, ftype = fun, fun.Body, fun.Type
 	case *ast.SelectorExpr:
@@ -319,10 +344,10 @@ func (f *loopFinder) goStmt(starter *ast.FuncDecl, g *ast.GoStmt) []*Finding {
 		if l == nil {
 			continue
 		}
-		l.Go, l.Starter, l.Lit, l.Method = g, starter, lit, method
+		l.Start, l.Starter, l.Lit, l.Method = start, starter, lit, method
 		finding := &Finding{
 			Rule:    unstoppableLoop,
-			Pos:     g.Pos(),
+			Pos:     start.Pos(),
 			Message: "goroutine started in " + funcName(starter) + " " + l.verb() + " forever with no way to stop it",
 		}
 		if l.Signal != nil {
@@ -618,9 +643,99 @@ func (f *loopFinder) waitChan(l *Loop, e ast.Expr) bool {
 	return f.isTimeChan(e)
 }
 
+// isNamed reports whether t is the named type pkg.name ("" for a predeclared type).
 func isNamed(t types.Type, pkg, name string) bool {
 	n, ok := types.Unalias(t).(*types.Named)
-	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == pkg && n.Obj().Name() == name
+	if !ok || n.Obj().Name() != name {
+		return false
+	}
+	if n.Obj().Pkg() == nil {
+		return pkg == ""
+	}
+	return n.Obj().Pkg().Path() == pkg
+}
+
+// wrapped returns the function literal a call runs in a new goroutine: the
+// argument of errgroup's (or conc's) Go, or the argument that a function of
+// this package passes to a go statement (func goSafe(f func()) { go ... f() ... }).
+func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
+	var id *ast.Ident
+	switch fun := ast.Unparen(call.Fun).(type) {
+	case *ast.SelectorExpr:
+		id = fun.Sel
+		if sel, ok := f.pass.Info.Selections[fun]; ok && sel.Kind() == types.MethodVal && fun.Sel.Name == "Go" {
+			recv := sel.Recv()
+			if p, ok := recv.(*types.Pointer); ok {
+				recv = p.Elem()
+			}
+			if n, ok := types.Unalias(recv).(*types.Named); ok && n.Obj().Pkg() != nil {
+				path := n.Obj().Pkg().Path()
+				if strings.HasSuffix(path, "/errgroup") || strings.HasPrefix(path, "github.com/sourcegraph/conc") {
+					if len(call.Args) == 1 {
+						lit, _ := ast.Unparen(call.Args[0]).(*ast.FuncLit)
+						return lit
+					}
+				}
+			}
+		}
+	case *ast.Ident:
+		id = fun
+	}
+	if id == nil {
+		return nil
+	}
+	fn, ok := f.pass.Info.Uses[id].(*types.Func)
+	if !ok {
+		return nil
+	}
+	for _, i := range f.wrappers[fn.Origin()] {
+		if i < len(call.Args) {
+			if lit, ok := ast.Unparen(call.Args[i]).(*ast.FuncLit); ok {
+				return lit
+			}
+		}
+	}
+	return nil
+}
+
+// goParams returns the indices of fn's function parameters that its body
+// calls inside a go statement.
+func goParams(info *types.Info, fn *ast.FuncDecl) []int {
+	params := map[types.Object]int{}
+	i := 0
+	for _, field := range fn.Type.Params.List {
+		for _, name := range field.Names {
+			if _, ok := info.TypeOf(field.Type).Underlying().(*types.Signature); ok {
+				params[info.Defs[name]] = i
+			}
+			i++
+		}
+		if len(field.Names) == 0 {
+			i++
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	var out []int
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		g, ok := n.(*ast.GoStmt)
+		if !ok {
+			return true
+		}
+		ast.Inspect(g.Call, func(n ast.Node) bool {
+			if c, ok := n.(*ast.CallExpr); ok {
+				if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
+					if i, ok := params[info.Uses[id]]; ok && !slices.Contains(out, i) {
+						out = append(out, i)
+					}
+				}
+			}
+			return true
+		})
+		return false
+	})
+	return out
 }
 
 // plan completes l: who owns the loop, which context it honours and what
@@ -630,10 +745,13 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
 			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
 	}
-	if ftype.Results != nil && len(ftype.Results.List) > 0 {
-		return "the goroutine's function returns results"
+	if results := ftype.Results; results != nil && len(results.List) > 0 {
+		if len(results.List) > 1 || len(results.List[0].Names) > 1 || !isNamed(f.pass.Info.TypeOf(results.List[0].Type), "", "error") {
+			return "the goroutine's function returns results other than an error"
+		}
+		l.ErrResult = true
 	}
-	if inLoop(l.Starter.Body, l.Go) {
+	if inLoop(l.Starter.Body, l.Start) {
 		return "the goroutine is started inside a loop, so one value owns several of them"
 	}
 	l.Name = f.baseName(l)
@@ -650,7 +768,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 		if recv := l.Method.Recv.List[0]; len(recv.Names) == 0 || recv.Names[0].Name == "_" {
 			return "the loop's method has no receiver name"
 		}
-		x := ast.Unparen(l.Go.Call.Fun).(*ast.SelectorExpr).X
+		x := ast.Unparen(l.Start.(*ast.GoStmt).Call.Fun).(*ast.SelectorExpr).X
 		started := f.isReceiver(l.Starter, x)
 		if !started && !f.isReturned(l.Starter, x) {
 			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
@@ -659,7 +777,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
 	case l.Lit == nil:
 		return "the loop runs in a function started by name; only methods and function literals are fixed"
 	}
-	if name := f.ctxInScope(l.Go); name != "" {
+	if name := f.ctxInScope(l.Start); name != "" {
 		l.Ctx = name
 		return ""
 	}
