@@ -32,6 +32,7 @@ var All = []*Rule{
 	UnstoppableLoop,
 	UnstoppedSignal,
 	DiscardedTimer,
+	GlobalHook,
 }
 
 // ByName returns the rule called name, or nil.

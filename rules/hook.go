@@ -1,0 +1,135 @@
+package rules
+
+import (
+	"go/ast"
+	"go/types"
+	"strings"
+)
+
+const globalHook = "global-hook"
+
+// GlobalHook reports process-wide state that a constructor or method
+// changes each time it runs: every instance overwrites (or, for
+// registrations, collides with) the one before.
+//
+//	func NewTracker() *Tracker { log.SetOutput(t.buf); ... }
+//	=> reported; there is no fix that keeps each instance's intent
+var GlobalHook = &Rule{
+	Name: globalHook,
+	Doc: Doc{
+		Title: "Process-wide hook installed by every instance",
+		Text: `A constructor or method that calls log.SetOutput, slog.SetDefault,
+http.HandleFunc, expvar.Publish or similar, or assigns to another package's
+variable (http.DefaultClient = ...), changes the whole process each time an
+instance is built: the second instance silently takes over the first one's
+logger, and registrations panic on the second call. It is the Go form of
+monkey-patching console methods in every instance.
+
+No automatic fix keeps what each instance meant, so leakfix only reports it.
+Set process-wide state once, in main or init, or give the instance its own
+logger, mux or registry.`,
+		Before: `func NewTracker(w io.Writer) *Tracker {
+	log.SetOutput(w)
+	return &Tracker{}
+}`,
+		After: `// reported, not rewritten; for example:
+func NewTracker(w io.Writer) *Tracker {
+	return &Tracker{log: log.New(w, "", log.LstdFlags)}
+}`,
+	},
+	Find: findHooks,
+}
+
+// hooks are the functions that change process-wide state.
+var hooks = map[string][]string{
+	"log":           {"SetOutput", "SetFlags", "SetPrefix"},
+	"log/slog":      {"SetDefault", "SetLogLoggerLevel"},
+	"net/http":      {"Handle", "HandleFunc"},
+	"expvar":        {"Publish"},
+	"runtime/debug": {"SetGCPercent", "SetMemoryLimit", "SetMaxStack", "SetMaxThreads"},
+	"os":            {"Setenv", "Unsetenv", "Chdir"},
+	"os/signal":     {"Ignore", "Reset"},
+	"math/rand":     {"Seed"},
+}
+
+const hookWhy = "process-wide state cannot be owned by one instance; set it once in main or init, or give the instance its own"
+
+func findHooks(pass *Pass) []*Finding {
+	if pass.Pkg.Name() == "main" {
+		return nil
+	}
+	var out []*Finding
+	for _, file := range pass.Files {
+		for _, decl := range file.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || !perInstance(pass, fn) {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.CallExpr:
+					for path, names := range hooks {
+						for _, name := range names {
+							if isPkgCall(pass.Info, n, path, name) {
+								out = append(out, &Finding{
+									Rule:      globalHook,
+									Pos:       n.Pos(),
+									Message:   funcName(fn) + " changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name + " every time it runs",
+									Unfixable: hookWhy,
+								})
+							}
+						}
+					}
+				case *ast.AssignStmt:
+					for _, lhs := range n.Lhs {
+						if v := foreignVar(pass, lhs); v != nil {
+							out = append(out, &Finding{
+								Rule:      globalHook,
+								Pos:       lhs.Pos(),
+								Message:   funcName(fn) + " replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process every time it runs",
+								Unfixable: hookWhy,
+							})
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// perInstance reports whether fn runs once per instance: a method, or a
+// function returning a type declared in this package (a constructor).
+func perInstance(pass *Pass, fn *ast.FuncDecl) bool {
+	if fn.Recv != nil {
+		return true
+	}
+	if fn.Name.Name == "init" || fn.Type.Results == nil {
+		return false
+	}
+	for _, r := range fn.Type.Results.List {
+		t := pass.Info.TypeOf(r.Type)
+		if p, ok := t.(*types.Pointer); ok {
+			t = p.Elem()
+		}
+		if n, ok := types.Unalias(t).(*types.Named); ok && n.Obj().Pkg() == pass.Pkg {
+			return true
+		}
+	}
+	return false
+}
+
+// foreignVar returns the package-level variable of another package that e
+// names (http.DefaultClient), or nil.
+func foreignVar(pass *Pass, e ast.Expr) *types.Var {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	if !ok {
+		return nil
+	}
+	v, ok := pass.Info.Uses[sel.Sel].(*types.Var)
+	if !ok || v.IsField() || v.Pkg() == nil || v.Pkg() == pass.Pkg || v.Parent() != v.Pkg().Scope() {
+		return nil
+	}
+	return v
+}
