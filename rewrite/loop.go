@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dave/dst"
+	"github.com/dave/dst/dstutil"
 
 	"github.com/leakfix/leakfix/rules"
 )
@@ -16,6 +17,31 @@ import (
 // honourCtx makes a loop return once a context already in scope is done.
 func (rw *rewriter) honourCtx(l *rules.Loop) error {
 	return rw.stoppable(l, l.Ctx)
+}
+
+// stopTicker adds `defer t.Stop()` right after a ticker is made.
+func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
+	n, err := rw.node(t.Assign)
+	if err != nil {
+		return err
+	}
+	fn, err := rw.node(t.Starter)
+	if err != nil {
+		return err
+	}
+	stop := &dst.DeferStmt{Call: call(sel(dst.NewIdent(t.Var), "Stop"))}
+	done := false
+	dstutil.Apply(fn, func(c *dstutil.Cursor) bool {
+		if !done && c.Node() == n && c.Index() >= 0 {
+			c.InsertAfter(stop)
+			done = true
+		}
+		return !done
+	}, nil)
+	if !done {
+		return fmt.Errorf("%s: ticker is not made in a statement list", rw.pkg.Fset.Position(t.Assign.Pos()))
+	}
+	return nil
 }
 
 // goroutine returns the declaration whose identifiers generated names inside

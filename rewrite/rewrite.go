@@ -49,7 +49,14 @@ func Apply(pkg *Package, fixes []rules.Fix) (map[string][]byte, []Failure, error
 	for _, fix := range fixes {
 		site := fix.Base()
 		if site.Owner == nil {
-			if err := rw.honourCtx(fix.(*rules.Loop)); err != nil {
+			var err error
+			switch fix := fix.(type) {
+			case *rules.Loop:
+				err = rw.honourCtx(fix)
+			case *rules.TickerStop:
+				err = rw.stopTicker(fix)
+			}
+			if err != nil {
 				return nil, nil, err
 			}
 			continue

@@ -33,6 +33,7 @@ var All = []*Rule{
 	UnstoppedSignal,
 	DiscardedTimer,
 	GlobalHook,
+	UnstoppedTicker,
 }
 
 // ByName returns the rule called name, or nil.
@@ -56,6 +57,9 @@ type Pass struct {
 	// reported on, so that facts such as "this channel is closed somewhere"
 	// see the whole package.
 	AllFiles []*ast.File
+
+	// GoVersion is the main module's go line ("1.22"); "" when unknown.
+	GoVersion string
 
 	memo map[string]any // analyses that several rules share
 }

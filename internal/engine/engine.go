@@ -156,6 +156,9 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 		goFiles[f] = true
 	}
 	pass := &rules.Pass{Fset: pkg.Fset, Pkg: pkg.Types, Info: pkg.TypesInfo, AllFiles: pkg.Syntax}
+	if pkg.Module != nil {
+		pass.GoVersion = pkg.Module.GoVersion
+	}
 	for _, f := range pkg.Syntax {
 		name := pkg.Fset.File(f.Pos()).Name()
 		switch {
