@@ -172,6 +172,9 @@ func analyseLoops(pass *Pass) []*Finding {
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				var found []*Finding
+				if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
+					return false
+				}
 				switch n := n.(type) {
 				case *ast.GoStmt:
 					found = f.goroutine(fn, n, n.Call.Fun)
@@ -219,13 +222,15 @@ func (f *loopFinder) inFiles(n ast.Node) bool {
 }
 
 type loopFinder struct {
-	pass       *Pass
-	methods    map[*types.Func]*ast.FuncDecl  // method and function declarations of the package
-	closed     map[types.Object]bool          // variables and fields passed to close()
-	uses       map[types.Object]int           // how often each function or method is referenced
-	notified   map[types.Object]*ast.CallExpr // channels passed to signal.Notify, and the call
-	wrappers   map[*types.Func][]int          // functions that run some of their arguments in a goroutine
-	sigStopped map[types.Object]bool          // channels passed to signal.Stop
+	pass         *Pass
+	methods      map[*types.Func]*ast.FuncDecl  // method and function declarations of the package
+	closed       map[types.Object]bool          // variables and fields passed to close()
+	uses         map[types.Object]int           // how often each function or method is referenced
+	notified     map[types.Object]*ast.CallExpr // channels passed to signal.Notify, and the call
+	wrappers     map[*types.Func][]int          // functions that run some of their arguments in a goroutine
+	process      []ast.Node                     // command actions, which live as long as the process
+	processFuncs []*types.Func                  // functions used as command actions
+	sigStopped   map[types.Object]bool          // channels passed to signal.Stop
 }
 
 func newLoopFinder(pass *Pass) *loopFinder {
@@ -265,6 +270,8 @@ func (f *loopFinder) index() {
 				if obj, ok := info.Uses[n].(*types.Func); ok {
 					f.uses[obj]++
 				}
+			case *ast.CompositeLit:
+				f.commandActions(n)
 			case *ast.CallExpr:
 				if len(n.Args) > 0 {
 					if obj := f.objectOf(n.Args[0]); obj != nil {
@@ -287,6 +294,64 @@ func (f *loopFinder) index() {
 			return true
 		})
 	}
+}
+
+// commandFields are the fields of CLI command types whose functions run a
+// command: work they start lives as long as the process, like main's.
+var commandFields = map[string]bool{
+	"Run": true, "RunE": true, "PreRun": true, "PreRunE": true, "PersistentPreRun": true,
+	"PersistentPreRunE": true, "Action": true, "Before": true,
+}
+
+// commandActions records the functions a cobra or urfave/cli command literal
+// runs as its action.
+func (f *loopFinder) commandActions(lit *ast.CompositeLit) {
+	t := f.pass.Info.TypeOf(lit)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	n, ok := types.Unalias(t).(*types.Named)
+	if !ok || n.Obj().Pkg() == nil {
+		return
+	}
+	path := n.Obj().Pkg().Path()
+	if !(path == "github.com/spf13/cobra" && n.Obj().Name() == "Command") &&
+		!(strings.HasPrefix(path, "github.com/urfave/cli") && (n.Obj().Name() == "Command" || n.Obj().Name() == "App")) {
+		return
+	}
+	for _, e := range lit.Elts {
+		kv, ok := e.(*ast.KeyValueExpr)
+		if !ok {
+			continue
+		}
+		if key, ok := kv.Key.(*ast.Ident); !ok || !commandFields[key.Name] {
+			continue
+		}
+		switch v := ast.Unparen(kv.Value).(type) {
+		case *ast.FuncLit:
+			f.process = append(f.process, v)
+		case *ast.Ident:
+			if fn, ok := f.pass.Info.Uses[v].(*types.Func); ok {
+				f.processFuncs = append(f.processFuncs, fn)
+			}
+		}
+	}
+}
+
+// processWide reports whether n, in fn, runs for the life of the process:
+// inside a command's action.
+func (f *loopFinder) processWide(fn *ast.FuncDecl, n ast.Node) bool {
+	for _, obj := range f.processFuncs {
+		if f.methods[obj] == fn {
+			return true
+		}
+	}
+	for _, p := range f.process {
+		if p.Pos() <= n.Pos() && n.End() <= p.End() {
+			return true
+		}
+	}
+	return false
 }
 
 // objectOf returns the variable or field an expression names, or nil.
