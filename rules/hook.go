@@ -32,6 +32,7 @@ logger, mux or registry.`,
 	log.SetOutput(w)
 	return &Tracker{}
 }`,
+		NoFix: true,
 		After: `// reported, not rewritten; for example:
 func NewTracker(w io.Writer) *Tracker {
 	return &Tracker{log: log.New(w, "", log.LstdFlags)}

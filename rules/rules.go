@@ -17,7 +17,8 @@ type Doc struct {
 	Title  string // one line, no trailing period
 	Text   string // why it matters and what the fix does
 	Before string // Go code that is reported
-	After  string // the same code after `leakfix fix`
+	After  string // the same code after `leakfix fix`, or what to do instead
+	NoFix  bool   // the rule only reports
 }
 
 // A Rule finds one kind of unowned background work.

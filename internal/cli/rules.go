@@ -34,8 +34,12 @@ func newExplainCmd(stdout io.Writer) *cobra.Command {
 			if r == nil {
 				return fmt.Errorf("unknown rule %q; known rules: %s", args[0], strings.Join(ruleNames(), ", "))
 			}
-			fmt.Fprintf(stdout, "%s: %s\n\n%s\n\nBefore:\n\n%s\n\nAfter leakfix fix:\n\n%s\n",
-				r.Name, r.Doc.Title, r.Doc.Text, indent(r.Doc.Before), indent(r.Doc.After))
+			after := "After leakfix fix:"
+			if r.Doc.NoFix {
+				after = "leakfix reports this without a fix. Instead:"
+			}
+			fmt.Fprintf(stdout, "%s: %s\n\n%s\n\nBefore:\n\n%s\n\n%s\n\n%s\n",
+				r.Name, r.Doc.Title, r.Doc.Text, indent(r.Doc.Before), after, indent(r.Doc.After))
 			return nil
 		},
 	}
