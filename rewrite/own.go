@@ -108,7 +108,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			return "", err
 		}
 		mu := ""
-		if site.Owner.Guarded {
+		if site.Owner.Guarded && (h.typ == nil || !copied(h.typ)) {
 			mu = fresh(site.Name + "Mu")
 			if !contains(guarded, starter) {
 				guarded = append(guarded, starter)
@@ -561,4 +561,33 @@ func isMethodOf(fn *types.Func, t *types.Named) bool {
 	}
 	n, ok := types.Unalias(recv).(*types.Named)
 	return ok && n.Origin() == t.Origin()
+}
+
+// copied reports whether values of t are copied by design (it has a method
+// with a value receiver) while it holds no lock yet: adding a mutex would
+// then make vet's copylocks check flag the copies. Such an owner gets no
+// mutex; its Start and Shutdown must not run concurrently, as before.
+func copied(t *types.Named) bool {
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok {
+		return false
+	}
+	for i := 0; i < st.NumFields(); i++ {
+		if isLock(st.Field(i).Type()) {
+			return false // copying it is flagged already
+		}
+	}
+	for i := 0; i < t.NumMethods(); i++ {
+		if _, ptr := t.Method(i).Type().(*types.Signature).Recv().Type().(*types.Pointer); !ptr {
+			return true
+		}
+	}
+	return false
+}
+
+// isLock reports whether t is a sync.Mutex or sync.RWMutex.
+func isLock(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "sync" &&
+		(n.Obj().Name() == "Mutex" || n.Obj().Name() == "RWMutex")
 }
