@@ -108,7 +108,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			return "", err
 		}
 		mu := ""
-		if site.Owner.Guarded && (h.typ == nil || !copied(h.typ)) {
+		if site.Owner.Guarded && (h.typ == nil || !rw.copied(h.typ)) {
 			mu = fresh(site.Name + "Mu")
 			if !contains(guarded, starter) {
 				guarded = append(guarded, starter)
@@ -563,11 +563,13 @@ func isMethodOf(fn *types.Func, t *types.Named) bool {
 	return ok && n.Origin() == t.Origin()
 }
 
-// copied reports whether values of t are copied by design (it has a method
-// with a value receiver) while it holds no lock yet: adding a mutex would
-// then make vet's copylocks check flag the copies. Such an owner gets no
-// mutex; its Start and Shutdown must not run concurrently, as before.
-func copied(t *types.Named) bool {
+// copied reports whether values of t are copied while it holds no lock
+// yet: it has a method with a value receiver, or the package dereferences a
+// *t into a value or passes t by value. Adding a mutex would then make vet's
+// copylocks check flag the copies, so such an owner gets no mutex; its Start
+// and Shutdown must not run concurrently, as before. (Copies this misses are
+// caught by the verifier, which runs copylocks on the result.)
+func (rw *rewriter) copied(t *types.Named) bool {
 	st, ok := t.Underlying().(*types.Struct)
 	if !ok {
 		return false
@@ -582,7 +584,33 @@ func copied(t *types.Named) bool {
 			return true
 		}
 	}
-	return false
+	isT := func(e ast.Expr) bool {
+		n, ok := types.Unalias(rw.pkg.Info.TypeOf(e)).(*types.Named)
+		return ok && n.Origin() == t.Origin()
+	}
+	found := false
+	for _, f := range rw.pkg.Files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.StarExpr: // *p as a value
+				if tv, ok := rw.pkg.Info.Types[n]; ok && tv.IsValue() && isT(n) {
+					found = true
+				}
+			case *ast.FuncType: // a parameter or result of type t
+				for _, fl := range []*ast.FieldList{n.Params, n.Results} {
+					if fl != nil {
+						for _, field := range fl.List {
+							if isT(field.Type) {
+								found = true
+							}
+						}
+					}
+				}
+			}
+			return !found
+		})
+	}
+	return found
 }
 
 // isLock reports whether t is a sync.Mutex or sync.RWMutex.

@@ -16,7 +16,8 @@ func newFixCmd(stdout, stderr io.Writer, runF func(*Options) error) *cobra.Comma
 		Use:   "fix [flags] [packages]",
 		Short: "Rewrite files so that background work can be stopped",
 		Long: `Fix rewrites the packages in place. Every fix is type-checked before anything is
-written; a fix that would not compile is dropped and reported. Files are replaced
+written, and the go vet checks a fix could upset (copylocks, lostcancel) are run;
+a fix that would not compile or vet is dropped and reported. Files are replaced
 atomically, and a file that changed since it was read is left alone.
 
 Findings that could not be fixed are printed with the reason, followed by a

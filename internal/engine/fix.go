@@ -53,7 +53,7 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 		var good []*rules.Finding
 		for _, f := range fixable {
 			if _, _, err := try([]*rules.Finding{f}); err != nil {
-				why[f] = "the fix would not compile: " + err.Error()
+				why[f] = "the fix was dropped: " + err.Error()
 			} else {
 				good = append(good, f)
 			}
@@ -64,7 +64,7 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 		}
 		if err != nil {
 			for _, f := range good {
-				why[f] = "the fix would not compile: " + err.Error()
+				why[f] = "the fix was dropped: " + err.Error()
 			}
 			files = nil
 		}

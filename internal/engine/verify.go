@@ -11,8 +11,9 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// A verifier type-checks rewritten packages before anything is written, so
-// a fix that would not compile is dropped instead of breaking the build.
+// A verifier type-checks rewritten packages before anything is written, and
+// runs the go vet checks a fix could upset, so that a fix that would not
+// compile or vet is dropped instead of breaking the build.
 type verifier struct {
 	ctx  context.Context
 	dir  string
@@ -38,7 +39,7 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte) error
 		if content, ok := changed[name]; ok {
 			nf, err := parser.ParseFile(pkg.Fset, name, content, parser.SkipObjectResolution)
 			if err != nil {
-				return err
+				return fmt.Errorf("it would not parse: %w", err)
 			}
 			files = append(files, nf)
 			continue
@@ -70,8 +71,35 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte) error
 			first = err
 		}
 	}
-	types.NewChecker(&conf, pkg.Fset, types.NewPackage(pkg.PkgPath, pkg.Name), nil).Files(files)
-	return first
+	info := &types.Info{
+		Types:        map[ast.Expr]types.TypeAndValue{},
+		Defs:         map[*ast.Ident]types.Object{},
+		Uses:         map[*ast.Ident]types.Object{},
+		Implicits:    map[ast.Node]types.Object{},
+		Selections:   map[*ast.SelectorExpr]*types.Selection{},
+		Scopes:       map[ast.Node]*types.Scope{},
+		Instances:    map[*ast.Ident]types.Instance{},
+		FileVersions: map[*ast.File]string{},
+	}
+	checked := types.NewPackage(pkg.PkgPath, pkg.Name)
+	types.NewChecker(&conf, pkg.Fset, checked, info).Files(files)
+	if first != nil {
+		return fmt.Errorf("it would not compile: %w", first)
+	}
+
+	// The fix must not add what go vet would report.
+	before, err := vet(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo)
+	if err != nil {
+		return err
+	}
+	after, err := vet(pkg.Fset, files, checked, info)
+	if err != nil {
+		return err
+	}
+	if added := newVetFindings(before, after); len(added) > 0 {
+		return fmt.Errorf("go vet would report %s", added[0])
+	}
+	return nil
 }
 
 // std loads the packages in added once, on first need.
