@@ -121,8 +121,8 @@ func (rw *rewriter) own(h *holder) (string, error) {
 				decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
 			}
 			decls = append(decls,
-				declared{st.stop, qual("context", "CancelFunc"), "ends the " + site.Name + " loop started by " + starter},
-				declared{st.done, chanStruct(), "closed when the " + site.Name + " loop has returned"},
+				declared{st.stop, qual("context", "CancelFunc"), "ends the " + loopName(site.Name) + " started by " + starter},
+				declared{st.done, chanStruct(), "closed when the " + loopName(site.Name) + " has returned"},
 			)
 			if err := rw.start(item, st, ref); err != nil {
 				return "", err
@@ -618,4 +618,12 @@ func isLock(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "sync" &&
 		(n.Obj().Name() == "Mutex" || n.Obj().Name() == "RWMutex")
+}
+
+// loopName describes a loop by its base name: "cleanup loop", or just "loop".
+func loopName(name string) string {
+	if name == "loop" {
+		return name
+	}
+	return name + " loop"
 }

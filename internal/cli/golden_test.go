@@ -52,7 +52,7 @@ func runCase(t *testing.T, c *golden.Case) {
 		writeFile(t, filepath.Join(dir, name), content)
 	}
 	for _, f := range c.Archive.Files {
-		if name, ok := strings.CutPrefix(f.Name, "want/"); ok && name != "check" {
+		if name, ok := strings.CutPrefix(f.Name, "want/"); ok && name != "check" && name != "fix" {
 			if _, ok := inputs[name]; !ok {
 				t.Errorf("%s has no input file %s", f.Name, name)
 			}
