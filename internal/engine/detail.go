@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"go/ast"
+	"go/token"
+	"sort"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// Related is another place that explains a finding.
+type Related struct {
+	Pos     token.Position
+	Message string
+}
+
+// extent returns where the statement a finding reports ends, and the
+// places that explain it: for a loop, the method the goroutine runs, if it
+// runs one, and the loop that never ends.
+func extent(pkg *packages.Package, f *rules.Finding) (token.Position, []Related) {
+	end := pkg.Fset.Position(f.Pos)
+	for _, file := range pkg.Syntax {
+		if file.FileStart <= f.Pos && f.Pos < file.FileEnd {
+			// The outermost statement that starts at Pos: the go statement,
+			// or the call that starts the work.
+			ast.Inspect(file, func(n ast.Node) bool {
+				if n == nil || n.End() <= f.Pos || f.Pos < n.Pos() {
+					return false
+				}
+				if s, ok := n.(ast.Stmt); ok && s.Pos() == f.Pos {
+					end = pkg.Fset.Position(s.End())
+					return false
+				}
+				return true
+			})
+		}
+	}
+	l, ok := f.Fix.(*rules.Loop)
+	if !ok {
+		return end, nil
+	}
+	var related []Related
+	if l.Method != nil {
+		related = append(related, Related{Pos: pkg.Fset.Position(l.Method.Name.Pos()), Message: "the goroutine runs " + l.Method.Name.Name})
+	}
+	if l.Stmt != nil {
+		related = append(related, Related{Pos: pkg.Fset.Position(l.Stmt.Pos()), Message: "this loop never ends"})
+	}
+	return end, related
+}
+
+// splitPackage divides a package's verified change among the findings it
+// fixed (see SplitFix).
+func splitPackage(pkg *packages.Package, found []*rules.Finding, why map[*rules.Finding]string, changes []Change) map[*rules.Finding][]Edit {
+	var fixed []*rules.Finding
+	for _, f := range found {
+		if r, ok := why[f]; f.Fix != nil && ok && r == "" {
+			fixed = append(fixed, f)
+		}
+	}
+	sort.Slice(fixed, func(i, j int) bool { return fixed[i].Pos < fixed[j].Pos })
+	rp := &rewrite.Package{Path: pkg.PkgPath, Fset: pkg.Fset, Files: pkg.Syntax, Info: pkg.TypesInfo, Types: pkg.Types}
+	return SplitFix(rp, fixed, changes)
+}
