@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/report"
 )
 
 // Exit statuses.
@@ -84,6 +86,7 @@ Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 type Options struct {
 	Patterns []string
 	Engine   engine.Options
+	Format   string // check and diff: one of report.Formats
 	Stdout   io.Writer
 	Stderr   io.Writer
 }
@@ -116,28 +119,32 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 		return nil, "", err
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(o.Stderr, "leakfix: %s\n", relError(dir, e))
+		fmt.Fprintf(o.Stderr, "leakfix: %s\n", report.RelError(dir, e))
 	}
 	return res, dir, nil
 }
 
-// relError prints a positioned error with its path relative to dir.
-func relError(dir string, err error) string {
-	var pe *engine.PosError
-	if errors.As(err, &pe) && pe.Pos != "" && pe.Pos != "-" {
-		return engine.Rel(dir, pe.Pos) + ": " + pe.Msg
+// addFormatFlag binds --format, which check and diff take.
+func addFormatFlag(cmd *cobra.Command, o *Options, what string) {
+	cmd.Flags().StringVar(&o.Format, "format", "text", what+"; one of "+strings.Join(report.Formats, ", "))
+}
+
+// checkFormat rejects an unknown --format and, for the formats that carry
+// fixes, asks the engine for each finding's edits.
+func checkFormat(o *Options) error {
+	if !report.Known(o.Format) {
+		return fmt.Errorf("unknown format %q; known formats: %s", o.Format, strings.Join(report.Formats, ", "))
 	}
-	return err.Error()
+	if o.Format != "text" {
+		o.Engine.Edits = true
+	}
+	return nil
 }
 
 // printFinding prints one finding as path:line:col: rule: message, adding
 // why no fix was made when there is a reason.
 func printFinding(w io.Writer, dir string, f engine.Finding) {
-	msg := f.Message
-	if f.Unfixed != "" {
-		msg += " (not fixed: " + f.Unfixed + ")"
-	}
-	fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", engine.Rel(dir, f.Pos.Filename), f.Pos.Line, f.Pos.Column, f.Rule, msg)
+	io.WriteString(w, report.Line(dir, f))
 }
 
 // status turns a result into the exit status: errors win over findings.
