@@ -32,6 +32,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"check", "--format=sarif"}, format: "sarif", edits: true},
 		{args: []string{"diff", "--format", "rdjsonl"}, format: "rdjsonl", fix: true, edits: true},
 		{args: []string{"check", "--format=xml"}, wantError: `unknown format "xml"`},
+		{args: []string{"check", "--new-from-rev=main", "--new-from-patch=p"}, wantError: "none of the others can be"},
 		{args: []string{"fix", "--format=json"}, wantError: "unknown flag: --format"},
 	}
 	for _, tt := range tests {

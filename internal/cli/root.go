@@ -3,8 +3,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"go/token"
 	"io"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/newcode"
 	"github.com/leakfix/leakfix/internal/report"
 )
 
@@ -87,8 +90,12 @@ type Options struct {
 	Patterns []string
 	Engine   engine.Options
 	Format   string // check and diff: one of report.Formats
-	Stdout   io.Writer
-	Stderr   io.Writer
+	// NewFromRev and NewFromPatch limit the run to findings on lines that
+	// the change since a revision, or a patch, added or modified.
+	NewFromRev   string
+	NewFromPatch string
+	Stdout       io.Writer
+	Stderr       io.Writer
 }
 
 // addFlags binds the shared flags to o.
@@ -99,6 +106,9 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVarP(&o.Engine.Dir, "dir", "C", "", "run as if started in `dir`")
 	var tags string
 	f.StringVar(&tags, "tags", "", "comma-separated build tags")
+	f.StringVar(&o.NewFromRev, "new-from-rev", "", "only findings on lines changed since git revision `rev` (git diff rev, plus untracked files)")
+	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
+	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if tags != "" {
 			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
@@ -107,14 +117,49 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	}
 }
 
+// onlyNew limits the engine to findings on changed lines, when asked.
+func onlyNew(ctx context.Context, o *Options, dir string) error {
+	var (
+		lines *newcode.Lines
+		err   error
+	)
+	switch {
+	case o.NewFromRev != "":
+		lines, err = newcode.FromRev(ctx, dir, o.NewFromRev)
+	case o.NewFromPatch != "":
+		lines, err = newcode.FromPatch(ctx, dir, o.NewFromPatch)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	real := map[string]string{} // git names files by their real path
+	o.Engine.Keep = func(_ string, start, end token.Position) bool {
+		path, ok := real[start.Filename]
+		if !ok {
+			path = start.Filename
+			if p, err := filepath.EvalSymlinks(path); err == nil {
+				path = p
+			}
+			real[start.Filename] = path
+		}
+		return lines.Touches(path, start.Line, end.Line)
+	}
+	return nil
+}
+
 // run loads and analyses the packages, prints load errors, and returns the
 // result with the directory paths are relative to.
 func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
-	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
+	dir, err := filepath.Abs(o.Engine.Dir)
 	if err != nil {
 		return nil, "", err
 	}
-	dir, err := filepath.Abs(o.Engine.Dir)
+	if err := onlyNew(cmd.Context(), o, dir); err != nil {
+		return nil, "", err
+	}
+	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
 	if err != nil {
 		return nil, "", err
 	}

@@ -39,9 +39,10 @@ type Options struct {
 	// Edits also divides each package's fix among its findings, as
 	// Finding.Edits. It implies Fix.
 	Edits bool
-	// Keep, when set, decides which findings are reported and fixed; the
-	// others are dropped before any fix is planned.
-	Keep func(rule string, pos token.Position) bool
+	// Keep, when set, decides which findings are reported and fixed, from
+	// the rule and the first and last position of the reported statement;
+	// the others are dropped before any fix is planned.
+	Keep func(rule string, start, end token.Position) bool
 }
 
 // A Finding is a reported piece of work that cannot be stopped.
@@ -181,7 +182,7 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 	var found []*rules.Finding
 	for _, r := range enabled {
 		for _, f := range r.Find(pass) {
-			if opts.Keep == nil || opts.Keep(f.Rule, pkg.Fset.Position(f.Pos)) {
+			if opts.Keep == nil || keep(pkg, f, opts.Keep) {
 				found = append(found, f)
 			}
 		}
