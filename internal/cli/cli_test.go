@@ -94,6 +94,7 @@ func New() *T {
 		stdout     string // a substring of standard output ("" = must be empty)
 		stderr     string // a substring of standard error
 		notChanged bool
+		sub        string // the directory to run in, below the module's
 	}{
 		{name: "clean", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check"}, code: 0},
 		{name: "findings", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check"}, code: 1,
@@ -106,6 +107,12 @@ func New() *T {
 			stdout: `"suggestions":[{"range":`, notChanged: true},
 		{name: "clean sarif", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--format=sarif"}, code: 0,
 			stdout: `"results": []`},
+		{name: "config excludes", files: map[string]string{"leaky/l.go": leaky, "other/l.go": strings.Replace(leaky, "package leaky", "package other", 1),
+			".leakfix.yaml": "exclude: [leaky]\n"}, args: []string{"check"}, code: 1, stdout: "other/l.go:9:2: unstoppable-loop"},
+		{name: "config found above", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "exclude: ['**/l.go']\n"},
+			args: []string{"check"}, sub: "leaky", code: 0},
+		{name: "bad config", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "rulez: [x]\n"}, args: []string{"check"}, code: 2,
+			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
 		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
 			stderr: `unknown rule "nope"`},
 		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
@@ -132,7 +139,7 @@ func New() *T {
 				writeFile(t, filepath.Join(dir, name), content)
 			}
 			var stdout, stderr bytes.Buffer
-			code := Main(append(tt.args, "-C", dir), &stdout, &stderr)
+			code := Main(append(tt.args, "-C", filepath.Join(dir, tt.sub)), &stdout, &stderr)
 			if tt.args[0] == "explain" {
 				code = Main(tt.args, &stdout, &stderr)
 			}

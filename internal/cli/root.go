@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leakfix/leakfix/internal/config"
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/newcode"
 	"github.com/leakfix/leakfix/internal/report"
@@ -94,8 +95,11 @@ type Options struct {
 	// the change since a revision, or a patch, added or modified.
 	NewFromRev   string
 	NewFromPatch string
-	Stdout       io.Writer
-	Stderr       io.Writer
+	// Config is the configuration file; "" means the nearest .leakfix.yaml
+	// at or above the working directory.
+	Config string
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // addFlags binds the shared flags to o.
@@ -109,12 +113,39 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVar(&o.NewFromRev, "new-from-rev", "", "only findings on lines changed since git revision `rev` (git diff rev, plus untracked files)")
 	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
 	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
+	f.StringVar(&o.Config, "config", "", "configuration `file` (default: the nearest .leakfix.yaml at or above the working directory)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if tags != "" {
 			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
 		}
 		return nil
 	}
+}
+
+// applyConfig reads the configuration file, if there is one: its rules
+// apply unless --rules is given, and its excluded paths are not reported.
+func applyConfig(o *Options, dir string) error {
+	path := o.Config
+	if path == "" {
+		var err error
+		if path, err = config.Find(dir); err != nil || path == "" {
+			return err
+		}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	if len(o.Engine.Rules) == 0 {
+		o.Engine.Rules = cfg.Rules
+	}
+	if len(cfg.Exclude) > 0 {
+		keep := o.Engine.Keep
+		o.Engine.Keep = func(rule string, start, end token.Position) bool {
+			return !cfg.Excluded(start.Filename) && (keep == nil || keep(rule, start, end))
+		}
+	}
+	return nil
 }
 
 // onlyNew limits the engine to findings on changed lines, when asked.
@@ -157,6 +188,9 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 		return nil, "", err
 	}
 	if err := onlyNew(cmd.Context(), o, dir); err != nil {
+		return nil, "", err
+	}
+	if err := applyConfig(o, dir); err != nil {
 		return nil, "", err
 	}
 	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)

@@ -187,6 +187,7 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 			}
 		}
 	}
+	found = suppress(pkg, pass, found, opts, res)
 	if len(found) == 0 {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -119,6 +120,9 @@ func version() string {
 func ruleDoc(name string) *rules.Rule {
 	if r := rules.ByName(name); r != nil {
 		return r
+	}
+	if name == ignore.InvalidIgnore.Name {
+		return ignore.InvalidIgnore
 	}
 	return &rules.Rule{Name: name, Doc: rules.Doc{Title: name}}
 }
