@@ -17,12 +17,18 @@ type Related struct {
 	Message string
 }
 
-// extent returns where the statement a finding reports ends, and the
+// A Place is a position in the source and what it shows.
+type Place struct {
+	Pos     token.Pos
+	Message string
+}
+
+// Extent returns where the statement a finding reports ends, and the
 // places that explain it: for a loop, the method the goroutine runs, if it
-// runs one, and the loop that never ends.
-func extent(pkg *packages.Package, f *rules.Finding) (token.Position, []Related) {
-	end := pkg.Fset.Position(f.Pos)
-	for _, file := range pkg.Syntax {
+// runs one, and the loop that never ends. files are the package's files.
+func Extent(files []*ast.File, f *rules.Finding) (token.Pos, []Place) {
+	end := f.Pos
+	for _, file := range files {
 		if file.FileStart <= f.Pos && f.Pos < file.FileEnd {
 			// The outermost statement that starts at Pos: the go statement,
 			// or the call that starts the work.
@@ -31,7 +37,7 @@ func extent(pkg *packages.Package, f *rules.Finding) (token.Position, []Related)
 					return false
 				}
 				if s, ok := n.(ast.Stmt); ok && s.Pos() == f.Pos {
-					end = pkg.Fset.Position(s.End())
+					end = s.End()
 					return false
 				}
 				return true
@@ -42,14 +48,24 @@ func extent(pkg *packages.Package, f *rules.Finding) (token.Position, []Related)
 	if !ok {
 		return end, nil
 	}
-	var related []Related
+	var related []Place
 	if l.Method != nil {
-		related = append(related, Related{Pos: pkg.Fset.Position(l.Method.Name.Pos()), Message: "the goroutine runs " + l.Method.Name.Name})
+		related = append(related, Place{l.Method.Name.Pos(), "the goroutine runs " + l.Method.Name.Name})
 	}
 	if l.Stmt != nil {
-		related = append(related, Related{Pos: pkg.Fset.Position(l.Stmt.Pos()), Message: "this loop never ends"})
+		related = append(related, Place{l.Stmt.Pos(), "this loop never ends"})
 	}
 	return end, related
+}
+
+// extent is Extent with positions resolved.
+func extent(pkg *packages.Package, f *rules.Finding) (token.Position, []Related) {
+	end, places := Extent(pkg.Syntax, f)
+	var related []Related
+	for _, p := range places {
+		related = append(related, Related{Pos: pkg.Fset.Position(p.Pos), Message: p.Message})
+	}
+	return pkg.Fset.Position(end), related
 }
 
 // keep asks k whether to keep f.
