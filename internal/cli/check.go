@@ -4,6 +4,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/leakfix/leakfix/internal/report"
 )
 
 func newCheckCmd(stdout, stderr io.Writer, runF func(*Options) error) *cobra.Command {
@@ -15,9 +17,16 @@ func newCheckCmd(stdout, stderr io.Writer, runF func(*Options) error) *cobra.Com
 path/file.go:line:col: rule: message. Packages default to ./... and take the
 patterns go list takes.
 
+--format picks another output: json (the schema in README.md), sarif
+(SARIF 2.1.0), rdjsonl (reviewdog, with a suggestion per edited range) or
+github (workflow-command annotations). All but text carry each finding's fix.
+
 Exit status: 0 nothing found, 1 findings, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Patterns = args
+			if err := checkFormat(o); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(o)
 			}
@@ -25,6 +34,7 @@ Exit status: 0 nothing found, 1 findings, 2 error.`,
 		},
 	}
 	addFlags(cmd, o)
+	addFormatFlag(cmd, o, "output format")
 	return cmd
 }
 
@@ -33,8 +43,8 @@ func runCheck(cmd *cobra.Command, o *Options) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range res.Findings {
-		printFinding(o.Stdout, dir, f)
+	if err := report.Write(o.Stdout, o.Format, &report.Input{Dir: dir, Findings: res.Findings, Errors: res.Errors}); err != nil {
+		return err
 	}
 	return status(res, len(res.Findings) > 0)
 }

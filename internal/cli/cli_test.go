@@ -19,6 +19,8 @@ func TestFlags(t *testing.T) {
 		dir       string
 		build     []string
 		fix, wrt  bool
+		format    string // "" = text
+		edits     bool
 		wantError string
 	}{
 		{args: []string{"check"}},
@@ -27,6 +29,11 @@ func TestFlags(t *testing.T) {
 		{args: []string{"diff", "--tags", "integration,linux"}, build: []string{"-tags=integration,linux"}, fix: true},
 		{args: []string{"fix"}, wrt: true},
 		{args: []string{"check", "--frobnicate"}, wantError: "unknown flag: --frobnicate"},
+		{args: []string{"check", "--format=sarif"}, format: "sarif", edits: true},
+		{args: []string{"diff", "--format", "rdjsonl"}, format: "rdjsonl", fix: true, edits: true},
+		{args: []string{"check", "--format=xml"}, wantError: `unknown format "xml"`},
+		{args: []string{"check", "--new-from-rev=main", "--new-from-patch=p"}, wantError: "none of the others can be"},
+		{args: []string{"fix", "--format=json"}, wantError: "unknown flag: --format"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -49,7 +56,10 @@ func TestFlags(t *testing.T) {
 			if !reflect.DeepEqual(got.Patterns, tt.patterns) && !(len(got.Patterns) == 0 && len(tt.patterns) == 0) {
 				t.Errorf("patterns %q, want %q", got.Patterns, tt.patterns)
 			}
-			if e.Tests != tt.tests || e.Dir != tt.dir || e.Fix != tt.fix || e.Write != tt.wrt ||
+			if tt.format == "" && got.Format != "text" && got.Format != "" || tt.format != "" && got.Format != tt.format {
+				t.Errorf("format %q, want %q", got.Format, tt.format)
+			}
+			if e.Tests != tt.tests || e.Dir != tt.dir || e.Fix != tt.fix || e.Write != tt.wrt || e.Edits != tt.edits ||
 				!reflect.DeepEqual(e.Rules, tt.rules) || !reflect.DeepEqual(e.BuildFlags, tt.build) {
 				t.Errorf("engine options %+v", e)
 			}
@@ -84,12 +94,25 @@ func New() *T {
 		stdout     string // a substring of standard output ("" = must be empty)
 		stderr     string // a substring of standard error
 		notChanged bool
+		sub        string // the directory to run in, below the module's
 	}{
 		{name: "clean", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check"}, code: 0},
 		{name: "findings", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check"}, code: 1,
 			stdout: "leaky/l.go:9:2: unstoppable-loop: goroutine started in New ticks forever"},
 		{name: "diff", files: map[string]string{"leaky/l.go": leaky}, args: []string{"diff"}, code: 1,
 			stdout: "--- a/leaky/l.go\n+++ b/leaky/l.go\n", notChanged: true},
+		{name: "json", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--format=json"}, code: 1,
+			stdout: `"file": "leaky/l.go",`, notChanged: true},
+		{name: "diff as rdjsonl", files: map[string]string{"leaky/l.go": leaky}, args: []string{"diff", "--format=rdjsonl"}, code: 1,
+			stdout: `"suggestions":[{"range":`, notChanged: true},
+		{name: "clean sarif", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--format=sarif"}, code: 0,
+			stdout: `"results": []`},
+		{name: "config excludes", files: map[string]string{"leaky/l.go": leaky, "other/l.go": strings.Replace(leaky, "package leaky", "package other", 1),
+			".leakfix.yaml": "exclude: [leaky]\n"}, args: []string{"check"}, code: 1, stdout: "other/l.go:9:2: unstoppable-loop"},
+		{name: "config found above", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "exclude: ['**/l.go']\n"},
+			args: []string{"check"}, sub: "leaky", code: 0},
+		{name: "bad config", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "rulez: [x]\n"}, args: []string{"check"}, code: 2,
+			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
 		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
 			stderr: `unknown rule "nope"`},
 		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
@@ -116,7 +139,7 @@ func New() *T {
 				writeFile(t, filepath.Join(dir, name), content)
 			}
 			var stdout, stderr bytes.Buffer
-			code := Main(append(tt.args, "-C", dir), &stdout, &stderr)
+			code := Main(append(tt.args, "-C", filepath.Join(dir, tt.sub)), &stdout, &stderr)
 			if tt.args[0] == "explain" {
 				code = Main(tt.args, &stdout, &stderr)
 			}

@@ -3,14 +3,20 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"go/token"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/leakfix/leakfix/internal/config"
 	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/newcode"
+	"github.com/leakfix/leakfix/internal/report"
 )
 
 // Exit statuses.
@@ -84,8 +90,16 @@ Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 type Options struct {
 	Patterns []string
 	Engine   engine.Options
-	Stdout   io.Writer
-	Stderr   io.Writer
+	Format   string // check and diff: one of report.Formats
+	// NewFromRev and NewFromPatch limit the run to findings on lines that
+	// the change since a revision, or a patch, added or modified.
+	NewFromRev   string
+	NewFromPatch string
+	// Config is the configuration file; "" means the nearest .leakfix.yaml
+	// at or above the working directory.
+	Config string
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // addFlags binds the shared flags to o.
@@ -96,6 +110,10 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVarP(&o.Engine.Dir, "dir", "C", "", "run as if started in `dir`")
 	var tags string
 	f.StringVar(&tags, "tags", "", "comma-separated build tags")
+	f.StringVar(&o.NewFromRev, "new-from-rev", "", "only findings on lines changed since git revision `rev` (git diff rev, plus untracked files)")
+	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
+	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
+	f.StringVar(&o.Config, "config", "", "configuration `file` (default: the nearest .leakfix.yaml at or above the working directory)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if tags != "" {
 			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
@@ -104,40 +122,108 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	}
 }
 
+// applyConfig reads the configuration file, if there is one: its rules
+// apply unless --rules is given, and its excluded paths are not reported.
+func applyConfig(o *Options, dir string) error {
+	path := o.Config
+	if path == "" {
+		var err error
+		if path, err = config.Find(dir); err != nil || path == "" {
+			return err
+		}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	if len(o.Engine.Rules) == 0 {
+		o.Engine.Rules = cfg.Rules
+	}
+	if len(cfg.Exclude) > 0 {
+		keep := o.Engine.Keep
+		o.Engine.Keep = func(rule string, start, end token.Position) bool {
+			return !cfg.Excluded(start.Filename) && (keep == nil || keep(rule, start, end))
+		}
+	}
+	return nil
+}
+
+// onlyNew limits the engine to findings on changed lines, when asked.
+func onlyNew(ctx context.Context, o *Options, dir string) error {
+	var (
+		lines *newcode.Lines
+		err   error
+	)
+	switch {
+	case o.NewFromRev != "":
+		lines, err = newcode.FromRev(ctx, dir, o.NewFromRev)
+	case o.NewFromPatch != "":
+		lines, err = newcode.FromPatch(ctx, dir, o.NewFromPatch)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	real := map[string]string{} // git names files by their real path
+	o.Engine.Keep = func(_ string, start, end token.Position) bool {
+		path, ok := real[start.Filename]
+		if !ok {
+			path = start.Filename
+			if p, err := filepath.EvalSymlinks(path); err == nil {
+				path = p
+			}
+			real[start.Filename] = path
+		}
+		return lines.Touches(path, start.Line, end.Line)
+	}
+	return nil
+}
+
 // run loads and analyses the packages, prints load errors, and returns the
 // result with the directory paths are relative to.
 func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
-	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
-	if err != nil {
-		return nil, "", err
-	}
 	dir, err := filepath.Abs(o.Engine.Dir)
 	if err != nil {
 		return nil, "", err
 	}
+	if err := onlyNew(cmd.Context(), o, dir); err != nil {
+		return nil, "", err
+	}
+	if err := applyConfig(o, dir); err != nil {
+		return nil, "", err
+	}
+	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
+	if err != nil {
+		return nil, "", err
+	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(o.Stderr, "leakfix: %s\n", relError(dir, e))
+		fmt.Fprintf(o.Stderr, "leakfix: %s\n", report.RelError(dir, e))
 	}
 	return res, dir, nil
 }
 
-// relError prints a positioned error with its path relative to dir.
-func relError(dir string, err error) string {
-	var pe *engine.PosError
-	if errors.As(err, &pe) && pe.Pos != "" && pe.Pos != "-" {
-		return engine.Rel(dir, pe.Pos) + ": " + pe.Msg
+// addFormatFlag binds --format, which check and diff take.
+func addFormatFlag(cmd *cobra.Command, o *Options, what string) {
+	cmd.Flags().StringVar(&o.Format, "format", "text", what+"; one of "+strings.Join(report.Formats, ", "))
+}
+
+// checkFormat rejects an unknown --format and, for the formats that carry
+// fixes, asks the engine for each finding's edits.
+func checkFormat(o *Options) error {
+	if !report.Known(o.Format) {
+		return fmt.Errorf("unknown format %q; known formats: %s", o.Format, strings.Join(report.Formats, ", "))
 	}
-	return err.Error()
+	if o.Format != "text" {
+		o.Engine.Edits = true
+	}
+	return nil
 }
 
 // printFinding prints one finding as path:line:col: rule: message, adding
 // why no fix was made when there is a reason.
 func printFinding(w io.Writer, dir string, f engine.Finding) {
-	msg := f.Message
-	if f.Unfixed != "" {
-		msg += " (not fixed: " + f.Unfixed + ")"
-	}
-	fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", engine.Rel(dir, f.Pos.Filename), f.Pos.Line, f.Pos.Column, f.Rule, msg)
+	io.WriteString(w, report.Line(dir, f))
 }
 
 // status turns a result into the exit status: errors win over findings.

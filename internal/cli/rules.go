@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -19,6 +20,7 @@ func newRulesCmd(stdout io.Writer) *cobra.Command {
 			for _, r := range rules.All {
 				fmt.Fprintf(stdout, "%-20s %s\n", r.Name, r.Doc.Title)
 			}
+			fmt.Fprintf(stdout, "%-20s %s (always on)\n", ignore.InvalidIgnore.Name, ignore.InvalidIgnore.Doc.Title)
 		},
 	}
 }
@@ -31,6 +33,9 @@ func newExplainCmd(stdout io.Writer) *cobra.Command {
 		ValidArgs: ruleNames(),
 		RunE: func(_ *cobra.Command, args []string) error {
 			r := rules.ByName(args[0])
+			if args[0] == ignore.InvalidIgnore.Name {
+				r = ignore.InvalidIgnore
+			}
 			if r == nil {
 				return fmt.Errorf("unknown rule %q; known rules: %s", args[0], strings.Join(ruleNames(), ", "))
 			}

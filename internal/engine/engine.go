@@ -36,6 +36,13 @@ type Options struct {
 	BuildFlags []string
 	// Env is the go command's environment; nil means os.Environ().
 	Env []string
+	// Edits also divides each package's fix among its findings, as
+	// Finding.Edits. It implies Fix.
+	Edits bool
+	// Keep, when set, decides which findings are reported and fixed, from
+	// the rule and the first and last position of the reported statement;
+	// the others are dropped before any fix is planned.
+	Keep func(rule string, start, end token.Position) bool
 }
 
 // A Finding is a reported piece of work that cannot be stopped.
@@ -43,10 +50,13 @@ type Finding struct {
 	Rule    string
 	Pos     token.Position // Filename is absolute
 	Message string
-	Fixed   bool   // a fix was computed (and written, when Options.Write is set)
-	Unfixed string // why no fix was made; empty when Fixed or when fixes were not asked for
-	Fixable bool   // the rule offers a fix for it
-	Package string // import path
+	Fixed   bool           // a fix was computed (and written, when Options.Write is set)
+	Unfixed string         // why no fix was made; empty when Fixed or when fixes were not asked for
+	Fixable bool           // the rule offers a fix for it
+	Package string         // import path
+	End     token.Position // end of the reported statement
+	Related []Related      // other places that explain the finding
+	Edits   []Edit         // with Options.Edits: this finding's share of the fix
 }
 
 // A Change is the old and new content of one file.
@@ -82,7 +92,7 @@ func (e *PosError) Error() string {
 
 // Run loads the packages matched by patterns and runs the rules on them.
 func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) {
-	if opts.Write {
+	if opts.Write || opts.Edits {
 		opts.Fix = true
 	}
 	enabled, err := selectRules(opts.Rules)
@@ -171,17 +181,26 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 	}
 	var found []*rules.Finding
 	for _, r := range enabled {
-		found = append(found, r.Find(pass)...)
+		for _, f := range r.Find(pass) {
+			if opts.Keep == nil || keep(pkg, f, opts.Keep) {
+				found = append(found, f)
+			}
+		}
 	}
+	found = suppress(pkg, pass, found, opts, res)
 	if len(found) == 0 {
 		return
 	}
 
 	fixed := map[*rules.Finding]string{} // finding → why it is not fixed ("" = fixed)
+	var edits map[*rules.Finding][]Edit
 	if opts.Fix {
 		changes, why := fix(pkg, found, v)
 		fixed = why
 		res.Changes = append(res.Changes, changes...)
+		if opts.Edits {
+			edits = splitPackage(pkg, found, why, changes)
+		}
 	}
 	for _, f := range found {
 		out := Finding{
@@ -191,7 +210,9 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 			Fixable: f.Fix != nil,
 			Package: pkg.PkgPath,
 			Unfixed: f.Unfixable,
+			Edits:   edits[f],
 		}
+		out.End, out.Related = extent(pkg, f)
 		if opts.Fix && f.Fix != nil {
 			reason, ok := fixed[f]
 			out.Fixed = ok && reason == ""

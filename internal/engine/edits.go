@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"go/token"
+	"sort"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// An Edit replaces whole lines of a file: the bytes from Start up to End
+// become New. Start is at column 1 of a line; End is at column 1 of the line
+// after the last one replaced, or at the end of the file. Start == End
+// inserts New before Start's line.
+type Edit struct {
+	Path       string // absolute
+	Start, End token.Position
+	New        string
+}
+
+// SplitFix divides the combined change of one package among the findings
+// it fixes, so that each finding carries the edits that belong to it and
+// review tools can show each edit on the line it changes.
+//
+// Every line-level edit of changes goes to exactly one finding, so applying
+// the edits of all findings gives exactly the combined change (what fix
+// writes). To learn which edit belongs to which finding, each finding is
+// rewritten alone and its own edits are matched against the combined ones;
+// an edit that matches none (a line the fixes share) goes to the nearest
+// finding before it in the same file, or to the first one.
+//
+// changes must hold the old and new content of every file the combined
+// rewrite of fixed changed; fixed must be in source order.
+func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map[*rules.Finding][]Edit {
+	if len(fixed) == 0 || len(changes) == 0 {
+		return nil
+	}
+	old := map[string]string{}
+	for _, c := range changes {
+		old[c.Path] = string(c.Old)
+	}
+	// alone[i] holds the edits of fixed[i] rewritten on its own.
+	alone := make([]map[string][]udiff.Edit, len(fixed))
+	for i, f := range fixed {
+		alone[i] = map[string][]udiff.Edit{}
+		files, _, err := rewrite.Apply(rp, []rules.Fix{f.Fix})
+		if err != nil {
+			continue // the edit then goes by position
+		}
+		for path, content := range files {
+			if before, ok := old[path]; ok {
+				alone[i][path] = udiff.Lines(before, string(content))
+			}
+		}
+	}
+
+	out := map[*rules.Finding][]Edit{}
+	for _, c := range changes {
+		src := string(c.Old)
+		lines := lineStarts(src)
+		for _, e := range udiff.Lines(src, string(c.New)) {
+			owner := -1
+			// A real overlap beats an edit that only touches another.
+			for _, strict := range []bool{true, false} {
+				for i := range fixed {
+					if owner < 0 && overlapsAny(e, alone[i][c.Path], strict) {
+						owner = i
+					}
+				}
+			}
+			if owner < 0 {
+				owner = nearest(rp.Fset, fixed, c.Path, e.Start)
+			}
+			f := fixed[owner]
+			out[f] = append(out[f], Edit{
+				Path:  c.Path,
+				Start: position(c.Path, lines, e.Start),
+				End:   position(c.Path, lines, e.End),
+				New:   e.New,
+			})
+		}
+	}
+	for _, edits := range out {
+		sort.SliceStable(edits, func(i, j int) bool {
+			if edits[i].Path != edits[j].Path {
+				return edits[i].Path < edits[j].Path
+			}
+			return edits[i].Start.Offset < edits[j].Start.Offset
+		})
+	}
+	return out
+}
+
+// overlapsAny reports whether e overlaps one of edits. With strict, ranges
+// must share a byte, or an insertion must fall strictly inside the other
+// range; otherwise touching ends count too.
+func overlapsAny(e udiff.Edit, edits []udiff.Edit, strict bool) bool {
+	for _, a := range edits {
+		if strict {
+			if max(e.Start, a.Start) < min(e.End, a.End) ||
+				e.Start == e.End && a.Start < e.Start && e.Start < a.End ||
+				a.Start == a.End && e.Start < a.Start && a.Start < e.End ||
+				e.Start == e.End && a.Start == a.End && e.Start == a.Start {
+				return true
+			}
+		} else if e.Start <= a.End && a.Start <= e.End {
+			return true
+		}
+	}
+	return false
+}
+
+// nearest returns the index of the last finding in path at or before
+// offset, else of the first finding in path, else 0.
+func nearest(fset *token.FileSet, fixed []*rules.Finding, path string, offset int) int {
+	best, first := -1, -1
+	for i, f := range fixed {
+		p := fset.Position(f.Pos)
+		if p.Filename != path {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if p.Offset <= offset {
+			best = i
+		}
+	}
+	switch {
+	case best >= 0:
+		return best
+	case first >= 0:
+		return first
+	}
+	return 0
+}
+
+// lineStarts returns the offset at which each line of src starts. A final
+// newline starts an empty line, so that the end of the file is column 1 of
+// the line after the last, where whole-line edits end.
+func lineStarts(src string) []int {
+	starts := []int{0}
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+// position turns a byte offset of a file into a position.
+func position(path string, starts []int, offset int) token.Position {
+	line := sort.Search(len(starts), func(i int) bool { return starts[i] > offset }) // 1-based
+	return token.Position{Filename: path, Offset: offset, Line: line, Column: offset - starts[line-1] + 1}
+}
