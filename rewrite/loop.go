@@ -107,11 +107,50 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 			if !replace(root, es, s) {
 				return fmt.Errorf("%s: wait not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
 			}
+		case rules.RecvAssign:
+			if err := rw.recvAssign(root, w.Node.(*ast.AssignStmt), n.(*dst.AssignStmt), st); err != nil {
+				return err
+			}
 		case rules.RangeTick, rules.RangeChan:
 			if err := rw.rangeLoop(root, w.Node.(*ast.RangeStmt), n.(*dst.RangeStmt), st, taken); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// recvAssign turns a receive into a variable into a select:
+//
+//	t := <-ticker.C   =>   var t time.Time; select { case <-ctx.Done(): return; case t = <-ticker.C: }
+func (rw *rewriter) recvAssign(root dst.Node, aas *ast.AssignStmt, as *dst.AssignStmt, st stop) error {
+	var pre []dst.Stmt
+	lhs := as.Lhs[0]
+	if as.Tok == token.DEFINE {
+		id := lhs.(*dst.Ident)
+		typ := rw.typeExpr(rw.pkg.Info.TypeOf(aas.Lhs[0]))
+		if typ == nil {
+			return fmt.Errorf("%s: cannot spell the type of %s", rw.pkg.Fset.Position(aas.Pos()), id.Name)
+		}
+		pre = append(pre, &dst.DeclStmt{Decl: &dst.GenDecl{
+			Tok:   token.VAR,
+			Specs: []dst.Spec{&dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(id.Name)}, Type: typ}},
+		}})
+		lhs = dst.NewIdent(id.Name)
+	}
+	s := st.selectStmt(&dst.AssignStmt{Lhs: []dst.Expr{lhs}, Tok: token.ASSIGN, Rhs: as.Rhs})
+	s.Body.List[1].(*dst.CommClause).Decs.Colon, s.Decs.End = splitLine(as.Decs.End)
+	if len(pre) > 0 {
+		pre[0].Decorations().Before, pre[0].Decorations().Start = as.Decs.Before, as.Decs.Start
+		if !insertBefore(root, as, pre...) {
+			return fmt.Errorf("%s: receive is not in a statement list", rw.pkg.Fset.Position(aas.Pos()))
+		}
+	} else {
+		s.Decs.Before, s.Decs.Start = as.Decs.Before, as.Decs.Start
+	}
+	s.Decs.After = as.Decs.After
+	if !replace(root, as, s) {
+		return fmt.Errorf("%s: receive not found in its goroutine", rw.pkg.Fset.Position(aas.Pos()))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"go/ast"
+	"go/format"
 	"go/token"
 	"go/types"
 	"slices"
@@ -55,11 +56,12 @@ type WaitKind int
 
 // The ways a loop waits.
 const (
-	RangeTick WaitKind = iota // for range time.Tick(d)
-	RangeChan                 // for range ticker.C, or any other channel of time.Time
-	Sleep                     // time.Sleep(d) as a statement
-	Recv                      // <-ch as a statement, ch a channel of time.Time
-	Select                    // a select without default
+	RangeTick  WaitKind = iota // for range time.Tick(d)
+	RangeChan                  // for range ticker.C, or any other channel of time.Time
+	Sleep                      // time.Sleep(d) as a statement
+	Recv                       // <-ch as a statement, ch a channel of time.Time
+	RecvAssign                 // v := <-ch or v = <-ch, ch a channel of time.Time
+	Select                     // a select without default
 )
 
 // A Wait is one place where a loop blocks.
@@ -420,7 +422,7 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			finding.Rule = unstoppedSignal
 			finding.Message = "goroutine started in " + funcName(starter) + " reads signals forever and nothing calls signal.Stop"
 		}
-		if why := f.plan(l, ftype); why != "" {
+		if why := f.plan(l, ftype, body); why != "" {
 			finding.Unfixable = why
 		} else {
 			finding.Fix = l
@@ -569,6 +571,14 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					l.Waits = append(l.Waits, Wait{Kind: Recv, Node: n})
 					l.timed = true
 					return false
+				}
+			case *ast.AssignStmt:
+				if len(n.Lhs) == 1 && len(n.Rhs) == 1 {
+					if u, ok := n.Rhs[0].(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
+						l.Waits = append(l.Waits, Wait{Kind: RecvAssign, Node: n})
+						l.timed = true
+						return false
+					}
 				}
 			case *ast.UnaryExpr:
 				if n.Op == token.ARROW {
@@ -805,10 +815,15 @@ func goParams(info *types.Info, fn *ast.FuncDecl) []int {
 
 // plan completes l: who owns the loop, which context it honours and what
 // the generated names are based on. It returns why no fix is possible, or "".
-func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType) string {
+func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
 	if len(l.blocks) > 0 {
 		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
 			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+	}
+	for _, w := range l.Waits {
+		if lock := heldLock(body, w.Node); lock != "" {
+			return "the loop waits while holding " + lock + ", which returning there would leave locked"
+		}
 	}
 	if results := ftype.Results; results != nil && len(results.List) > 0 {
 		if len(results.List) > 1 || len(results.List[0].Names) > 1 || !isNamed(f.pass.Info.TypeOf(results.List[0].Type), "", "error") {
@@ -1141,4 +1156,110 @@ func funcName(fn *ast.FuncDecl) string {
 		return "(*" + name + ")." + fn.Name.Name
 	}
 	return name + "." + fn.Name.Name
+}
+
+// heldLock returns the lock (as written: "c.mu") that is held at target:
+// locked by an earlier statement of an enclosing statement list of body and
+// not unlocked before target, nor by a deferred call. It returns "" if none.
+func heldLock(body *ast.BlockStmt, target ast.Node) string {
+	held := ""
+	var visit func(list []ast.Stmt) bool
+	visit = func(list []ast.Stmt) bool {
+		count := map[string]int{}
+		for _, s := range list {
+			if s.Pos() <= target.Pos() && target.End() <= s.End() {
+				for lock, n := range count {
+					if n > 0 && (held == "" || lock < held) {
+						held = lock
+					}
+				}
+				if held != "" || s == target {
+					return true
+				}
+				for _, child := range stmtLists(s) {
+					if visit(child) {
+						return true
+					}
+				}
+				return true
+			}
+			switch s := s.(type) {
+			case *ast.ExprStmt:
+				if x, op := lockCall(s.X); op != 0 {
+					count[x] += op
+				}
+			case *ast.DeferStmt:
+				if x, op := lockCall(s.Call); op < 0 {
+					count[x] -= 1 << 20 // released on any return
+				}
+			}
+		}
+		return false
+	}
+	visit(body.List)
+	return held
+}
+
+// lockCall returns the receiver of x.Lock()/x.RLock() (op 1) or
+// x.Unlock()/x.RUnlock() (op -1), as written, or op 0.
+func lockCall(e ast.Expr) (string, int) {
+	call, ok := e.(*ast.CallExpr)
+	if !ok || len(call.Args) != 0 {
+		return "", 0
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", 0
+	}
+	var b strings.Builder
+	if err := format.Node(&b, token.NewFileSet(), sel.X); err != nil {
+		return "", 0
+	}
+	switch sel.Sel.Name {
+	case "Lock", "RLock":
+		return b.String(), 1
+	case "Unlock", "RUnlock":
+		return b.String(), -1
+	}
+	return "", 0
+}
+
+// stmtLists returns the statement lists directly inside s.
+func stmtLists(s ast.Stmt) [][]ast.Stmt {
+	switch s := s.(type) {
+	case *ast.BlockStmt:
+		return [][]ast.Stmt{s.List}
+	case *ast.LabeledStmt:
+		return [][]ast.Stmt{{s.Stmt}}
+	case *ast.IfStmt:
+		lists := [][]ast.Stmt{s.Body.List}
+		if s.Else != nil {
+			lists = append(lists, []ast.Stmt{s.Else})
+		}
+		return lists
+	case *ast.ForStmt:
+		return [][]ast.Stmt{s.Body.List}
+	case *ast.RangeStmt:
+		return [][]ast.Stmt{s.Body.List}
+	case *ast.SwitchStmt:
+		return clauses(s.Body)
+	case *ast.TypeSwitchStmt:
+		return clauses(s.Body)
+	case *ast.SelectStmt:
+		return clauses(s.Body)
+	}
+	return nil
+}
+
+func clauses(b *ast.BlockStmt) [][]ast.Stmt {
+	var lists [][]ast.Stmt
+	for _, c := range b.List {
+		switch c := c.(type) {
+		case *ast.CaseClause:
+			lists = append(lists, c.Body)
+		case *ast.CommClause:
+			lists = append(lists, c.Body)
+		}
+	}
+	return lists
 }
