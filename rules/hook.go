@@ -60,42 +60,39 @@ func findHooks(pass *Pass) []*Finding {
 		return nil
 	}
 	var out []*Finding
-	for _, file := range pass.Files {
-		for _, decl := range file.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil || !perInstance(pass, fn) {
-				continue
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.CallExpr:
-					for path, names := range hooks {
-						for _, name := range names {
-							if isPkgCall(pass.Info, n, path, name) {
-								out = append(out, &Finding{
-									Rule:      globalHook,
-									Pos:       n.Pos(),
-									Message:   funcName(fn) + " changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name + " every time it runs",
-									Unfixable: hookWhy,
-								})
-							}
-						}
-					}
-				case *ast.AssignStmt:
-					for _, lhs := range n.Lhs {
-						if v := foreignVar(pass, lhs); v != nil {
+	for fn := range funcs(pass.Files) {
+		if !perInstance(pass, fn) {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				for path, names := range hooks {
+					for _, name := range names {
+						if isPkgCall(pass.Info, n, path, name) {
 							out = append(out, &Finding{
 								Rule:      globalHook,
-								Pos:       lhs.Pos(),
-								Message:   funcName(fn) + " replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process every time it runs",
+								Pos:       n.Pos(),
+								Message:   funcName(fn) + " changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name + " every time it runs",
 								Unfixable: hookWhy,
 							})
 						}
 					}
 				}
-				return true
-			})
-		}
+			case *ast.AssignStmt:
+				for _, lhs := range n.Lhs {
+					if v := foreignVar(pass, lhs); v != nil {
+						out = append(out, &Finding{
+							Rule:      globalHook,
+							Pos:       lhs.Pos(),
+							Message:   funcName(fn) + " replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process every time it runs",
+							Unfixable: hookWhy,
+						})
+					}
+				}
+			}
+			return true
+		})
 	}
 	return out
 }

@@ -166,38 +166,32 @@ func analyseLoops(pass *Pass) []*Finding {
 	f := newLoopFinder(pass)
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
-	for _, file := range pass.Files {
-		for _, decl := range file.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
+	for fn := range funcs(pass.Files) {
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			var found []*Finding
+			if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
+				return false
 			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				var found []*Finding
-				if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
-					return false
-				}
-				switch n := n.(type) {
-				case *ast.GoStmt:
-					found = f.goroutine(fn, n, n.Call.Fun)
-				case *ast.ExprStmt:
-					if call, ok := n.X.(*ast.CallExpr); ok {
-						if lit := f.wrapped(call); lit != nil {
-							found = f.goroutine(fn, n, lit)
-						}
+			switch n := n.(type) {
+			case *ast.GoStmt:
+				found = f.goroutine(fn, n, n.Call.Fun)
+			case *ast.ExprStmt:
+				if call, ok := n.X.(*ast.CallExpr); ok {
+					if lit := f.wrapped(call); lit != nil {
+						found = f.goroutine(fn, n, lit)
 					}
 				}
-				{
-					for _, finding := range found {
-						out = append(out, finding)
-						if finding.signal != nil {
-							read[finding.signal] = true
-						}
+			}
+			{
+				for _, finding := range found {
+					out = append(out, finding)
+					if finding.signal != nil {
+						read[finding.signal] = true
 					}
 				}
-				return true
-			})
-		}
+			}
+			return true
+		})
 	}
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
 	for obj, call := range f.notified {

@@ -9,6 +9,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"iter"
 )
 
 // Doc is a rule's documentation, the single source for `leakfix explain`
@@ -96,4 +97,19 @@ type Finding struct {
 	Unfixable string
 
 	signal types.Object // the signal channel a loop finding stops reading
+}
+
+// funcs yields the function and method declarations with a body in files.
+func funcs(files []*ast.File) iter.Seq[*ast.FuncDecl] {
+	return func(yield func(*ast.FuncDecl) bool) {
+		for _, file := range files {
+			for _, decl := range file.Decls {
+				if fn, ok := decl.(*ast.FuncDecl); ok && fn.Body != nil {
+					if !yield(fn) {
+						return
+					}
+				}
+			}
+		}
+	}
 }

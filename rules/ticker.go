@@ -63,47 +63,41 @@ func findTickers(pass *Pass) []*Finding {
 		return nil
 	}
 	var out []*Finding
-	for _, file := range pass.Files {
-		for _, decl := range file.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				as, ok := n.(*ast.AssignStmt)
-				if !ok || len(as.Lhs) != 1 || len(as.Rhs) != 1 {
-					return true
-				}
-				call, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
-				id, isIdent := as.Lhs[0].(*ast.Ident)
-				if !ok || !isIdent || !isPkgCall(pass.Info, call, "time", "NewTicker") {
-					return true
-				}
-				v, ok := pass.Info.ObjectOf(id).(*types.Var)
-				if !ok || v.Parent() == pass.Pkg.Scope() {
-					return true // a package variable: owned elsewhere
-				}
-				escapes, captured := tickerUses(pass.Info, fn.Body, v)
-				if escapes {
-					return true
-				}
-				f := &Finding{
-					Rule:    unstoppedTicker,
-					Pos:     call.Pos(),
-					Message: "ticker " + v.Name() + " made in " + funcName(fn) + " is never stopped; before Go 1.23 it is never garbage-collected (go.mod says go " + pass.GoVersion + ")",
-				}
-				switch {
-				case captured:
-					f.Unfixable = "a goroutine or function literal uses the ticker, so stopping it when " + fn.Name.Name + " returns could change what it does"
-				case as.Tok != token.DEFINE && as.Tok != token.ASSIGN:
-					f.Unfixable = "the ticker is not made by a plain assignment"
-				default:
-					f.Fix = &TickerStop{Site: Site{Starter: fn, Name: v.Name()}, Assign: as, Var: v.Name()}
-				}
-				out = append(out, f)
+	for fn := range funcs(pass.Files) {
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			as, ok := n.(*ast.AssignStmt)
+			if !ok || len(as.Lhs) != 1 || len(as.Rhs) != 1 {
 				return true
-			})
-		}
+			}
+			call, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
+			id, isIdent := as.Lhs[0].(*ast.Ident)
+			if !ok || !isIdent || !isPkgCall(pass.Info, call, "time", "NewTicker") {
+				return true
+			}
+			v, ok := pass.Info.ObjectOf(id).(*types.Var)
+			if !ok || v.Parent() == pass.Pkg.Scope() {
+				return true // a package variable: owned elsewhere
+			}
+			escapes, captured := tickerUses(pass.Info, fn.Body, v)
+			if escapes {
+				return true
+			}
+			f := &Finding{
+				Rule:    unstoppedTicker,
+				Pos:     call.Pos(),
+				Message: "ticker " + v.Name() + " made in " + funcName(fn) + " is never stopped; before Go 1.23 it is never garbage-collected (go.mod says go " + pass.GoVersion + ")",
+			}
+			switch {
+			case captured:
+				f.Unfixable = "a goroutine or function literal uses the ticker, so stopping it when " + fn.Name.Name + " returns could change what it does"
+			case as.Tok != token.DEFINE && as.Tok != token.ASSIGN:
+				f.Unfixable = "the ticker is not made by a plain assignment"
+			default:
+				f.Fix = &TickerStop{Site: Site{Starter: fn, Name: v.Name()}, Assign: as, Var: v.Name()}
+			}
+			out = append(out, f)
+			return true
+		})
 	}
 	return out
 }

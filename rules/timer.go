@@ -64,28 +64,22 @@ func findTimers(pass *Pass) []*Finding {
 	}
 	f := newLoopFinder(pass)
 	var out []*Finding
-	for _, file := range pass.Files {
-		for _, decl := range file.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
+	for fn := range funcs(pass.Files) {
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if _, ok := n.(*ast.FuncLit); ok {
+				return false // a callback's own timers are the callback's business
 			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if _, ok := n.(*ast.FuncLit); ok {
-					return false // a callback's own timers are the callback's business
-				}
-				stmt, ok := n.(ast.Stmt)
-				if !ok {
-					return true
-				}
-				if call := discarded(pass.Info, stmt); call != nil {
-					if finding := f.timer(fn, stmt, call); finding != nil {
-						out = append(out, finding)
-					}
-				}
+			stmt, ok := n.(ast.Stmt)
+			if !ok {
 				return true
-			})
-		}
+			}
+			if call := discarded(pass.Info, stmt); call != nil {
+				if finding := f.timer(fn, stmt, call); finding != nil {
+					out = append(out, finding)
+				}
+			}
+			return true
+		})
 	}
 	return out
 }

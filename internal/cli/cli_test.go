@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
 
 // TestFlags checks that flags reach the engine options, without loading
@@ -134,9 +136,9 @@ func New() *T {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "go.mod"), defaultGoMod)
+			golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
 			for name, content := range tt.files {
-				writeFile(t, filepath.Join(dir, name), content)
+				golden.WriteFile(t, filepath.Join(dir, name), content)
 			}
 			var stdout, stderr bytes.Buffer
 			code := Main(append(tt.args, "-C", filepath.Join(dir, tt.sub)), &stdout, &stderr)

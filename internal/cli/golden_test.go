@@ -32,25 +32,12 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-const defaultGoMod = "module example.com/golden\n\ngo 1.26\n"
-
 func runCase(t *testing.T, c *golden.Case) {
 	if len(bytes.TrimSpace(c.Archive.Comment)) == 0 {
 		t.Error("the case has no comment saying what it covers")
 	}
 	dir := t.TempDir()
-	inputs := map[string]string{}
-	for _, f := range c.Archive.Files {
-		if !strings.HasPrefix(f.Name, "want/") {
-			inputs[f.Name] = string(f.Data)
-		}
-	}
-	if _, ok := inputs["go.mod"]; !ok {
-		writeFile(t, filepath.Join(dir, "go.mod"), defaultGoMod)
-	}
-	for name, content := range inputs {
-		writeFile(t, filepath.Join(dir, name), content)
-	}
+	inputs := c.WriteInputs(t, dir)
 	for _, f := range c.Archive.Files {
 		if name, ok := strings.CutPrefix(f.Name, "want/"); ok && name != "check" && name != "fix" {
 			if _, ok := inputs[name]; !ok {
@@ -194,16 +181,6 @@ func snapshot(t *testing.T, dir string, inputs map[string]string) string {
 		b.WriteString("-- " + name + " --\n" + readFile(t, filepath.Join(dir, name)))
 	}
 	return b.String()
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func readFile(t *testing.T, path string) string {

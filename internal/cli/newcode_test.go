@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
 
 // TestNewFromRev builds a repository whose main branch has a leak, then a
@@ -46,18 +48,18 @@ func New` + typ + `() *` + typ + ` {
 `
 	}
 	old := "package a\n\nimport \"time\"\n" + leak("Old")
-	writeFile(t, filepath.Join(dir, "go.mod"), defaultGoMod)
-	writeFile(t, filepath.Join(dir, "a/a.go"), old)
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "a/a.go"), old)
 	git("init", "-q", "-b", "main")
 	git("add", ".")
 	git("commit", "-q", "-m", "old leak")
 	git("checkout", "-q", "-b", "feature")
-	writeFile(t, filepath.Join(dir, "a/a.go"), old+leak("Same"))
-	writeFile(t, filepath.Join(dir, "b/b.go"), "package b\n\nimport \"time\"\n"+leak("Other"))
+	golden.WriteFile(t, filepath.Join(dir, "a/a.go"), old+leak("Same"))
+	golden.WriteFile(t, filepath.Join(dir, "b/b.go"), "package b\n\nimport \"time\"\n"+leak("Other"))
 	git("add", ".")
 	git("commit", "-q", "-m", "new leaks")
 	patch := filepath.Join(t.TempDir(), "pr.patch")
-	writeFile(t, patch, git("diff", "main"))
+	golden.WriteFile(t, patch, git("diff", "main"))
 
 	all, code := leakfix(t, dir, "check")
 	if code != exitFindings || strings.Count(all, "\n") != 3 {

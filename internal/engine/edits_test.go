@@ -2,9 +2,6 @@ package engine
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -20,17 +17,7 @@ func TestSplitFix(t *testing.T) {
 	for _, c := range golden.Load(t, "../../testdata/golden") {
 		t.Run(c.Name, func(t *testing.T) {
 			dir := t.TempDir()
-			hasMod := false
-			for _, f := range c.Archive.Files {
-				if strings.HasPrefix(f.Name, "want/") {
-					continue
-				}
-				hasMod = hasMod || f.Name == "go.mod"
-				write(t, filepath.Join(dir, f.Name), string(f.Data))
-			}
-			if !hasMod {
-				write(t, filepath.Join(dir, "go.mod"), "module example.com/golden\n\ngo 1.26\n")
-			}
+			c.WriteInputs(t, dir)
 			res, err := Run(context.Background(), nil, Options{Dir: dir, Edits: true})
 			if err != nil {
 				t.Fatal(err)
@@ -75,15 +62,5 @@ func TestSplitFix(t *testing.T) {
 				t.Errorf("two_loops: %d findings fixed, want 2", fixed)
 			}
 		})
-	}
-}
-
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -76,6 +76,45 @@ func (c *Case) Set(name string, content []byte) {
 	c.Archive.Files = files
 }
 
+// DefaultGoMod is the go.mod of a case that brings none.
+const DefaultGoMod = "module example.com/golden\n\ngo 1.26\n"
+
+// Inputs returns the case's input files (all but want/...), by name.
+func (c *Case) Inputs() map[string]string {
+	inputs := map[string]string{}
+	for _, f := range c.Archive.Files {
+		if !strings.HasPrefix(f.Name, "want/") {
+			inputs[f.Name] = string(f.Data)
+		}
+	}
+	return inputs
+}
+
+// WriteInputs writes the case's input files into dir, with DefaultGoMod
+// when the case has no go.mod, and returns them by name.
+func (c *Case) WriteInputs(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	inputs := c.Inputs()
+	if _, ok := inputs["go.mod"]; !ok {
+		WriteFile(t, filepath.Join(dir, "go.mod"), DefaultGoMod)
+	}
+	for name, content := range inputs {
+		WriteFile(t, filepath.Join(dir, name), content)
+	}
+	return inputs
+}
+
+// WriteFile writes content to path, making its directory.
+func WriteFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Save writes the case back to its file.
 func (c *Case) Save(t *testing.T) {
 	t.Helper()
