@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -119,9 +120,9 @@ func New() *T {
 			stderr: `unknown rule "nope"`},
 		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
 		{name: "no such directory", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "./nothing/..."}, code: 2,
-			stderr: "nothing/: no such file or directory"},
+			stderr: "./nothing/...: no such directory"},
 		{name: "no match", files: map[string]string{"a/a.go": "package a\n", "docs/README": "x"}, args: []string{"check", "./docs/..."}, code: 2,
-			stderr: "./docs/... matched no packages"},
+			stderr: "./docs/...: matched no packages"},
 		{
 			// A package with a syntax error is reported with its position;
 			// the other package is still checked and its finding reported.
@@ -174,5 +175,26 @@ func TestExplain(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("explain output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// TestInterrupted checks that a run whose context ends (Ctrl-C in Main)
+// changes no file and says so.
+func TestInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	leaky := "package leaky\n\nimport \"time\"\n\ntype T struct{ n int }\n\nfunc New() *T {\n\tt := &T{}\n\tgo func() {\n\t\tfor range time.Tick(time.Second) {\n\t\t\tt.n++\n\t\t}\n\t}()\n\treturn t\n}\n"
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), leaky)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := MainContext(ctx, []string{"fix", "-C", dir}, &stdout, &stderr); code != exitError {
+		t.Errorf("exit status %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr.String(), "interrupted; no file was changed") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	if readFile(t, filepath.Join(dir, "leaky/l.go")) != leaky {
+		t.Error("the file changed")
 	}
 }

@@ -23,6 +23,14 @@ atomically, and a file that changed since it was read is left alone.
 Findings that could not be fixed are printed with the reason, followed by a
 summary on standard error.
 
+With --report, a migration report is written as Markdown (a .md file) or JSON
+(a .json file): per package, what was fixed, what was not and why, and what to
+wire up next: each Shutdown (or extended Close) and the places that start the
+work, so that the call can be added to the program's shutdown path.
+
+An interrupt (Ctrl-C) before the files are replaced leaves every file as it was;
+once replacing has begun it is finished, so each file is either old or new.
+
 Exit status: 0 everything found was fixed, 1 some findings were not fixed, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Patterns = args
@@ -34,6 +42,16 @@ Exit status: 0 everything found was fixed, 1 some findings were not fixed, 2 err
 		},
 	}
 	addFlags(cmd, o)
+	cmd.Flags().StringVar(&o.Report, "report", "", "write a migration report to `file` (.md or .json)")
+	pre := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if o.Report != "" {
+			if _, err := reportFormat(o.Report); err != nil {
+				return err
+			}
+		}
+		return pre(c, args)
+	}
 	return cmd
 }
 
@@ -52,6 +70,12 @@ func runFix(cmd *cobra.Command, o *Options) error {
 		reasons[f.Unfixed]++
 	}
 	summarize(o.Stderr, res, fixed, reasons)
+	if o.Report != "" {
+		if err := writeReport(o.Report, dir, res); err != nil {
+			fmt.Fprintf(o.Stderr, "leakfix: %v\n", err)
+			return statusError{exitError}
+		}
+	}
 	return status(res, fixed < len(res.Findings))
 }
 
@@ -64,6 +88,10 @@ func summarize(w io.Writer, res *engine.Result, fixed int, reasons map[string]in
 		fmt.Fprintf(w, ", %s skipped", plural(res.Generated, "generated file", "generated files"))
 	}
 	fmt.Fprintln(w)
+	if res.NotAnalysed > 0 {
+		fmt.Fprintf(w, "leakfix: %s excluded by build constraints not analysed (see --platforms)\n",
+			plural(res.NotAnalysed, "file", "files"))
+	}
 	var whys []string
 	for why := range reasons {
 		whys = append(whys, why)

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"go/token"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -32,16 +35,29 @@ type statusError struct{ code int }
 func (e statusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // Main runs leakfix with args and returns the process exit status.
+//
+// An interrupt (Ctrl-C) or SIGTERM cancels the run instead of killing the
+// process, so that files being replaced are replaced whole: see fix.
 func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return MainContext(ctx, args, stdout, stderr)
+}
+
+// MainContext is Main with a context whose end interrupts the run.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := NewRoot(stdout, stderr, nil)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	var se statusError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &se):
 		return se.code
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "leakfix: interrupted; no file was changed")
+		return exitError
 	default:
 		fmt.Fprintf(stderr, "leakfix: %v\n", err)
 		return exitError
@@ -100,6 +116,7 @@ type Options struct {
 	Config string
 	Stdout io.Writer
 	Stderr io.Writer
+	Report string // fix only: where to write the migration report
 }
 
 // addFlags binds the shared flags to o.
@@ -108,6 +125,10 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.BoolVar(&o.Engine.Tests, "tests", false, "also analyse _test.go files")
 	f.StringSliceVar(&o.Engine.Rules, "rules", nil, "comma-separated rules to run (default all; see leakfix rules)")
 	f.StringVarP(&o.Engine.Dir, "dir", "C", "", "run as if started in `dir`")
+	f.StringSliceVar(&o.Engine.Platforms, "platforms", nil,
+		"comma-separated `GOOS/GOARCH` pairs to analyse in turn, so that files excluded by build constraints on one are analysed on another (e.g. linux/amd64,darwin/arm64,windows/amd64)")
+	f.BoolVar(&o.Engine.Untrusted, "untrusted", false,
+		"load an untrusted checkout safely: only the installed Go runs (GOTOOLCHAIN=local), nothing is downloaded (GOPROXY=off), go.mod is not changed (-mod=readonly) and no C compiler runs (CGO_ENABLED=0)")
 	var tags string
 	f.StringVar(&tags, "tags", "", "comma-separated build tags")
 	f.StringVar(&o.NewFromRev, "new-from-rev", "", "only findings on lines changed since git revision `rev` (git diff rev, plus untracked files)")
@@ -193,7 +214,13 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 	if err := applyConfig(o, dir); err != nil {
 		return nil, "", err
 	}
-	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
+	opts := o.Engine
+	p := newProgress(o.Stderr)
+	if p != nil {
+		opts.Progress = p.show
+	}
+	res, err := engine.Run(cmd.Context(), o.Patterns, opts)
+	p.clear()
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"os"
+	"fmt"
 
 	"golang.org/x/tools/go/packages"
 
@@ -10,19 +10,11 @@ import (
 )
 
 // fix rewrites the fixable findings of pkg and keeps only fixes whose
-// package still type-checks. It returns the changed files and, for every
-// fixable finding, "" if it was fixed or the reason it was not.
-func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, map[*rules.Finding]string) {
+// package still type-checks. It returns the new content of the files the
+// rewrite produced and, for every finding, "" if it was fixed or the reason
+// it was not.
+func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[string][]byte, map[*rules.Finding]string) {
 	why := map[*rules.Finding]string{}
-	var fixable []*rules.Finding
-	for _, f := range found {
-		if f.Fix != nil {
-			fixable = append(fixable, f)
-		}
-	}
-	if len(fixable) == 0 {
-		return nil, why
-	}
 	rp := &rewrite.Package{Path: pkg.PkgPath, Fset: pkg.Fset, Files: pkg.Syntax, Info: pkg.TypesInfo, Types: pkg.Types}
 
 	// try rewrites the given findings and verifies the result.
@@ -33,7 +25,7 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 			fixes = append(fixes, f.Fix)
 			byFix[f.Fix] = f
 		}
-		files, failures, err := rewrite.Apply(rp, fixes)
+		files, failures, err := apply(rp, fixes)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -41,7 +33,7 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 		for _, fl := range failures {
 			failed[byFix[fl.Fix]] = fl.Reason
 		}
-		if err := v.check(pkg, files); err != nil {
+		if _, err := v.check(pkg, files, nil, nil); err != nil {
 			return nil, failed, err
 		}
 		return files, failed, nil
@@ -78,21 +70,18 @@ func fix(pkg *packages.Package, found []*rules.Finding, v *verifier) ([]Change, 
 			why[f] = "not fixed: another fix in this package failed"
 		}
 	}
-
-	var changes []Change
-	for name, content := range files {
-		old, err := os.ReadFile(name)
-		if err != nil {
-			for _, f := range fixable {
-				if why[f] == "" {
-					why[f] = "cannot read " + name + ": " + err.Error()
-				}
-			}
-			return nil, why
-		}
-		if string(old) != string(content) {
-			changes = append(changes, Change{Path: name, Old: old, New: content})
-		}
-	}
-	return changes, why
+	return files, why
 }
+
+// apply runs the rewrite, turning a panic into an error: one package the
+// rewriter cannot handle must not end a run over a whole repository.
+func apply(rp *rewrite.Package, fixes []rules.Fix) (files map[string][]byte, failures []rewrite.Failure, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PosError{Pos: rp.Path, Msg: "leakfix's rewriter failed (please report this bug): " + fmtPanic(p)}
+		}
+	}()
+	return rewrite.Apply(rp, fixes)
+}
+
+func fmtPanic(p any) string { return fmt.Sprint(p) }

@@ -2,33 +2,47 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
 )
 
-// load loads the packages with full syntax and types. With Tests, a
-// package's test variant replaces the package itself, since it holds the
-// same files and more.
-func load(ctx context.Context, dir string, patterns []string, opts Options) ([]*packages.Package, error) {
+const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
+	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest
+
+// load loads the packages with full syntax and types, reading the files in
+// overlay from there instead of the disk. With Tests, a package's test
+// variant replaces the package itself, since it holds the same files and
+// more.
+func load(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte) ([]*packages.Package, error) {
 	cfg := &packages.Config{
-		Context: ctx,
-		Mode: packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
-			packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes |
-			packages.NeedModule,
+		Context:    ctx,
+		Mode:       loadMode,
 		Dir:        dir,
 		Tests:      opts.Tests,
 		BuildFlags: opts.BuildFlags,
-		Env:        opts.Env,
+		Env:        env,
+		Overlay:    overlay,
 	}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", strings.Join(patterns, " "), err)
+		return nil, driverError(dir, patterns, err)
 	}
 	if !opts.Tests {
 		return pkgs, nil
 	}
+	return withoutTestDuplicates(pkgs), nil
+}
+
+// withoutTestDuplicates drops the test mains and the packages whose test
+// variant is also loaded.
+func withoutTestDuplicates(pkgs []*packages.Package) []*packages.Package {
 	hasTestVariant := map[string]bool{}
 	for _, p := range pkgs {
 		if p.ForTest != "" && p.PkgPath == p.ForTest {
@@ -44,5 +58,200 @@ func load(ctx context.Context, dir string, patterns []string, opts Options) ([]*
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// driverError turns a failure of the go command as a whole (a go.mod it
+// rejects, a toolchain it will not run) into the go command's own words.
+func driverError(dir string, patterns []string, err error) error {
+	msg := err.Error()
+	if _, stderr, ok := strings.Cut(msg, "stderr: "); ok {
+		msg = stderr
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(msg), "\n") {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "go: ")
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	// The go command says what it was doing ("errors parsing go.mod:") and
+	// then where: lead with the position when there is one.
+	for i, l := range lines {
+		if pos, m, ok := splitPos(l); ok {
+			if !filepath.IsAbs(pos) {
+				pos = filepath.Join(dir, pos)
+			}
+			rest := append(append([]string{}, lines[:i]...), lines[i+1:]...)
+			if len(rest) > 0 && strings.HasSuffix(rest[0], ":") {
+				rest = rest[1:]
+			}
+			if len(rest) > 0 {
+				m += " (" + strings.Join(rest, "; ") + ")"
+			}
+			return &PosError{Pos: pos, Msg: m}
+		}
+	}
+	if len(lines) == 0 {
+		lines = []string{err.Error()}
+	}
+	return &PosError{Pos: dir, Msg: fmt.Sprintf("cannot load %s: %s", strings.Join(patterns, " "), strings.Join(lines, "; "))}
+}
+
+// pkgErrors returns the problems of a package as positioned errors, in
+// terms the user can act on.
+func pkgErrors(dir string, pkg *packages.Package) []error {
+	compiled := false // go/types already reported what the compiler found
+	for _, e := range pkg.Errors {
+		if e.Kind == packages.ParseError || e.Kind == packages.TypeError {
+			compiled = true
+		}
+	}
+	var out []error
+	for _, e := range pkg.Errors {
+		msg, pos := e.Msg, e.Pos
+		if e.Kind == packages.ListError && strings.HasPrefix(msg, "# ") {
+			// The compiler's output when go list built the package: one
+			// "file:line:col: msg" a line after a "# pkg" header.
+			if compiled {
+				continue
+			}
+			for _, line := range strings.Split(msg, "\n")[1:] {
+				if p, m, ok := splitPos(strings.TrimSpace(line)); ok {
+					if !filepath.IsAbs(p) {
+						p = filepath.Join(dir, p)
+					}
+					out = append(out, &PosError{Pos: p, Msg: m})
+				}
+			}
+			continue
+		}
+		if e.Kind == packages.TypeError {
+			msg = importError(pkg, msg)
+		}
+		if pos == "" || pos == "-" {
+			pos, msg = errorPosition(pkg, msg)
+		} else if !filepath.IsAbs(pos) {
+			pos = filepath.Join(dir, pos) // go list's positions are relative to where it ran
+		}
+		out = append(out, &PosError{Pos: pos, Msg: msg})
+	}
+	return out
+}
+
+var couldNotImport = regexp.MustCompile(`^could not import (\S+) \(`)
+
+// importError replaces go/types' "could not import p (invalid package
+// name)" by the reason go list gave for p, such as a missing module.
+func importError(pkg *packages.Package, msg string) string {
+	m := couldNotImport.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	dep := pkg.Imports[m[1]]
+	if dep == nil || len(dep.Errors) == 0 {
+		return msg
+	}
+	var lines []string
+	for _, l := range strings.Split(dep.Errors[0].Msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return "cannot import " + m[1] + ": " + strings.Join(lines, " ")
+}
+
+var openError = regexp.MustCompile(`^open (.+): ([^:]+)$`)
+
+// errorPosition finds a position for an error go list gave without one.
+func errorPosition(pkg *packages.Package, msg string) (string, string) {
+	if m := openError.FindStringSubmatch(msg); m != nil {
+		return m[1], "cannot read: " + m[2]
+	}
+	if pkg.Dir != "" {
+		if m, ok := strings.CutSuffix(msg, " in "+pkg.Dir); ok {
+			return pkg.Dir, m
+		}
+		return pkg.Dir, msg
+	}
+	return pkg.ID, msg
+}
+
+// splitPos splits "path:line[:col]: msg".
+func splitPos(s string) (pos, msg string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ':' || i == 0 {
+			continue
+		}
+		rest := s[i+1:]
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j == 0 {
+			continue
+		}
+		end := i + 1 + j
+		if k := strings.IndexByte(s[end:], ':'); k == 0 && end+1 < len(s) && s[end+1] >= '0' && s[end+1] <= '9' {
+			end++
+			for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+				end++
+			}
+		}
+		if strings.HasPrefix(s[end:], ": ") {
+			if _, err := strconv.Atoi(rest[:j]); err == nil {
+				return s[:end], s[end+2:], true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// readError words a failure to read a file without repeating its path.
+func readError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return "cannot " + pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// matches reports whether the package pkg is one that pattern names when
+// resolved from dir. It lets a run say which of several patterns matched
+// nothing, which the go command only prints as a warning.
+func matches(dir, pattern string, pkg *packages.Package) bool {
+	switch pattern {
+	case "all", "std", "cmd", "tool", "work":
+		return true
+	}
+	if isRelative(pattern) {
+		base := strings.TrimSuffix(strings.TrimSuffix(pattern, "..."), "/")
+		if base == "" {
+			base = "."
+		}
+		if !filepath.IsAbs(base) {
+			base = filepath.Join(dir, base)
+		}
+		if pkg.Dir == "" {
+			return false
+		}
+		if !strings.HasSuffix(pattern, "...") {
+			return pkg.Dir == base
+		}
+		return pkg.Dir == base || strings.HasPrefix(pkg.Dir, base+string(filepath.Separator))
+	}
+	path := pkg.PkgPath
+	if pkg.ForTest != "" {
+		path = pkg.ForTest
+	}
+	if !strings.Contains(pattern, "...") {
+		return path == pattern || pkg.ID == pattern
+	}
+	re := regexp.QuoteMeta(pattern)
+	re = strings.ReplaceAll(re, `\.\.\.`, `.*`)
+	if strings.HasSuffix(pattern, "/...") {
+		re = strings.TrimSuffix(re, `/.*`) + `(/.*)?`
+	}
+	ok, _ := regexp.MatchString("^"+re+"$", path)
+	return ok
 }

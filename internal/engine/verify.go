@@ -1,11 +1,41 @@
 package engine
 
+// What is verified before anything is written, and why that much:
+//
+//  1. Each fixed package is type-checked with its new files (fix.go), against
+//     the dependencies as they were. A fix that does not compile is dropped.
+//  2. Every loaded package that imports a fixed package, directly or through
+//     other loaded packages, is type-checked again against the fixed
+//     packages, in dependency order, reusing the syntax already loaded
+//     (verifyImporters). A new Shutdown method or stop field can make a
+//     selector ambiguous (two embedded types at the same depth) or stop a
+//     type from satisfying an interface it satisfied; both fail here. It
+//     can also silently change what a selector means (a promoted Shutdown
+//     at a shallower depth now wins over a deeper one), which type-checks:
+//     so every selector that was resolved before must resolve along the
+//     same embedding path after.
+//  3. Each fixed package's own _test.go files, in-package and external, are
+//     type-checked through go/packages with the new content as an overlay
+//     (verifyTests). An overlay makes go/packages type-check every
+//     dependency from source, which costs seconds, so this is done once per
+//     pass and only for the fixed packages, not for the tests of importers.
+//     With Options.Tests the test files are loaded in the first place, and
+//     step 2 covers them.
+//  4. With several platforms, each fixed package is type-checked on every
+//     platform (verifyPlatforms).
+//
+// Importers outside the loaded packages (other modules, or packages the
+// patterns did not match) are not checked: run on ./... to include them.
+// When a check fails, the fixes of every fixed package the failing one
+// depends on are dropped, and the check runs again without them.
+
 import (
 	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/types"
+	"slices"
 	"sync"
 
 	"golang.org/x/tools/go/packages"
@@ -15,45 +45,59 @@ import (
 // runs the go vet checks a fix could upset, so that a fix that would not
 // compile or vet is dropped instead of breaking the build.
 type verifier struct {
-	ctx  context.Context
-	dir  string
-	opts Options
+	ctx context.Context
+	dir string
+	env []string
 
+	known map[string]*types.Package // packages of added found among the loaded ones' dependencies
 	once  sync.Once
-	extra map[string]*types.Package // standard packages a fix may add imports of
-	err   error
+	extra map[string]*types.Package // packages of added loaded on their own
 }
 
-func newVerifier(ctx context.Context, dir string, opts Options) *verifier {
-	return &verifier{ctx: ctx, dir: dir, opts: opts}
+// newVerifier returns a verifier for packages loaded from dir with env;
+// pkgs are the loaded packages, whose dependencies it reuses.
+func newVerifier(ctx context.Context, dir string, env []string, pkgs ...*packages.Package) *verifier {
+	v := &verifier{ctx: ctx, dir: dir, env: env, known: map[string]*types.Package{}}
+	packages.Visit(pkgs, nil, func(p *packages.Package) {
+		if slices.Contains(added, p.PkgPath) && p.Types != nil && p.Types.Complete() && len(p.Errors) == 0 {
+			v.known[p.PkgPath] = p.Types
+		}
+	})
+	return v
 }
 
 // added are the packages a fix may import that the package did not.
 var added = []string{"context", "os/signal", "sync", "time"}
 
-// check type-checks pkg with the changed files replaced by their new content.
-func (v *verifier) check(pkg *packages.Package, changed map[string][]byte) error {
+// check type-checks pkg with the changed files replaced by their new
+// content. Imports resolve through override first, when it is not nil,
+// then through the package's own imports. It records into info when that
+// is not nil, and returns the new package.
+func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
 	var files []*ast.File
 	for _, f := range pkg.Syntax {
 		name := pkg.Fset.File(f.Pos()).Name()
 		if content, ok := changed[name]; ok {
-			nf, err := parser.ParseFile(pkg.Fset, name, content, parser.SkipObjectResolution)
+			nf, err := parser.ParseFile(pkg.Fset, name, content, parser.SkipObjectResolution|parser.ParseComments)
 			if err != nil {
-				return fmt.Errorf("it would not parse: %w", err)
+				return nil, fmt.Errorf("it would not parse: %w", err)
 			}
 			files = append(files, nf)
 			continue
 		}
 		files = append(files, f)
 	}
-	imports := map[string]*types.Package{}
-	for _, imp := range pkg.Types.Imports() {
-		imports[imp.Path()] = imp
-	}
 	conf := types.Config{
 		Importer: importerFunc(func(path string) (*types.Package, error) {
-			if p, ok := imports[path]; ok {
-				return p, nil
+			if dep := pkg.Imports[path]; dep != nil {
+				if override != nil {
+					if p := override(dep); p != nil {
+						return p, nil
+					}
+				}
+				if dep.Types != nil {
+					return dep.Types, nil
+				}
 			}
 			if p := v.std(path); p != nil {
 				return p, nil
@@ -71,44 +115,57 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte) error
 			first = err
 		}
 	}
-	info := &types.Info{
-		Types:        map[ast.Expr]types.TypeAndValue{},
-		Defs:         map[*ast.Ident]types.Object{},
-		Uses:         map[*ast.Ident]types.Object{},
-		Implicits:    map[ast.Node]types.Object{},
-		Selections:   map[*ast.SelectorExpr]*types.Selection{},
-		Scopes:       map[ast.Node]*types.Scope{},
-		Instances:    map[*ast.Ident]types.Instance{},
-		FileVersions: map[*ast.File]string{},
+	if info == nil {
+		info = &types.Info{
+			Types:        map[ast.Expr]types.TypeAndValue{},
+			Defs:         map[*ast.Ident]types.Object{},
+			Uses:         map[*ast.Ident]types.Object{},
+			Implicits:    map[ast.Node]types.Object{},
+			Selections:   map[*ast.SelectorExpr]*types.Selection{},
+			Scopes:       map[ast.Node]*types.Scope{},
+			Instances:    map[*ast.Ident]types.Instance{},
+			FileVersions: map[*ast.File]string{},
+		}
 	}
-	checked := types.NewPackage(pkg.PkgPath, pkg.Name)
-	types.NewChecker(&conf, pkg.Fset, checked, info).Files(files)
+	checked, _ := conf.Check(pkg.PkgPath, pkg.Fset, files, info)
 	if first != nil {
-		return fmt.Errorf("it would not compile: %w", first)
+		return nil, fmt.Errorf("it would not compile: %w", first)
+	}
+	if len(changed) == 0 || override != nil || pkg.TypesInfo == nil {
+		// An importer (its own code did not change), or a test variant,
+		// loaded without type information: the fixed package itself was
+		// vetted when it was fixed.
+		return checked, nil
 	}
 
 	// The fix must not add what go vet would report.
 	before, err := vet(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	after, err := vet(pkg.Fset, files, checked, info)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if added := newVetFindings(before, after); len(added) > 0 {
-		return fmt.Errorf("go vet would report %s", added[0])
+		return nil, fmt.Errorf("go vet would report %s", added[0])
 	}
-	return nil
+	return checked, nil
 }
 
-// std loads the packages in added once, on first need.
+// std returns one of the packages in added: from the loaded packages'
+// dependencies when they include it, else loaded once, on first need.
 func (v *verifier) std(path string) *types.Package {
+	if !slices.Contains(added, path) {
+		return nil
+	}
+	if p := v.known[path]; p != nil {
+		return p
+	}
 	v.once.Do(func() {
-		cfg := &packages.Config{Context: v.ctx, Mode: packages.NeedName | packages.NeedTypes, Dir: v.dir, Env: v.opts.Env}
+		cfg := &packages.Config{Context: v.ctx, Mode: packages.NeedName | packages.NeedTypes, Dir: v.dir, Env: v.env}
 		pkgs, err := packages.Load(cfg, added...)
 		if err != nil {
-			v.err = err
 			return
 		}
 		v.extra = map[string]*types.Package{}
@@ -122,3 +179,373 @@ func (v *verifier) std(path string) *types.Package {
 type importerFunc func(path string) (*types.Package, error)
 
 func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+
+// verifyImporters type-checks again, against the fixed packages, every
+// loaded package that depends on one of them (step 2 above).
+func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *verifier) {
+	inSet := map[*packages.Package]bool{}
+	for _, p := range clean {
+		inSet[p] = true
+	}
+	for {
+		changed := map[*packages.Package]*pkgFix{}
+		for _, pf := range fixes {
+			if len(pf.files) > 0 {
+				changed[pf.pkg] = pf
+			}
+		}
+		if len(changed) == 0 {
+			return
+		}
+		order := affected(clean, inSet, changed)
+		newTypes := map[*packages.Package]*types.Package{}
+		override := func(dep *packages.Package) *types.Package { return newTypes[dep] }
+		var failed *packages.Package
+		var failure error
+		for _, p := range order {
+			if r.ctx.Err() != nil {
+				return
+			}
+			var files map[string][]byte
+			if pf := changed[p]; pf != nil {
+				files = pf.files
+			}
+			info := &types.Info{Selections: map[*ast.SelectorExpr]*types.Selection{}}
+			tp, err := v.check(p, files, override, info)
+			if err == nil {
+				err = sameSelections(p, info)
+			}
+			if err != nil {
+				failed, failure = p, err
+				break
+			}
+			newTypes[p] = tp
+		}
+		if failed == nil {
+			return
+		}
+		blamed := dependsOn(failed, changed)
+		for _, pf := range blamed {
+			if pf.pkg == failed && len(blamed) == 1 {
+				pf.drop("the fix would not compile: " + relTo(r.dir, failure))
+			} else {
+				pf.drop(fmt.Sprintf("the fix would break %s: %s", failed.PkgPath, relTo(r.dir, failure)))
+			}
+		}
+	}
+}
+
+// affected returns, dependencies first, the loaded packages that are
+// changed or import a changed one through loaded packages.
+func affected(clean []*packages.Package, inSet map[*packages.Package]bool, changed map[*packages.Package]*pkgFix) []*packages.Package {
+	reaches := map[*packages.Package]bool{}
+	visited := map[*packages.Package]bool{}
+	var order []*packages.Package
+	var visit func(p *packages.Package) bool
+	visit = func(p *packages.Package) bool {
+		if visited[p] {
+			return reaches[p]
+		}
+		visited[p] = true
+		r := changed[p] != nil
+		for _, dep := range p.Imports {
+			if inSet[dep] && visit(dep) {
+				r = true
+			}
+		}
+		reaches[p] = r
+		if r {
+			order = append(order, p)
+		}
+		return r
+	}
+	for _, p := range clean {
+		visit(p)
+	}
+	return order
+}
+
+// dependsOn returns the changed packages among p and its dependencies.
+func dependsOn(p *packages.Package, changed map[*packages.Package]*pkgFix) []*pkgFix {
+	var out []*pkgFix
+	seen := map[*packages.Package]bool{}
+	var visit func(p *packages.Package)
+	visit = func(p *packages.Package) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		if pf := changed[p]; pf != nil {
+			out = append(out, pf)
+		}
+		for _, dep := range p.Imports {
+			visit(dep)
+		}
+	}
+	visit(p)
+	return out
+}
+
+// sameSelections reports a selector of p's unchanged files that now
+// resolves along another embedding path than it did when p was loaded: a
+// promoted method or field the fix added has shadowed another one.
+func sameSelections(p *packages.Package, now *types.Info) error {
+	for sel, s := range now.Selections {
+		was := p.TypesInfo.Selections[sel]
+		if was == nil {
+			continue // a file the fix rewrote: its nodes are new
+		}
+		wi, si := was.Index(), s.Index()
+		if was.Kind() != s.Kind() || was.Obj().Name() != s.Obj().Name() || !slices.Equal(wi[:len(wi)-1], si[:len(si)-1]) {
+			return fmt.Errorf("%s: %s would now select %s instead of %s",
+				p.Fset.Position(sel.Pos()), types.ExprString(sel), describe(s), describe(was))
+		}
+	}
+	return nil
+}
+
+func describe(s *types.Selection) string {
+	if f, ok := s.Obj().(*types.Func); ok {
+		return f.FullName()
+	}
+	return fmt.Sprintf("field %s of %s", s.Obj().Name(), s.Recv())
+}
+
+// verifyTests type-checks the test files of the fixed packages with the
+// fixes applied (step 3 above). The tests are loaded as they are, which
+// reuses the go command's export data; the test variant of each fixed
+// package is then checked again with its new files, and its external test
+// package against that. Only when the external tests also import, through
+// other packages, the package under test (whose export data would then
+// disagree with the new types) are they loaded again from source with the
+// fixes as an overlay.
+func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix) {
+	changed := map[string]*pkgFix{}
+	var paths []string
+	for _, pf := range fixes {
+		if len(pf.files) > 0 {
+			changed[pf.pkg.PkgPath] = pf
+			paths = append(paths, pf.pkg.PkgPath)
+		}
+	}
+	if len(paths) == 0 {
+		return
+	}
+	cfg := r.testConfig(u, env, nil)
+	pkgs, err := packages.Load(cfg, paths...)
+	if err != nil {
+		return // the go command cannot list the tests at all, fix or no fix
+	}
+	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	var slow []*pkgFix
+	for _, path := range paths {
+		pf := changed[path]
+		// The test variant holds the package's files and its in-package
+		// tests; without such tests, external tests import the package itself.
+		var tv *packages.Package
+		for _, p := range pkgs {
+			if p.PkgPath == path && (p.ForTest == path || tv == nil && p.ID == path) {
+				tv = p
+			}
+		}
+		if tv == nil || len(tv.Errors) > 0 {
+			continue // broken before the fix: nothing to compare with
+		}
+		tp, err := v.check(tv, pf.files, nil, nil)
+		if err != nil {
+			pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
+			continue
+		}
+		for _, xt := range pkgs {
+			if xt.ForTest != path || xt.PkgPath == path || len(xt.Errors) > 0 || xt.Imports[path] != tv {
+				continue
+			}
+			if reachesThroughOthers(xt, tv) {
+				slow = append(slow, pf)
+				break
+			}
+			override := func(dep *packages.Package) *types.Package {
+				if dep == tv {
+					return tp
+				}
+				return nil
+			}
+			if _, err := v.check(xt, nil, override, nil); err != nil {
+				pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
+				break
+			}
+		}
+	}
+	if len(slow) > 0 {
+		r.verifyTestsFromSource(u, env, slow)
+	}
+}
+
+// reachesThroughOthers reports whether p imports target through another
+// package, not only directly.
+func reachesThroughOthers(p, target *packages.Package) bool {
+	seen := map[*packages.Package]bool{target: true}
+	var visit func(q *packages.Package) bool
+	visit = func(q *packages.Package) bool {
+		if seen[q] {
+			return false
+		}
+		seen[q] = true
+		for _, dep := range q.Imports {
+			if dep == target || visit(dep) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, dep := range p.Imports {
+		if dep != target && visit(dep) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) testConfig(u unit, env []string, overlay map[string][]byte) *packages.Config {
+	return &packages.Config{
+		Context:    r.ctx,
+		Mode:       packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest,
+		Dir:        u.dir,
+		Tests:      true,
+		BuildFlags: r.opts.BuildFlags,
+		Env:        env,
+		Overlay:    overlay,
+	}
+}
+
+// verifyTestsFromSource type-checks the tests of the fixed packages with
+// go/packages and the fixes as an overlay, which type-checks every
+// dependency from source.
+func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
+	for round := 0; round < 3; round++ {
+		overlay := r.snapshot()
+		if overlay == nil {
+			overlay = map[string][]byte{}
+		}
+		changed := map[string]*pkgFix{}
+		var paths []string
+		for _, pf := range fixes {
+			if len(pf.files) > 0 {
+				changed[pf.pkg.PkgPath] = pf
+				paths = append(paths, pf.pkg.PkgPath)
+				for name, content := range pf.files {
+					overlay[name] = content
+				}
+			}
+		}
+		if len(paths) == 0 {
+			return
+		}
+		broken := r.loadTests(u, env, paths, overlay)
+		if len(broken) == 0 {
+			return
+		}
+		before := r.loadTests(u, env, paths, nil)
+		dropped := false
+		for id, b := range broken {
+			if _, ok := before[id]; ok {
+				continue // the tests did not compile before the fix either
+			}
+			for _, path := range b.deps {
+				if pf := changed[path]; pf != nil && len(pf.files) > 0 {
+					pf.drop(fmt.Sprintf("the fix would break the tests of %s: %s", b.pkg.PkgPath, relTo(r.dir, b.err)))
+					dropped = true
+				}
+			}
+		}
+		if !dropped {
+			return
+		}
+	}
+}
+
+type brokenPkg struct {
+	pkg  *packages.Package
+	err  error
+	deps []string // import paths of the package and everything it imports
+}
+
+// loadTests loads paths with their tests, with overlay, and returns the
+// packages that have errors, by ID.
+func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) map[string]brokenPkg {
+	pkgs, err := packages.Load(r.testConfig(u, env, overlay), paths...)
+	broken := map[string]brokenPkg{}
+	if err != nil {
+		// The go command failed as a whole: say so against every package.
+		for _, path := range paths {
+			broken[path] = brokenPkg{pkg: &packages.Package{PkgPath: path}, err: err, deps: []string{path}}
+		}
+		return broken
+	}
+	packages.Visit(pkgs, nil, func(p *packages.Package) {
+		if len(p.Errors) == 0 {
+			return
+		}
+		var deps []string
+		seen := map[*packages.Package]bool{}
+		var visit func(*packages.Package)
+		visit = func(q *packages.Package) {
+			if !seen[q] {
+				seen[q] = true
+				deps = append(deps, q.PkgPath)
+				for _, d := range q.Imports {
+					visit(d)
+				}
+			}
+		}
+		visit(p)
+		broken[p.ID] = brokenPkg{pkg: p, err: pkgErrors(u.dir, p)[0], deps: deps}
+	})
+	return broken
+}
+
+// verifyPlatforms type-checks every fixed package on every platform
+// (step 4 above); a fix that does not compile on one of them is dropped.
+func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string) {
+	for _, pl := range platforms {
+		for _, u := range units {
+			var paths []string
+			seen := map[string]bool{}
+			for name, path := range r.owner {
+				if !seen[path] && within(u.dir, name) {
+					seen[path] = true
+					paths = append(paths, path)
+				}
+			}
+			if len(paths) == 0 {
+				continue
+			}
+			env := withPlatform(u.env(base), pl)
+			pkgs, err := load(r.ctx, u.dir, paths, r.opts, env, nil)
+			if err != nil {
+				continue
+			}
+			v := newVerifier(r.ctx, u.dir, env, pkgs...)
+			for _, p := range pkgs {
+				if len(p.Errors) > 0 || !seen[p.PkgPath] {
+					continue // no files for this platform, or broken before the fix
+				}
+				files := map[string][]byte{}
+				for _, f := range p.Syntax {
+					name := p.Fset.File(f.Pos()).Name()
+					if content, ok := r.overlay[name]; ok {
+						files[name] = content
+					}
+				}
+				if _, err := v.check(p, files, nil, nil); err != nil {
+					r.dropPackage(p.PkgPath, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, err)))
+				}
+			}
+		}
+	}
+}
+
+func within(dir, path string) bool {
+	rel := Rel(dir, path)
+	return rel != path || dir == path
+}

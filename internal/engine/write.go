@@ -2,41 +2,96 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
-// writeAll writes every change atomically: each new content goes to a temp
-// file beside its target, and only when all of them are written and synced
-// are they renamed into place. A file that changed on disk since it was read
-// is not written. Any failure before the renames leaves every file as it was.
-func writeAll(changes []Change) []error {
+// beforeRename, when set by a test, runs after every temp file is written
+// and synced and before the first rename.
+var beforeRename func()
+
+// writeAll writes every change atomically. Each new content goes to a temp
+// file beside its target; only when all of them are written and synced are
+// they renamed into place. A rename replaces a file whole, so a crash or an
+// interrupt leaves each file either old or new.
+//
+// The changes of one package are written together or not at all: if one
+// of its files cannot be prepared (it changed on disk since it was read,
+// or cannot be written), none of them is, since the package would not
+// compile with half a fix. Other packages are still written. Once the
+// context is done, nothing more is started; renames already under way are
+// finished, so the tree is never left half renamed by an interrupt.
+func writeAll(ctx context.Context, changes []Change) []error {
 	type pending struct {
 		tmp, path string
 	}
+	byPkg := map[string][]Change{}
+	var pkgs []string
+	for _, c := range changes {
+		if byPkg[c.Package] == nil {
+			pkgs = append(pkgs, c.Package)
+		}
+		byPkg[c.Package] = append(byPkg[c.Package], c)
+	}
+	sort.Strings(pkgs)
+
 	var (
 		errs  []error
 		ready []pending
 	)
-	for _, c := range changes {
-		tmp, err := prepare(c)
-		if err != nil {
-			errs = append(errs, &PosError{Pos: c.Path, Msg: err.Error()})
+	for _, pkg := range pkgs {
+		var group []pending
+		failed := false
+		for _, c := range byPkg[pkg] {
+			if ctx.Err() != nil {
+				failed = true
+				break
+			}
+			tmp, err := prepare(c)
+			if err != nil {
+				errs = append(errs, &PosError{Pos: c.Path, Msg: err.Error()})
+				failed = true
+				break
+			}
+			group = append(group, pending{tmp, c.Path})
+		}
+		if failed {
+			for _, p := range group {
+				os.Remove(p.tmp)
+			}
+			if ctx.Err() == nil && len(byPkg[pkg]) > 1 {
+				errs = append(errs, &PosError{Pos: pkg, Msg: "no file of the package was written"})
+			}
 			continue
 		}
-		ready = append(ready, pending{tmp, c.Path})
+		ready = append(ready, group...)
 	}
-	if len(errs) > 0 {
+	if beforeRename != nil {
+		beforeRename()
+	}
+	if err := ctx.Err(); err != nil {
 		for _, p := range ready {
 			os.Remove(p.tmp)
 		}
-		return append(errs, &PosError{Msg: "no file was written"})
+		return append(errs, fmt.Errorf("interrupted before writing: no file was changed"))
 	}
+	dirs := map[string]bool{}
 	for _, p := range ready {
 		if err := os.Rename(p.tmp, p.path); err != nil {
 			os.Remove(p.tmp)
 			errs = append(errs, &PosError{Pos: p.path, Msg: err.Error()})
+			continue
+		}
+		dirs[filepath.Dir(p.path)] = true
+	}
+	// The renames are durable only once their directories are synced.
+	for dir := range dirs {
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
 		}
 	}
 	return errs
@@ -47,21 +102,21 @@ func writeAll(changes []Change) []error {
 func prepare(c Change) (string, error) {
 	info, err := os.Lstat(c.Path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("cannot write: %w", err)
 	}
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("not a regular file (a symlink?); not written")
 	}
 	cur, err := os.ReadFile(c.Path)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("cannot read: %w", unwrapPath(err))
 	}
 	if !bytes.Equal(cur, c.Old) {
 		return "", fmt.Errorf("changed on disk since it was read; not written")
 	}
 	f, err := os.CreateTemp(filepath.Dir(c.Path), "."+filepath.Base(c.Path)+".leakfix-*")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("cannot write: %w", unwrapPath(err))
 	}
 	_, err = f.Write(c.New)
 	if err == nil {
@@ -75,7 +130,16 @@ func prepare(c Change) (string, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", err
+		return "", fmt.Errorf("cannot write: %w", unwrapPath(err))
 	}
 	return f.Name(), nil
+}
+
+// unwrapPath drops the path from an *os.PathError: the error is already
+// reported at the file.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -138,9 +139,11 @@ func part(k, n int) string {
 
 // RelError formats an input error with its path relative to dir.
 func RelError(dir string, err error) string {
+	msg := err.Error()
 	var pe *engine.PosError
 	if errors.As(err, &pe) && pe.Pos != "" && pe.Pos != "-" {
-		return engine.Rel(dir, pe.Pos) + ": " + pe.Msg
+		msg = engine.Rel(dir, pe.Pos) + ": " + pe.Msg
 	}
-	return err.Error()
+	// Messages from the go command name files by absolute path too.
+	return strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
 }

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/leakfix/leakfix/internal/engine"
+)
+
+// progress keeps one status line up to date on a terminal.
+type progress struct {
+	w     io.Writer
+	shown bool
+}
+
+// newProgress returns a progress line on w, or nil when w is not a
+// terminal: logs and pipes get no progress noise.
+func newProgress(w io.Writer) *progress {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	info, err := f.Stat()
+	if err != nil || info.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return &progress{w: w}
+}
+
+func (p *progress) show(s engine.Progress) {
+	on := ""
+	if s.Platform != "" {
+		on = " (" + s.Platform + ")"
+	}
+	// \r returns to the start of the line and \x1b[K clears what was left.
+	fmt.Fprintf(p.w, "\rleakfix: %d packages loaded, %d analysed%s\x1b[K", s.Loaded, s.Analysed, on)
+	p.shown = true
+}
+
+// clear removes the line so that what follows starts on a clean one.
+func (p *progress) clear() {
+	if p != nil && p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}

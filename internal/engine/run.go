@@ -1,0 +1,509 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// A run holds what one Run has found and changed so far, across its units
+// and platforms. Fixes accumulate in an overlay: later passes load the
+// packages as the earlier ones left them, and nothing touches the disk
+// until the end.
+type run struct {
+	ctx   context.Context
+	dir   string
+	opts  Options
+	rules []*rules.Rule
+	res   *Result
+
+	orig     map[string][]byte  // file → its content on disk when first changed
+	overlay  map[string][]byte  // file → its content after the fixes so far
+	owner    map[string]string  // file → import path of the package whose fix changed it
+	findings map[findingKey]int // → index in res.Findings
+	analysed map[string]bool    // packages analysed, by import path
+	seen     map[string]bool    // files analysed on some platform
+	excluded map[string]bool    // .go files build constraints excluded on some platform
+	gen      map[string]bool    // generated files skipped
+	matched  map[string]int     // the user's pattern → packages it matched
+	errs     map[string]bool    // errors reported, so each is reported once
+
+	loaded, done int // for Progress
+}
+
+type findingKey struct {
+	rule, file string
+	offset     int
+}
+
+func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule) *run {
+	return &run{
+		ctx: ctx, dir: dir, opts: opts, rules: enabled, res: &Result{},
+		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{},
+		findings: map[findingKey]int{}, analysed: map[string]bool{}, seen: map[string]bool{},
+		excluded: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, errs: map[string]bool{},
+	}
+}
+
+func (r *run) addErr(err error) {
+	if key := err.Error(); !r.errs[key] {
+		r.errs[key] = true
+		r.res.Errors = append(r.res.Errors, err)
+	}
+}
+
+func (r *run) progress(pl platform) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(Progress{Platform: pl.String(), Loaded: r.loaded, Analysed: r.done})
+	}
+}
+
+// A pkgFix is what one pass found in one package and the fix it computed.
+type pkgFix struct {
+	pkg      *packages.Package
+	findings []Finding
+	found    []*rules.Finding  // the rules' findings, parallel to findings
+	extra    []Finding         // findings no rule made (invalid ignore comments)
+	files    map[string][]byte // new content of the files the fix changes
+	old      map[string][]byte // their content as the pass loaded it
+}
+
+// drop withdraws the fix, giving its findings the reason.
+func (pf *pkgFix) drop(reason string) {
+	for i := range pf.findings {
+		if pf.findings[i].Fixed {
+			pf.findings[i].Fixed, pf.findings[i].Unfixed, pf.findings[i].Wire = false, reason, nil
+		}
+		pf.findings[i].Edits = nil
+	}
+	pf.files, pf.old = nil, nil
+}
+
+// pass loads one unit on one platform, analyses and fixes its packages,
+// verifies the fixes and merges the outcome into the run.
+func (r *run) pass(pl platform, u unit, env []string) {
+	for attempt := 0; attempt < 3; attempt++ {
+		if !r.passOnce(pl, u, env) {
+			return
+		}
+	}
+}
+
+// passOnce runs a pass and reports whether it must be run again because
+// an earlier platform's fix turned out not to compile on this one.
+func (r *run) passOnce(pl platform, u unit, env []string) bool {
+	pkgs, err := load(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
+	if err != nil {
+		if r.ctx.Err() == nil {
+			r.addErr(err)
+		}
+		return false
+	}
+	// An earlier platform's fix that breaks this one is withdrawn, and the
+	// pass starts again without it.
+	again := false
+	if len(r.overlay) > 0 {
+		for _, pkg := range pkgs {
+			if len(pkg.Errors) == 0 {
+				continue
+			}
+			for _, path := range r.changedIn(pkg) {
+				r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, pkgErrors(u.dir, pkg)[0])))
+				again = true
+			}
+		}
+	}
+	if again {
+		return true
+	}
+
+	for pattern, origins := range u.origins {
+		n := 0
+		for _, pkg := range pkgs {
+			if matches(u.dir, pattern, pkg) {
+				n++
+			}
+		}
+		for _, o := range origins {
+			r.matched[o] += n
+		}
+	}
+	r.loaded += len(pkgs)
+	r.progress(pl)
+
+	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	var clean []*packages.Package
+	var fixes []*pkgFix
+	for _, pkg := range pkgs {
+		if r.ctx.Err() != nil {
+			return false
+		}
+		r.done++
+		if errs := pkgErrors(u.dir, pkg); len(errs) > 0 {
+			for _, e := range errs {
+				r.addErr(e)
+			}
+			continue
+		}
+		if r.vendored(pkg) {
+			continue
+		}
+		clean = append(clean, pkg)
+		r.analysed[pkg.PkgPath] = true
+		if pf := r.analyse(pkg, v); pf != nil {
+			fixes = append(fixes, pf)
+		}
+		r.progress(pl)
+	}
+	if r.opts.Fix {
+		r.verifyImporters(clean, fixes, v)
+		if !r.opts.Tests {
+			r.verifyTests(u, env, fixes)
+		}
+	}
+	r.wire(clean, fixes)
+	for _, pf := range fixes {
+		r.merge(pf)
+	}
+	return false
+}
+
+// snapshot returns the overlay for the go command, or nil when nothing has
+// changed: an overlay makes go/packages type-check every dependency from
+// source, so it is passed only when needed.
+func (r *run) snapshot() map[string][]byte {
+	if len(r.overlay) == 0 {
+		return nil
+	}
+	m := make(map[string][]byte, len(r.overlay))
+	for k, v := range r.overlay {
+		m[k] = v
+	}
+	return m
+}
+
+// vendored reports whether pkg lies in a vendor directory of its module
+// (or of the run's directory): leakfix never reports or edits vendored code.
+func (r *run) vendored(pkg *packages.Package) bool {
+	root := r.dir
+	if pkg.Module != nil && pkg.Module.Dir != "" {
+		root = pkg.Module.Dir
+	}
+	rel, err := filepath.Rel(root, pkg.Dir)
+	if err != nil || pkg.Dir == "" {
+		return false
+	}
+	for _, elem := range strings.Split(filepath.ToSlash(rel), "/") {
+		if elem == "vendor" {
+			return true
+		}
+	}
+	return false
+}
+
+// analyse runs the rules on one package and, when asked, fixes what they
+// found. It returns nil when nothing was found.
+func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
+	goFiles := map[string]bool{}
+	for _, f := range pkg.GoFiles {
+		goFiles[f] = true
+	}
+	for _, f := range pkg.IgnoredFiles {
+		if strings.HasSuffix(f, ".go") && (r.opts.Tests || !strings.HasSuffix(f, "_test.go")) {
+			r.excluded[f] = true
+		}
+	}
+	pass := &rules.Pass{Fset: pkg.Fset, Pkg: pkg.Types, Info: pkg.TypesInfo, AllFiles: pkg.Syntax}
+	if pkg.Module != nil {
+		pass.GoVersion = pkg.Module.GoVersion
+	}
+	cgo := map[*token.File]bool{} // files cgo translated from a user's file
+	generated := map[string]bool{}
+	for _, f := range pkg.Syntax {
+		tf := pkg.Fset.File(f.Pos())
+		name := tf.Name()
+		switch {
+		case goFiles[name]:
+			r.seen[name] = true
+			if ast.IsGenerated(f) {
+				generated[name] = true
+				if !r.gen[name] {
+					r.gen[name] = true
+					r.res.Generated++
+				}
+				continue
+			}
+			pass.Files = append(pass.Files, f)
+		default:
+			// A file with import "C" is compiled from cgo's translation,
+			// whose //line comments lead back to the user's file: its
+			// findings are reported there, but it cannot be rewritten.
+			if user := pkg.Fset.PositionFor(f.Package, true).Filename; goFiles[user] {
+				r.seen[user] = true
+				cgo[tf] = true
+				pass.Files = append(pass.Files, f)
+			}
+		}
+	}
+	var found []*rules.Finding
+	for _, rule := range r.rules {
+		fs, err := find(rule, pass)
+		if err != nil {
+			r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
+		}
+		for _, f := range fs {
+			if r.opts.Keep == nil || keep(pkg, f, r.opts.Keep) {
+				found = append(found, f)
+			}
+		}
+	}
+	ignores := &Result{} // findings about //leakfix:ignore comments
+	found = suppress(pkg, pass, found, r.opts, ignores)
+	if len(found) == 0 && len(ignores.Findings) == 0 {
+		return nil
+	}
+
+	pf := &pkgFix{pkg: pkg, found: found, extra: ignores.Findings}
+	var fixable []*rules.Finding
+	unfixed := map[*rules.Finding]string{}
+	for _, f := range found {
+		switch {
+		case f.Fix == nil:
+		case cgo[pkg.Fset.File(f.Pos)]:
+			unfixed[f] = "the loop is in a file that uses cgo, which leakfix does not rewrite"
+		default:
+			fixable = append(fixable, f)
+		}
+	}
+	if r.opts.Fix && len(fixable) > 0 {
+		files, why := fix(pkg, fixable, v)
+		for f, reason := range why {
+			unfixed[f] = reason
+		}
+		if err := r.acceptFiles(pkg, files, goFiles, generated, pf); err != "" {
+			for _, f := range fixable {
+				if unfixed[f] == "" {
+					unfixed[f] = err
+				}
+			}
+			pf.files, pf.old = nil, nil
+		}
+	}
+	var edits map[*rules.Finding][]Edit
+	if r.opts.Edits && len(pf.files) > 0 {
+		var changes []Change
+		for name, content := range pf.files {
+			changes = append(changes, Change{Path: name, Old: pf.old[name], New: content, Package: pkg.PkgPath})
+		}
+		edits = splitPackage(pkg, found, unfixed, changes)
+	}
+	for _, f := range found {
+		out := Finding{
+			Rule:    f.Rule,
+			Pos:     r.position(pkg.Fset, f.Pos),
+			Message: f.Message,
+			Fixable: f.Fix != nil,
+			Package: pkg.PkgPath,
+			Unfixed: f.Unfixable,
+			Edits:   edits[f],
+		}
+		out.End, out.Related = extent(pkg, f)
+		if r.opts.Fix && f.Fix != nil {
+			out.Unfixed = unfixed[f]
+			out.Fixed = out.Unfixed == "" && len(pf.files) > 0
+			if !out.Fixed && out.Unfixed == "" {
+				out.Unfixed = "the fix changed nothing"
+			}
+		}
+		pf.findings = append(pf.findings, out)
+	}
+	return pf
+}
+
+// acceptFiles checks that leakfix may write every file a fix changes, and
+// keeps the changed ones in pf with the content they had. It returns why
+// the fix cannot be written, or "".
+func (r *run) acceptFiles(pkg *packages.Package, files map[string][]byte, goFiles, generated map[string]bool, pf *pkgFix) string {
+	pf.files, pf.old = map[string][]byte{}, map[string][]byte{}
+	for name, content := range files {
+		switch {
+		case !goFiles[name]:
+			return "the fix would edit " + filepath.Base(name) + ", which cgo generated"
+		case generated[name]:
+			return "the fix would edit the generated file " + filepath.Base(name)
+		}
+		if why := r.writable(pkg, name); why != "" {
+			return why
+		}
+		old, ok := r.overlay[name]
+		if !ok {
+			var err error
+			if old, err = os.ReadFile(name); err != nil {
+				return name + ": " + readError(err)
+			}
+			// The rewrite is based on the content go list read; if the
+			// file has changed since, writing would lose that change.
+			if tf := fileOf(pkg, name); tf != nil && tf.Size() != len(old) {
+				return name + " changed on disk while leakfix read it"
+			}
+		}
+		if !bytes.Equal(old, content) {
+			pf.files[name], pf.old[name] = content, old
+		}
+	}
+	return ""
+}
+
+func fileOf(pkg *packages.Package, name string) *token.File {
+	for _, f := range pkg.Syntax {
+		if tf := pkg.Fset.File(f.Pos()); tf != nil && tf.Name() == name {
+			return tf
+		}
+	}
+	return nil
+}
+
+// writable says why leakfix must not write a file, or "". It writes only
+// files of the main modules (or of the run's directory outside modules),
+// never through a symbolic link to outside them, and never in vendor/.
+func (r *run) writable(pkg *packages.Package, name string) string {
+	root := r.dir
+	if m := pkg.Module; m != nil {
+		if !m.Main {
+			return fmt.Sprintf("%s belongs to module %s, not to a main module", filepath.Base(name), m.Path)
+		}
+		root = m.Dir
+	}
+	rel, err := filepath.Rel(root, name)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return name + " lies outside " + root
+	}
+	for _, elem := range strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/") {
+		if elem == "vendor" {
+			return name + " is vendored"
+		}
+	}
+	if info, err := os.Lstat(name); err != nil {
+		return name + ": " + readError(err)
+	} else if info.Mode()&os.ModeSymlink != 0 {
+		return name + " is a symbolic link"
+	}
+	realRoot, err1 := filepath.EvalSymlinks(root)
+	real, err2 := filepath.EvalSymlinks(name)
+	if err1 != nil || err2 != nil {
+		return name + ": cannot resolve symbolic links"
+	}
+	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return name + " is reached through a symbolic link to outside " + root
+	}
+	return ""
+}
+
+// position returns the position of pos in the file as it is on disk: in a
+// file an earlier pass changed, offsets are mapped back through the change.
+func (r *run) position(fset *token.FileSet, pos token.Pos) token.Position {
+	p := fset.Position(pos)
+	now, ok := r.overlay[p.Filename]
+	if !ok {
+		return p
+	}
+	return offsetPosition(r.orig[p.Filename], p.Filename, oldOffset(r.orig[p.Filename], now, p.Offset))
+}
+
+// merge adds a pass's findings and changes to the run. A finding seen on
+// an earlier platform is kept once.
+func (r *run) merge(pf *pkgFix) {
+	for _, f := range append(pf.findings, pf.extra...) {
+		key := findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}
+		if i, ok := r.findings[key]; ok {
+			if !r.res.Findings[i].Fixed && f.Fixed {
+				r.res.Findings[i] = f
+			}
+			continue
+		}
+		r.findings[key] = len(r.res.Findings)
+		r.res.Findings = append(r.res.Findings, f)
+	}
+	for name, content := range pf.files {
+		if _, ok := r.orig[name]; !ok {
+			r.orig[name] = pf.old[name]
+		}
+		r.overlay[name] = content
+		r.owner[name] = pf.pkg.PkgPath
+	}
+}
+
+// changedIn returns the packages an earlier pass changed among pkg and
+// the packages it imports, directly or not.
+func (r *run) changedIn(pkg *packages.Package) []string {
+	changed := map[string]bool{}
+	for _, p := range r.owner {
+		changed[p] = true
+	}
+	var out []string
+	seen := map[*packages.Package]bool{}
+	var visit func(p *packages.Package)
+	visit = func(p *packages.Package) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		if changed[p.PkgPath] {
+			changed[p.PkgPath] = false
+			out = append(out, p.PkgPath)
+		}
+		for _, dep := range p.Imports {
+			visit(dep)
+		}
+	}
+	visit(pkg)
+	return out
+}
+
+// relTo words err with paths relative to dir, for a reason shown beside a
+// finding.
+func relTo(dir string, err error) string {
+	return strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+}
+
+// dropPackage withdraws every fix merged for the package path.
+func (r *run) dropPackage(path, reason string) {
+	for i := range r.res.Findings {
+		if f := &r.res.Findings[i]; f.Package == path && f.Fixed {
+			f.Fixed, f.Unfixed, f.Wire, f.Edits = false, reason, nil, nil
+		}
+	}
+	for name, p := range r.owner {
+		if p == path {
+			delete(r.overlay, name)
+			delete(r.owner, name)
+			delete(r.orig, name)
+		}
+	}
+}
+
+// funcKey names a function across loads and packages.
+func funcKey(fn *types.Func) string {
+	return fn.Origin().FullName()
+}
+
+// find runs a rule, turning a panic into an error so that the run goes on
+// with the other packages.
+func find(rule *rules.Rule, pass *rules.Pass) (found []*rules.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			found, err = nil, fmt.Errorf("rule %s failed (please report this bug): %v", rule.Name, p)
+		}
+	}()
+	return rule.Find(pass), nil
+}

@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+)
+
+// A unit is one invocation of the go command: the directory it runs in
+// and the patterns it is given. A repository with several modules and no
+// go.work needs one unit per module, because the go command only sees the
+// module it is started in.
+type unit struct {
+	dir      string
+	patterns []string
+	noWork   bool                // run with GOWORK=off: a module the workspace does not use
+	origins  map[string][]string // pattern → the patterns the user gave that led to it
+}
+
+// env returns base as the unit's go command needs it.
+func (u unit) env(base []string) []string {
+	if u.noWork {
+		return setEnv(base, "GOWORK", "off")
+	}
+	return base
+}
+
+// plan splits patterns into units. A relative pattern ending in /...
+// reaches every module below its directory: those of the go.work
+// workspace in one unit, the others one unit each. Other patterns go to
+// the module holding dir. Problems with the patterns or with a go.mod or
+// go.work file are returned, and the rest is planned without them.
+func plan(dir string, patterns []string, env []string) ([]unit, []error) {
+	p := &planner{dir: dir, index: map[string]int{}}
+	ws, err := workspace(dir, env)
+	if err != nil {
+		p.errs = append(p.errs, err)
+		return nil, p.errs
+	}
+	p.ws = ws
+	for _, pat := range patterns {
+		p.cur = pat
+		p.pattern(pat)
+	}
+	return p.units, p.errs
+}
+
+type planner struct {
+	dir   string
+	ws    *work
+	units []unit
+	index map[string]int // unit key → index in units
+	errs  []error
+	cur   string // the user's pattern being planned
+}
+
+// work is a go.work workspace.
+type work struct {
+	dir  string          // the directory holding go.work
+	uses map[string]bool // the modules it uses, as absolute directories
+}
+
+func (p *planner) pattern(pat string) {
+	if !isRelative(pat) {
+		if p.ws != nil {
+			p.add(p.dir, pat, false)
+			return
+		}
+		root := modRoot(p.dir)
+		if root == "" {
+			root = p.dir
+		}
+		p.add(root, pat, false)
+		return
+	}
+	recursive := pat == "..." || strings.HasSuffix(pat, "/...")
+	base := strings.TrimSuffix(strings.TrimSuffix(pat, "..."), "/")
+	if base == "" {
+		base = "."
+	}
+	abs := base
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(p.dir, base)
+	}
+	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+		p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such directory"})
+		return
+	}
+	suffix := ""
+	if recursive {
+		suffix = "/..."
+	}
+	containing := modRoot(abs)
+	var nested []string
+	if recursive {
+		for _, m := range modulesUnder(abs) {
+			if m != containing {
+				nested = append(nested, m)
+			}
+		}
+	}
+	switch {
+	case containing != "":
+		p.module(containing, abs, suffix)
+	case len(nested) == 0:
+		p.add(p.dir, pat, false) // GOPATH mode, or an error the go command explains
+	}
+	for _, m := range nested {
+		p.module(m, m, "/...")
+	}
+}
+
+// module adds the pattern for the directory at (plus suffix) of the module
+// rooted at root, after checking its go.mod.
+func (p *planner) module(root, at, suffix string) {
+	gomod := filepath.Join(root, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		p.errs = append(p.errs, &PosError{Pos: gomod, Msg: readError(err)})
+		return
+	}
+	if _, err := modfile.Parse(gomod, data, nil); err != nil {
+		p.errs = append(p.errs, modError(err))
+		return
+	}
+	if p.ws != nil && p.ws.uses[root] {
+		p.add(p.dir, relPattern(p.dir, at)+suffix, false)
+		return
+	}
+	p.add(root, relPattern(root, at)+suffix, p.ws != nil)
+}
+
+// add appends pattern to the unit for dir, creating it on first use.
+func (p *planner) add(dir, pattern string, noWork bool) {
+	key := fmt.Sprint(dir, noWork)
+	i, ok := p.index[key]
+	if !ok {
+		i = len(p.units)
+		p.index[key] = i
+		p.units = append(p.units, unit{dir: dir, noWork: noWork, origins: map[string][]string{}})
+	}
+	u := &p.units[i]
+	if _, ok := u.origins[pattern]; !ok {
+		u.patterns = append(u.patterns, pattern)
+	}
+	u.origins[pattern] = append(u.origins[pattern], p.cur)
+}
+
+// workspace returns the go.work workspace dir belongs to, or nil. Like
+// the go command it honours GOWORK, and otherwise looks for go.work in dir
+// and the directories above it.
+func workspace(dir string, env []string) (*work, error) {
+	path := getEnv(env, "GOWORK")
+	switch {
+	case path == "off":
+		return nil, nil
+	case path == "":
+		for d := dir; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+				path = filepath.Join(d, "go.work")
+				break
+			}
+			if filepath.Dir(d) == d {
+				return nil, nil
+			}
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &PosError{Pos: path, Msg: readError(err)}
+	}
+	wf, err := modfile.ParseWork(path, data, nil)
+	if err != nil {
+		return nil, modError(err)
+	}
+	w := &work{dir: filepath.Dir(path), uses: map[string]bool{}}
+	for _, u := range wf.Use {
+		d := u.Path
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(w.dir, d)
+		}
+		w.uses[filepath.Clean(d)] = true
+	}
+	return w, nil
+}
+
+// modError turns a go.mod or go.work parse error into positioned errors.
+func modError(err error) error {
+	// modfile reports "path:line: msg" per problem, one a line.
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	pos, msg, ok := splitPos(lines[0])
+	if !ok {
+		return &PosError{Msg: err.Error()}
+	}
+	if len(lines) > 1 {
+		msg += " (and " + plural(len(lines)-1, "more error") + ")"
+	}
+	return &PosError{Pos: pos, Msg: msg}
+}
+
+// modRoot returns the directory of the go.mod file governing dir, or "".
+func modRoot(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if info, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && info.Mode().IsRegular() {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
+}
+
+// modulesUnder returns the module roots at or below dir, skipping the
+// directories the go command's ./... skips.
+func modulesUnder(dir string) []string {
+	var roots []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if path != dir {
+			name := d.Name()
+			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" {
+				return filepath.SkipDir
+			}
+		}
+		if info, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && info.Mode().IsRegular() {
+			roots = append(roots, path)
+		}
+		return nil
+	})
+	return roots
+}
+
+// isRelative reports whether a pattern names directories rather than
+// import paths, as the go command decides.
+func isRelative(pat string) bool {
+	return pat == "." || pat == ".." || strings.HasPrefix(pat, "./") || strings.HasPrefix(pat, "../") ||
+		filepath.IsAbs(pat) || runtime.GOOS == "windows" && (strings.HasPrefix(pat, `.\`) || strings.HasPrefix(pat, `..\`))
+}
+
+// relPattern returns the pattern naming directory at from directory dir.
+func relPattern(dir, at string) string {
+	rel, err := filepath.Rel(dir, at)
+	if err != nil {
+		return at
+	}
+	rel = filepath.ToSlash(rel)
+	if rel == "." || strings.HasPrefix(rel, "../") || rel == ".." {
+		return rel
+	}
+	return "./" + rel
+}
+
+// A platform is a GOOS/GOARCH pair; the zero value is the go command's default.
+type platform struct{ goos, goarch string }
+
+func (p platform) String() string {
+	if p.goos == "" {
+		return ""
+	}
+	return p.goos + "/" + p.goarch
+}
+
+func parsePlatforms(list []string) ([]platform, error) {
+	if len(list) == 0 {
+		return []platform{{}}, nil
+	}
+	var out []platform
+	seen := map[platform]bool{}
+	for _, s := range list {
+		goos, goarch, ok := strings.Cut(strings.TrimSpace(s), "/")
+		if !ok || goos == "" || goarch == "" || strings.Contains(goarch, "/") {
+			return nil, fmt.Errorf("platform %q: want GOOS/GOARCH, e.g. linux/amd64", s)
+		}
+		if p := (platform{goos, goarch}); !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func withPlatform(env []string, p platform) []string {
+	if p.goos == "" {
+		return env
+	}
+	return setEnv(setEnv(env, "GOOS", p.goos), "GOARCH", p.goarch)
+}
+
+// setEnv returns env with key set to value, replacing earlier settings.
+func setEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+func getEnv(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if val, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = val // the last setting wins, as in the go command
+		}
+	}
+	return v
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}

@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// leakyP is a package whose type A gets a Shutdown method and two fields
+// from the fix.
+const leakyP = `package p
+
+import "time"
+
+type A struct{ n int }
+
+func New() *A {
+	a := &A{}
+	go func() {
+		for range time.Tick(time.Second) {
+			a.n++
+		}
+	}()
+	return a
+}
+`
+
+// TestVerifyImporters checks that a fix is dropped when it would break a
+// package that imports the fixed one, or its tests, and kept otherwise.
+func TestVerifyImporters(t *testing.T) {
+	tests := []struct {
+		name   string
+		files  map[string]string
+		reason string // a substring of why the fix was dropped; "" = the fix is kept
+	}{
+		{
+			name:  "plain importer",
+			files: map[string]string{"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\nvar A = p.New()\n"},
+		},
+		{
+			// A's new Shutdown and C's are promoted at the same depth: the
+			// selector becomes ambiguous.
+			name: "ambiguous selector",
+			files: map[string]string{"q/q.go": `package q
+
+import "example.com/m/p"
+
+type C struct{}
+
+func (C) Shutdown() {}
+
+type B struct {
+	*p.A
+	C
+}
+
+func Stop(b B) { b.Shutdown() }
+`},
+			reason: "the fix would break example.com/m/q: ",
+		},
+		{
+			// b.Shutdown() resolved to E's method at depth 2; A's new one at
+			// depth 1 would win and the code would still compile.
+			name: "shadowed method",
+			files: map[string]string{"q/q.go": `package q
+
+import "example.com/m/p"
+
+type E struct{}
+
+func (E) Shutdown() {}
+
+type D struct{ E }
+
+type B struct {
+	*p.A
+	D
+}
+
+func Stop(b B) { b.Shutdown() }
+`},
+			reason: "b.Shutdown would now select (*example.com/m/p.A).Shutdown instead of (example.com/m/q.E).Shutdown",
+		},
+		{
+			// Through another package: r imports q, q embeds p.A; r's
+			// interface assertion needs W's Shutdown, now ambiguous.
+			name: "interface satisfied no more, two levels up",
+			files: map[string]string{
+				"q/q.go": `package q
+
+import "example.com/m/p"
+
+type S interface{ Shutdown() error }
+
+type W struct {
+	*p.A
+	S
+}
+`,
+				"r/r.go": `package r
+
+import "example.com/m/q"
+
+var _ q.S = q.W{}
+`},
+			reason: "the fix would break example.com/m/r: ",
+		},
+		{
+			name: "own test file declares Shutdown",
+			files: map[string]string{"p/p_test.go": `package p
+
+func (a *A) Shutdown() {}
+`},
+			reason: "the fix would break the tests of example.com/m/p: ",
+		},
+		{
+			name: "external test clashes",
+			files: map[string]string{"p/x_test.go": `package p_test
+
+import "example.com/m/p"
+
+type C struct{}
+
+func (C) Shutdown() {}
+
+type B struct {
+	*p.A
+	C
+}
+
+var _ = B{}.Shutdown
+`},
+			reason: "the fix would break the tests of example.com/m/p: ",
+		},
+		{
+			// The external test reaches p through q too, so it is checked
+			// from source: a harmless fix must not fail on mixed types.
+			name: "external test through another package",
+			files: map[string]string{
+				"q/q.go":      "package q\n\nimport \"example.com/m/p\"\n\nfunc Use(a *p.A) *p.A { return a }\n",
+				"p/x_test.go": "package p_test\n\nimport (\n\t\"example.com/m/p\"\n\t\"example.com/m/q\"\n)\n\nvar _ *p.A = q.Use(p.New())\n",
+			},
+		},
+		{
+			name: "external test through another package clashes",
+			files: map[string]string{
+				"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\nfunc Use(a *p.A) *p.A { return a }\n",
+				"p/x_test.go": `package p_test
+
+import (
+	"example.com/m/p"
+	"example.com/m/q"
+)
+
+type C struct{}
+
+func (C) Shutdown() {}
+
+type B struct {
+	*p.A
+	C
+}
+
+var _ = B{q.Use(p.New()), C{}}.Shutdown
+`},
+			reason: "the fix would break the tests of example.com/m/p_test: ",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"p/p.go": leakyP}
+			for name, content := range tt.files {
+				files[name] = content
+			}
+			dir := writeModule(t, files)
+			res, err := Run(context.Background(), nil, Options{Dir: dir, Fix: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Errors) > 0 {
+				t.Fatalf("errors: %v", res.Errors)
+			}
+			if len(res.Findings) != 1 {
+				t.Fatalf("findings: %+v", res.Findings)
+			}
+			f := res.Findings[0]
+			if tt.reason == "" {
+				if !f.Fixed || len(res.Changes) != 1 {
+					t.Errorf("the fix was dropped (%s); want it kept", f.Unfixed)
+				}
+				return
+			}
+			if f.Fixed || len(res.Changes) > 0 {
+				t.Fatalf("the fix was kept; want it dropped with %q", tt.reason)
+			}
+			if !strings.Contains(f.Unfixed, tt.reason) {
+				t.Errorf("dropped because %q; want %q", f.Unfixed, tt.reason)
+			}
+		})
+	}
+}
+
+// writeModule writes files into a new module example.com/m and returns its
+// directory.
+func writeModule(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, ok := files["go.mod"]; !ok {
+		files["go.mod"] = "module example.com/m\n\ngo 1.26\n"
+	}
+	for name, content := range files {
+		writeFile(t, filepath.Join(dir, name), content)
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
