@@ -3,8 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,8 +77,188 @@ func TestFlags(t *testing.T) {
 
 // TestExitStatus runs the real commands on small modules and checks what a
 // script relies on: the exit status, and where findings and errors go.
+//
+// The cases from "type error" on are bad input: each gets a positioned
+// message on standard error, exit status 2, and the rest of the run goes
+// on (the leaky package beside it is still reported or fixed).
 func TestExitStatus(t *testing.T) {
-	leaky := `package leaky
+	leaky := leakyPkg("leaky")
+	tests := []struct {
+		name         string
+		files        map[string]string
+		args         []string
+		code         int
+		stdout       string                         // a substring of standard output ("" = must be empty)
+		stderr       string                         // a substring of standard error
+		changed      []string                       // files fix must have rewritten
+		setup        func(t *testing.T, dir string) // e.g. take permissions away
+		unprivileged bool                           // run without the power to ignore file permissions
+		sub          string                         // the directory to run in, below the module's
+	}{
+		{name: "clean", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check"}, code: 0},
+		{name: "findings", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check"}, code: 1,
+			stdout: "leaky/l.go:9:2: unstoppable-loop: goroutine started in New ticks forever"},
+		{name: "diff", files: map[string]string{"leaky/l.go": leaky}, args: []string{"diff"}, code: 1,
+			stdout: "--- a/leaky/l.go\n+++ b/leaky/l.go\n"},
+		{name: "json", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--format=json"}, code: 1,
+			stdout: `"file": "leaky/l.go",`},
+		{name: "diff as rdjsonl", files: map[string]string{"leaky/l.go": leaky}, args: []string{"diff", "--format=rdjsonl"}, code: 1,
+			stdout: `"suggestions":[{"range":`},
+		{name: "clean sarif", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--format=sarif"}, code: 0,
+			stdout: `"results": []`},
+		{name: "config excludes", files: map[string]string{"leaky/l.go": leaky, "other/l.go": strings.Replace(leaky, "package leaky", "package other", 1),
+			".leakfix.yaml": "exclude: [leaky]\n"}, args: []string{"check"}, code: 1, stdout: "other/l.go:9:2: unstoppable-loop"},
+		{name: "config found above", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "exclude: ['**/l.go']\n"},
+			args: []string{"check"}, sub: "leaky", code: 0},
+		{name: "bad config", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "rulez: [x]\n"}, args: []string{"check"}, code: 2,
+			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
+		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
+			stderr: `unknown rule "nope"`},
+		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
+		{name: "bad platform", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--platforms=linux"}, code: 2,
+			stderr: `platform "linux": want GOOS/GOARCH`},
+		{name: "bad report name", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"fix", "--report=r.txt"}, code: 2,
+			stderr: "--report r.txt: the file must end in .md or .json"},
+		{
+			// A package with a syntax error is reported with its position;
+			// the other package is still checked and its finding reported.
+			name:   "syntax error",
+			files:  map[string]string{"broken/b.go": "package broken\n\nfunc f( {\n", "leaky/l.go": leaky},
+			args:   []string{"check"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "broken/b.go:3:9: ",
+		},
+		{
+			name:   "type error",
+			files:  map[string]string{"typeerr/t.go": "package typeerr\n\nvar x int = \"s\"\n", "leaky/l.go": leaky},
+			args:   []string{"check"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: `typeerr/t.go:3:13: cannot use "s" (untyped string constant) as int value`,
+		},
+		{
+			name:   "missing dependency",
+			files:  map[string]string{"missing/m.go": "package missing\n\nimport _ \"example.org/nowhere/nothing\"\n", "leaky/l.go": leaky},
+			args:   []string{"check"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "missing/m.go:3:10: cannot import example.org/nowhere/nothing: no required module provides package example.org/nowhere/nothing",
+		},
+		{
+			// The root module cannot load; the module nested below it can.
+			name: "go.mod does not parse",
+			files: map[string]string{
+				"go.mod":           "module example.com/golden\n\ngo 1.26\nfrobnicate x\n",
+				"a/a.go":           "package a\n",
+				"other/go.mod":     "module example.com/other\n\ngo 1.26\n",
+				"other/leaky/l.go": leaky,
+			},
+			args:   []string{"check"},
+			code:   2,
+			stdout: "other/leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: go.mod:4: unknown directive: frobnicate",
+		},
+		{
+			name:   "non-UTF-8 bytes",
+			files:  map[string]string{"latin1/l.go": "package latin1\n\n// caf\xe9\nvar x = 1\n", "leaky/l.go": leaky},
+			args:   []string{"check"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: latin1/l.go:3:7: illegal UTF-8 encoding",
+		},
+		{
+			name:         "unreadable file",
+			files:        map[string]string{"secret/s.go": "package secret\n", "leaky/l.go": leaky},
+			args:         []string{"check"},
+			code:         2,
+			stdout:       "leaky/l.go:9:2: unstoppable-loop",
+			stderr:       "leakfix: secret/s.go: cannot read: permission denied",
+			setup:        func(t *testing.T, dir string) { chmod(t, filepath.Join(dir, "secret/s.go"), 0) },
+			unprivileged: true,
+		},
+		{
+			// The file in a read-only directory cannot be replaced; the other
+			// package is still fixed.
+			name:         "unwritable file",
+			files:        map[string]string{"ro/l.go": leakyPkg("ro"), "leaky/l.go": leaky},
+			args:         []string{"fix"},
+			code:         2,
+			stderr:       "leakfix: ro/l.go: cannot write: permission denied",
+			changed:      []string{"leaky/l.go"},
+			setup:        func(t *testing.T, dir string) { chmod(t, filepath.Join(dir, "ro"), 0o555) },
+			unprivileged: true,
+		},
+		{
+			name:   "directory without Go files",
+			files:  map[string]string{"docs/README": "x", "leaky/l.go": leaky},
+			args:   []string{"check", "./docs", "./leaky"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: docs: no Go files",
+		},
+		{
+			name:   "pattern matches nothing",
+			files:  map[string]string{"docs/README": "x", "leaky/l.go": leaky},
+			args:   []string{"check", "./docs/...", "./leaky"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: ./docs/...: matched no packages",
+		},
+		{
+			name:   "no such directory",
+			files:  map[string]string{"leaky/l.go": leaky},
+			args:   []string{"check", "./nothing/...", "./leaky"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: ./nothing/...: no such directory",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, ok := tt.files["go.mod"]; !ok {
+				golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+			}
+			for name, content := range tt.files {
+				golden.WriteFile(t, filepath.Join(dir, name), content)
+			}
+			if tt.setup != nil {
+				tt.setup(t, dir)
+			}
+			args := append(tt.args, "-C", filepath.Join(dir, tt.sub))
+			if tt.args[0] == "explain" {
+				args = tt.args
+			}
+			var code int
+			var stdout, stderr bytes.Buffer
+			if tt.unprivileged {
+				code = mainUnprivileged(t, args, &stdout, &stderr)
+			} else {
+				code = Main(args, &stdout, &stderr)
+			}
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
+			}
+			if tt.stdout == "" && stdout.Len() > 0 && tt.changed == nil || !strings.Contains(stdout.String(), tt.stdout) {
+				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
+			}
+			for name, content := range tt.files {
+				changed := readFile(t, filepath.Join(dir, name)) != content
+				if want := slices.Contains(tt.changed, name); changed != want {
+					t.Errorf("%s changed: %v, want %v", name, changed, want)
+				}
+			}
+		})
+	}
+}
+
+// leakyPkg is a package whose constructor starts a loop nothing can stop.
+func leakyPkg(name string) string {
+	return "package " + name + `
 
 import "time"
 
@@ -89,81 +274,63 @@ func New() *T {
 	return t
 }
 `
-	tests := []struct {
-		name       string
-		files      map[string]string
-		args       []string
-		code       int
-		stdout     string // a substring of standard output ("" = must be empty)
-		stderr     string // a substring of standard error
-		notChanged bool
-		sub        string // the directory to run in, below the module's
-	}{
-		{name: "clean", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check"}, code: 0},
-		{name: "findings", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check"}, code: 1,
-			stdout: "leaky/l.go:9:2: unstoppable-loop: goroutine started in New ticks forever"},
-		{name: "diff", files: map[string]string{"leaky/l.go": leaky}, args: []string{"diff"}, code: 1,
-			stdout: "--- a/leaky/l.go\n+++ b/leaky/l.go\n", notChanged: true},
-		{name: "json", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--format=json"}, code: 1,
-			stdout: `"file": "leaky/l.go",`, notChanged: true},
-		{name: "diff as rdjsonl", files: map[string]string{"leaky/l.go": leaky}, args: []string{"diff", "--format=rdjsonl"}, code: 1,
-			stdout: `"suggestions":[{"range":`, notChanged: true},
-		{name: "clean sarif", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--format=sarif"}, code: 0,
-			stdout: `"results": []`},
-		{name: "config excludes", files: map[string]string{"leaky/l.go": leaky, "other/l.go": strings.Replace(leaky, "package leaky", "package other", 1),
-			".leakfix.yaml": "exclude: [leaky]\n"}, args: []string{"check"}, code: 1, stdout: "other/l.go:9:2: unstoppable-loop"},
-		{name: "config found above", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "exclude: ['**/l.go']\n"},
-			args: []string{"check"}, sub: "leaky", code: 0},
-		{name: "bad config", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "rulez: [x]\n"}, args: []string{"check"}, code: 2,
-			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
-		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
-			stderr: `unknown rule "nope"`},
-		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
-		{name: "no such directory", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "./nothing/..."}, code: 2,
-			stderr: "./nothing/...: no such directory"},
-		{name: "no match", files: map[string]string{"a/a.go": "package a\n", "docs/README": "x"}, args: []string{"check", "./docs/..."}, code: 2,
-			stderr: "./docs/...: matched no packages"},
-		{
-			// A package with a syntax error is reported with its position;
-			// the other package is still checked and its finding reported.
-			name:   "syntax error",
-			files:  map[string]string{"broken/b.go": "package broken\n\nfunc f( {\n", "leaky/l.go": leaky},
-			args:   []string{"check"},
-			code:   2,
-			stdout: "leaky/l.go:9:2: unstoppable-loop",
-			stderr: "broken/b.go:3:9: ",
-		},
+}
+
+// chmod changes a file's mode for one test and restores it afterwards,
+// so that the temporary directory can be removed.
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
-			for name, content := range tt.files {
-				golden.WriteFile(t, filepath.Join(dir, name), content)
-			}
-			var stdout, stderr bytes.Buffer
-			code := Main(append(tt.args, "-C", filepath.Join(dir, tt.sub)), &stdout, &stderr)
-			if tt.args[0] == "explain" {
-				code = Main(tt.args, &stdout, &stderr)
-			}
-			if code != tt.code {
-				t.Errorf("exit status %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
-			}
-			if tt.stdout == "" && stdout.Len() > 0 || !strings.Contains(stdout.String(), tt.stdout) {
-				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
-			}
-			if !strings.Contains(stderr.String(), tt.stderr) {
-				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
-			}
-			if tt.notChanged {
-				for name, content := range tt.files {
-					if readFile(t, filepath.Join(dir, name)) != content {
-						t.Errorf("%s changed", name)
-					}
-				}
-			}
-		})
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.Chmod(path, info.Mode().Perm()) })
+}
+
+// mainUnprivileged runs Main in a process that file permissions apply to.
+// As root, that is this test binary run again without the capabilities to
+// override them (through setpriv); otherwise it is Main itself.
+func mainUnprivileged(t *testing.T, args []string, stdout, stderr *bytes.Buffer) int {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return Main(args, stdout, stderr)
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("running as root without setpriv: file permissions cannot be taken away")
+	}
+	encoded, err := json.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(setpriv, "--bounding-set=-dac_override,-dac_read_search", os.Args[0], "-test.run=^TestMainHelper$")
+	cmd.Env = append(os.Environ(), "LEAKFIX_TEST_MAIN="+string(encoded))
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// TestMainHelper is Main in a child process, for mainUnprivileged.
+func TestMainHelper(t *testing.T) {
+	encoded := os.Getenv("LEAKFIX_TEST_MAIN")
+	if encoded == "" {
+		t.Skip("only run by mainUnprivileged")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(encoded), &args); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(Main(args, os.Stdout, os.Stderr))
 }
 
 func TestExplain(t *testing.T) {

@@ -29,7 +29,7 @@ func reportFormat(path string) (string, error) {
 type migrationReport struct {
 	Summary  migrationSummary   `json:"summary"`
 	Packages []migrationPackage `json:"packages"`
-	Errors   []string        `json:"errors,omitempty"`
+	Errors   []string           `json:"errors,omitempty"`
 }
 
 type migrationSummary struct {
@@ -43,7 +43,7 @@ type migrationSummary struct {
 }
 
 type migrationPackage struct {
-	Path     string          `json:"path"`
+	Path     string             `json:"path"`
 	Fixed    []migrationFinding `json:"fixed,omitempty"`
 	NotFixed []migrationFinding `json:"notFixed,omitempty"`
 	Wire     []migrationWire    `json:"wireUp,omitempty"`
@@ -59,11 +59,11 @@ type migrationFinding struct {
 // migrationWire is one thing to wire up: a method that now stops background
 // work, and where that work is started.
 type migrationWire struct {
-	Type    string         `json:"type,omitempty"`
-	Method  string         `json:"method,omitempty"`
-	Added   bool           `json:"added,omitempty"`
-	Starter string         `json:"startedBy"`
-	Ctx     string         `json:"context,omitempty"`
+	Type    string            `json:"type,omitempty"`
+	Method  string            `json:"method,omitempty"`
+	Added   bool              `json:"added,omitempty"`
+	Starter string            `json:"startedBy"`
+	Ctx     string            `json:"context,omitempty"`
 	Callers []migrationCaller `json:"calledFrom"`
 }
 
