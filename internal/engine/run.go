@@ -349,12 +349,12 @@ func (r *run) acceptFiles(pkg *packages.Package, files map[string][]byte, goFile
 		if !ok {
 			var err error
 			if old, err = os.ReadFile(name); err != nil {
-				return name + ": " + readError(err)
+				return Rel(r.dir, name) + ": " + readError(err)
 			}
 			// The rewrite is based on the content go list read; if the
 			// file has changed since, writing would lose that change.
 			if tf := fileOf(pkg, name); tf != nil && tf.Size() != len(old) {
-				return name + " changed on disk while leakfix read it"
+				return Rel(r.dir, name) + " changed on disk while leakfix read it"
 			}
 		}
 		if !bytes.Equal(old, content) {
@@ -380,31 +380,31 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 	root := r.dir
 	if m := pkg.Module; m != nil {
 		if !m.Main {
-			return fmt.Sprintf("%s belongs to module %s, not to a main module", filepath.Base(name), m.Path)
+			return fmt.Sprintf("%s belongs to module %s, not to a main module", Rel(r.dir, name), m.Path)
 		}
 		root = m.Dir
 	}
 	rel, err := filepath.Rel(root, name)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return name + " lies outside " + root
+		return Rel(r.dir, name) + " lies outside its module"
 	}
 	for _, elem := range strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/") {
 		if elem == "vendor" {
-			return name + " is vendored"
+			return Rel(r.dir, name) + " is vendored"
 		}
 	}
 	if info, err := os.Lstat(name); err != nil {
-		return name + ": " + readError(err)
+		return Rel(r.dir, name) + ": " + readError(err)
 	} else if info.Mode()&os.ModeSymlink != 0 {
-		return name + " is a symbolic link"
+		return Rel(r.dir, name) + " is a symbolic link, which replacing the file would break"
 	}
 	realRoot, err1 := filepath.EvalSymlinks(root)
 	real, err2 := filepath.EvalSymlinks(name)
 	if err1 != nil || err2 != nil {
-		return name + ": cannot resolve symbolic links"
+		return Rel(r.dir, name) + ": cannot resolve symbolic links"
 	}
 	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return name + " is reached through a symbolic link to outside " + root
+		return Rel(r.dir, name) + " is reached through a symbolic link to outside its module"
 	}
 	return ""
 }
