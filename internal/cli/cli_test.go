@@ -29,6 +29,9 @@ func TestFlags(t *testing.T) {
 		fix, wrt  bool
 		format    string // "" = text
 		edits     bool
+		platforms []string
+		untrusted bool
+		report    string
 		wantError string
 	}{
 		{args: []string{"check"}},
@@ -36,6 +39,9 @@ func TestFlags(t *testing.T) {
 		{args: []string{"check", "--tests", "--rules=unstoppable-loop", "-C", "x"}, tests: true, rules: []string{"unstoppable-loop"}, dir: "x"},
 		{args: []string{"diff", "--tags", "integration,linux"}, build: []string{"-tags=integration,linux"}, fix: true},
 		{args: []string{"fix"}, wrt: true},
+		{args: []string{"fix", "--report", "r.md", "--untrusted", "--platforms", "linux/amd64,windows/amd64"}, wrt: true,
+			report: "r.md", untrusted: true, platforms: []string{"linux/amd64", "windows/amd64"}},
+		{args: []string{"check", "--report", "r.md"}, wantError: "unknown flag: --report"},
 		{args: []string{"check", "--frobnicate"}, wantError: "unknown flag: --frobnicate"},
 		{args: []string{"check", "--format=sarif"}, format: "sarif", edits: true},
 		{args: []string{"diff", "--format", "rdjsonl"}, format: "rdjsonl", fix: true, edits: true},
@@ -68,7 +74,8 @@ func TestFlags(t *testing.T) {
 				t.Errorf("format %q, want %q", got.Format, tt.format)
 			}
 			if e.Tests != tt.tests || e.Dir != tt.dir || e.Fix != tt.fix || e.Write != tt.wrt || e.Edits != tt.edits ||
-				!reflect.DeepEqual(e.Rules, tt.rules) || !reflect.DeepEqual(e.BuildFlags, tt.build) {
+				!reflect.DeepEqual(e.Rules, tt.rules) || !reflect.DeepEqual(e.BuildFlags, tt.build) ||
+				!reflect.DeepEqual(e.Platforms, tt.platforms) || e.Untrusted != tt.untrusted || got.Report != tt.report {
 				t.Errorf("engine options %+v", e)
 			}
 		})

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/golden"
+)
+
+// reportModule has a fixable loop whose constructor main calls, one whose
+// Start method nothing in the module calls, and one that cannot be fixed.
+var reportModule = map[string]string{
+	"srv/srv.go": `package srv
+
+import "time"
+
+type Server struct{ n int }
+
+func NewServer() *Server {
+	s := &Server{}
+	go func() {
+		for range time.Tick(time.Minute) {
+			s.n++
+		}
+	}()
+	return s
+}
+
+type Poller struct{ n int }
+
+func (p *Poller) Close() error { return nil }
+
+func (p *Poller) Start() {
+	go func() {
+		for range time.Tick(time.Second) {
+			p.n++
+		}
+	}()
+}
+
+func Many(s *Server) {
+	for i := 0; i < 3; i++ {
+		go func() {
+			for range time.Tick(time.Hour) {
+				s.n++
+			}
+		}()
+	}
+}
+`,
+	"cmd/app/main.go": `package main
+
+import "example.com/golden/srv"
+
+func main() {
+	s := srv.NewServer()
+	_ = s
+}
+`,
+}
+
+// TestReport checks the migration report in both formats: what was fixed,
+// what was not and why, and what to wire up, with the callers found.
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	for name, content := range reportModule {
+		golden.WriteFile(t, filepath.Join(dir, name), content)
+	}
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"fix", "-C", dir, "--report", "r.json"}, &stdout, &stderr)
+	if code != exitFindings {
+		t.Fatalf("exit status %d: %s", code, stderr.String())
+	}
+	var r migrationReport
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "r.json"))), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := migrationSummary{Packages: 2, Findings: 3, Fixed: 2, NotFixed: 1, FilesChanged: 1}
+	if r.Summary != want {
+		t.Errorf("summary %+v, want %+v", r.Summary, want)
+	}
+	if len(r.Packages) != 1 || r.Packages[0].Path != "example.com/golden/srv" {
+		t.Fatalf("packages %+v", r.Packages)
+	}
+	p := r.Packages[0]
+	if len(p.Fixed) != 2 || p.Fixed[0].Pos != "srv/srv.go:9:2" || p.Fixed[1].Pos != "srv/srv.go:22:2" {
+		t.Errorf("fixed %+v", p.Fixed)
+	}
+	if len(p.NotFixed) != 1 || p.NotFixed[0].Pos != "srv/srv.go:31:3" || p.NotFixed[0].Reason != "the goroutine is started inside a loop, so one value owns several of them" {
+		t.Errorf("not fixed %+v", p.NotFixed)
+	}
+	wantWire := []migrationWire{
+		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main"}}},
+		{Type: "Poller", Method: "Close", Starter: "(*Poller).Start", Callers: []migrationCaller{}},
+	}
+	if got, _ := json.Marshal(p.Wire); string(got) != mustJSON(t, wantWire) {
+		t.Errorf("wire up:\n%s\nwant:\n%s", got, mustJSON(t, wantWire))
+	}
+
+	// The same run as Markdown, on the original code.
+	for name, content := range reportModule {
+		golden.WriteFile(t, filepath.Join(dir, name), content)
+	}
+	stderr.Reset()
+	Main([]string{"fix", "-C", dir, "--report", filepath.Join(dir, "r.md")}, &stdout, &stderr)
+	md := readFile(t, filepath.Join(dir, "r.md"))
+	for _, line := range []string{
+		"3 findings in 2 packages: 2 fixed, 1 not fixed; 1 file changed.",
+		"- [ ] `(*srv.Server).Shutdown` is new; it stops the work started by `NewServer`. Called from:\n  - `cmd/app/main.go:6:11` in main\n",
+		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`. No call of it was found",
+		"- `srv/srv.go:31:3`: goroutine started in Many ticks forever with no way to stop it — the goroutine is started inside a loop, so one value owns several of them\n",
+	} {
+		if !strings.Contains(md, line) {
+			t.Errorf("the Markdown report lacks %q:\n%s", line, md)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestNoProgressOffTerminal checks that a run whose standard error is a
+// file, not a terminal, prints no progress line.
+func TestNoProgressOffTerminal(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), leakyPkg("leaky"))
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	var stdout bytes.Buffer
+	Main([]string{"fix", "-C", dir}, &stdout, stderr)
+	got := readFile(t, stderr.Name())
+	if want := "leakfix: 1 finding in 1 package, 1 file fixed, 0 not fixed\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestProgress checks the progress line's form and that only character
+// devices get one.
+func TestProgress(t *testing.T) {
+	if p := newProgress(&bytes.Buffer{}); p != nil {
+		t.Error("a buffer got a progress line")
+	}
+	if f, err := os.Open(os.DevNull); err == nil {
+		defer f.Close()
+		if p := newProgress(f); p == nil {
+			t.Errorf("%s, a character device, got no progress line", os.DevNull)
+		}
+	}
+	var b bytes.Buffer
+	p := &progress{w: &b}
+	p.show(engine.Progress{Loaded: 12, Analysed: 3})
+	p.show(engine.Progress{Platform: "windows/amd64", Loaded: 12, Analysed: 12})
+	p.clear()
+	want := "\rleakfix: 12 packages loaded, 3 analysed\x1b[K\rleakfix: 12 packages loaded, 12 analysed (windows/amd64)\x1b[K\r\x1b[K"
+	if b.String() != want {
+		t.Errorf("progress wrote %q, want %q", b.String(), want)
+	}
+}
