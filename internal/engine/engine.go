@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -187,7 +188,7 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	if opts.Fix && len(platforms) > 1 {
 		r.verifyPlatforms(platforms, units, base)
 	}
-	res := r.finish()
+	res := r.finish(units)
 	if opts.Write {
 		res.Errors = append(res.Errors, writeAll(ctx, res.Changes)...)
 	}
@@ -210,8 +211,9 @@ func (r *run) unmatched(units []unit) {
 	}
 }
 
-// finish sorts the findings and turns the overlay into changes.
-func (r *run) finish() *Result {
+// finish sorts the findings, turns the overlay into changes and counts the
+// files no platform analysed.
+func (r *run) finish(units []unit) *Result {
 	res := r.res
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i].Pos, res.Findings[j].Pos
@@ -227,12 +229,61 @@ func (r *run) finish() *Result {
 	}
 	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Path < res.Changes[j].Path })
 	res.Packages = len(r.analysed)
+	// go list reports the files build constraints exclude from a package,
+	// but a wildcard pattern silently drops a directory whose every file
+	// is excluded (a windows-only package on linux, a cgo package without
+	// cgo): walk the directories the patterns name to count those too.
+	for _, u := range units {
+		for _, p := range u.patterns {
+			if isRelative(p) {
+				r.walkGoFiles(u.dir, p)
+			}
+		}
+	}
 	for f := range r.excluded {
-		if !r.seen[f] {
+		if !r.seen[f] && !r.broken[f] {
 			res.NotAnalysed++
 		}
 	}
 	return res
+}
+
+// walkGoFiles adds to r.excluded the .go files in the directories a
+// relative pattern names, skipping what the go command skips: testdata,
+// vendor, directories starting with . or _, and nested modules.
+func (r *run) walkGoFiles(dir, pattern string) {
+	recursive := strings.HasSuffix(pattern, "...")
+	base := strings.TrimSuffix(strings.TrimSuffix(pattern, "..."), "/")
+	if base == "" {
+		base = "."
+	}
+	if !filepath.IsAbs(base) {
+		base = filepath.Join(dir, base)
+	}
+	filepath.WalkDir(base, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if path == base {
+				return nil
+			}
+			name := d.Name()
+			if !recursive || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if strings.HasSuffix(name, ".go") && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_") &&
+			(r.opts.Tests || !strings.HasSuffix(name, "_test.go")) && d.Type().IsRegular() {
+			r.excluded[path] = true
+		}
+		return nil
+	})
 }
 
 func selectRules(names []string) ([]*rules.Rule, error) {

@@ -33,7 +33,8 @@ type run struct {
 	findings map[findingKey]int // → index in res.Findings
 	analysed map[string]bool    // packages analysed, by import path
 	seen     map[string]bool    // files analysed on some platform
-	excluded map[string]bool    // .go files build constraints excluded on some platform
+	excluded map[string]bool    // .go files build constraints excluded on some platform, or that the patterns reach
+	broken   map[string]bool    // files of packages that did not load, reported as errors
 	gen      map[string]bool    // generated files skipped
 	matched  map[string]int     // the user's pattern → packages it matched
 	errs     map[string]bool    // errors reported, so each is reported once
@@ -51,7 +52,7 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 		ctx: ctx, dir: dir, opts: opts, rules: enabled, res: &Result{},
 		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{},
 		findings: map[findingKey]int{}, analysed: map[string]bool{}, seen: map[string]bool{},
-		excluded: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, errs: map[string]bool{},
+		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, errs: map[string]bool{},
 	}
 }
 
@@ -152,6 +153,9 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 		if errs := pkgErrors(u.dir, pkg); len(errs) > 0 {
 			for _, e := range errs {
 				r.addErr(e)
+			}
+			for _, f := range append(pkg.GoFiles, pkg.IgnoredFiles...) {
+				r.broken[f] = true
 			}
 			continue
 		}
