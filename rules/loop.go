@@ -264,7 +264,7 @@ func (f *loopFinder) index() {
 			switch n := n.(type) {
 			case *ast.Ident:
 				if obj, ok := info.Uses[n].(*types.Func); ok {
-					f.uses[obj]++
+					f.uses[obj.Origin()]++ // a generic method is used through its instances
 				}
 			case *ast.CompositeLit:
 				f.commandActions(n)
