@@ -15,10 +15,11 @@ func Diff(path string, old, new []byte) string {
 
 // oldOffset maps an offset in new back to old, where new is old with some
 // edits applied. An offset inside inserted text maps to where it was
-// inserted.
+// inserted. The edits are computed line by line: a fix inserts and replaces
+// whole lines, and a finer diff would align fragments of unrelated lines.
 func oldOffset(old, new []byte, off int) int {
 	delta := 0 // how much longer new is than old before the current edit
-	for _, e := range udiff.Bytes(old, new) {
+	for _, e := range udiff.Lines(string(old), string(new)) {
 		start := e.Start + delta
 		if off < start {
 			break

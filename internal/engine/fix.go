@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"go/ast"
+	"go/token"
 
 	"golang.org/x/tools/go/packages"
 
@@ -85,3 +87,87 @@ func apply(rp *rewrite.Package, fixes []rules.Fix) (files map[string][]byte, fai
 }
 
 func fmtPanic(p any) string { return fmt.Sprint(p) }
+
+// settle analyses the fixed package again and fixes what the fixes
+// themselves made fixable, so that running leakfix again changes nothing.
+// A fix declares a context before its go statement; a later goroutine of
+// the same function that could not be fixed (it has no owner) now has that
+// context in scope, and the rules would fix it on the next run.
+//
+// reported says which files the rules report on; allowed holds the goKeys
+// of the findings the run reported (those a Keep function or an ignore
+// comment dropped must stay unfixed). It returns the files with the later
+// fixes added, and the goKeys of the findings those fixed.
+func settle(pkg *packages.Package, files map[string][]byte, enabled []*rules.Rule, reported func(name string) bool,
+	allowed map[string]bool, v *verifier) (map[string][]byte, []string) {
+	var later []string
+	for round := 0; round < 2 && len(files) > 0; round++ {
+		np, err := v.rebuild(pkg, files)
+		if err != nil {
+			break
+		}
+		pass := &rules.Pass{Fset: np.Fset, Pkg: np.Types, Info: np.TypesInfo, AllFiles: np.Syntax}
+		if np.Module != nil {
+			pass.GoVersion = np.Module.GoVersion
+		}
+		for _, f := range np.Syntax {
+			if reported(np.Fset.File(f.Pos()).Name()) {
+				pass.Files = append(pass.Files, f)
+			}
+		}
+		var fixable []*rules.Finding
+		for _, rule := range enabled {
+			fs, _ := find(rule, pass)
+			for _, f := range fs {
+				if f.Fix != nil && allowed[goKey(np, f.Pos)] {
+					fixable = append(fixable, f)
+				}
+			}
+		}
+		if len(fixable) == 0 {
+			break
+		}
+		more, why := fix(np, fixable, v)
+		if len(more) == 0 {
+			break
+		}
+		for _, f := range fixable {
+			if why[f] == "" {
+				later = append(later, goKey(np, f.Pos))
+			}
+		}
+		for name, content := range more {
+			files[name] = content
+		}
+	}
+	return files, later
+}
+
+// goKey names the go statement at pos in a way a fix does not change: its
+// file, the function declaring it and its rank among that function's go
+// statements. A fix adds no go statement and removes none.
+func goKey(pkg *packages.Package, pos token.Pos) string {
+	for _, f := range pkg.Syntax {
+		if pos < f.FileStart || pos >= f.FileEnd {
+			continue
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || pos < fd.Pos() || pos >= fd.End() {
+				continue
+			}
+			rank, key := 0, ""
+			ast.Inspect(fd, func(n ast.Node) bool {
+				if g, ok := n.(*ast.GoStmt); ok {
+					if g.Pos() == pos {
+						key = fmt.Sprintf("%s %s %d", pkg.Fset.File(pos).Name(), funcDeclName(fd), rank)
+					}
+					rank++
+				}
+				return key == ""
+			})
+			return key
+		}
+	}
+	return ""
+}

@@ -112,19 +112,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	}
 	// An earlier platform's fix that breaks this one is withdrawn, and the
 	// pass starts again without it.
-	again := false
-	if len(r.overlay) > 0 {
-		for _, pkg := range pkgs {
-			if len(pkg.Errors) == 0 {
-				continue
-			}
-			for _, path := range r.changedIn(pkg) {
-				r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, pkgErrors(u.dir, pkg)[0])))
-				again = true
-			}
-		}
-	}
-	if again {
+	if len(r.overlay) > 0 && r.dropBreaking(pl, u, env, pkgs) {
 		return true
 	}
 
@@ -289,17 +277,37 @@ func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
 			fixable = append(fixable, f)
 		}
 	}
+	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
 	if r.opts.Fix && len(fixable) > 0 {
 		files, why := fix(pkg, fixable, v)
 		for f, reason := range why {
 			unfixed[f] = reason
 		}
+		if len(files) > 0 {
+			reported := func(name string) bool { return goFiles[name] && !generated[name] }
+			allowed := map[string]bool{}
+			for _, f := range found {
+				if key := goKey(pkg, f.Pos); key != "" {
+					allowed[key] = true
+				}
+			}
+			var later []string
+			files, later = settle(pkg, files, r.rules, reported, allowed, v)
+			for _, key := range later {
+				for _, f := range found {
+					if key != "" && goKey(pkg, f.Pos) == key {
+						laterFixed[f] = true
+					}
+				}
+			}
+		}
 		if err := r.acceptFiles(pkg, files, goFiles, generated, pf); err != "" {
-			for _, f := range fixable {
-				if unfixed[f] == "" {
+			for _, f := range found {
+				if unfixed[f] == "" && (f.Fix != nil || laterFixed[f]) {
 					unfixed[f] = err
 				}
 			}
+			laterFixed = nil
 			pf.files, pf.old = nil, nil
 		}
 	}
@@ -322,7 +330,9 @@ func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
 			Edits:   edits[f],
 		}
 		out.End, out.Related = extent(pkg, f)
-		if r.opts.Fix && f.Fix != nil {
+		if r.opts.Fix && laterFixed[f] {
+			out.Fixed, out.Unfixed = true, ""
+		} else if r.opts.Fix && f.Fix != nil {
 			out.Unfixed = unfixed[f]
 			out.Fixed = out.Unfixed == "" && len(pf.files) > 0
 			if !out.Fixed && out.Unfixed == "" {
@@ -445,6 +455,42 @@ func (r *run) merge(pf *pkgFix) {
 		r.overlay[name] = content
 		r.owner[name] = pf.pkg.PkgPath
 	}
+}
+
+// dropBreaking withdraws the earlier platforms' fixes that make a package
+// of this pass fail to load, and reports whether it withdrew any. A package
+// that fails without the fixes too is not theirs to answer for.
+func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.Package) bool {
+	var suspects []*packages.Package
+	var paths []string
+	for _, pkg := range pkgs {
+		if len(pkg.Errors) > 0 && len(r.changedIn(pkg)) > 0 {
+			suspects = append(suspects, pkg)
+			paths = append(paths, pkg.PkgPath)
+		}
+	}
+	if len(suspects) == 0 {
+		return false
+	}
+	before := map[string]bool{} // IDs of the packages that fail without the fixes
+	if base, err := load(r.ctx, u.dir, paths, r.opts, env, nil); err == nil {
+		for _, p := range base {
+			if len(p.Errors) > 0 {
+				before[p.ID] = true
+			}
+		}
+	}
+	dropped := false
+	for _, pkg := range suspects {
+		if before[pkg.ID] {
+			continue
+		}
+		for _, path := range r.changedIn(pkg) {
+			r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, pkgErrors(u.dir, pkg)[0])))
+			dropped = true
+		}
+	}
+	return dropped
 }
 
 // changedIn returns the packages an earlier pass changed among pkg and

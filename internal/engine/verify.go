@@ -74,6 +74,71 @@ var added = []string{"context", "os/signal", "sync", "time"}
 // then through the package's own imports. It records into info when that
 // is not nil, and returns the new package.
 func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
+	files, err := replaceFiles(pkg, changed)
+	if err != nil {
+		return nil, err
+	}
+	if info == nil {
+		info = &types.Info{
+			Types:        map[ast.Expr]types.TypeAndValue{},
+			Defs:         map[*ast.Ident]types.Object{},
+			Uses:         map[*ast.Ident]types.Object{},
+			Implicits:    map[ast.Node]types.Object{},
+			Selections:   map[*ast.SelectorExpr]*types.Selection{},
+			Scopes:       map[ast.Node]*types.Scope{},
+			Instances:    map[*ast.Ident]types.Instance{},
+			FileVersions: map[*ast.File]string{},
+		}
+	}
+	checked, err := v.typeCheck(pkg, files, override, info)
+	if err != nil {
+		return nil, err
+	}
+	if len(changed) == 0 || override != nil || pkg.TypesInfo == nil {
+		// An importer (its own code did not change), or a test variant,
+		// loaded without type information: the fixed package itself was
+		// vetted when it was fixed.
+		return checked, nil
+	}
+
+	// The fix must not add what go vet would report.
+	before, err := vet(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo)
+	if err != nil {
+		return nil, err
+	}
+	after, err := vet(pkg.Fset, files, checked, info)
+	if err != nil {
+		return nil, err
+	}
+	if added := newVetFindings(before, after); len(added) > 0 {
+		return nil, fmt.Errorf("go vet would report %s", added[0])
+	}
+	return checked, nil
+}
+
+// rebuild returns pkg as it is with the changed files: parsed, and
+// type-checked with full information, so that the rules can run on it.
+func (v *verifier) rebuild(pkg *packages.Package, changed map[string][]byte) (*packages.Package, error) {
+	files, err := replaceFiles(pkg, changed)
+	if err != nil {
+		return nil, err
+	}
+	info := &types.Info{
+		Types: map[ast.Expr]types.TypeAndValue{}, Defs: map[*ast.Ident]types.Object{}, Uses: map[*ast.Ident]types.Object{},
+		Implicits: map[ast.Node]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{},
+		Scopes: map[ast.Node]*types.Scope{}, Instances: map[*ast.Ident]types.Instance{}, FileVersions: map[*ast.File]string{},
+	}
+	tp, err := v.typeCheck(pkg, files, nil, info)
+	if err != nil {
+		return nil, err
+	}
+	np := *pkg
+	np.Syntax, np.Types, np.TypesInfo = files, tp, info
+	return &np, nil
+}
+
+// replaceFiles returns pkg's syntax with the changed files parsed anew.
+func replaceFiles(pkg *packages.Package, changed map[string][]byte) ([]*ast.File, error) {
 	var files []*ast.File
 	for _, f := range pkg.Syntax {
 		name := pkg.Fset.File(f.Pos()).Name()
@@ -87,6 +152,10 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, overr
 		}
 		files = append(files, f)
 	}
+	return files, nil
+}
+
+func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
 	conf := types.Config{
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if dep := pkg.Imports[path]; dep != nil {
@@ -115,40 +184,9 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, overr
 			first = err
 		}
 	}
-	if info == nil {
-		info = &types.Info{
-			Types:        map[ast.Expr]types.TypeAndValue{},
-			Defs:         map[*ast.Ident]types.Object{},
-			Uses:         map[*ast.Ident]types.Object{},
-			Implicits:    map[ast.Node]types.Object{},
-			Selections:   map[*ast.SelectorExpr]*types.Selection{},
-			Scopes:       map[ast.Node]*types.Scope{},
-			Instances:    map[*ast.Ident]types.Instance{},
-			FileVersions: map[*ast.File]string{},
-		}
-	}
 	checked, _ := conf.Check(pkg.PkgPath, pkg.Fset, files, info)
 	if first != nil {
 		return nil, fmt.Errorf("it would not compile: %w", first)
-	}
-	if len(changed) == 0 || override != nil || pkg.TypesInfo == nil {
-		// An importer (its own code did not change), or a test variant,
-		// loaded without type information: the fixed package itself was
-		// vetted when it was fixed.
-		return checked, nil
-	}
-
-	// The fix must not add what go vet would report.
-	before, err := vet(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo)
-	if err != nil {
-		return nil, err
-	}
-	after, err := vet(pkg.Fset, files, checked, info)
-	if err != nil {
-		return nil, err
-	}
-	if added := newVetFindings(before, after); len(added) > 0 {
-		return nil, fmt.Errorf("go vet would report %s", added[0])
 	}
 	return checked, nil
 }
