@@ -223,7 +223,7 @@ func (g *gen) comment(where string) {
 // one or two loops.
 func generate(data []byte) string {
 	g := &gen{data: data, recv: "t", typ: "T"}
-	starter := g.choose(5)
+	starter := g.choose(6)
 	cleanup := g.choose(4)
 	ctx := starter == 3
 	generic := g.choose(4) == 0
@@ -278,6 +278,11 @@ func generate(data []byte) string {
 		g.p("// Start starts the work.\nfunc (%s *T%s) Start() {\n%s", r, targs, locals)
 		g.goStmt("\t")
 		g.p("}\n")
+	case 5:
+		// Goroutines started in a loop: one value would own several.
+		g.p("func NewT%s() *T%s {\n%s\t%s := %s\n\tfor i := 0; i < 2; i++ {\n", tparams, targs, locals, r, newT)
+		g.goStmt("\t\t")
+		g.p("\t}\n\treturn %s\n}\n", r)
 	case 4:
 		// The go statement inside an if, after a comment.
 		g.p("func NewT%s(on bool) *T%s {\n%s\t%s := %s\n\tif on {\n\t\t// start the work\n", tparams, targs, locals, r, newT)
@@ -407,7 +412,7 @@ func (g *gen) stmt(in string) {
 		g.p("%s_ = %s.n\n", in, o)
 		return
 	}
-	switch c := g.choose(17); {
+	switch c := g.choose(18); {
 	case c == 0:
 		g.p("%s%s.n++\n", in, o)
 	case c == 1:
@@ -461,6 +466,9 @@ func (g *gen) stmt(in string) {
 	case c == 16:
 		g.inner++
 		g.p("%sif %s.n == 42 {\n%s\tgoto next%d\n%[3]s}\n%[1]s%[2]s.n++\n%[1]snext%[4]d:\n%[1]s%[2]s.n--\n", in, o, in, g.inner)
+	case c == 17:
+		// A send nothing can interrupt: the loop cannot be fixed.
+		g.p("%s%s.ch <- %[2]s.n\n", in, o)
 	default:
 		g.p("%s%s.n--\n", in, o)
 	}
