@@ -116,6 +116,7 @@ func buildMigrationReport(dir string, res *engine.Result) *migrationReport {
 			p.Wire = append(p.Wire, w)
 		}
 	}
+	r.Packages = []migrationPackage{} // [] rather than null in JSON when nothing was found
 	for _, p := range byPath {
 		r.Packages = append(r.Packages, *p)
 	}

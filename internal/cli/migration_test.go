@@ -171,3 +171,15 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress wrote %q, want %q", b.String(), want)
 	}
 }
+
+// TestReportEmpty checks that a run without findings still writes a
+// report whose lists are lists, not null.
+func TestReportEmpty(t *testing.T) {
+	b, err := json.Marshal(buildMigrationReport(t.TempDir(), &engine.Result{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"packages":[]`) {
+		t.Errorf("report %s, want an empty packages list", b)
+	}
+}
