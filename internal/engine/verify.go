@@ -26,6 +26,8 @@ package engine
 //
 // Importers outside the loaded packages (other modules, or packages the
 // patterns did not match) are not checked: run on ./... to include them.
+// Nor are importers that reach a fixed package through a package that did
+// not load (see affected).
 // When a check fails, the fixes of every fixed package the failing one
 // depends on are dropped, and the check runs again without them.
 
@@ -274,9 +276,33 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 }
 
 // affected returns, dependencies first, the loaded packages that are
-// changed or import a changed one through loaded packages.
+// changed or import a changed one through loaded packages. A package that
+// also reaches a changed one through a package outside the set (one that
+// did not load, or was loaded from export data) is left out, and so are
+// its importers: that package keeps the old types, and mixing them with the
+// new ones would fail on types that are in fact the same.
 func affected(clean []*packages.Package, inSet map[*packages.Package]bool, changed map[*packages.Package]*pkgFix) []*packages.Package {
+	// anyPath: p reaches a changed package by any path at all.
+	anyPath := map[*packages.Package]bool{}
+	seen := map[*packages.Package]bool{}
+	var reachesAny func(p *packages.Package) bool
+	reachesAny = func(p *packages.Package) bool {
+		if seen[p] {
+			return anyPath[p]
+		}
+		seen[p] = true
+		r := changed[p] != nil
+		for _, dep := range p.Imports {
+			if reachesAny(dep) {
+				r = true
+			}
+		}
+		anyPath[p] = r
+		return r
+	}
+
 	reaches := map[*packages.Package]bool{}
+	mixed := map[*packages.Package]bool{}
 	visited := map[*packages.Package]bool{}
 	var order []*packages.Package
 	var visit func(p *packages.Package) bool
@@ -287,12 +313,21 @@ func affected(clean []*packages.Package, inSet map[*packages.Package]bool, chang
 		visited[p] = true
 		r := changed[p] != nil
 		for _, dep := range p.Imports {
-			if inSet[dep] && visit(dep) {
+			if !inSet[dep] {
+				if reachesAny(dep) {
+					mixed[p] = true
+				}
+				continue
+			}
+			if visit(dep) {
 				r = true
+			}
+			if mixed[dep] {
+				mixed[p] = true
 			}
 		}
 		reaches[p] = r
-		if r {
+		if r && !mixed[p] {
 			order = append(order, p)
 		}
 		return r
