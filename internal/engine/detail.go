@@ -68,12 +68,6 @@ func extent(pkg *packages.Package, f *rules.Finding) (token.Position, []Related)
 	return pkg.Fset.Position(end), related
 }
 
-// keep asks k whether to keep f.
-func keep(pkg *packages.Package, f *rules.Finding, k func(string, token.Position, token.Position) bool) bool {
-	end, _ := extent(pkg, f)
-	return k(f.Rule, pkg.Fset.Position(f.Pos), end)
-}
-
 // splitPackage divides a package's verified change among the findings it
 // fixed (see SplitFix).
 func splitPackage(pkg *packages.Package, found []*rules.Finding, why map[*rules.Finding]string, changes []Change) map[*rules.Finding][]Edit {

@@ -43,6 +43,9 @@ type Options struct {
 	// the rule and the first and last position of the reported statement;
 	// the others are dropped before any fix is planned.
 	Keep func(rule string, start, end token.Position) bool
+	// Cache is the directory of the per-package result cache (see
+	// internal/cache); "" means no cache.
+	Cache string
 }
 
 // A Finding is a reported piece of work that cannot be stopped.
@@ -75,6 +78,7 @@ type Result struct {
 	Errors    []error
 	Packages  int // packages analysed
 	Generated int // generated files skipped
+	Cached    int // packages whose results came from the cache
 }
 
 // PosError is a problem at a position in the input.
@@ -91,6 +95,11 @@ func (e *PosError) Error() string {
 }
 
 // Run loads the packages matched by patterns and runs the rules on them.
+//
+// Only the packages a rule could report on are type-checked: a syntactic
+// pass over every file decides which (see prefilter.go). With Options.Cache,
+// a package whose files and dependencies are unchanged since an earlier run
+// is neither parsed nor type-checked; its findings are read back.
 func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) {
 	if opts.Write || opts.Edits {
 		opts.Fix = true
@@ -108,27 +117,33 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 			return nil, err
 		}
 	}
-	pkgs, err := load(ctx, dir, patterns, opts)
+	roots, err := list(ctx, dir, patterns, opts)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{}
-	if len(pkgs) == 0 {
+	if len(roots) == 0 {
 		res.Errors = append(res.Errors, &PosError{Msg: fmt.Sprintf("%s matched no packages", strings.Join(patterns, " "))})
 	}
-	v := newVerifier(ctx, dir, opts)
-	for _, pkg := range pkgs {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	r := newRunner(ctx, dir, patterns, opts, enabled, roots)
+	if err := r.openCache(); err != nil {
+		return nil, err
+	}
+	out, err := r.run()
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range out {
+		res.Findings = append(res.Findings, o.findings...)
+		res.Changes = append(res.Changes, o.changes...)
+		res.Errors = append(res.Errors, o.errors...)
+		res.Generated += o.generated
+		if o.analysed {
+			res.Packages++
 		}
-		if len(pkg.Errors) > 0 {
-			for _, e := range pkg.Errors {
-				res.Errors = append(res.Errors, &PosError{Pos: e.Pos, Msg: e.Msg})
-			}
-			continue
+		if o.cached {
+			res.Cached++
 		}
-		res.Packages++
-		analyse(pkg, enabled, opts, v, res)
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i].Pos, res.Findings[j].Pos
@@ -159,8 +174,31 @@ func selectRules(names []string) ([]*rules.Rule, error) {
 	return out, nil
 }
 
-// analyse runs the rules on one package and, when asked, fixes what they found.
-func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *verifier, res *Result) {
+// An outcome is what a run learned about one package.
+type outcome struct {
+	findings  []Finding
+	changes   []Change
+	errors    []error
+	generated int  // generated files skipped
+	analysed  bool // false when the package did not load
+	cached    bool // read from the cache
+}
+
+// loadErrors is the outcome of a package that did not load.
+func loadErrors(pkg *packages.Package) outcome {
+	var o outcome
+	for _, e := range pkg.Errors {
+		o.errors = append(o.errors, &PosError{Pos: e.Pos, Msg: e.Msg})
+	}
+	return o
+}
+
+// analyse runs the rules on one type-checked package and, when asked, fixes
+// what they found. It also returns what check would report with no
+// Options.Keep, for the cache: Keep only drops findings, and a
+// //leakfix:ignore comment covers a finding whatever the others are, so
+// Keep can as well be applied afterwards.
+func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *verifier) (o, checked outcome) {
 	goFiles := map[string]bool{}
 	for _, f := range pkg.GoFiles {
 		goFiles[f] = true
@@ -174,35 +212,23 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 		switch {
 		case !goFiles[name]: // cgo output and other files the user did not write
 		case ast.IsGenerated(f):
-			res.Generated++
+			o.generated++
 		default:
 			pass.Files = append(pass.Files, f)
 		}
 	}
-	var found []*rules.Finding
-	for _, r := range enabled {
-		for _, f := range r.Find(pass) {
-			if opts.Keep == nil || keep(pkg, f, opts.Keep) {
-				found = append(found, f)
-			}
-		}
-	}
-	found = suppress(pkg, pass, found, opts, res)
-	if len(found) == 0 {
-		return
-	}
+	o.analysed = true
+	checked.generated, checked.analysed = o.generated, o.analysed
 
-	fixed := map[*rules.Finding]string{} // finding → why it is not fixed ("" = fixed)
-	var edits map[*rules.Finding][]Edit
-	if opts.Fix {
-		changes, why := fix(pkg, found, v)
-		fixed = why
-		res.Changes = append(res.Changes, changes...)
-		if opts.Edits {
-			edits = splitPackage(pkg, found, why, changes)
-		}
+	var all []*rules.Finding
+	for _, r := range enabled {
+		all = append(all, r.Find(pass)...)
 	}
-	for _, f := range found {
+	all, invalid := suppress(pkg, pass, all)
+	checked.findings = invalid
+	var found []*rules.Finding
+	var outs []Finding
+	for _, f := range all {
 		out := Finding{
 			Rule:    f.Rule,
 			Pos:     pkg.Fset.Position(f.Pos),
@@ -210,16 +236,49 @@ func analyse(pkg *packages.Package, enabled []*rules.Rule, opts Options, v *veri
 			Fixable: f.Fix != nil,
 			Package: pkg.PkgPath,
 			Unfixed: f.Unfixable,
-			Edits:   edits[f],
 		}
 		out.End, out.Related = extent(pkg, f)
+		checked.findings = append(checked.findings, out)
+		if keepFinding(opts, out) {
+			found = append(found, f)
+			outs = append(outs, out)
+		}
+	}
+	for _, f := range invalid {
+		if keepFinding(opts, f) {
+			o.findings = append(o.findings, f)
+		}
+	}
+	if len(found) == 0 {
+		return o, checked
+	}
+
+	fixed := map[*rules.Finding]string{} // finding → why it is not fixed ("" = fixed)
+	var edits map[*rules.Finding][]Edit
+	if opts.Fix {
+		changes, why := fix(pkg, found, v)
+		fixed = why
+		o.changes = changes
+		if opts.Edits {
+			edits = splitPackage(pkg, found, why, changes)
+		}
+	}
+	for i, f := range found {
+		out := outs[i]
+		out.Edits = edits[f]
 		if opts.Fix && f.Fix != nil {
 			reason, ok := fixed[f]
 			out.Fixed = ok && reason == ""
 			out.Unfixed = reason
 		}
-		res.Findings = append(res.Findings, out)
+		o.findings = append(o.findings, out)
 	}
+	return o, checked
+}
+
+// keepFinding applies Options.Keep.
+func keepFinding(opts Options, f Finding) bool {
+	return opts.Keep == nil || opts.Keep(f.Rule, f.Pos, f.End)
 }
 
 // Rel returns path relative to dir when it lies below it.

@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/tools/go/packages"
+	"golang.org/x/tools/txtar"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// The benchmarks measure the engine's stages on real code: by default the
+// standard library, as `leakfix check std` in $(go env GOROOT)/src sees it.
+// LEAKFIX_BENCH_DIR and LEAKFIX_BENCH_PATTERNS measure other packages.
+//
+//	go test ./internal/engine -run '^$' -bench . -benchtime 3x
+//	go test ./internal/engine -run '^$' -bench 'Load/scan' -cpuprofile cpu.out
+//
+// Rewrite needs findings, which std does not have: it fixes a module made of
+// copies of the golden cases instead.
+
+func benchTarget(b *testing.B) (string, []string) {
+	b.Helper()
+	dir := os.Getenv("LEAKFIX_BENCH_DIR")
+	if dir == "" {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir = filepath.Join(strings.TrimSpace(string(out)), "src")
+	}
+	patterns := strings.Fields(os.Getenv("LEAKFIX_BENCH_PATTERNS"))
+	if len(patterns) == 0 {
+		patterns = []string{"std"}
+	}
+	return dir, patterns
+}
+
+// BenchmarkLoad measures the loading stages, and the typed load of every
+// package that they replace.
+func BenchmarkLoad(b *testing.B) {
+	ctx := context.Background()
+	dir, patterns := benchTarget(b)
+	b.Run("typed-all", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := loadTyped(ctx, dir, patterns, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("list", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := list(ctx, dir, patterns, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	roots, err := list(ctx, dir, patterns, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var kept []*packages.Package
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			kept = scanAll(roots)
+		}
+		b.ReportMetric(float64(len(kept)), "kept")
+		b.ReportMetric(float64(len(roots)), "packages")
+	})
+	b.Run("keys", func(b *testing.B) {
+		for b.Loop() {
+			k, err := newKeyer(roots, []byte("bench"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, p := range roots {
+				k.key(p)
+			}
+		}
+	})
+	b.Run("typed-kept", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := reload(ctx, dir, patterns, kept, Options{}, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// scanAll runs the syntactic pass on roots and returns the packages it keeps.
+func scanAll(roots []*packages.Package) []*packages.Package {
+	keep := make([]bool, len(roots))
+	g := newGraph()
+	parallel(len(roots), func(i int) {
+		s, _ := scanPackage(token.NewFileSet(), roots[i], nil)
+		keep[i] = s.broken || needsTypes(roots[i], &s, g, rules.All)
+	})
+	var out []*packages.Package
+	for i, p := range roots {
+		if keep[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// BenchmarkFind measures the rules on every package, type-checked beforehand.
+func BenchmarkFind(b *testing.B) {
+	dir, patterns := benchTarget(b)
+	pkgs, err := loadTyped(context.Background(), dir, patterns, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for b.Loop() {
+		n = 0
+		for _, p := range pkgs {
+			if len(p.Errors) == 0 {
+				o, _ := analyse(p, rules.All, Options{}, nil)
+				n += len(o.findings)
+			}
+		}
+	}
+	b.ReportMetric(float64(n), "findings")
+}
+
+// BenchmarkRewrite measures fixing, with verification, on a module of
+// copies of the golden cases.
+func BenchmarkRewrite(b *testing.B) {
+	dir := goldenModule(b, 10)
+	ctx := context.Background()
+	pkgs, err := loadTyped(ctx, dir, []string{"./..."}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := newVerifier(ctx, dir, Options{})
+	fixed := 0
+	for b.Loop() {
+		fixed = 0
+		for _, p := range pkgs {
+			if len(p.Errors) > 0 {
+				b.Fatalf("%s: %v", p.ID, p.Errors)
+			}
+			pass := &rules.Pass{Fset: p.Fset, Pkg: p.Types, Info: p.TypesInfo, Files: p.Syntax, AllFiles: p.Syntax}
+			found := rules.UnstoppableLoop.Find(pass)
+			if len(found) == 0 {
+				continue
+			}
+			changes, _ := fix(p, found, v)
+			fixed += len(changes)
+		}
+	}
+	if fixed == 0 {
+		b.Fatal("nothing fixed")
+	}
+	b.ReportMetric(float64(fixed), "files")
+}
+
+// BenchmarkRun measures whole runs: a first one (an empty cache), a second,
+// unchanged one, and one without a cache.
+func BenchmarkRun(b *testing.B) {
+	dir, patterns := benchTarget(b)
+	ctx := context.Background()
+	for _, mode := range []string{"first", "cached", "nocache"} {
+		b.Run(mode, func(b *testing.B) {
+			opts := Options{Dir: dir}
+			if mode != "nocache" {
+				opts.Cache = b.TempDir()
+			}
+			if mode == "cached" {
+				if _, err := Run(ctx, patterns, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if mode == "first" {
+					b.StopTimer()
+					os.RemoveAll(opts.Cache)
+					b.StartTimer()
+				}
+				if _, err := Run(ctx, patterns, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// goldenModule writes a module holding copies of the golden cases' non-test
+// files, one package per case and copy.
+func goldenModule(b *testing.B, copies int) string {
+	b.Helper()
+	names, err := filepath.Glob("../../testdata/golden/*.txtar")
+	if err != nil || len(names) == 0 {
+		b.Fatalf("no golden cases: %v", err)
+	}
+	dir := b.TempDir()
+	write := func(name string, data []byte) {
+		if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(name, data, 0o666); err != nil {
+			b.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "go.mod"), []byte("module example.com/bench\n\ngo 1.26\n"))
+	for _, name := range names {
+		a, err := txtar.ParseFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		base := strings.TrimSuffix(filepath.Base(name), ".txtar")
+		for i := range copies {
+			for _, f := range a.Files {
+				if strings.Contains(f.Name, "/") || !strings.HasSuffix(f.Name, ".go") || strings.HasSuffix(f.Name, "_test.go") {
+					continue
+				}
+				write(filepath.Join(dir, fmt.Sprintf("%s%d", base, i), f.Name), f.Data)
+			}
+		}
+	}
+	return dir
+}
