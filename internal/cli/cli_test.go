@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -173,6 +174,47 @@ func TestExplain(t *testing.T) {
 	for _, want := range []string{"unstoppable-loop: Goroutine loops on a timer", "Before:", "for range time.Tick(time.Minute)", "After leakfix fix:", "func (s *Server) Shutdown()"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("explain output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+// TestCacheFlags checks where the result cache goes, and that --no-cache
+// turns it off.
+func TestCacheFlags(t *testing.T) {
+	t.Setenv("LEAKFIX_CACHE", "/tmp/leakfix-cache-for-test")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{args: []string{"check"}, want: "/tmp/leakfix-cache-for-test"},
+		{args: []string{"fix", "--no-cache"}, want: ""},
+		{args: []string{"diff", "--no-cache=false"}, want: "/tmp/leakfix-cache-for-test"},
+	} {
+		var got *Options
+		capture := func(o *Options) error { got = o; return nil }
+		root := NewRoot(&bytes.Buffer{}, &bytes.Buffer{}, &Runners{Check: capture, Fix: capture, Diff: capture})
+		root.SetArgs(tt.args)
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if got.Engine.Cache != tt.want {
+			t.Errorf("%q: cache %q, want %q", tt.args, got.Engine.Cache, tt.want)
+		}
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "a", "a.go"), "package a\n")
+	cpu, mem := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "mem.out")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"check", "--no-cache", "-C", dir, "--cpuprofile", cpu, "--memprofile", mem}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d: %s", code, stderr.String())
+	}
+	for _, name := range []string{cpu, mem} {
+		if fi, err := os.Stat(name); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s: %v", name, err)
 		}
 	}
 }

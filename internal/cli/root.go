@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/config"
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/newcode"
@@ -100,6 +101,9 @@ type Options struct {
 	Config string
 	Stdout io.Writer
 	Stderr io.Writer
+
+	CPUProfile string // write a CPU profile of the run here
+	MemProfile string // write a heap profile at the end of the run here
 }
 
 // addFlags binds the shared flags to o.
@@ -114,13 +118,22 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
 	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
 	f.StringVar(&o.Config, "config", "", "configuration `file` (default: the nearest .leakfix.yaml at or above the working directory)")
+	noCache := f.Bool("no-cache", false, "neither read nor write the result cache (default "+cacheDirHelp+")")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if tags != "" {
 			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
 		}
+		if !*noCache {
+			o.Engine.Cache = cache.Dir()
+		}
 		return nil
 	}
 }
+
+// cacheDirHelp says where the result cache lives, for --help.
+const cacheDirHelp = "$" + cache.Env + ", or leakfix in the user cache directory"
 
 // applyConfig reads the configuration file, if there is one: its rules
 // apply unless --rules is given, and its excluded paths are not reported.
@@ -193,7 +206,14 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 	if err := applyConfig(o, dir); err != nil {
 		return nil, "", err
 	}
+	stop, err := startProfiles(o)
+	if err != nil {
+		return nil, "", err
+	}
 	res, err := engine.Run(cmd.Context(), o.Patterns, o.Engine)
+	if perr := stop(); err == nil && perr != nil {
+		err = perr
+	}
 	if err != nil {
 		return nil, "", err
 	}
