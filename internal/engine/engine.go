@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/tools/go/packages"
 
@@ -41,7 +42,8 @@ type Options struct {
 	Edits bool
 	// Keep, when set, decides which findings are reported and fixed, from
 	// the rule and the first and last position of the reported statement;
-	// the others are dropped before any fix is planned.
+	// the others are dropped before any fix is planned. Run calls it from
+	// one goroutine at a time.
 	Keep func(rule string, start, end token.Position) bool
 	// Cache is the directory of the per-package result cache (see
 	// internal/cache); "" means no cache.
@@ -103,6 +105,14 @@ func (e *PosError) Error() string {
 func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) {
 	if opts.Write || opts.Edits {
 		opts.Fix = true
+	}
+	if keep := opts.Keep; keep != nil {
+		var mu sync.Mutex // packages are analysed in parallel
+		opts.Keep = func(rule string, start, end token.Position) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return keep(rule, start, end)
+		}
 	}
 	enabled, err := selectRules(opts.Rules)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/version"
 	"os"
 	"runtime"
 	"strconv"
@@ -31,8 +32,11 @@ type scan struct {
 	goStmt   bool            // a go statement
 	goMethod bool            // a call x.Go(func() {...}), as errgroup's
 	calls    map[string]bool // "path.Name": calls of functions of watched packages, through each file's imports
-	assigns  bool            // an assignment to a name of an imported package (http.DefaultClient = ...)
-	unknown  bool            // an import whose package name is unknown: nothing can be ruled out
+	// instanceCalls and assigns are in methods and in functions with
+	// results: code that may run once per instance.
+	instanceCalls map[string]bool
+	assigns       bool // an assignment to a name of an imported package (http.DefaultClient = ...)
+	unknown       bool // an import whose package name is unknown: nothing can be ruled out
 
 	// invalid are the //leakfix:ignore comments that cannot be honoured, in
 	// the files the rules report on; they are reported without types.
@@ -61,7 +65,7 @@ const parseMode = parser.AllErrors | parser.ParseComments | parser.SkipObjectRes
 // generated ones and those that use cgo, which the typed load replaces by
 // the cgo command's output; they read all of them.
 func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (scan, map[string]*ast.File) {
-	s := scan{calls: map[string]bool{}}
+	s := scan{calls: map[string]bool{}, instanceCalls: map[string]bool{}}
 	files := map[string]*ast.File{}
 	for i, name := range p.GoFiles {
 		var src []byte
@@ -130,8 +134,20 @@ func (s *scan) file(p *packages.Package, f *ast.File) {
 		}
 	}
 	dotImport := hasDotImport(f)
-	ast.Inspect(f, func(n ast.Node) bool {
+	var instance bool // inside a function that may run once per instance
+	var walk func(n ast.Node) bool
+	walk = func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.FuncDecl:
+			// A method, or a function that returns something (a
+			// constructor): what the hook rule calls per-instance code.
+			instance = n.Recv != nil || n.Name.Name != "init" && n.Type.Results != nil && len(n.Type.Results.List) > 0
+			ast.Inspect(n.Type, walk)
+			if n.Body != nil {
+				ast.Inspect(n.Body, walk)
+			}
+			instance = false
+			return false
 		case *ast.GoStmt:
 			s.goStmt = true
 		case *ast.CallExpr:
@@ -144,30 +160,42 @@ func (s *scan) file(p *packages.Package, f *ast.File) {
 				}
 				if x, ok := fun.X.(*ast.Ident); ok {
 					if path := names[x.Name]; watched[path] {
-						s.calls[path+"."+fun.Sel.Name] = true
+						s.call(path+"."+fun.Sel.Name, instance)
 					}
 				}
 			case *ast.Ident:
 				for _, path := range dots {
 					if watched[path] {
-						s.calls[path+"."+fun.Name] = true
+						s.call(path+"."+fun.Name, instance)
 					}
 				}
 			}
 		case *ast.AssignStmt:
+			if !instance || n.Tok == token.DEFINE {
+				break
+			}
 			for _, lhs := range n.Lhs {
 				switch lhs := ast.Unparen(lhs).(type) {
 				case *ast.SelectorExpr:
 					if x, ok := lhs.X.(*ast.Ident); ok && names[x.Name] != "" {
 						s.assigns = true
 					}
-				case *ast.Ident:
-					s.assigns = s.assigns || dotImport
+				case *ast.Ident: // a dot-imported name is exported
+					s.assigns = s.assigns || dotImport && ast.IsExported(lhs.Name)
 				}
 			}
 		}
 		return true
-	})
+	}
+	ast.Inspect(f, walk)
+}
+
+// call records a call of the function path.name.
+func (s *scan) call(fn string, instance bool) {
+	s.calls[fn] = true
+	if instance {
+		s.instanceCalls[fn] = true
+	}
 }
 
 func hasDotImport(f *ast.File) bool {
@@ -223,8 +251,11 @@ var prefilters = map[string]prefilter{
 	rules.DiscardedTimer.Name: func(p *packages.Package, s *scan, g *graph) bool {
 		return p.Name != "main" && s.calls["time.AfterFunc"]
 	},
+	// Only where the module's go line is below 1.23, when unstopped
+	// tickers are never collected.
 	rules.UnstoppedTicker.Name: func(p *packages.Package, s *scan, g *graph) bool {
-		return s.calls["time.NewTicker"]
+		return s.calls["time.NewTicker"] && p.Module != nil && p.Module.GoVersion != "" &&
+			version.Compare("go"+p.Module.GoVersion, "go1.23") < 0
 	},
 	rules.GlobalHook.Name: func(p *packages.Package, s *scan, g *graph) bool {
 		if p.Name == "main" {
@@ -232,7 +263,7 @@ var prefilters = map[string]prefilter{
 		}
 		for path, names := range rules.Hooks {
 			for _, name := range names {
-				if s.calls[path+"."+name] {
+				if s.instanceCalls[path+"."+name] {
 					return true
 				}
 			}
