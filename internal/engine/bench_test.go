@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/txtar"
@@ -25,6 +27,29 @@ import (
 //
 // Rewrite needs findings, which std does not have: it fixes a module made of
 // copies of the golden cases instead.
+
+// cpuTime returns the CPU time this process and its finished children (the
+// go command) have used. Benchmarks report it per operation as cpu-s/op, which
+// a busy machine inflates far less than wall time.
+func cpuTime() time.Duration {
+	var self, children syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
+}
+
+// loop runs op b.N times and reports its CPU time per operation.
+func loop(b *testing.B, op func()) {
+	b.Helper()
+	start := cpuTime()
+	n := 0
+	for b.Loop() {
+		op()
+		n++
+	}
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(n), "cpu-s/op")
+}
 
 func benchTarget(b *testing.B) (string, []string) {
 	b.Helper()
@@ -49,33 +74,31 @@ func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	dir, patterns := benchTarget(b)
 	b.Run("typed-all", func(b *testing.B) {
-		for b.Loop() {
+		loop(b, func() {
 			if _, err := loadTyped(ctx, dir, patterns, Options{}); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
 	b.Run("list", func(b *testing.B) {
-		for b.Loop() {
+		loop(b, func() {
 			if _, err := list(ctx, dir, patterns, Options{}); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
 	roots, err := list(ctx, dir, patterns, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	var kept []*packages.Package
+	kept := scanAll(roots)
 	b.Run("scan", func(b *testing.B) {
-		for b.Loop() {
-			kept = scanAll(roots)
-		}
+		loop(b, func() { kept = scanAll(roots) })
 		b.ReportMetric(float64(len(kept)), "kept")
 		b.ReportMetric(float64(len(roots)), "packages")
 	})
 	b.Run("keys", func(b *testing.B) {
-		for b.Loop() {
+		loop(b, func() {
 			k, err := newKeyer(roots, []byte("bench"))
 			if err != nil {
 				b.Fatal(err)
@@ -83,14 +106,14 @@ func BenchmarkLoad(b *testing.B) {
 			for _, p := range roots {
 				k.key(p)
 			}
-		}
+		})
 	})
 	b.Run("typed-kept", func(b *testing.B) {
-		for b.Loop() {
+		loop(b, func() {
 			if _, err := reload(ctx, dir, patterns, kept, Options{}, nil, nil); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
 }
 
@@ -119,7 +142,7 @@ func BenchmarkFind(b *testing.B) {
 		b.Fatal(err)
 	}
 	n := 0
-	for b.Loop() {
+	loop(b, func() {
 		n = 0
 		for _, p := range pkgs {
 			if len(p.Errors) == 0 {
@@ -127,7 +150,7 @@ func BenchmarkFind(b *testing.B) {
 				n += len(o.findings)
 			}
 		}
-	}
+	})
 	b.ReportMetric(float64(n), "findings")
 }
 
@@ -142,7 +165,7 @@ func BenchmarkRewrite(b *testing.B) {
 	}
 	v := newVerifier(ctx, dir, Options{})
 	fixed := 0
-	for b.Loop() {
+	loop(b, func() {
 		fixed = 0
 		for _, p := range pkgs {
 			if len(p.Errors) > 0 {
@@ -156,7 +179,7 @@ func BenchmarkRewrite(b *testing.B) {
 			changes, _ := fix(p, found, v)
 			fixed += len(changes)
 		}
-	}
+	})
 	if fixed == 0 {
 		b.Fatal("nothing fixed")
 	}
@@ -179,7 +202,7 @@ func BenchmarkRun(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			for b.Loop() {
+			loop(b, func() {
 				if mode == "first" {
 					b.StopTimer()
 					os.RemoveAll(opts.Cache)
@@ -188,7 +211,7 @@ func BenchmarkRun(b *testing.B) {
 				if _, err := Run(ctx, patterns, opts); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }

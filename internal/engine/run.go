@@ -74,14 +74,22 @@ func (r *runner) openCache() error {
 // on the type-checked package.
 func (r *runner) run() ([]outcome, error) {
 	out := make([]outcome, len(r.roots))
-	typed := make([]bool, len(r.roots)) // the package needs types
+	// How each package that needs types gets them: checked here, or loaded
+	// by go/packages when it did not list or parse cleanly, so that its
+	// errors read as they always have.
+	const (
+		untyped = iota
+		check
+		load
+	)
+	how := make([]int, len(r.roots))
 	parallel(len(r.roots), func(i int) {
 		if r.ctx.Err() != nil {
 			return
 		}
 		p := r.roots[i]
 		if len(p.Errors) > 0 {
-			typed[i] = true // the typed load reports the errors as before
+			how[i] = load
 			return
 		}
 		if o, ok := r.cached(p); ok {
@@ -89,56 +97,96 @@ func (r *runner) run() ([]outcome, error) {
 			return
 		}
 		s, files := scanPackage(r.fset, p, r.files[p])
-		if s.broken || needsTypes(p, &s, r.g, r.enabled) {
-			typed[i] = true
-			if !s.broken {
-				r.parsedMu.Lock()
-				maps.Copy(r.parsed, files)
-				r.parsedMu.Unlock()
-			}
-			return
+		switch {
+		case s.broken:
+			how[i] = load
+		case needsTypes(p, &s, r.g, r.enabled):
+			how[i] = check
+			r.parsedMu.Lock()
+			maps.Copy(r.parsed, files)
+			r.parsedMu.Unlock()
+		default:
+			forget(r.fset, files)
+			checked := outcome{findings: s.invalid, generated: s.generated, analysed: true}
+			r.store(p, checked)
+			out[i] = r.keep(checked)
 		}
-		forget(r.fset, files)
-		checked := outcome{findings: s.invalid, generated: s.generated, analysed: true}
-		r.store(p, checked)
-		out[i] = r.keep(checked)
 	})
 	if err := r.ctx.Err(); err != nil {
 		return nil, err
 	}
+	r.files = nil // the roots' contents are parsed by now
 
+	v := newVerifier(r.ctx, r.dir, r.opts)
+	analyseTyped := func(i int, pkg *packages.Package) {
+		if len(pkg.Errors) > 0 {
+			out[i] = loadErrors(pkg)
+			return
+		}
+		var checked outcome
+		out[i], checked = analyse(pkg, r.enabled, r.opts, v)
+		r.store(r.roots[i], checked)
+	}
+
+	var checkIdx []int
+	for i := range r.roots {
+		if how[i] == check {
+			checkIdx = append(checkIdx, i)
+		}
+	}
+	if len(checkIdx) > 0 {
+		pkgs := make([]*packages.Package, len(checkIdx))
+		for j, i := range checkIdx {
+			pkgs[j] = r.roots[i]
+		}
+		listed, sizes, err := exportData(r.ctx, r.dir, pkgs, r.opts)
+		if err != nil {
+			return nil, err
+		}
+		// Each package is analysed as soon as it is checked, so that only
+		// as many packages' types are in memory as there are cores.
+		parallel(len(checkIdx), func(j int) {
+			if r.ctx.Err() != nil {
+				return
+			}
+			i := checkIdx[j]
+			// A package with errors is loaded again by go/packages, whose
+			// reports (the go command's among them) users know.
+			if pkg := checkOne(pkgs[j], listed, sizes, r.fset, r.parsedFile); pkg != nil && len(pkg.Errors) == 0 {
+				analyseTyped(i, pkg)
+			} else {
+				how[i] = load
+			}
+		})
+		if err := r.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	var loadIdx []int
 	var need []*packages.Package
-	var idx []int
 	for i, p := range r.roots {
-		if typed[i] {
+		if how[i] == load {
+			loadIdx = append(loadIdx, i)
 			need = append(need, p)
-			idx = append(idx, i)
 		}
 	}
 	if len(need) == 0 {
 		return out, nil
 	}
-	r.files = nil // the roots' contents are parsed by now
 	byID, err := reload(r.ctx, r.dir, r.patterns, need, r.opts, r.fset, r.parsedFile)
 	if err != nil {
 		return nil, err
 	}
-	v := newVerifier(r.ctx, r.dir, r.opts)
 	parallel(len(need), func(j int) {
 		if r.ctx.Err() != nil {
 			return
 		}
-		p, i := need[j], idx[j]
-		pkg := byID[p.ID]
-		switch {
-		case pkg == nil:
-			out[i] = outcome{errors: []error{&PosError{Pos: p.ID, Msg: "the package could not be loaded again with types"}}}
-		case len(pkg.Errors) > 0:
-			out[i] = loadErrors(pkg)
-		default:
-			var checked outcome
-			out[i], checked = analyse(pkg, r.enabled, r.opts, v)
-			r.store(p, checked)
+		i := loadIdx[j]
+		if pkg := byID[need[j].ID]; pkg != nil {
+			analyseTyped(i, pkg)
+		} else {
+			out[i] = outcome{errors: []error{&PosError{Pos: need[j].ID, Msg: "the package could not be loaded again with types"}}}
 		}
 	})
 	if err := r.ctx.Err(); err != nil {
