@@ -33,7 +33,7 @@ type keyer struct {
 
 // newKeyer hashes the files of roots and of everything they import, reading
 // them in parallel. It keeps the roots' contents for the syntactic pass.
-func newKeyer(roots []*packages.Package, global []byte) (*keyer, error) {
+func newKeyer(roots []*packages.Package, global []byte) *keyer {
 	k := &keyer{
 		global:   global,
 		own:      map[*packages.Package][sha256.Size]byte{},
@@ -62,25 +62,21 @@ func newKeyer(roots []*packages.Package, global []byte) (*keyer, error) {
 	}
 	own := make([][sha256.Size]byte, len(all))
 	contents := make([][][]byte, len(all))
-	errs := make([]error, len(all))
 	parallel(len(all), func(i int) {
-		own[i], contents[i], errs[i] = ownHash(all[i], isRoot[all[i]])
+		own[i], contents[i] = ownHash(all[i], isRoot[all[i]])
 	})
 	for i, p := range all {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
 		k.own[p] = own[i]
 		if isRoot[p] {
 			k.contents[p] = contents[i]
 		}
 	}
-	return k, nil
+	return k
 }
 
 // ownHash hashes what p itself contributes to its key. For a root it returns
 // the files' contents too.
-func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte, error) {
+func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 	h := sha256.New()
 	field(h, "id", p.ID)
 	field(h, "name", p.Name)
@@ -114,7 +110,7 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte, error
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
-	return sum, contents, nil
+	return sum, contents
 }
 
 // immutable returns the module p comes from when that module is a fixed

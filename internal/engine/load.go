@@ -15,8 +15,9 @@ import (
 //
 //  1. list asks the go command which packages the patterns match, with their
 //     files and import graph (go list -deps: no parsing, no types);
-//  2. loadTyped type-checks just the packages the syntactic pass kept, from
-//     source, with their dependencies read from export data.
+//  2. the packages the syntactic pass kept are type-checked from source,
+//     with their dependencies read from export data (typecheck.go), or, for
+//     a package with errors, loaded by go/packages as a whole (reload).
 //
 // Nothing ever loads the syntax or types of the whole program.
 

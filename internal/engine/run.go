@@ -55,10 +55,7 @@ func (r *runner) openCache() error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	k, err := newKeyer(r.roots, global)
-	if err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
+	k := newKeyer(r.roots, global)
 	r.keys = map[*packages.Package]cache.Key{}
 	for _, p := range r.roots {
 		r.keys[p] = k.key(p)
