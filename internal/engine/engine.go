@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -127,7 +128,14 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 			return nil, err
 		}
 	}
-	roots, err := list(ctx, dir, patterns, opts)
+	var c *cache.Cache
+	if opts.Cache != "" {
+		if c, err = cache.Open(opts.Cache); err != nil {
+			return nil, err
+		}
+		c.Trim() // best effort: a cache that cannot be trimmed still works
+	}
+	roots, err := listWithCache(ctx, c, dir, patterns, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +144,7 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 		res.Errors = append(res.Errors, &PosError{Msg: fmt.Sprintf("%s matched no packages", strings.Join(patterns, " "))})
 	}
 	r := newRunner(ctx, dir, patterns, opts, enabled, roots)
-	if err := r.openCache(); err != nil {
+	if err := r.openCache(c); err != nil {
 		return nil, err
 	}
 	out, err := r.run()

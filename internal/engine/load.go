@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/token"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -31,8 +32,12 @@ const typedMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiled
 // list returns the packages matched by patterns, with their files and the
 // metadata of their whole import graph, but no syntax or types.
 func list(ctx context.Context, dir string, patterns []string, opts Options) ([]*packages.Package, error) {
+	listRuns.Add(1)
 	return load(ctx, dir, patterns, opts, listMode, nil, nil)
 }
+
+// listRuns counts the go list runs of list, for tests of the listing cache.
+var listRuns atomic.Int64
 
 // loadTyped loads the packages matched by patterns with full syntax and
 // types.

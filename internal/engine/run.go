@@ -42,14 +42,10 @@ func newRunner(ctx context.Context, dir string, patterns []string, opts Options,
 	}
 }
 
-// openCache opens the result cache when the options ask for one.
-func (r *runner) openCache() error {
-	if r.opts.Cache == "" {
+// openCache computes the packages' cache keys when there is a cache.
+func (r *runner) openCache(c *cache.Cache) error {
+	if c == nil {
 		return nil
-	}
-	c, err := cache.Open(r.opts.Cache)
-	if err != nil {
-		return err
 	}
 	global, err := globalKey(r.opts, r.enabled)
 	if err != nil {
@@ -62,7 +58,6 @@ func (r *runner) openCache() error {
 	}
 	r.files = k.contents
 	r.cache = c
-	c.Trim() // best effort: a cache that cannot be trimmed still works
 	return nil
 }
 
