@@ -117,8 +117,10 @@ func BenchmarkLoad(b *testing.B) {
 			}
 			fset := token.NewFileSet()
 			parallel(len(kept), func(i int) {
-				if p := checkOne(kept[i], listed, sizes, fset, parseFile); p == nil || len(p.Errors) > 0 {
-					b.Errorf("%s did not check", kept[i].ID)
+				if p := checkOne(kept[i], listed, sizes, fset, parseFile); p == nil {
+					b.Errorf("%s cannot be checked here", kept[i].ID)
+				} else if len(p.Errors) > 0 {
+					b.Errorf("%s: %v", kept[i].ID, p.Errors)
 				}
 			})
 		})

@@ -32,11 +32,14 @@ type scan struct {
 	goStmt   bool            // a go statement
 	goMethod bool            // a call x.Go(func() {...}), as errgroup's
 	calls    map[string]bool // "path.Name": calls of functions of watched packages, through each file's imports
-	// instanceCalls and assigns are in methods and in functions with
-	// results: code that may run once per instance.
+	// instanceCalls and assigns are in methods and in functions returning
+	// a type of the package: code that may run once per instance.
 	instanceCalls map[string]bool
 	assigns       bool // an assignment to a name of an imported package (http.DefaultClient = ...)
-	unknown       bool // an import whose package name is unknown: nothing can be ruled out
+	// dotAssigns are the exported names assigned to in files with a dot
+	// import, by the dot-imported packages' paths: maybe their variables.
+	dotAssigns map[string][]string
+	unknown    bool // an import whose package name is unknown: nothing can be ruled out
 
 	// invalid are the //leakfix:ignore comments that cannot be honoured, in
 	// the files the rules report on; they are reported without types.
@@ -65,8 +68,9 @@ const parseMode = parser.AllErrors | parser.ParseComments | parser.SkipObjectRes
 // generated ones and those that use cgo, which the typed load replaces by
 // the cgo command's output; they read all of them.
 func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (scan, map[string]*ast.File) {
-	s := scan{calls: map[string]bool{}, instanceCalls: map[string]bool{}}
+	s := scan{calls: map[string]bool{}, instanceCalls: map[string]bool{}, dotAssigns: map[string][]string{}}
 	files := map[string]*ast.File{}
+	var parsed []*ast.File // in order, those without errors
 	for i, name := range p.GoFiles {
 		var src []byte
 		if contents != nil {
@@ -86,7 +90,7 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			s.broken = true
 			continue
 		}
-		s.file(p, f)
+		parsed = append(parsed, f)
 		if importsC(f) {
 			continue
 		}
@@ -104,11 +108,52 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			s.invalid = append(s.invalid, invalidFindings(fset, p.PkgPath, invalid)...)
 		}
 	}
+	types := map[string]bool{} // the package's type names
+	for _, f := range parsed {
+		for _, decl := range f.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, spec := range gd.Specs {
+					types[spec.(*ast.TypeSpec).Name.Name] = true
+				}
+			}
+		}
+	}
+	for _, f := range parsed {
+		s.file(p, f, types)
+	}
 	return s, files
 }
 
-// file records what f holds.
-func (s *scan) file(p *packages.Package, f *ast.File) {
+// perInstance reports whether fn may run once per instance, as the hook rule
+// sees it: a method, or a function that returns a type of its own package
+// (a constructor). types are the package's type names.
+func perInstance(fn *ast.FuncDecl, types map[string]bool) bool {
+	if fn.Recv != nil {
+		return true
+	}
+	if fn.Name.Name == "init" || fn.Type.Results == nil {
+		return false
+	}
+	for _, r := range fn.Type.Results.List {
+		t := ast.Unparen(r.Type)
+		if star, ok := t.(*ast.StarExpr); ok {
+			t = ast.Unparen(star.X)
+		}
+		switch x := t.(type) {
+		case *ast.IndexExpr:
+			t = x.X
+		case *ast.IndexListExpr:
+			t = x.X
+		}
+		if id, ok := t.(*ast.Ident); ok && types[id.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// file records what f holds. types are the package's type names.
+func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 	names := map[string]string{} // name in f → import path
 	var dots []string            // packages whose names f uses unqualified
 	if watched[p.PkgPath] {
@@ -133,15 +178,20 @@ func (s *scan) file(p *packages.Package, f *ast.File) {
 			s.unknown = true
 		}
 	}
-	dotImport := hasDotImport(f)
+	var dotPaths []string // of f's dot imports
+	for _, imp := range f.Imports {
+		if imp.Name != nil && imp.Name.Name == "." {
+			if path, err := strconv.Unquote(imp.Path.Value); err == nil {
+				dotPaths = append(dotPaths, path)
+			}
+		}
+	}
 	var instance bool // inside a function that may run once per instance
 	var walk func(n ast.Node) bool
 	walk = func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
-			// A method, or a function that returns something (a
-			// constructor): what the hook rule calls per-instance code.
-			instance = n.Recv != nil || n.Name.Name != "init" && n.Type.Results != nil && len(n.Type.Results.List) > 0
+			instance = perInstance(n, types)
 			ast.Inspect(n.Type, walk)
 			if n.Body != nil {
 				ast.Inspect(n.Body, walk)
@@ -181,7 +231,11 @@ func (s *scan) file(p *packages.Package, f *ast.File) {
 						s.assigns = true
 					}
 				case *ast.Ident: // a dot-imported name is exported
-					s.assigns = s.assigns || dotImport && ast.IsExported(lhs.Name)
+					if ast.IsExported(lhs.Name) {
+						for _, path := range dotPaths {
+							s.dotAssigns[path] = append(s.dotAssigns[path], lhs.Name)
+						}
+					}
 				}
 			}
 		}
@@ -196,15 +250,6 @@ func (s *scan) call(fn string, instance bool) {
 	if instance {
 		s.instanceCalls[fn] = true
 	}
-}
-
-func hasDotImport(f *ast.File) bool {
-	for _, imp := range f.Imports {
-		if imp.Name != nil && imp.Name.Name == "." {
-			return true
-		}
-	}
-	return false
 }
 
 func importsC(f *ast.File) bool {
@@ -268,7 +313,18 @@ var prefilters = map[string]prefilter{
 				}
 			}
 		}
-		return s.assigns
+		if s.assigns {
+			return true
+		}
+		for path, names := range s.dotAssigns {
+			vars := g.vars(p.Imports[path])
+			for _, name := range names {
+				if vars == nil || vars[name] {
+					return true
+				}
+			}
+		}
+		return false
 	},
 }
 
@@ -288,11 +344,49 @@ func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) b
 
 // A graph answers questions about the listed import graph.
 type graph struct {
-	mu   sync.Mutex
-	deps map[string]map[*packages.Package]bool // import path → packages that depend on it
+	mu       sync.Mutex
+	deps     map[string]map[*packages.Package]bool // import path → packages that depend on it
+	varNames map[*packages.Package]map[string]bool
 }
 
-func newGraph() *graph { return &graph{deps: map[string]map[*packages.Package]bool{}} }
+func newGraph() *graph {
+	return &graph{deps: map[string]map[*packages.Package]bool{}, varNames: map[*packages.Package]map[string]bool{}}
+}
+
+// vars returns the names of the package-level variables p declares, read
+// from its files; nil when they cannot be read.
+func (g *graph) vars(p *packages.Package) map[string]bool {
+	if p == nil {
+		return nil
+	}
+	g.mu.Lock()
+	names, ok := g.varNames[p]
+	g.mu.Unlock()
+	if ok {
+		return names
+	}
+	names = map[string]bool{}
+	for _, name := range p.GoFiles {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			names = nil
+			break
+		}
+		for _, decl := range f.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.VAR {
+				for _, spec := range gd.Specs {
+					for _, id := range spec.(*ast.ValueSpec).Names {
+						names[id.Name] = true
+					}
+				}
+			}
+		}
+	}
+	g.mu.Lock()
+	g.varNames[p] = names
+	g.mu.Unlock()
+	return names
+}
 
 // dependsOn reports whether p is the package path or imports it, directly or
 // not.

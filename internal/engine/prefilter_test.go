@@ -22,8 +22,8 @@ import (
 
 // edges holds code the prefilter could wrongly drop if it matched on
 // spelling: time reached without importing it, under another name, or only in
-// another file of the package. Every package here but main, quiet, clock and
-// generated is reported (testonly with tests only).
+// another file of the package. Every package here but main, quiet, clock,
+// dotlocal and generated is reported (testonly with tests only).
 const edges = `
 -- go.mod --
 module example.com/edges
@@ -146,6 +146,22 @@ func New() *C {
 }
 
 func (c *C) refresh() { c.n++ }
+-- dotlocal/dotlocal.go --
+// Package dotlocal assigns to an exported name in a file with a dot import;
+// the name is its own variable, not one of package strings.
+package dotlocal
+
+import . "strings"
+
+// T is a thing.
+type T struct{ s string }
+
+// Set sets.
+func (t *T) Set(v string) {
+	var S string
+	S = ToUpper(v)
+	t.s = S
+}
 -- quiet/quiet.go --
 // Package quiet imports time but starts no goroutine.
 package quiet
@@ -344,7 +360,7 @@ func TestPrefilterEdges(t *testing.T) {
 	// unless asked for, and a ticker where tickers are collected (go 1.26).
 	// (A goroutine in a generated file is kept: it may start a wrapper.)
 	keep := kept(t, dir, []string{"./..."}, Options{})
-	for _, pkg := range []string{"quiet", "cmd/tool", "testonly", "clock"} {
+	for _, pkg := range []string{"quiet", "cmd/tool", "testonly", "clock", "dotlocal"} {
 		if keep["example.com/edges/"+pkg] {
 			t.Errorf("%s is type-checked; nothing in it can be reported", pkg)
 		}
