@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/tools/go/packages"
 
@@ -21,7 +22,8 @@ import (
 // declare, so its cache key hashes its own files and the keys of its imports,
 // down the whole import graph: a change anywhere below a package gives it a
 // new key. Packages in the module cache never change and are named by module
-// version instead of being read.
+// version instead of being read; other dependencies by their files' sizes and
+// modification times.
 
 // keyer computes cache keys for one run.
 type keyer struct {
@@ -85,12 +87,31 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 		field(h, "go", m.GoVersion)
 	}
 	var contents [][]byte
-	if m := immutable(p); m != nil && !root {
+	switch m := immutable(p); {
+	case m != nil && !root:
 		field(h, "module", m.Path+"@"+m.Version)
 		for _, name := range p.GoFiles {
 			field(h, "file", name)
 		}
-	} else {
+	case !root:
+		// A dependency's files are not read otherwise: their size and
+		// modification time stand for their contents, as in the listing
+		// cache, unless they changed too recently to tell.
+		for _, name := range p.GoFiles {
+			field(h, "file", name)
+			fi, err := os.Stat(name)
+			if err == nil && fi.ModTime().Before(time.Now().Add(-settle)) {
+				field(h, "stat", fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()))
+				continue
+			}
+			data, err := os.ReadFile(name)
+			if err != nil {
+				data = []byte("unreadable: " + err.Error())
+			}
+			sum := sha256.Sum256(data)
+			h.Write(sum[:])
+		}
+	default:
 		for _, name := range p.GoFiles {
 			data, err := os.ReadFile(name)
 			if err != nil {
@@ -100,9 +121,7 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 			field(h, "file", name)
 			sum := sha256.Sum256(data)
 			h.Write(sum[:])
-			if root {
-				contents = append(contents, data)
-			}
+			contents = append(contents, data)
 		}
 	}
 	for _, e := range p.Errors {

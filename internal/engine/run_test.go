@@ -112,3 +112,38 @@ func TestCacheFix(t *testing.T) {
 		t.Errorf("%d of %d packages came from the cache; want those without fixable findings", got.Cached, got.Packages)
 	}
 }
+
+// A dependency outside the patterns is keyed by its files' sizes and times:
+// changing it still invalidates the packages that import it.
+func TestCacheDependencyOutsidePatterns(t *testing.T) {
+	dir := writeArchive(t, txtar.Parse([]byte(edges)))
+	age(t, dir)
+	cacheDir := t.TempDir()
+	opts := Options{Dir: dir, Cache: cacheDir}
+	runNotime := func() *Result {
+		t.Helper()
+		res, err := Run(context.Background(), []string{"./notime"}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if first := runNotime(); len(first.Findings) != 1 {
+		t.Fatalf("notime: %d findings, want 1", len(first.Findings))
+	}
+	if second := runNotime(); second.Cached != 1 {
+		t.Fatalf("an unchanged run read %d packages from the cache, want 1", second.Cached)
+	}
+	edit(t, filepath.Join(dir, "clock", "clock.go"), func(s string) string {
+		s = strings.Replace(s, "C <-chan time.Time", "C <-chan struct{}", 1)
+		return strings.Replace(s, "return &Ticker{C: t.C, t: t}", "return &Ticker{C: make(chan struct{}), t: t}", 1)
+	})
+	third := runNotime()
+	if third.Cached != 0 || len(third.Findings) != 0 {
+		t.Errorf("after its dependency changed, notime came from the cache (%d) with %d findings, want 0 and 0", third.Cached, len(third.Findings))
+	}
+	age(t, dir) // now the dependency is keyed by size and time again
+	if fourth := runNotime(); len(fourth.Findings) != 0 {
+		t.Errorf("notime has %d findings once its changed dependency is old", len(fourth.Findings))
+	}
+}
