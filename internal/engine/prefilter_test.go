@@ -463,3 +463,14 @@ func timedGoroutines(p *packages.Package) bool {
 	}
 	return false
 }
+
+// A rule without a prefilter makes every package be type-checked: correct,
+// but it gives up most of the speed. A new rule should come with one (and
+// with cases in edges or the golden files that exercise it).
+func TestEveryRuleHasPrefilter(t *testing.T) {
+	for _, r := range rules.All {
+		if prefilters[r.Name] == nil {
+			t.Errorf("rule %s has no prefilter in prefilter.go", r.Name)
+		}
+	}
+}
