@@ -41,8 +41,9 @@ func NewTracker(w io.Writer) *Tracker {
 	Find: findHooks,
 }
 
-// hooks are the functions that change process-wide state.
-var hooks = map[string][]string{
+// Hooks are the functions that change process-wide state, by import path.
+// The engine reads it too, to skip packages that call none of them.
+var Hooks = map[string][]string{
 	"log":           {"SetOutput", "SetFlags", "SetPrefix"},
 	"log/slog":      {"SetDefault", "SetLogLoggerLevel"},
 	"net/http":      {"Handle", "HandleFunc"},
@@ -67,7 +68,7 @@ func findHooks(pass *Pass) []*Finding {
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CallExpr:
-				for path, names := range hooks {
+				for path, names := range Hooks {
 					for _, name := range names {
 						if isPkgCall(pass.Info, n, path, name) {
 							out = append(out, &Finding{

@@ -372,3 +372,20 @@ func TestInterrupted(t *testing.T) {
 		t.Error("the file changed")
 	}
 }
+
+// TestProfiles checks that --cpuprofile and --memprofile write profiles.
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "a", "a.go"), "package a\n")
+	cpu, mem := filepath.Join(dir, "cpu.out"), filepath.Join(dir, "mem.out")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"check", "-C", dir, "--cpuprofile", cpu, "--memprofile", mem}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d: %s", code, stderr.String())
+	}
+	for _, name := range []string{cpu, mem} {
+		if fi, err := os.Stat(name); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s: %v", name, err)
+		}
+	}
+}

@@ -117,6 +117,9 @@ type Options struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Report string // fix only: where to write the migration report
+
+	CPUProfile string // write a CPU profile of the run here
+	MemProfile string // write a heap profile at the end of the run here
 }
 
 // addFlags binds the shared flags to o.
@@ -135,6 +138,8 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
 	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
 	f.StringVar(&o.Config, "config", "", "configuration `file` (default: the nearest .leakfix.yaml at or above the working directory)")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
+	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if tags != "" {
 			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
@@ -214,6 +219,10 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 	if err := applyConfig(o, dir); err != nil {
 		return nil, "", err
 	}
+	stop, err := startProfiles(o)
+	if err != nil {
+		return nil, "", err
+	}
 	opts := o.Engine
 	p := newProgress(o.Stderr)
 	if p != nil {
@@ -221,6 +230,9 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 	}
 	res, err := engine.Run(cmd.Context(), o.Patterns, opts)
 	p.clear()
+	if perr := stop(); err == nil && perr != nil {
+		err = perr
+	}
 	if err != nil {
 		return nil, "", err
 	}

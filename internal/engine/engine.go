@@ -50,6 +50,11 @@ type Options struct {
 	Untrusted bool
 	// Progress, when set, is called as packages are loaded and analysed.
 	Progress func(Progress)
+
+	// typedOnly loads every package with types, as leakfix did before it
+	// had a syntactic pass: the reference tests and benchmarks compare the
+	// fast load with.
+	typedOnly bool
 }
 
 // Progress says how far a run has got.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/token"
 	"io/fs"
 	"path/filepath"
 	"regexp"
@@ -16,19 +18,46 @@ import (
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
 	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest
 
+// listMode is the metadata the syntactic pass needs: the packages' files and
+// their whole import graph, without parsing or types (go list -deps).
+const listMode = packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule | packages.NeedForTest
+
+// parseFunc is go/packages' Config.ParseFile.
+type parseFunc func(fset *token.FileSet, filename string, src []byte) (*ast.File, error)
+
 // load loads the packages with full syntax and types, reading the files in
 // overlay from there instead of the disk. With Tests, a package's test
 // variant replaces the package itself, since it holds the same files and
 // more.
 func load(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte) ([]*packages.Package, error) {
+	return loadWith(ctx, dir, patterns, opts, env, overlay, loadMode, nil, nil)
+}
+
+// list returns the packages matched by patterns, with their files and the
+// metadata of their whole import graph, but no syntax or types.
+func list(ctx context.Context, dir string, patterns []string, opts Options, env []string) ([]*packages.Package, error) {
+	return loadWith(ctx, dir, patterns, opts, env, nil, listMode, nil, nil)
+}
+
+// loadTyped loads the packages matched by patterns with full syntax and
+// types, in the environment opts.Env.
+func loadTyped(ctx context.Context, dir string, patterns []string, opts Options) ([]*packages.Package, error) {
+	return load(ctx, dir, patterns, opts, opts.Env, nil)
+}
+
+// loadWith runs go/packages in mode. fset and parse, when not nil, are
+// go/packages' Config.Fset and Config.ParseFile.
+func loadWith(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, mode packages.LoadMode, fset *token.FileSet, parse parseFunc) ([]*packages.Package, error) {
 	cfg := &packages.Config{
 		Context:    ctx,
-		Mode:       loadMode,
+		Mode:       mode,
 		Dir:        dir,
 		Tests:      opts.Tests,
 		BuildFlags: opts.BuildFlags,
 		Env:        env,
 		Overlay:    overlay,
+		Fset:       fset,
+		ParseFile:  parse,
 	}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
@@ -38,6 +67,77 @@ func load(ctx context.Context, dir string, patterns []string, opts Options, env 
 		return pkgs, nil
 	}
 	return withoutTestDuplicates(pkgs), nil
+}
+
+// reload loads the listed packages pkgs with types. It names them by import
+// path, so that only they are loaded; a package that cannot be named that way
+// (files given on the command line, a directory go list reaches only by its
+// path) is found by loading the original patterns again. The result maps a
+// listed package's ID to its typed form; a package missing from it could not
+// be reloaded.
+func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages.Package, opts Options, env []string, fset *token.FileSet, parse parseFunc) (map[string]*packages.Package, error) {
+	var paths []string
+	seen := map[string]bool{}
+	whole := false
+	for _, p := range pkgs {
+		path := p.PkgPath
+		if p.ForTest != "" {
+			path = p.ForTest // the xtest package p_test is loaded with p
+		}
+		if path == "command-line-arguments" {
+			whole = true
+		}
+		if !seen[path] {
+			seen[path] = true
+			paths = append(paths, path)
+		}
+	}
+	byID := map[string]*packages.Package{}
+	missing := func() bool {
+		for _, p := range pkgs {
+			if byID[p.ID] == nil {
+				return true
+			}
+		}
+		return false
+	}
+	if !whole {
+		typed, err := loadWith(ctx, dir, paths, opts, env, nil, loadMode, fset, parse)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range typed {
+			byID[t.ID] = t
+		}
+		// A path go list cannot resolve on its own (a package under testdata,
+		// say) comes back with a list error the first listing did not have.
+		for _, p := range pkgs {
+			if t := byID[p.ID]; t != nil && len(p.Errors) == 0 && hasListError(t) {
+				delete(byID, p.ID)
+			}
+		}
+	}
+	if whole || missing() {
+		typed, err := loadWith(ctx, dir, patterns, opts, env, nil, loadMode, fset, parse)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range typed {
+			if byID[t.ID] == nil {
+				byID[t.ID] = t
+			}
+		}
+	}
+	return byID, nil
+}
+
+func hasListError(p *packages.Package) bool {
+	for _, e := range p.Errors {
+		if e.Kind == packages.ListError {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutTestDuplicates drops the test mains and the packages whose test

@@ -103,7 +103,17 @@ func (r *run) pass(pl platform, u unit, env []string) {
 // passOnce runs a pass and reports whether it must be run again because
 // an earlier platform's fix turned out not to compile on this one.
 func (r *run) passOnce(pl platform, u unit, env []string) bool {
-	pkgs, err := load(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
+	var pkgs []*packages.Package
+	var skipped map[*packages.Package]*scan
+	var err error
+	if r.fast() {
+		var fl *fastLoad
+		if fl, err = r.loadFast(u, env); err == nil {
+			pkgs, skipped = fl.pkgs, fl.skipped
+		}
+	} else {
+		pkgs, err = load(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
+	}
 	if err != nil {
 		if r.ctx.Err() == nil {
 			r.addErr(err)
@@ -148,6 +158,12 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 			continue
 		}
 		if r.vendored(pkg) {
+			continue
+		}
+		if s := skipped[pkg]; s != nil {
+			r.analysed[pkg.PkgPath] = true
+			r.skip(pkg, s)
+			r.progress(pl)
 			continue
 		}
 		clean = append(clean, pkg)
@@ -259,13 +275,13 @@ func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
 			}
 		}
 	}
-	ignores := &Result{} // findings about //leakfix:ignore comments
-	found = suppress(pkg, pass, found, r.opts, ignores)
-	if len(found) == 0 && len(ignores.Findings) == 0 {
+	found, invalid := suppress(pkg, pass, found) // invalid: findings about //leakfix:ignore comments
+	invalid = r.keepInvalid(invalid)
+	if len(found) == 0 && len(invalid) == 0 {
 		return nil
 	}
 
-	pf := &pkgFix{pkg: pkg, found: found, extra: ignores.Findings}
+	pf := &pkgFix{pkg: pkg, found: found, extra: invalid}
 	var fixable []*rules.Finding
 	unfixed := map[*rules.Finding]string{}
 	for _, f := range found {
@@ -342,6 +358,21 @@ func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
 		pf.findings = append(pf.findings, out)
 	}
 	return pf
+}
+
+// keepInvalid returns the findings about //leakfix:ignore comments that
+// Options.Keep keeps.
+func (r *run) keepInvalid(invalid []Finding) []Finding {
+	if r.opts.Keep == nil {
+		return invalid
+	}
+	var out []Finding
+	for _, f := range invalid {
+		if r.opts.Keep(f.Rule, f.Pos, f.End) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // acceptFiles checks that leakfix may write every file a fix changes, and

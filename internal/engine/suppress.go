@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"go/token"
+
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/ignore"
@@ -8,24 +10,25 @@ import (
 )
 
 // suppress drops the findings that a //leakfix:ignore comment covers and
-// reports the comments that cannot be honoured, as findings of their own
-// (when opts.Keep keeps them), so that a bare ignore never silences
-// anything unseen.
-func suppress(pkg *packages.Package, pass *rules.Pass, found []*rules.Finding, opts Options, res *Result) []*rules.Finding {
+// returns the comments that cannot be honoured as findings of their own, so
+// that a bare ignore never silences anything unseen.
+func suppress(pkg *packages.Package, pass *rules.Pass, found []*rules.Finding) ([]*rules.Finding, []Finding) {
 	kept, invalid := ignore.Filter(pkg.Fset, pass.Files, found)
-	for _, d := range invalid {
-		pos, end := pkg.Fset.Position(d.Pos), pkg.Fset.Position(d.End)
-		if opts.Keep != nil && !opts.Keep(ignore.InvalidIgnore.Name, pos, end) {
-			continue
-		}
-		res.Findings = append(res.Findings, Finding{
+	return kept, invalidFindings(pkg.Fset, pkg.PkgPath, invalid)
+}
+
+// invalidFindings reports directives that cannot be honoured.
+func invalidFindings(fset *token.FileSet, pkgPath string, ds []*ignore.Directive) []Finding {
+	var out []Finding
+	for _, d := range ds {
+		out = append(out, Finding{
 			Rule:    ignore.InvalidIgnore.Name,
-			Pos:     pos,
-			End:     end,
+			Pos:     fset.Position(d.Pos),
+			End:     fset.Position(d.End),
 			Message: d.Problem,
 			Unfixed: "only a person can give the reason",
-			Package: pkg.PkgPath,
+			Package: pkgPath,
 		})
 	}
-	return kept
+	return out
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# compare.sh measures leakfix against a bare typed load and staticcheck on the
+# same packages, in one run, alternating the tools so that a busy machine slows
+# them all alike. It prints, per tool, the median wall time and the median peak
+# memory (what /usr/bin/time -v prints as "Maximum resident set size") and
+# their ratios to the typed load.
+#
+#   bench/compare.sh [-n runs] [-s staticcheck-runs] [-C dir] [-b leakfix-binary] [packages]
+#
+#   -n runs      runs of each tool (default 3); medians need at least 3
+#   -s runs      runs of staticcheck (default: the same as -n; 0 leaves it out,
+#                it takes minutes on std with an empty analysis cache)
+#   -C dir       where the packages are resolved (default: the current directory)
+#   -b binary    the leakfix binary to measure (default: built from this checkout)
+#   packages     go list patterns (default ./...)
+#
+# Tools, each on the same packages:
+#   typedload        go/packages with NeedSyntax|NeedTypes|NeedTypesInfo, nothing else
+#   check            leakfix check (the syntactic pass, then types for the packages it keeps)
+#   diff             leakfix diff (every package with types: a fix needs them)
+#   staticcheck      staticcheck -checks SA1015 (honnef.co/go/tools v0.8.2) with an empty
+#                    analysis cache (the build cache stays warm)
+#
+# Every run uses a warm build cache: one unmeasured typed load comes first.
+set -euo pipefail
+
+runs=3
+scruns=
+dir=.
+leakfix=
+while getopts "n:s:C:b:" opt; do
+	case $opt in
+	n) runs=$OPTARG ;;
+	s) scruns=$OPTARG ;;
+	C) dir=$OPTARG ;;
+	b) leakfix=$OPTARG ;;
+	*) sed -n '2,/^set -/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+scruns=${scruns:-$runs}
+[ $# -gt 0 ] || set -- ./...
+[ -x /usr/bin/time ] || { echo "compare.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+(cd "$repo" && go build -o "$tmp/typedload" ./bench/typedload)
+if [ -z "$leakfix" ]; then
+	(cd "$repo" && go build -o "$tmp/leakfix" ./cmd/leakfix)
+	leakfix=$tmp/leakfix
+fi
+staticcheck=
+if [ "$scruns" -gt 0 ]; then
+	GOBIN=$tmp/bin go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	staticcheck=$tmp/bin/staticcheck
+fi
+
+cd "$dir"
+gocache=$(go env GOCACHE)
+npkgs=$(go list -e "$@" | wc -l)
+echo "packages: $* in $(pwd): $npkgs packages, $(nproc) cores, $(go version | cut -d' ' -f3)"
+"$tmp/typedload" "$@" >/dev/null 2>&1 || true # warm the build cache
+
+# measure NAME CMD... runs CMD under /usr/bin/time and appends "seconds KB" to
+# $tmp/NAME. leakfix and staticcheck exit 1 when they report something.
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$tmp/last" "$@" >"$tmp/out.$name" 2>"$tmp/err.$name" || {
+		local rc=$?
+		if [ $rc -gt 1 ]; then
+			echo "compare.sh: $name exited $rc:" >&2
+			tail -5 "$tmp/err.$name" >&2
+		fi
+	}
+	tail -1 "$tmp/last" >>"$tmp/data.$name"
+}
+
+for i in $(seq "$runs"); do
+	measure typedload "$tmp/typedload" "$@"
+	measure check "$leakfix" check "$@"
+	measure diff "$leakfix" diff "$@"
+	if [ "$i" -le "$scruns" ]; then
+		# A fresh analysis cache, but the same build cache: GOCACHE would
+		# otherwise move with XDG_CACHE_HOME and std would be compiled again.
+		GOCACHE=$gocache XDG_CACHE_HOME=$tmp/xdg.$i STATICCHECK_CACHE=$tmp/sc.$i \
+			measure staticcheck "$staticcheck" -checks SA1015 "$@"
+		rm -rf "$tmp/xdg.$i" "$tmp/sc.$i"
+	fi
+done
+
+# median FILE COLUMN prints the median of a column.
+median() {
+	sort -g -k"$2" "$1" | awk -v c="$2" '{v[NR] = $c} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+base_s=$(median "$tmp/data.typedload" 1)
+base_kb=$(median "$tmp/data.typedload" 2)
+check_s=$(median "$tmp/data.check" 1)
+printf '\n%-13s %4s %9s %9s %9s %9s   %s\n' tool runs "median s" "peak MB" "time x" "mem x" "all runs (s)"
+for name in typedload check diff staticcheck; do
+	[ -s "$tmp/data.$name" ] || continue
+	s=$(median "$tmp/data.$name" 1)
+	kb=$(median "$tmp/data.$name" 2)
+	all=$(awk '{printf "%s ", $1}' "$tmp/data.$name")
+	awk -v n="$name" -v r="$(wc -l <"$tmp/data.$name")" -v s="$s" -v kb="$kb" -v bs="$base_s" -v bkb="$base_kb" -v all="$all" \
+		'BEGIN {printf "%-13s %4d %9.2f %9.0f %9.2f %9.2f   %s\n", n, r, s, kb / 1024, s / bs, kb / bkb, all}'
+done
+awk -v c="$check_s" -v d="$(median "$tmp/data.diff" 1)" -v n="$npkgs" 'BEGIN {
+	printf "\ndiff / check: %.2f   check ms per package: %.2f\n", d / c, 1000 * c / n
+}'
+echo "findings: $(grep -c . "$tmp/out.check" || true) (check), stderr of the last check: $(wc -l <"$tmp/err.check") lines"

@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
+	"strings"
+	"sync"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// The fast load of a pass that only reports: the packages are listed without
+// types, a syntactic pass (prefilter.go) keeps those a rule could report on,
+// and only they are type-checked, side by side against export data
+// (typecheck.go). A fix needs more: the packages that import a fixed one are
+// verified, and the callers of a fixed starter are looked up in every
+// package, so a run that fixes, or that loads through the overlay of an
+// earlier platform's fixes, loads every package with types.
+
+// fast reports whether a pass may use the fast load.
+func (r *run) fast() bool {
+	return !r.opts.Fix && !r.opts.typedOnly && len(r.overlay) == 0
+}
+
+// A fastLoad is what the fast load gives a pass: every listed package, in
+// go list's order, with the kept ones replaced by their typed form.
+type fastLoad struct {
+	pkgs    []*packages.Package
+	skipped map[*packages.Package]*scan // packages no rule could report on, with what the syntactic pass saw
+}
+
+// loadFast lists the unit's packages, scans them and type-checks the ones a
+// rule could report on. A package that does not list, parse or check cleanly
+// is loaded by go/packages, whose reports of its errors users know.
+func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
+	roots, err := list(r.ctx, u.dir, u.patterns, r.opts, env)
+	if err != nil {
+		return nil, err
+	}
+	const (
+		untyped = iota
+		check
+		reloadIt
+	)
+	var (
+		fset     = token.NewFileSet()
+		g        = newGraph()
+		how      = make([]int, len(roots))
+		scans    = make([]*scan, len(roots))
+		parsedMu sync.Mutex
+		parsed   = map[string]*ast.File{} // files of the kept packages, parsed by the syntactic pass
+	)
+	parallel(len(roots), func(i int) {
+		if r.ctx.Err() != nil {
+			return
+		}
+		p := roots[i]
+		switch {
+		case len(p.Errors) > 0:
+			how[i] = reloadIt
+			return
+		case r.vendored(p):
+			scans[i] = &scan{} // skipped by the pass as it always is
+			return
+		}
+		s, files := scanPackage(fset, p, nil)
+		switch {
+		case s.broken:
+			how[i] = reloadIt
+		case needsTypes(p, &s, g, r.rules):
+			how[i] = check
+			parsedMu.Lock()
+			maps.Copy(parsed, files)
+			parsedMu.Unlock()
+		default:
+			forget(fset, files)
+			scans[i] = &s
+		}
+	})
+	if err := r.ctx.Err(); err != nil {
+		return nil, err
+	}
+	// parsedFile hands out what the syntactic pass parsed, once per file,
+	// and parses what it did not.
+	parsedFile := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
+		parsedMu.Lock()
+		f := parsed[filename]
+		delete(parsed, filename)
+		parsedMu.Unlock()
+		if f != nil && fs == fset {
+			return f, nil
+		}
+		return parser.ParseFile(fs, filename, src, parseMode)
+	}
+
+	// go list -export builds every package that is not reloaded anyway: a
+	// package the syntactic pass skipped is not type-checked here, but
+	// whether it compiles is known from its export data, and one that does
+	// not is loaded by go/packages so that its errors are reported as a
+	// full load reports them. The export data of the build cache is
+	// already there for code that has not changed.
+	out := &fastLoad{pkgs: make([]*packages.Package, len(roots)), skipped: map[*packages.Package]*scan{}}
+	var built []*packages.Package
+	for i, p := range roots {
+		out.pkgs[i] = p
+		if how[i] != reloadIt {
+			built = append(built, p)
+		}
+	}
+	var checkIdx []int
+	if len(built) > 0 {
+		listed, sizes, err := exportData(r.ctx, u.dir, built, r.opts, env)
+		if err != nil {
+			return nil, driverError(u.dir, u.patterns, err)
+		}
+		for i, p := range roots {
+			switch {
+			case how[i] == reloadIt:
+			case !listed[p.ID].builds():
+				how[i] = reloadIt
+			case how[i] == check:
+				checkIdx = append(checkIdx, i)
+			default:
+				out.skipped[p] = scans[i]
+			}
+		}
+		kept := make([]*packages.Package, len(checkIdx))
+		for j, i := range checkIdx {
+			kept[j] = roots[i]
+		}
+		parallel(len(checkIdx), func(j int) {
+			if r.ctx.Err() != nil {
+				return
+			}
+			i := checkIdx[j]
+			if pkg := checkOne(kept[j], listed, sizes, fset, parsedFile); pkg != nil && len(pkg.Errors) == 0 {
+				out.pkgs[i] = pkg
+			} else {
+				how[i] = reloadIt
+			}
+		})
+		if err := r.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	var need []*packages.Package
+	var needIdx []int
+	for i, p := range roots {
+		if how[i] == reloadIt {
+			need = append(need, p)
+			needIdx = append(needIdx, i)
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	byID, err := reload(r.ctx, u.dir, u.patterns, need, r.opts, env, fset, parsedFile)
+	if err != nil {
+		return nil, err
+	}
+	for j, p := range need {
+		if t := byID[p.ID]; t != nil {
+			out.pkgs[needIdx[j]] = t
+			continue
+		}
+		failed := *p
+		failed.Errors = append(append([]packages.Error{}, p.Errors...), packages.Error{Pos: "-", Msg: "the package could not be loaded again with types"})
+		out.pkgs[needIdx[j]] = &failed
+	}
+	return out, nil
+}
+
+// skip records a package the syntactic pass ruled out as analysed: its files
+// were seen, its generated files skipped, and its //leakfix:ignore comments
+// that cannot be honoured are reported as the typed analysis would.
+func (r *run) skip(pkg *packages.Package, s *scan) {
+	for _, f := range pkg.GoFiles {
+		r.seen[f] = true
+	}
+	for _, f := range pkg.IgnoredFiles {
+		if strings.HasSuffix(f, ".go") && (r.opts.Tests || !strings.HasSuffix(f, "_test.go")) {
+			r.excluded[f] = true
+		}
+	}
+	for _, name := range s.generated {
+		if !r.gen[name] {
+			r.gen[name] = true
+			r.res.Generated++
+		}
+	}
+	if invalid := r.keepInvalid(s.invalid); len(invalid) > 0 {
+		r.merge(&pkgFix{pkg: pkg, extra: invalid})
+	}
+}

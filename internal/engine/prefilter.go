@@ -1,0 +1,444 @@
+package engine
+
+import (
+	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/version"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// The syntactic pass parses every file once, without types, and keeps for
+// type-checking only the packages a rule could report on. Type-checking is
+// most of the cost of a typed load, and in most code few packages start a
+// goroutine or call the functions the rules look for.
+
+// A scan is what the syntactic pass learned about one package.
+type scan struct {
+	generated []string // generated files among the files the rules report on
+	broken    bool     // a file does not read or parse; the typed load reports why
+
+	// What the package's files hold, spelled out without types. The rules
+	// match by type; these are what any match needs in the source.
+	goStmt   bool            // a go statement
+	goMethod bool            // a call x.Go(func() {...}), as errgroup's
+	calls    map[string]bool // "path.Name": calls of functions of watched packages, through each file's imports
+	// instanceCalls and assigns are in methods and in functions returning
+	// a type of the package: code that may run once per instance.
+	instanceCalls map[string]bool
+	assigns       bool // an assignment to a name of an imported package (http.DefaultClient = ...)
+	// dotAssigns are the exported names assigned to in files with a dot
+	// import, by the dot-imported packages' paths: maybe their variables.
+	dotAssigns map[string][]string
+	unknown    bool // an import whose package name is unknown: nothing can be ruled out
+
+	// invalid are the //leakfix:ignore comments that cannot be honoured, in
+	// the files the rules report on; they are reported without types.
+	invalid []Finding
+}
+
+// watched are the packages whose functions some rule looks for by type:
+// calling one needs an import of it in the calling file.
+var watched = func() map[string]bool {
+	w := map[string]bool{"time": true, "os/signal": true}
+	for path := range rules.Hooks {
+		w[path] = true
+	}
+	return w
+}()
+
+// parseMode is how go/packages parses, so that the typed load can reuse
+// what the syntactic pass parsed.
+const parseMode = parser.AllErrors | parser.ParseComments | parser.SkipObjectResolution
+
+// scanPackage parses the files of p into fset and returns what it saw and
+// the parsed files. contents holds the files' bytes in the order of p.GoFiles
+// when they were already read, or nil.
+//
+// The rules report on the package's own Go files (p.GoFiles) less the
+// generated ones and those that use cgo, which the typed load replaces by
+// the cgo command's output; they read all of them.
+func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (scan, map[string]*ast.File) {
+	s := scan{calls: map[string]bool{}, instanceCalls: map[string]bool{}, dotAssigns: map[string][]string{}}
+	files := map[string]*ast.File{}
+	var parsed []*ast.File // in order, those without errors
+	for i, name := range p.GoFiles {
+		var src []byte
+		if contents != nil {
+			src = contents[i]
+		} else {
+			var err error
+			if src, err = os.ReadFile(name); err != nil {
+				s.broken = true
+				continue
+			}
+		}
+		f, err := parser.ParseFile(fset, name, src, parseMode)
+		if f != nil {
+			files[name] = f
+		}
+		if err != nil {
+			s.broken = true
+			continue
+		}
+		parsed = append(parsed, f)
+		if importsC(f) {
+			continue
+		}
+		if ast.IsGenerated(f) {
+			s.generated = append(s.generated, name)
+			continue
+		}
+		if bytes.Contains(src, []byte("//leakfix:ignore")) {
+			var invalid []*ignore.Directive
+			for _, d := range ignore.Parse(fset, f) {
+				if d.Problem != "" {
+					invalid = append(invalid, d)
+				}
+			}
+			s.invalid = append(s.invalid, invalidFindings(fset, p.PkgPath, invalid)...)
+		}
+	}
+	types := map[string]bool{} // the package's type names
+	for _, f := range parsed {
+		for _, decl := range f.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, spec := range gd.Specs {
+					types[spec.(*ast.TypeSpec).Name.Name] = true
+				}
+			}
+		}
+	}
+	for _, f := range parsed {
+		s.file(p, f, types)
+	}
+	return s, files
+}
+
+// perInstance reports whether fn may run once per instance, as the hook rule
+// sees it: a method, or a function that returns a type of its own package
+// (a constructor). types are the package's type names.
+func perInstance(fn *ast.FuncDecl, types map[string]bool) bool {
+	if fn.Recv != nil {
+		return true
+	}
+	if fn.Name.Name == "init" || fn.Type.Results == nil {
+		return false
+	}
+	for _, r := range fn.Type.Results.List {
+		t := ast.Unparen(r.Type)
+		if star, ok := t.(*ast.StarExpr); ok {
+			t = ast.Unparen(star.X)
+		}
+		switch x := t.(type) {
+		case *ast.IndexExpr:
+			t = x.X
+		case *ast.IndexListExpr:
+			t = x.X
+		}
+		if id, ok := t.(*ast.Ident); ok && types[id.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// file records what f holds. types are the package's type names.
+func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
+	names := map[string]string{} // name in f → import path
+	var dots []string            // packages whose names f uses unqualified
+	if watched[p.PkgPath] {
+		dots = append(dots, p.PkgPath) // a package calls its own functions by bare name
+	}
+	for _, imp := range f.Imports {
+		path, err := strconv.Unquote(imp.Path.Value)
+		if err != nil {
+			s.unknown = true
+			continue
+		}
+		switch {
+		case imp.Name != nil && imp.Name.Name == "_":
+		case imp.Name != nil && imp.Name.Name == ".":
+			dots = append(dots, path)
+		case imp.Name != nil:
+			names[imp.Name.Name] = path
+		case path == "C":
+		case p.Imports[path] != nil && p.Imports[path].Name != "":
+			names[p.Imports[path].Name] = path
+		default:
+			s.unknown = true
+		}
+	}
+	var dotPaths []string // of f's dot imports
+	for _, imp := range f.Imports {
+		if imp.Name != nil && imp.Name.Name == "." {
+			if path, err := strconv.Unquote(imp.Path.Value); err == nil {
+				dotPaths = append(dotPaths, path)
+			}
+		}
+	}
+	var instance bool // inside a function that may run once per instance
+	var walk func(n ast.Node) bool
+	walk = func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			instance = perInstance(n, types)
+			ast.Inspect(n.Type, walk)
+			if n.Body != nil {
+				ast.Inspect(n.Body, walk)
+			}
+			instance = false
+			return false
+		case *ast.GoStmt:
+			s.goStmt = true
+		case *ast.CallExpr:
+			switch fun := ast.Unparen(n.Fun).(type) {
+			case *ast.SelectorExpr:
+				if fun.Sel.Name == "Go" && len(n.Args) == 1 {
+					if _, ok := ast.Unparen(n.Args[0]).(*ast.FuncLit); ok {
+						s.goMethod = true
+					}
+				}
+				if x, ok := fun.X.(*ast.Ident); ok {
+					if path := names[x.Name]; watched[path] {
+						s.call(path+"."+fun.Sel.Name, instance)
+					}
+				}
+			case *ast.Ident:
+				for _, path := range dots {
+					if watched[path] {
+						s.call(path+"."+fun.Name, instance)
+					}
+				}
+			}
+		case *ast.AssignStmt:
+			if !instance || n.Tok == token.DEFINE {
+				break
+			}
+			for _, lhs := range n.Lhs {
+				switch lhs := ast.Unparen(lhs).(type) {
+				case *ast.SelectorExpr:
+					if x, ok := lhs.X.(*ast.Ident); ok && names[x.Name] != "" {
+						s.assigns = true
+					}
+				case *ast.Ident: // a dot-imported name is exported
+					if ast.IsExported(lhs.Name) {
+						for _, path := range dotPaths {
+							s.dotAssigns[path] = append(s.dotAssigns[path], lhs.Name)
+						}
+					}
+				}
+			}
+		}
+		return true
+	}
+	ast.Inspect(f, walk)
+}
+
+// call records a call of the function path.name.
+func (s *scan) call(fn string, instance bool) {
+	s.calls[fn] = true
+	if instance {
+		s.instanceCalls[fn] = true
+	}
+}
+
+func importsC(f *ast.File) bool {
+	for _, imp := range f.Imports {
+		if path, err := strconv.Unquote(imp.Path.Value); err == nil && path == "C" {
+			return true
+		}
+	}
+	return false
+}
+
+// forget removes parsed files from fset, when their package needs no types,
+// so that their line tables do not stay in memory.
+func forget(fset *token.FileSet, files map[string]*ast.File) {
+	for _, f := range files {
+		fset.RemoveFile(fset.File(f.FileStart))
+	}
+}
+
+// A prefilter says whether a rule could report anything in a package, from
+// what the syntactic pass saw and the package's imports. It must never drop a
+// package the rule would report on; keeping too many only costs time.
+//
+// The rules match by type, and an object of package P (time.Sleep, a channel
+// of time.Time) can only appear in a package that depends on P, directly or
+// through any of its imports: an aliased import, a clock library returning a
+// *time.Ticker, a struct field of another package. Calling a function of P
+// by name needs an import of P in the calling file.
+type prefilter func(p *packages.Package, s *scan, g *graph) bool
+
+// prefilters holds each rule's prefilter. A rule without one sees every
+// package.
+var prefilters = map[string]prefilter{
+	// A goroutine (a go statement, or errgroup's Go) whose loop waits on
+	// time or on a signal channel; never in package main.
+	rules.UnstoppableLoop.Name: func(p *packages.Package, s *scan, g *graph) bool {
+		return p.Name != "main" && (s.goStmt || s.goMethod) && (g.dependsOn(p, "time") || g.dependsOn(p, "os/signal"))
+	},
+	// The same loops reading a channel given to signal.Notify, or a
+	// signal.Notify call that nothing undoes.
+	rules.UnstoppedSignal.Name: func(p *packages.Package, s *scan, g *graph) bool {
+		return p.Name != "main" && g.dependsOn(p, "os/signal") && (s.goStmt || s.goMethod || s.calls["os/signal.Notify"])
+	},
+	rules.DiscardedTimer.Name: func(p *packages.Package, s *scan, g *graph) bool {
+		return p.Name != "main" && s.calls["time.AfterFunc"]
+	},
+	// Only where the module's go line is below 1.23, when unstopped
+	// tickers are never collected.
+	rules.UnstoppedTicker.Name: func(p *packages.Package, s *scan, g *graph) bool {
+		return s.calls["time.NewTicker"] && p.Module != nil && p.Module.GoVersion != "" &&
+			version.Compare("go"+p.Module.GoVersion, "go1.23") < 0
+	},
+	rules.GlobalHook.Name: func(p *packages.Package, s *scan, g *graph) bool {
+		if p.Name == "main" {
+			return false
+		}
+		for path, names := range rules.Hooks {
+			for _, name := range names {
+				if s.instanceCalls[path+"."+name] {
+					return true
+				}
+			}
+		}
+		if s.assigns {
+			return true
+		}
+		for path, names := range s.dotAssigns {
+			vars := g.vars(p.Imports[path])
+			for _, name := range names {
+				if vars == nil || vars[name] {
+					return true
+				}
+			}
+		}
+		return false
+	},
+}
+
+// needsTypes reports whether any of the enabled rules could report on p.
+func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) bool {
+	if s.unknown {
+		return true
+	}
+	for _, r := range enabled {
+		f := prefilters[r.Name]
+		if f == nil || f(p, s, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// A graph answers questions about the listed import graph.
+type graph struct {
+	mu       sync.Mutex
+	deps     map[string]map[*packages.Package]bool // import path → packages that depend on it
+	varNames map[*packages.Package]map[string]bool
+}
+
+func newGraph() *graph {
+	return &graph{deps: map[string]map[*packages.Package]bool{}, varNames: map[*packages.Package]map[string]bool{}}
+}
+
+// vars returns the names of the package-level variables p declares, read
+// from its files; nil when they cannot be read.
+func (g *graph) vars(p *packages.Package) map[string]bool {
+	if p == nil {
+		return nil
+	}
+	g.mu.Lock()
+	names, ok := g.varNames[p]
+	g.mu.Unlock()
+	if ok {
+		return names
+	}
+	names = map[string]bool{}
+	for _, name := range p.GoFiles {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			names = nil
+			break
+		}
+		for _, decl := range f.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.VAR {
+				for _, spec := range gd.Specs {
+					for _, id := range spec.(*ast.ValueSpec).Names {
+						names[id.Name] = true
+					}
+				}
+			}
+		}
+	}
+	g.mu.Lock()
+	g.varNames[p] = names
+	g.mu.Unlock()
+	return names
+}
+
+// dependsOn reports whether p is the package path or imports it, directly or
+// not.
+func (g *graph) dependsOn(p *packages.Package, path string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	memo := g.deps[path]
+	if memo == nil {
+		memo = map[*packages.Package]bool{}
+		g.deps[path] = memo
+	}
+	var walk func(p *packages.Package) bool
+	walk = func(p *packages.Package) bool {
+		if v, ok := memo[p]; ok {
+			return v
+		}
+		memo[p] = false // import cycles are errors; this ends the walk on one
+		v := p.PkgPath == path
+		for _, imp := range p.Imports {
+			if walk(imp) {
+				v = true
+				break
+			}
+		}
+		memo[p] = v
+		return v
+	}
+	return walk(p)
+}
+
+// parallel calls f(0), ..., f(n-1) on as many goroutines as there are
+// processors.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next sync.Mutex
+	i := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				f(j)
+			}
+		}()
+	}
+	wg.Wait()
+}

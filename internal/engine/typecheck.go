@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/scanner"
+	"go/token"
+	"go/types"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/tools/go/gcexportdata"
+	"golang.org/x/tools/go/packages"
+)
+
+// The packages that need types are type-checked from source, each on its
+// own with every import read from export data, even the import of another
+// package that is checked too. go/packages would check such an import from
+// source first, so that net, crypto/tls and net/http are checked one after
+// the other; here they are checked side by side, on every core. One go list
+// run gives the export data of their dependencies (and the cgo output of
+// packages that use cgo). A package this cannot handle (a dependency without
+// export data, files named on the command line) is loaded with go/packages.
+
+// A listedPackage is what go list -export says of a package.
+type listedPackage struct {
+	ImportPath      string
+	Dir             string
+	Export          string
+	CompiledGoFiles []string
+	Imports         []string              // the packages imported, cgo's output included
+	ImportMap       map[string]string     // import path in the source → ImportPath, where they differ
+	Error           *struct{ Err string } // why the package does not build, when it does not
+}
+
+// builds reports whether go list built p: its export data exists, so the
+// package and its dependencies compile.
+func (lp *listedPackage) builds() bool {
+	return lp != nil && lp.Export != "" && lp.Error == nil
+}
+
+// exportData runs go list -export on the dependencies of pkgs and returns
+// the packages by ID, and the type sizes of the target platform.
+func exportData(ctx context.Context, dir string, pkgs []*packages.Package, opts Options, env []string) (map[string]*listedPackage, types.Sizes, error) {
+	var paths []string
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		path := p.PkgPath
+		if p.ForTest != "" {
+			path = p.ForTest
+		}
+		if path == "command-line-arguments" {
+			continue // cannot be named as a package again
+		}
+		if !seen[path] {
+			seen[path] = true
+			paths = append(paths, path)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, nil, nil
+	}
+	var (
+		wg      sync.WaitGroup
+		arch    []byte
+		archErr error
+	)
+	wg.Go(func() { arch, archErr = goCmd(ctx, dir, env, "env", "GOARCH") })
+	args := []string{"list", "-e", "-json=ImportPath,Dir,Export,CompiledGoFiles,Imports,ImportMap,Error", "-export", "-compiled", "-deps",
+		"-pgo=off", "-buildvcs=false", fmt.Sprintf("-test=%t", opts.Tests)}
+	args = append(args, opts.BuildFlags...)
+	args = append(args, "--")
+	out, err := goCmd(ctx, dir, env, append(args, paths...)...)
+	wg.Wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	if archErr != nil {
+		return nil, nil, archErr
+	}
+	listed := map[string]*listedPackage{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		p := new(listedPackage)
+		if err := dec.Decode(p); err != nil {
+			return nil, nil, fmt.Errorf("go list: %w", err)
+		}
+		listed[p.ImportPath] = p
+	}
+	return listed, types.SizesFor("gc", strings.TrimSpace(string(arch))), nil
+}
+
+// goCmd runs the go command in dir with the environment env.
+func goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// checkOne type-checks p, or returns nil when some import has no export
+// data or p is not in listed.
+func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types.Sizes, fset *token.FileSet, parsed parseFunc) *packages.Package {
+	lp := listed[p.ID]
+	if lp == nil || sizes == nil {
+		return nil
+	}
+	for _, id := range lp.Imports {
+		// cgo's output, which is checked, imports no "C".
+		if id != "unsafe" && id != "C" && (listed[id] == nil || listed[id].Export == "") {
+			return nil
+		}
+	}
+	t := &packages.Package{
+		ID:           p.ID,
+		Name:         p.Name,
+		PkgPath:      p.PkgPath,
+		Dir:          p.Dir,
+		GoFiles:      p.GoFiles,
+		OtherFiles:   p.OtherFiles,
+		IgnoredFiles: p.IgnoredFiles,
+		Imports:      p.Imports,
+		Module:       p.Module,
+		ForTest:      p.ForTest,
+		Fset:         fset,
+		TypesSizes:   sizes,
+		TypesInfo: &types.Info{
+			Types:        map[ast.Expr]types.TypeAndValue{},
+			Defs:         map[*ast.Ident]types.Object{},
+			Uses:         map[*ast.Ident]types.Object{},
+			Implicits:    map[ast.Node]types.Object{},
+			Instances:    map[*ast.Ident]types.Instance{},
+			Scopes:       map[ast.Node]*types.Scope{},
+			Selections:   map[*ast.SelectorExpr]*types.Selection{},
+			FileVersions: map[*ast.File]string{},
+		},
+	}
+	t.CompiledGoFiles = make([]string, len(lp.CompiledGoFiles))
+	for i, name := range lp.CompiledGoFiles {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(lp.Dir, name)
+		}
+		t.CompiledGoFiles[i] = name
+	}
+	addError := func(err error) {
+		var list scanner.ErrorList
+		var terr types.Error
+		switch {
+		case errors.As(err, &list):
+			for _, e := range list {
+				t.Errors = append(t.Errors, packages.Error{Pos: e.Pos.String(), Msg: e.Msg, Kind: packages.ParseError})
+			}
+		case errors.As(err, &terr):
+			t.Errors = append(t.Errors, packages.Error{Pos: terr.Fset.Position(terr.Pos).String(), Msg: terr.Msg, Kind: packages.TypeError})
+		default:
+			t.Errors = append(t.Errors, packages.Error{Pos: "-", Msg: err.Error(), Kind: packages.UnknownError})
+		}
+	}
+	for _, name := range t.CompiledGoFiles {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Errors = append(t.Errors, packages.Error{Pos: name + ":1", Msg: err.Error(), Kind: packages.ParseError})
+			continue
+		}
+		f, err := parsed(fset, name, src)
+		if err != nil {
+			addError(err)
+		}
+		if f != nil {
+			t.Syntax = append(t.Syntax, f)
+		}
+	}
+
+	view := map[string]*types.Package{} // the packages export data has named so far, by path
+	conf := &types.Config{
+		Importer: importerFunc(func(path string) (*types.Package, error) {
+			if path == "unsafe" {
+				return types.Unsafe, nil
+			}
+			id := path
+			if mapped, ok := lp.ImportMap[path]; ok {
+				id = mapped
+			}
+			imp := listed[id]
+			if imp == nil || imp.Export == "" {
+				return nil, fmt.Errorf("no export data for %s", path)
+			}
+			pkgPath, _, _ := strings.Cut(id, " ") // a test variant's ID is "path [p.test]"
+			if tp := view[pkgPath]; tp != nil && tp.Complete() {
+				return tp, nil
+			}
+			return readExport(fset, view, pkgPath, imp.Export)
+		}),
+		Error: addError,
+		Sizes: sizes,
+	}
+	if p.Module != nil && p.Module.GoVersion != "" {
+		conf.GoVersion = "go" + p.Module.GoVersion
+	}
+	t.Types = types.NewPackage(p.PkgPath, p.Name)
+	err := types.NewChecker(conf, fset, t.Types, t.TypesInfo).Files(t.Syntax)
+	if err != nil && len(t.Errors) == 0 {
+		addError(err)
+	}
+	return t
+}
+
+// readExport reads the export data of package path from file into view.
+func readExport(fset *token.FileSet, view map[string]*types.Package, path, file string) (*types.Package, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := gcexportdata.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("reading export data for %s: %w", path, err)
+	}
+	tp, err := gcexportdata.Read(r, fset, view, path)
+	if err != nil {
+		return nil, fmt.Errorf("reading export data for %s: %w", path, err)
+	}
+	return tp, nil
+}
