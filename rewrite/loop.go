@@ -112,7 +112,7 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 				return err
 			}
 		case rules.RangeTick, rules.RangeChan:
-			if err := rw.rangeLoop(root, w.Node.(*ast.RangeStmt), n.(*dst.RangeStmt), st, taken); err != nil {
+			if err := rw.rangeLoop(root, w, n.(*dst.RangeStmt), st, taken); err != nil {
 				return err
 			}
 		}
@@ -173,10 +173,11 @@ func splitLine(decs dst.Decorations) (line, below dst.Decorations) {
 // rangeLoop rewrites a range over a timer channel into a loop that selects
 // on the channel and the stop signal. The body stays after the select, so
 // break, continue and labels keep their meaning and the diff stays small.
-func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
+func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
+	ars := w.Node.(*ast.RangeStmt)
 	var ch dst.Expr = rs.X
 	var pre []dst.Stmt
-	if tick, ok := rs.X.(*dst.CallExpr); ok && len(tick.Args) == 1 {
+	if tick, ok := rs.X.(*dst.CallExpr); ok && w.Kind == rules.RangeTick {
 		d := tick.Args[0]
 		if isPositive(rw.pkg.Info, ars.X.(*ast.CallExpr).Args[0]) {
 			// A positive constant interval: a Ticker that stops with the loop.
