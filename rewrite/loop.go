@@ -193,6 +193,13 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			pre = []dst.Stmt{define(name, tick)}
 			ch = dst.NewIdent(name)
 		}
+	} else if hasCall(ars.X) {
+		// range evaluates its channel once; a select evaluates its case on
+		// every pass, which for time.NewTicker(d).C would start a new ticker
+		// each time and turn a fixed rate into a fixed delay.
+		name := fresh(taken, "ticks")
+		pre = []dst.Stmt{define(name, rs.X)}
+		ch = dst.NewIdent(name)
 	}
 
 	var head []dst.Stmt
@@ -279,6 +286,18 @@ func (rw *rewriter) listStmt(s ast.Stmt) (dst.Stmt, error) {
 		return nil, err
 	}
 	return n.(dst.Stmt), nil
+}
+
+// hasCall reports whether evaluating e calls a function.
+func hasCall(e ast.Expr) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if _, ok := n.(*ast.CallExpr); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // isPositive reports whether e is a constant greater than zero.
