@@ -112,7 +112,7 @@ func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 				return err
 			}
 		case rules.RangeTick, rules.RangeChan:
-			if err := rw.rangeLoop(root, w.Node.(*ast.RangeStmt), n.(*dst.RangeStmt), st, taken); err != nil {
+			if err := rw.rangeLoop(root, w, n.(*dst.RangeStmt), st, taken); err != nil {
 				return err
 			}
 		}
@@ -173,10 +173,11 @@ func splitLine(decs dst.Decorations) (line, below dst.Decorations) {
 // rangeLoop rewrites a range over a timer channel into a loop that selects
 // on the channel and the stop signal. The body stays after the select, so
 // break, continue and labels keep their meaning and the diff stays small.
-func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
+func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
+	ars := w.Node.(*ast.RangeStmt)
 	var ch dst.Expr = rs.X
 	var pre []dst.Stmt
-	if tick, ok := rs.X.(*dst.CallExpr); ok && len(tick.Args) == 1 {
+	if tick, ok := rs.X.(*dst.CallExpr); ok && w.Kind == rules.RangeTick {
 		d := tick.Args[0]
 		if isPositive(rw.pkg.Info, ars.X.(*ast.CallExpr).Args[0]) {
 			// A positive constant interval: a Ticker that stops with the loop.
@@ -192,6 +193,13 @@ func (rw *rewriter) rangeLoop(root dst.Node, ars *ast.RangeStmt, rs *dst.RangeSt
 			pre = []dst.Stmt{define(name, tick)}
 			ch = dst.NewIdent(name)
 		}
+	} else if hasCall(ars.X) {
+		// range evaluates its channel once; a select evaluates its case on
+		// every pass, which for time.NewTicker(d).C would start a new ticker
+		// each time and turn a fixed rate into a fixed delay.
+		name := fresh(taken, "ticks")
+		pre = []dst.Stmt{define(name, rs.X)}
+		ch = dst.NewIdent(name)
 	}
 
 	var head []dst.Stmt
@@ -278,6 +286,18 @@ func (rw *rewriter) listStmt(s ast.Stmt) (dst.Stmt, error) {
 		return nil, err
 	}
 	return n.(dst.Stmt), nil
+}
+
+// hasCall reports whether evaluating e calls a function.
+func hasCall(e ast.Expr) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if _, ok := n.(*ast.CallExpr); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // isPositive reports whether e is a constant greater than zero.

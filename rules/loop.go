@@ -1057,7 +1057,14 @@ func (f *loopFinder) baseName(l *Loop) string {
 			return name
 		}
 	}
-	if name := f.firstCall(l.Stmt); name != "" {
+	var body ast.Node = l.Stmt // the loop's body, not its header: the work, not the wait
+	switch loop := l.Stmt.(type) {
+	case *ast.ForStmt:
+		body = loop.Body
+	case *ast.RangeStmt:
+		body = loop.Body
+	}
+	if name := f.firstCall(body); name != "" {
 		return name
 	}
 	return "loop"
