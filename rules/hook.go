@@ -65,35 +65,49 @@ func findHooks(pass *Pass) []*Finding {
 		if !perInstance(pass, fn) {
 			continue
 		}
+		// A hook found twice in one function is saved and restored
+		// (log.SetOutput(w); defer log.SetOutput(old)), or set and undone
+		// (os.Setenv, then Unsetenv in a cleanup): the function owns it.
+		type hook struct {
+			pos     ast.Node
+			message string
+		}
+		found := map[string][]hook{}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CallExpr:
 				for path, names := range Hooks {
+					if path == pass.Pkg.Path() {
+						continue // the package's own API for the hook (expvar.NewInt publishes)
+					}
 					for _, name := range names {
 						if isPkgCall(pass.Info, n, path, name) {
-							out = append(out, &Finding{
-								Rule:      globalHook,
-								Pos:       n.Pos(),
-								Message:   funcName(fn) + " changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name + " every time it runs",
-								Unfixable: hookWhy,
-							})
+							key := path + "." + strings.TrimPrefix(strings.TrimPrefix(name, "Unset"), "Set")
+							found[key] = append(found[key], hook{n, "changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name})
 						}
 					}
 				}
 			case *ast.AssignStmt:
 				for _, lhs := range n.Lhs {
 					if v := foreignVar(pass, lhs); v != nil {
-						out = append(out, &Finding{
-							Rule:      globalHook,
-							Pos:       lhs.Pos(),
-							Message:   funcName(fn) + " replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process every time it runs",
-							Unfixable: hookWhy,
-						})
+						key := v.Pkg().Path() + "." + v.Name()
+						found[key] = append(found[key], hook{lhs, "replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process"})
 					}
 				}
 			}
 			return true
 		})
+		for _, hooks := range found {
+			if len(hooks) != 1 {
+				continue
+			}
+			out = append(out, &Finding{
+				Rule:      globalHook,
+				Pos:       hooks[0].pos.Pos(),
+				Message:   funcName(fn) + " " + hooks[0].message + " every time it runs",
+				Unfixable: hookWhy,
+			})
+		}
 	}
 	return out
 }
