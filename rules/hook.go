@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"go/ast"
 	"go/types"
 	"strings"
@@ -83,6 +84,9 @@ func findHooks(pass *Pass) []*Finding {
 					for _, name := range names {
 						if isPkgCall(pass.Info, n, path, name) {
 							key := path + "." + strings.TrimPrefix(strings.TrimPrefix(name, "Unset"), "Set")
+							if registers(name) {
+								key = fmt.Sprint(n.Pos()) // a registration is never undone by another
+							}
 							found[key] = append(found[key], hook{n, "changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name})
 						}
 					}
@@ -110,6 +114,12 @@ func findHooks(pass *Pass) []*Finding {
 		}
 	}
 	return out
+}
+
+// registers reports whether a hook registers something (http.Handle,
+// expvar.Publish) rather than setting a value another call can restore.
+func registers(name string) bool {
+	return strings.HasPrefix(name, "Handle") || name == "Publish"
 }
 
 // perInstance reports whether fn runs once per instance: a method, or a
