@@ -58,7 +58,7 @@ var Hooks = map[string][]string{
 const hookWhy = "process-wide state cannot be owned by one instance; set it once in main or init, or give the instance its own"
 
 func findHooks(pass *Pass) []*Finding {
-	if pass.Pkg.Name() == "main" {
+	if processWide(pass.Pkg) {
 		return nil
 	}
 	var out []*Finding

@@ -160,7 +160,7 @@ func findLoops(rule string) func(*Pass) []*Finding {
 }
 
 func analyseLoops(pass *Pass) []*Finding {
-	if pass.Pkg.Name() == "main" {
+	if processWide(pass.Pkg) {
 		return nil // work in package main lives as long as the process
 	}
 	f := newLoopFinder(pass)

@@ -10,6 +10,8 @@ import (
 	"go/token"
 	"go/types"
 	"iter"
+	"slices"
+	"strings"
 )
 
 // Doc is a rule's documentation, the single source for `leakfix explain`
@@ -112,4 +114,11 @@ func funcs(files []*ast.File) iter.Seq[*ast.FuncDecl] {
 			}
 		}
 	}
+}
+
+// processWide reports whether a package's code runs for the life of the
+// process: package main, and the packages of a cmd/ tree, where Go projects
+// keep their commands (whatever CLI library runs them).
+func processWide(pkg *types.Package) bool {
+	return pkg.Name() == "main" || slices.Contains(strings.Split(pkg.Path(), "/"), "cmd")
 }

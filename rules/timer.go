@@ -59,7 +59,7 @@ func (c *Cache) Shutdown() {
 var startLike = []string{"Start", "Open", "Init", "Run", "Serve", "Listen", "Connect", "Begin"}
 
 func findTimers(pass *Pass) []*Finding {
-	if pass.Pkg.Name() == "main" {
+	if processWide(pass.Pkg) {
 		return nil
 	}
 	f := newLoopFinder(pass)
