@@ -210,6 +210,7 @@ func (rw *rewriter) restore() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, f := range rw.touched {
 		name := rw.pkg.Fset.File(f.Pos()).Name()
+		addImports(rw.files[f], rw.pkg.Path)
 		r := decorator.NewRestorerWithImports(rw.pkg.Path, names)
 		var buf bytes.Buffer
 		if err := r.Fprint(&buf, rw.files[f]); err != nil {

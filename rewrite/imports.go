@@ -1,0 +1,161 @@
+package rewrite
+
+import (
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dave/dst"
+)
+
+// addImports adds the imports that new code in f needs to f's first import
+// declaration, each into the group of its kind and in order. The restorer
+// would add them itself, but it then sorts the whole declaration into one
+// standard-library group and one group for the rest, undoing the grouping
+// the file's authors chose (std, third party, own module); an import that is
+// already present leaves the declaration as it was.
+func addImports(f *dst.File, self string) {
+	have := map[string]bool{}
+	var decl *dst.GenDecl
+	for _, d := range f.Decls {
+		gd, ok := d.(*dst.GenDecl)
+		if !ok || gd.Tok != token.IMPORT {
+			continue
+		}
+		for _, s := range gd.Specs {
+			have[importPath(s)] = true
+		}
+		// The restorer skips a block that holds only import "C"; so do we.
+		if decl == nil && !(len(gd.Specs) == 1 && importPath(gd.Specs[0]) == "C") {
+			decl = gd
+		}
+	}
+	if decl == nil {
+		return // the restorer writes a new declaration, with nothing to disturb
+	}
+	var need []string
+	dst.Inspect(f, func(n dst.Node) bool {
+		if id, ok := n.(*dst.Ident); ok && id.Path != "" && id.Path != self && !have[id.Path] {
+			have[id.Path] = true
+			need = append(need, id.Path)
+		}
+		return true
+	})
+	slices.Sort(need)
+	for _, path := range need {
+		insertImport(decl, path)
+	}
+}
+
+// insertImport inserts an import of path into decl: into the first group of
+// standard-library imports when path is one, else into the group sharing
+// the longest path prefix with it; in sorted position when that group is
+// sorted, else at its end. With no such group the import starts a new one
+// (standard library first, others last).
+func insertImport(decl *dst.GenDecl, path string) {
+	spec := &dst.ImportSpec{Path: &dst.BasicLit{Kind: token.STRING, Value: strconv.Quote(path)}}
+	spec.Decs.Before, spec.Decs.After = dst.NewLine, dst.NewLine
+	specs := decl.Specs
+	// groups[i] is the index of the first spec of group i.
+	var groups []int
+	for i, s := range specs {
+		if i == 0 || s.Decorations().Before == dst.EmptyLine {
+			groups = append(groups, i)
+		}
+	}
+	end := func(g int) int {
+		if g+1 < len(groups) {
+			return groups[g+1]
+		}
+		return len(specs)
+	}
+	target := -1
+	if isStd(path) {
+		for g, start := range groups {
+			if isStd(importPath(specs[start])) {
+				target = g
+				break
+			}
+		}
+	} else {
+		best := 0
+		for g, start := range groups {
+			for _, s := range specs[start:end(g)] {
+				if p := importPath(s); !isStd(p) && sharedPrefix(p, path) > best {
+					target, best = g, sharedPrefix(p, path)
+				}
+			}
+			if best == 0 && !isStd(importPath(specs[start])) {
+				target = g // no shared prefix yet: the last group of others
+			}
+		}
+	}
+	if len(specs) > 0 {
+		decl.Lparen, decl.Rparen = true, true
+		for _, s := range specs {
+			if s.Decorations().Before == dst.None {
+				s.Decorations().Before = dst.NewLine
+			}
+			if s.Decorations().After == dst.None {
+				s.Decorations().After = dst.NewLine
+			}
+		}
+	}
+	var at int
+	switch {
+	case target >= 0:
+		start, stop := groups[target], end(target)
+		at = stop
+		sorted := slices.IsSortedFunc(specs[start:stop], func(a, b dst.Spec) int {
+			return strings.Compare(importPath(a), importPath(b))
+		})
+		if sorted {
+			for i := start; i < stop; i++ {
+				if importPath(specs[i]) > path {
+					at = i
+					break
+				}
+			}
+		}
+		if at == start {
+			// The new first spec of the group takes over the blank line above it.
+			spec.Decs.Before, specs[start].Decorations().Before = specs[start].Decorations().Before, dst.NewLine
+		}
+	case isStd(path) && len(specs) > 0:
+		at = 0
+		specs[0].Decorations().Before = dst.EmptyLine
+	default:
+		at = len(specs)
+		if len(specs) > 0 {
+			spec.Decs.Before = dst.EmptyLine
+		}
+	}
+	decl.Specs = slices.Insert(specs, at, dst.Spec(spec))
+}
+
+// importPath returns the unquoted path of an import spec.
+func importPath(s dst.Spec) string {
+	p, err := strconv.Unquote(s.(*dst.ImportSpec).Path.Value)
+	if err != nil {
+		return s.(*dst.ImportSpec).Path.Value
+	}
+	return p
+}
+
+// isStd reports whether path looks like a standard-library import: no dot
+// in its first element, the rule goimports uses.
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// sharedPrefix returns how many leading path elements a and b share.
+func sharedPrefix(a, b string) int {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	n := 0
+	for n < len(as) && n < len(bs) && as[n] == bs[n] {
+		n++
+	}
+	return n
+}
