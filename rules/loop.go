@@ -196,10 +196,14 @@ func analyseLoops(pass *Pass) []*Finding {
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
 	for obj, call := range f.notified {
 		if !f.sigStopped[obj] && !read[obj] && f.inFiles(call) {
+			how := "signal.Notify"
+			if !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
+				how = "signal.Notify (in " + calleeFunc(f.pass.Info, call).Name() + ")"
+			}
 			out = append(out, &Finding{
 				Rule:      unstoppedSignal,
 				Pos:       call.Pos(),
-				Message:   "signal.Notify registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
+				Message:   how + " registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
 				Unfixable: "no goroutine loop reading " + obj.Name() + " was found to stop",
 			})
 		}
@@ -227,17 +231,85 @@ type loopFinder struct {
 	process      []ast.Node                     // command actions, which live as long as the process
 	processFuncs []*types.Func                  // functions used as command actions
 	sigStopped   map[types.Object]bool          // channels passed to signal.Stop
+	// sigHelpers are the functions that pass one of their parameters to
+	// signal.Notify or signal.Stop (func watch(c chan os.Signal) {
+	// signal.Notify(c, ...) }); sigParamObjs are those parameters.
+	sigHelpers   map[*types.Func][]sigParam
+	sigParamObjs map[types.Object]bool
+}
+
+// A sigParam is a parameter that a helper registers with signal.Notify, or
+// (stop set) passes to signal.Stop.
+type sigParam struct {
+	index int
+	stop  bool
+}
+
+// signalParams records which of fn's parameters it passes to signal.Notify
+// or signal.Stop, so that calls to fn count as registering or stopping the
+// caller's channel.
+func (f *loopFinder) signalParams(obj *types.Func, fn *ast.FuncDecl) {
+	index := map[types.Object]int{}
+	i := 0
+	for _, field := range fn.Type.Params.List {
+		for _, name := range field.Names {
+			index[f.pass.Info.Defs[name]] = i
+			i++
+		}
+		if len(field.Names) == 0 {
+			i++
+		}
+	}
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) == 0 {
+			return true
+		}
+		stop := isPkgCall(f.pass.Info, call, "os/signal", "Stop")
+		if !stop && !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
+			return true
+		}
+		if id, ok := ast.Unparen(call.Args[0]).(*ast.Ident); ok {
+			if param := f.pass.Info.Uses[id]; param != nil {
+				if i, ok := index[param]; ok {
+					f.sigHelpers[obj] = append(f.sigHelpers[obj], sigParam{index: i, stop: stop})
+					f.sigParamObjs[param] = true
+				}
+			}
+		}
+		return true
+	})
+}
+
+// calleeFunc returns the function or method a call calls, or nil.
+func calleeFunc(info *types.Info, call *ast.CallExpr) *types.Func {
+	var id *ast.Ident
+	switch fun := ast.Unparen(call.Fun).(type) {
+	case *ast.Ident:
+		id = fun
+	case *ast.SelectorExpr:
+		id = fun.Sel
+	default:
+		return nil
+	}
+	fn, _ := info.Uses[id].(*types.Func)
+	if fn == nil {
+		return nil
+	}
+	return fn.Origin()
 }
 
 func newLoopFinder(pass *Pass) *loopFinder {
 	f := &loopFinder{
-		pass:       pass,
-		methods:    map[*types.Func]*ast.FuncDecl{},
-		closed:     map[types.Object]bool{},
-		uses:       map[types.Object]int{},
-		notified:   map[types.Object]*ast.CallExpr{},
-		sigStopped: map[types.Object]bool{},
-		wrappers:   map[*types.Func][]int{},
+		pass:         pass,
+		methods:      map[*types.Func]*ast.FuncDecl{},
+		closed:       map[types.Object]bool{},
+		uses:         map[types.Object]int{},
+		notified:     map[types.Object]*ast.CallExpr{},
+		sigStopped:   map[types.Object]bool{},
+		wrappers:     map[*types.Func][]int{},
+		sigHelpers:   map[*types.Func][]sigParam{},
+		sigParamObjs: map[types.Object]bool{},
 	}
 	f.index()
 	return f
@@ -256,10 +328,13 @@ func (f *loopFinder) index() {
 						if params := goParams(info, fn); params != nil {
 							f.wrappers[obj] = params
 						}
+						f.signalParams(obj, fn)
 					}
 				}
 			}
 		}
+	}
+	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.Ident:
@@ -270,12 +345,28 @@ func (f *loopFinder) index() {
 				f.commandActions(n)
 			case *ast.CallExpr:
 				if len(n.Args) > 0 {
-					if obj := f.objectOf(n.Args[0]); obj != nil {
+					// A helper's parameter is its caller's channel: the
+					// registration is recorded at the helper's call instead.
+					if obj := f.objectOf(n.Args[0]); obj != nil && !f.sigParamObjs[obj] {
 						switch {
 						case isPkgCall(info, n, "os/signal", "Notify"):
 							f.notified[obj] = n
 						case isPkgCall(info, n, "os/signal", "Stop"):
 							f.sigStopped[obj] = true
+						}
+					}
+				}
+				if callee := calleeFunc(info, n); callee != nil {
+					for _, p := range f.sigHelpers[callee] {
+						if p.index >= len(n.Args) {
+							continue
+						}
+						if obj := f.objectOf(n.Args[p.index]); obj != nil {
+							if p.stop {
+								f.sigStopped[obj] = true
+							} else if f.notified[obj] == nil {
+								f.notified[obj] = n
+							}
 						}
 					}
 				}
