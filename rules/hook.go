@@ -126,7 +126,7 @@ func registers(name string) bool {
 // function returning a type declared in this package (a constructor).
 func perInstance(pass *Pass, fn *ast.FuncDecl) bool {
 	if fn.Recv != nil {
-		return true
+		return !isCommandRun(pass.Info, fn) // a command's Run runs once, like main
 	}
 	if fn.Name.Name == "init" || fn.Type.Results == nil {
 		return false

@@ -5,6 +5,7 @@ import (
 	"go/format"
 	"go/token"
 	"go/types"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode"
@@ -428,6 +429,9 @@ func (f *loopFinder) commandActions(lit *ast.CompositeLit) {
 // processWide reports whether n, in fn, runs for the life of the process:
 // inside a command's action.
 func (f *loopFinder) processWide(fn *ast.FuncDecl, n ast.Node) bool {
+	if isCommandRun(f.pass.Info, fn) {
+		return true
+	}
 	for _, obj := range f.processFuncs {
 		if f.methods[obj] == fn {
 			return true
@@ -436,6 +440,42 @@ func (f *loopFinder) processWide(fn *ast.FuncDecl, n ast.Node) bool {
 	for _, p := range f.process {
 		if p.Pos() <= n.Pos() && n.End() <= p.End() {
 			return true
+		}
+	}
+	return false
+}
+
+// commandTags are the struct tag keys that mark a command-line struct: kong
+// (and go-arg) read them, and kong runs the chosen command by calling its
+// Run method from main.
+var commandTags = []string{"cmd", "arg", "help"}
+
+// isCommandRun reports whether fn is the Run method of a command-line struct
+// (a field tagged cmd:, arg: or help:), which runs a command for the life of
+// the process, as a cobra command's RunE does. The field that makes the
+// struct a subcommand is often declared in package main, out of sight, but
+// the command's own flags carry the tags.
+func isCommandRun(info *types.Info, fn *ast.FuncDecl) bool {
+	if fn.Recv == nil || len(fn.Recv.List) == 0 || fn.Name.Name != "Run" {
+		return false
+	}
+	t := info.TypeOf(fn.Recv.List[0].Type)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	if t == nil {
+		return false
+	}
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok {
+		return false
+	}
+	for i := range st.NumFields() {
+		tag := reflect.StructTag(st.Tag(i))
+		for _, key := range commandTags {
+			if _, ok := tag.Lookup(key); ok {
+				return true
+			}
 		}
 	}
 	return false

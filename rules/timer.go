@@ -113,7 +113,7 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 	case fn.Recv == nil && fn.Name.Name == "init":
 		t.Owner = &Owner{}
 	case fn.Recv != nil:
-		if !hasPrefix(fn.Name.Name, startLike) {
+		if !hasPrefix(fn.Name.Name, startLike) || isCommandRun(f.pass.Info, fn) {
 			return nil
 		}
 		recv := fn.Recv.List[0]
