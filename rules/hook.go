@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/types"
+	"slices"
 	"strings"
 )
 
@@ -72,6 +73,7 @@ func findHooks(pass *Pass) []*Finding {
 		type hook struct {
 			pos     ast.Node
 			message string
+			v       *types.Var // the variable replaced, for an assignment
 		}
 		found := map[string][]hook{}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
@@ -87,7 +89,7 @@ func findHooks(pass *Pass) []*Finding {
 							if registers(name) {
 								key = fmt.Sprint(n.Pos()) // a registration is never undone by another
 							}
-							found[key] = append(found[key], hook{n, "changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name})
+							found[key] = append(found[key], hook{n, "changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name, nil})
 						}
 					}
 				}
@@ -95,14 +97,21 @@ func findHooks(pass *Pass) []*Finding {
 				for _, lhs := range n.Lhs {
 					if v := foreignVar(pass, lhs); v != nil {
 						key := v.Pkg().Path() + "." + v.Name()
-						found[key] = append(found[key], hook{lhs, "replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process"})
+						found[key] = append(found[key], hook{lhs, "replaces " + v.Pkg().Name() + "." + v.Name() + " for the whole process", v})
 					}
 				}
 			}
 			return true
 		})
+		// The variables of one package that one function replaces are one
+		// finding, at the first: mqtt.ERROR, mqtt.WARN... are set together.
+		replaced := map[*types.Package][]hook{}
 		for _, hooks := range found {
 			if len(hooks) != 1 {
+				continue
+			}
+			if h := hooks[0]; h.v != nil {
+				replaced[h.v.Pkg()] = append(replaced[h.v.Pkg()], h)
 				continue
 			}
 			out = append(out, &Finding{
@@ -112,8 +121,29 @@ func findHooks(pass *Pass) []*Finding {
 				Unfixable: hookWhy,
 			})
 		}
+		for pkg, hooks := range replaced {
+			slices.SortFunc(hooks, func(a, b hook) int { return int(a.pos.Pos() - b.pos.Pos()) })
+			var names []string
+			for _, h := range hooks {
+				names = append(names, pkg.Name()+"."+h.v.Name())
+			}
+			out = append(out, &Finding{
+				Rule:      globalHook,
+				Pos:       hooks[0].pos.Pos(),
+				Message:   funcName(fn) + " replaces " + joinAnd(names) + " for the whole process every time it runs",
+				Unfixable: hookWhy,
+			})
+		}
 	}
 	return out
+}
+
+// joinAnd joins names as prose: "a", "a and b", "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) <= 2 {
+		return strings.Join(names, " and ")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // registers reports whether a hook registers something (http.Handle,
