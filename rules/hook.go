@@ -117,7 +117,7 @@ func findHooks(pass *Pass) []*Finding {
 			out = append(out, &Finding{
 				Rule:      globalHook,
 				Pos:       hooks[0].pos.Pos(),
-				Message:   funcName(fn) + " " + hooks[0].message + " every time it runs",
+				Message:   FuncName(fn) + " " + hooks[0].message + " every time it runs",
 				Unfixable: hookWhy,
 			})
 		}
@@ -130,7 +130,7 @@ func findHooks(pass *Pass) []*Finding {
 			out = append(out, &Finding{
 				Rule:      globalHook,
 				Pos:       hooks[0].pos.Pos(),
-				Message:   funcName(fn) + " replaces " + joinAnd(names) + " for the whole process every time it runs",
+				Message:   FuncName(fn) + " replaces " + joinAnd(names) + " for the whole process every time it runs",
 				Unfixable: hookWhy,
 			})
 		}

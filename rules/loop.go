@@ -540,12 +540,12 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		finding := &Finding{
 			Rule:    unstoppableLoop,
 			Pos:     start.Pos(),
-			Message: "goroutine started in " + funcName(starter) + " " + l.verb() + " forever with no way to stop it",
+			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
 		}
 		if l.Signal != nil {
 			finding.signal = f.objectOf(l.Signal)
 			finding.Rule = unstoppedSignal
-			finding.Message = "goroutine started in " + funcName(starter) + " reads signals forever and nothing calls signal.Stop"
+			finding.Message = "goroutine started in " + FuncName(starter) + " reads signals forever and nothing calls signal.Stop"
 		}
 		if why := f.plan(l, ftype, body); why != "" {
 			finding.Unfixable = why
@@ -1264,8 +1264,9 @@ func lowerFirst(s string) string {
 	return string(r)
 }
 
-// funcName names a function for messages: NewServer or (*Server).Start.
-func funcName(fn *ast.FuncDecl) string {
+// FuncName names a function as messages and Go documentation do:
+// NewServer, or (*Server).Start.
+func FuncName(fn *ast.FuncDecl) string {
 	if fn.Recv == nil || len(fn.Recv.List) == 0 {
 		return fn.Name.Name
 	}

@@ -85,7 +85,7 @@ func findTickers(pass *Pass) []*Finding {
 			f := &Finding{
 				Rule:    unstoppedTicker,
 				Pos:     call.Pos(),
-				Message: "ticker " + v.Name() + " made in " + funcName(fn) + " is never stopped; before Go 1.23 it is never garbage-collected (go.mod says go " + pass.GoVersion + ")",
+				Message: "ticker " + v.Name() + " made in " + FuncName(fn) + " is never stopped; before Go 1.23 it is never garbage-collected (go.mod says go " + pass.GoVersion + ")",
 			}
 			switch {
 			case captured:

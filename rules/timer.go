@@ -141,7 +141,7 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 	finding := &Finding{
 		Rule:    discardedTimer,
 		Pos:     call.Pos(),
-		Message: "time.AfterFunc in " + funcName(fn) + " discards its *Timer, so nothing can stop it",
+		Message: "time.AfterFunc in " + FuncName(fn) + " discards its *Timer, so nothing can stop it",
 	}
 	if why != "" {
 		finding.Unfixable = why

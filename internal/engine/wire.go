@@ -38,7 +38,7 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 			for _, decl := range file.Decls {
 				enclosing := "package initialization"
 				if fd, ok := decl.(*ast.FuncDecl); ok {
-					enclosing = funcDeclName(fd)
+					enclosing = rules.FuncName(fd)
 				}
 				ast.Inspect(decl, func(n ast.Node) bool {
 					id, ok := n.(*ast.Ident)
@@ -71,7 +71,7 @@ func describeFix(pkg *packages.Package, fix rules.Fix) *Wire {
 	if site.Starter == nil {
 		return nil
 	}
-	w := &Wire{Starter: funcDeclName(site.Starter)}
+	w := &Wire{Starter: rules.FuncName(site.Starter)}
 	if site.Owner == nil {
 		if loop, ok := fix.(*rules.Loop); ok && loop.Ctx != "" {
 			w.Ctx = loop.Ctx
@@ -97,31 +97,4 @@ func describeFix(pkg *packages.Package, fix rules.Fix) *Wire {
 		}
 	}
 	return w
-}
-
-// funcDeclName names a function declaration as Go documentation does:
-// NewServer, or (*Server).Start.
-func funcDeclName(fd *ast.FuncDecl) string {
-	if fd.Recv == nil || len(fd.Recv.List) == 0 {
-		return fd.Name.Name
-	}
-	t := fd.Recv.List[0].Type
-	star := ""
-	if s, ok := t.(*ast.StarExpr); ok {
-		star, t = "*", s.X
-	}
-	switch x := t.(type) {
-	case *ast.IndexExpr:
-		t = x.X
-	case *ast.IndexListExpr:
-		t = x.X
-	}
-	name := "?"
-	if id, ok := t.(*ast.Ident); ok {
-		name = id.Name
-	}
-	if star != "" {
-		return "(*" + name + ")." + fd.Name.Name
-	}
-	return name + "." + fd.Name.Name
 }
