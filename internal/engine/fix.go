@@ -160,7 +160,7 @@ func goKey(pkg *packages.Package, pos token.Pos) string {
 			ast.Inspect(fd, func(n ast.Node) bool {
 				if g, ok := n.(*ast.GoStmt); ok {
 					if g.Pos() == pos {
-						key = fmt.Sprintf("%s %s %d", pkg.Fset.File(pos).Name(), funcDeclName(fd), rank)
+						key = fmt.Sprintf("%s %s %d", pkg.Fset.File(pos).Name(), rules.FuncName(fd), rank)
 					}
 					rank++
 				}
