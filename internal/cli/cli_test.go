@@ -89,7 +89,7 @@ func TestFlags(t *testing.T) {
 // message on standard error, exit status 2, and the rest of the run goes
 // on (the leaky package beside it is still reported or fixed).
 func TestExitStatus(t *testing.T) {
-	leaky := leakyPkg("leaky")
+	leaky := golden.Leaky("leaky")
 	tests := []struct {
 		name         string
 		files        map[string]string
@@ -188,7 +188,7 @@ func TestExitStatus(t *testing.T) {
 			// The file in a read-only directory cannot be replaced; the other
 			// package is still fixed.
 			name:         "unwritable file",
-			files:        map[string]string{"ro/l.go": leakyPkg("ro"), "leaky/l.go": leaky},
+			files:        map[string]string{"ro/l.go": golden.Leaky("ro"), "leaky/l.go": leaky},
 			args:         []string{"fix"},
 			code:         2,
 			stderr:       "leakfix: ro/l.go: cannot write: permission denied",
@@ -254,33 +254,13 @@ func TestExitStatus(t *testing.T) {
 				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
 			}
 			for name, content := range tt.files {
-				changed := readFile(t, filepath.Join(dir, name)) != content
+				changed := golden.ReadFile(t, filepath.Join(dir, name)) != content
 				if want := slices.Contains(tt.changed, name); changed != want {
 					t.Errorf("%s changed: %v, want %v", name, changed, want)
 				}
 			}
 		})
 	}
-}
-
-// leakyPkg is a package whose constructor starts a loop nothing can stop.
-func leakyPkg(name string) string {
-	return "package " + name + `
-
-import "time"
-
-type T struct{ n int }
-
-func New() *T {
-	t := &T{}
-	go func() {
-		for range time.Tick(time.Second) {
-			t.n++
-		}
-	}()
-	return t
-}
-`
 }
 
 // chmod changes a file's mode for one test and restores it afterwards,
@@ -357,7 +337,7 @@ func TestExplain(t *testing.T) {
 func TestInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
-	leaky := "package leaky\n\nimport \"time\"\n\ntype T struct{ n int }\n\nfunc New() *T {\n\tt := &T{}\n\tgo func() {\n\t\tfor range time.Tick(time.Second) {\n\t\t\tt.n++\n\t\t}\n\t}()\n\treturn t\n}\n"
+	leaky := golden.Leaky("leaky")
 	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), leaky)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -368,7 +348,7 @@ func TestInterrupted(t *testing.T) {
 	if !strings.Contains(stderr.String(), "interrupted; no file was changed") {
 		t.Errorf("stderr %q", stderr.String())
 	}
-	if readFile(t, filepath.Join(dir, "leaky/l.go")) != leaky {
+	if golden.ReadFile(t, filepath.Join(dir, "leaky/l.go")) != leaky {
 		t.Error("the file changed")
 	}
 }

@@ -58,7 +58,7 @@ func runCase(t *testing.T, c *golden.Case) {
 	expect(t, c, "want/fix", fixReport)
 	changed := false
 	for name, in := range inputs {
-		got := readFile(t, filepath.Join(dir, name))
+		got := golden.ReadFile(t, filepath.Join(dir, name))
 		changed = changed || got != in
 		if *golden.Update {
 			if got != in {
@@ -178,16 +178,7 @@ func snapshot(t *testing.T, dir string, inputs map[string]string) string {
 	sort.Strings(names)
 	var b strings.Builder
 	for _, name := range names {
-		b.WriteString("-- " + name + " --\n" + readFile(t, filepath.Join(dir, name)))
+		b.WriteString("-- " + name + " --\n" + golden.ReadFile(t, filepath.Join(dir, name)))
 	}
 	return b.String()
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

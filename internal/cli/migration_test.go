@@ -78,7 +78,7 @@ func TestReport(t *testing.T) {
 		t.Fatalf("exit status %d: %s", code, stderr.String())
 	}
 	var r migrationReport
-	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "r.json"))), &r); err != nil {
+	if err := json.Unmarshal([]byte(golden.ReadFile(t, filepath.Join(dir, "r.json"))), &r); err != nil {
 		t.Fatal(err)
 	}
 	want := migrationSummary{Packages: 2, Findings: 3, Fixed: 2, NotFixed: 1, FilesChanged: 1}
@@ -109,7 +109,7 @@ func TestReport(t *testing.T) {
 	}
 	stderr.Reset()
 	Main([]string{"fix", "-C", dir, "--report", filepath.Join(dir, "r.md")}, &stdout, &stderr)
-	md := readFile(t, filepath.Join(dir, "r.md"))
+	md := golden.ReadFile(t, filepath.Join(dir, "r.md"))
 	for _, line := range []string{
 		"3 findings in 2 packages: 2 fixed, 1 not fixed; 1 file changed.",
 		"- [ ] `(*srv.Server).Shutdown` is new; it stops the work started by `NewServer`. Called from:\n  - `cmd/app/main.go:6:11` in main\n",
@@ -135,7 +135,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestNoProgressOffTerminal(t *testing.T) {
 	dir := t.TempDir()
 	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
-	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), leakyPkg("leaky"))
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), golden.Leaky("leaky"))
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestNoProgressOffTerminal(t *testing.T) {
 	defer stderr.Close()
 	var stdout bytes.Buffer
 	Main([]string{"fix", "-C", dir}, &stdout, stderr)
-	got := readFile(t, stderr.Name())
+	got := golden.ReadFile(t, stderr.Name())
 	if want := "leakfix: 1 finding in 1 package, 1 file fixed, 0 not fixed\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
 	}

@@ -63,7 +63,7 @@ func TestUntrusted(t *testing.T) {
 				// A preamble never seen before, so the build cache cannot
 				// spare the compiler.
 				golden.WriteFile(t, filepath.Join(dir, "c/c.go"), fmt.Sprintf("package c\n\n// static int unique_%d(void) { return 1; }\nimport \"C\"\n\nvar X = C.unique_%[1]d()\n", time.Now().UnixNano()))
-				golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), leakyPkg("leaky"))
+				golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), golden.Leaky("leaky"))
 				t.Setenv("CC", wrapper)
 
 				args := []string{"fix", "-C", dir}

@@ -9,28 +9,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
-
-// leaky returns a package whose constructor New starts a loop that nothing
-// can stop.
-func leaky(name string) string {
-	return "package " + name + `
-
-import "time"
-
-type T struct{ n int }
-
-func New() *T {
-	t := &T{}
-	go func() {
-		for range time.Tick(time.Second) {
-			t.n++
-		}
-	}()
-	return t
-}
-`
-}
 
 // TestRepositories runs fix over the shapes real repositories have and
 // checks what is reported, what is written and what is left alone.
@@ -100,7 +81,7 @@ func NewU() *U {
 			files: map[string]string{
 				"p/p.go":             "package p\n\ntype T struct{ n int }\n",
 				"p/start_other.go":   "//go:build !windows\n\npackage p\n\nfunc New() *T { return &T{} }\n",
-				"p/start_windows.go": strings.Replace(leaky("p"), "type T struct{ n int }\n\n", "", 1),
+				"p/start_windows.go": strings.Replace(golden.Leaky("p"), "type T struct{ n int }\n\n", "", 1),
 			},
 			excluded: 1,
 		},
@@ -111,7 +92,7 @@ func NewU() *U {
 			files: map[string]string{
 				"p/p.go":             "package p\n\ntype T struct{ n int }\n",
 				"p/start_other.go":   "//go:build !windows\n\npackage p\n\nfunc New() *T { return &T{} }\n",
-				"p/start_windows.go": strings.Replace(leaky("p"), "type T struct{ n int }\n\n", "", 1),
+				"p/start_windows.go": strings.Replace(golden.Leaky("p"), "type T struct{ n int }\n\n", "", 1),
 			},
 			opts:      Options{Platforms: []string{"linux/amd64", "windows/amd64", "darwin/arm64"}},
 			findings:  []string{"p/start_windows.go:7:2 fixed"},
@@ -125,7 +106,7 @@ func NewU() *U {
 			files: map[string]string{
 				"p/p.go":             "package p\n\ntype T struct{ n int }\n",
 				"p/start_other.go":   "//go:build !windows\n\npackage p\n\nfunc New() *T { return &T{} }\n\nfunc (t *T) stopLoop() {}\n",
-				"p/start_windows.go": strings.Replace(leaky("p"), "type T struct{ n int }\n\n", "", 1),
+				"p/start_windows.go": strings.Replace(golden.Leaky("p"), "type T struct{ n int }\n\n", "", 1),
 			},
 			opts:     Options{Platforms: []string{"windows/amd64", "linux/amd64"}},
 			findings: []string{"p/start_windows.go:7:2: the fix does not compile for linux/amd64: "},
@@ -135,11 +116,11 @@ func NewU() *U {
 			bare: true,
 			files: map[string]string{
 				"a/go.mod":   "module example.com/a\n\ngo 1.26\n",
-				"a/l/l.go":   leaky("l"),
+				"a/l/l.go":   golden.Leaky("l"),
 				"b/go.mod":   "module example.com/b\n\ngo 1.26\n",
-				"b/l/l.go":   leaky("l"),
+				"b/l/l.go":   golden.Leaky("l"),
 				"b/c/go.mod": "module example.com/b/c\n\ngo 1.26\n",
-				"b/c/l.go":   leaky("c"),
+				"b/c/l.go":   golden.Leaky("c"),
 			},
 			findings: []string{"a/l/l.go:9:2 fixed", "b/c/l.go:9:2 fixed", "b/l/l.go:9:2 fixed"},
 			changed:  []string{"a/l/l.go", "b/c/l.go", "b/l/l.go"},
@@ -152,11 +133,11 @@ func NewU() *U {
 			files: map[string]string{
 				"go.work":  "go 1.26\n\nuse (\n\t./a\n\t./b\n)\n",
 				"a/go.mod": "module example.com/a\n\ngo 1.26\n",
-				"a/l/l.go": leaky("l"),
+				"a/l/l.go": golden.Leaky("l"),
 				"b/go.mod": "module example.com/b\n\ngo 1.26\n\nrequire example.com/a v0.0.0\n",
 				"b/b.go":   "package b\n\nimport \"example.com/a/l\"\n\nvar X = l.New()\n",
 				"c/go.mod": "module example.com/c\n\ngo 1.26\n",
-				"c/l.go":   leaky("c"),
+				"c/l.go":   golden.Leaky("c"),
 			},
 			findings: []string{"a/l/l.go:9:2 fixed", "c/l.go:9:2 fixed"},
 			changed:  []string{"a/l/l.go", "c/l.go"},
@@ -168,7 +149,7 @@ func NewU() *U {
 			files: map[string]string{
 				"go.mod":                      "module example.com/m\n\ngo 1.26\n\nrequire example.com/dep v1.0.0\n",
 				"vendor/modules.txt":          "# example.com/dep v1.0.0\n## explicit\nexample.com/dep\n",
-				"vendor/example.com/dep/l.go": leaky("dep"),
+				"vendor/example.com/dep/l.go": golden.Leaky("dep"),
 				"app/a.go":                    "package app\n\nimport \"example.com/dep\"\n\nvar X = dep.New()\n",
 			},
 			patterns: []string{"./...", "example.com/dep"},
@@ -178,8 +159,8 @@ func NewU() *U {
 			bare: true,
 			files: map[string]string{
 				"m/go.mod":       "module example.com/m\n\ngo 1.26\n",
-				"outside/l.go":   leaky("p"),
-				"outside/q/l.go": leaky("q"),
+				"outside/l.go":   golden.Leaky("p"),
+				"outside/q/l.go": golden.Leaky("q"),
 			},
 			setup: func(t *testing.T, dir string) {
 				symlink(t, filepath.Join(dir, "outside/l.go"), filepath.Join(dir, "m/p/l.go"))
@@ -237,7 +218,7 @@ func NewU() *U {
 			}
 			var changed []string
 			for name, content := range tt.files {
-				if readFile(t, filepath.Join(dir, name)) != content {
+				if golden.ReadFile(t, filepath.Join(dir, name)) != content {
 					changed = append(changed, name)
 				}
 			}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
 
 // TestWriteAll checks that every file ends up either old or new: an
@@ -64,7 +66,7 @@ func TestWriteAll(t *testing.T) {
 			}
 			for _, c := range changes {
 				name, _ := filepath.Rel(dir, c.Path)
-				got := readFile(t, c.Path)
+				got := golden.ReadFile(t, c.Path)
 				want := "old " + name
 				if contains(tt.written, name) {
 					want = "new " + name

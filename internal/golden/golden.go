@@ -115,6 +115,37 @@ func WriteFile(t *testing.T, path, content string) {
 	}
 }
 
+// ReadFile returns the content of path.
+func ReadFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Leaky returns the source of a package called name whose constructor New
+// starts a loop that nothing can stop: the smallest input with a finding.
+func Leaky(name string) string {
+	return "package " + name + `
+
+import "time"
+
+type T struct{ n int }
+
+func New() *T {
+	t := &T{}
+	go func() {
+		for range time.Tick(time.Second) {
+			t.n++
+		}
+	}()
+	return t
+}
+`
+}
+
 // Save writes the case back to its file.
 func (c *Case) Save(t *testing.T) {
 	t.Helper()
