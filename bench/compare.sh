@@ -17,7 +17,7 @@
 # Tools, each on the same packages:
 #   typedload        go/packages with NeedSyntax|NeedTypes|NeedTypesInfo, nothing else
 #   check            leakfix check (the syntactic pass, then types for the packages it keeps)
-#   diff             leakfix diff (every package with types: a fix needs them)
+#   diff             leakfix diff (as check, then types for the packages to fix and their importers)
 #   staticcheck      staticcheck -checks SA1015 (honnef.co/go/tools v0.8.2) with an empty
 #                    analysis cache (the build cache stays warm)
 #

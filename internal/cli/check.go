@@ -2,8 +2,6 @@ package cli
 
 import (
 	"io"
-	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -41,15 +39,6 @@ Exit status: 0 nothing found, 1 findings, 2 error.`,
 }
 
 func runCheck(cmd *cobra.Command, o *Options) error {
-	if !o.Engine.Fix && !o.Engine.Edits && os.Getenv("GOGC") == "" {
-		// A check without fixes type-checks only the packages the
-		// prefilter keeps: most of what it allocates is syntax that dies as
-		// soon as a file is scanned, so collecting less often saves a
-		// quarter of its CPU time on std for a few tens of megabytes. The
-		// full load that fixes need keeps far more alive, so it is left
-		// at the default.
-		debug.SetGCPercent(400)
-	}
 	res, dir, err := run(cmd, o)
 	if err != nil {
 		return err

@@ -224,6 +224,7 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 		return nil, "", err
 	}
 	opts := o.Engine
+	opts.TuneGC = os.Getenv("GOGC") == ""
 	p := newProgress(o.Stderr)
 	if p != nil {
 		opts.Progress = p.show

@@ -163,7 +163,7 @@ func BenchmarkFind(b *testing.B) {
 		r := newRun(context.Background(), dir, Options{}, rules.All)
 		for _, p := range pkgs {
 			if len(p.Errors) == 0 {
-				if pf := r.analyse(p, nil); pf != nil {
+				if pf := r.analyse(p, nil, false); pf != nil {
 					n += len(pf.findings)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -50,6 +51,13 @@ type Options struct {
 	Untrusted bool
 	// Progress, when set, is called as packages are loaded and analysed.
 	Progress func(Progress)
+	// TuneGC lets the run set the garbage collector's target percentage
+	// (runtime/debug.SetGCPercent) for the process while it runs: high
+	// while it lists, scans and type-checks only the packages a rule could
+	// report on, where most of what it allocates is syntax that dies as
+	// soon as a file is scanned, and back to what it was before a load
+	// that keeps every package's syntax and types alive.
+	TuneGC bool
 
 	// typedOnly loads every package with types, as leakfix did before it
 	// had a syntactic pass: the reference tests and benchmarks compare the
@@ -176,6 +184,10 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 
 	r := newRun(ctx, dir, opts, enabled)
+	if opts.TuneGC {
+		r.gcPercent = debug.SetGCPercent(100)
+		defer debug.SetGCPercent(r.gcPercent)
+	}
 	units, errs := plan(dir, patterns, base)
 	r.res.Errors = append(r.res.Errors, errs...)
 	for _, pl := range platforms {

@@ -15,13 +15,15 @@ import (
 // types, a syntactic pass (prefilter.go) keeps those a rule could report on,
 // and only they are type-checked, side by side against export data
 // (typecheck.go). A fix needs more: the packages that import a fixed one are
-// verified, and the callers of a fixed starter are looked up in every
-// package, so a run that fixes, or that loads through the overlay of an
-// earlier platform's fixes, loads every package with types.
+// verified, and the callers of a fixed starter are looked up in them. So a
+// run that fixes finds on the fast load first, then loads with types the
+// packages that have something to fix and their importers, and fixes those
+// (refix in run.go). A pass that loads through the overlay of an earlier
+// platform's fixes loads every package with types.
 
 // fast reports whether a pass may use the fast load.
 func (r *run) fast() bool {
-	return !r.opts.Fix && !r.opts.typedOnly && len(r.overlay) == 0
+	return !r.opts.typedOnly && len(r.overlay) == 0
 }
 
 // A fastLoad is what the fast load gives a pass: every listed package, in

@@ -361,7 +361,7 @@ func TestPrefilterGolden(t *testing.T) {
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
-	var found atomic.Int64
+	var found, fixed atomic.Int64
 	t.Run("cases", func(t *testing.T) {
 		for _, name := range names {
 			t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
@@ -374,12 +374,44 @@ func TestPrefilterGolden(t *testing.T) {
 				for _, tests := range []bool{false, true} {
 					found.Add(int64(len(checkPrefilter(t, dir, []string{"./..."}, Options{Tests: tests}).Findings)))
 				}
+				fixed.Add(int64(checkRefix(t, dir, []string{"./..."}, Options{Edits: true})))
 			})
 		}
 	})
-	if found.Load() == 0 {
-		t.Error("no golden case has a finding")
+	if found.Load() == 0 || fixed.Load() == 0 {
+		t.Errorf("the golden cases have %d findings, %d fixed; the test proves nothing", found.Load(), fixed.Load())
 	}
+}
+
+// checkRefix fixes the packages as Run does, finding on the fast load and
+// loading again with types only the packages to fix and their importers,
+// and as the reference does, with every package typed: the findings (with
+// their edits, reasons and callers) and the changes must be the same. It
+// returns how many findings were fixed.
+func checkRefix(t *testing.T, dir string, patterns []string, opts Options) int {
+	t.Helper()
+	want := reference(t, dir, patterns, opts)
+	opts.Dir = dir
+	got, err := Run(context.Background(), patterns, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Findings, want.Findings) {
+		t.Errorf("fix found\n%+v\nwant (full typed analysis)\n%+v", got.Findings, want.Findings)
+	}
+	if !reflect.DeepEqual(got.Changes, want.Changes) {
+		t.Errorf("fix changed %d files, the full typed analysis %d, or not the same way", len(got.Changes), len(want.Changes))
+	}
+	if got.Packages != want.Packages || len(got.Errors) != len(want.Errors) {
+		t.Errorf("fix: %d packages, errors %v; full typed analysis: %d, %v", got.Packages, got.Errors, want.Packages, want.Errors)
+	}
+	n := 0
+	for _, f := range want.Findings {
+		if f.Fixed {
+			n++
+		}
+	}
+	return n
 }
 
 // TestPrefilterStd checks the syntactic pass on the standard library, where

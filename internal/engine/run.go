@@ -9,6 +9,7 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -40,6 +41,7 @@ type run struct {
 	errs     map[string]bool    // errors reported, so each is reported once
 
 	loaded, done int // for Progress
+	gcPercent    int // the garbage collector's target before the run, with Options.TuneGC
 }
 
 type findingKey struct {
@@ -106,7 +108,9 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	var pkgs []*packages.Package
 	var skipped map[*packages.Package]*scan
 	var err error
-	if r.fast() {
+	fast := r.fast()
+	r.tuneGC(fast)
+	if fast {
 		var fl *fastLoad
 		if fl, err = r.loadFast(u, env); err == nil {
 			pkgs, skipped = fl.pkgs, fl.skipped
@@ -141,13 +145,41 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	r.progress(pl)
 
 	v := newVerifier(r.ctx, u.dir, env, pkgs...)
-	var clean []*packages.Package
-	var fixes []*pkgFix
-	for _, pkg := range pkgs {
-		if r.ctx.Err() != nil {
+	clean, fixes := r.analyseAll(pl, u, pkgs, skipped, v, r.opts.Fix && !fast, true)
+	if r.opts.Fix && fast {
+		// The fast load found what there is to fix, without fixing it:
+		// the packages that have something to fix, and those that import
+		// them, are loaded again with types and fixed.
+		var ok bool
+		if clean, fixes, v, ok = r.refix(pl, u, env, pkgs, fixes); !ok {
 			return false
 		}
-		r.done++
+	}
+	if r.opts.Fix {
+		r.verifyImporters(clean, fixes, v)
+		if !r.opts.Tests {
+			r.verifyTests(u, env, fixes)
+		}
+	}
+	r.wire(clean, fixes)
+	for _, pf := range fixes {
+		r.merge(pf)
+	}
+	return false
+}
+
+// analyseAll analyses the loaded packages, fixing what it finds when
+// fixing is set, and returns those that loaded cleanly and what was found
+// in them. Packages that did not load are reported as errors; with count,
+// each analysed package counts towards the progress.
+func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, skipped map[*packages.Package]*scan, v *verifier, fixing, count bool) (clean []*packages.Package, fixes []*pkgFix) {
+	for _, pkg := range pkgs {
+		if r.ctx.Err() != nil {
+			return nil, nil
+		}
+		if count {
+			r.done++
+		}
 		if errs := pkgErrors(u.dir, pkg); len(errs) > 0 {
 			for _, e := range errs {
 				r.addErr(e)
@@ -168,22 +200,119 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 		}
 		clean = append(clean, pkg)
 		r.analysed[pkg.PkgPath] = true
-		if pf := r.analyse(pkg, v); pf != nil {
+		if pf := r.analyse(pkg, v, fixing); pf != nil {
 			fixes = append(fixes, pf)
 		}
 		r.progress(pl)
 	}
-	if r.opts.Fix {
-		r.verifyImporters(clean, fixes, v)
-		if !r.opts.Tests {
-			r.verifyTests(u, env, fixes)
+	return clean, fixes
+}
+
+// refix takes the outcome of a pass over the fast load, which found but did
+// not fix, and fixes it: the packages with a finding to fix and every
+// listed package that imports one of them are loaded again with types and
+// analysed with fixes, so that the fixes can be verified against their
+// importers and their starters' callers found, as after a full load; the
+// other packages keep what the fast pass found. It returns the reloaded
+// packages, every package's outcome and a verifier for the reloaded
+// packages; ok is false when the pass was cancelled or could not load
+// them again.
+func (r *run) refix(pl platform, u unit, env []string, pkgs []*packages.Package, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
+	fixable := map[*packages.Package]bool{}
+	for _, pf := range found {
+		for _, f := range pf.found {
+			if f.Fix != nil {
+				fixable[pf.pkg] = true
+			}
 		}
 	}
-	r.wire(clean, fixes)
-	for _, pf := range fixes {
-		r.merge(pf)
+	if len(fixable) == 0 {
+		return nil, found, nil, true
 	}
-	return false
+	again := importersOf(pkgs, fixable)
+	r.tuneGC(false)
+	byID, err := reload(r.ctx, u.dir, u.patterns, again, r.opts, env, nil, nil)
+	if err != nil {
+		if r.ctx.Err() == nil {
+			r.addErr(err)
+		}
+		return nil, nil, nil, false
+	}
+	typed := make([]*packages.Package, len(again))
+	inAgain := map[string]bool{}
+	for i, p := range again {
+		inAgain[p.ID] = true
+		if typed[i] = byID[p.ID]; typed[i] == nil {
+			failed := *p
+			failed.Errors = append(append([]packages.Error{}, p.Errors...), packages.Error{Pos: "-", Msg: "the package could not be loaded again with types"})
+			typed[i] = &failed
+		}
+	}
+	for _, pf := range found {
+		if !inAgain[pf.pkg.ID] {
+			fixes = append(fixes, pf)
+		}
+	}
+	v = newVerifier(r.ctx, u.dir, env, typed...)
+	clean, again2 := r.analyseAll(pl, u, typed, nil, v, true, false)
+	if r.ctx.Err() != nil {
+		return nil, nil, nil, false
+	}
+	return clean, append(fixes, again2...), v, true
+}
+
+// importersOf returns, in pkgs' order, the packages of pkgs that are in
+// set or import one of them, directly or through other packages. Packages
+// are told apart by ID: the fast load's typed packages are copies of the
+// listed ones that the import graph links.
+func importersOf(pkgs []*packages.Package, set map[*packages.Package]bool) []*packages.Package {
+	ids := map[string]bool{}
+	for p := range set {
+		ids[p.ID] = true
+	}
+	reaches := map[string]bool{}
+	seen := map[string]bool{}
+	var visit func(p *packages.Package) bool
+	visit = func(p *packages.Package) bool {
+		if seen[p.ID] {
+			return reaches[p.ID]
+		}
+		seen[p.ID] = true
+		r := ids[p.ID]
+		for _, dep := range p.Imports {
+			if visit(dep) {
+				r = true
+			}
+		}
+		reaches[p.ID] = r
+		return r
+	}
+	var out []*packages.Package
+	for _, p := range pkgs {
+		if visit(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fastGCPercent is the garbage collector's target while a pass keeps only
+// the syntax and types of the packages a rule could report on: collecting
+// less often saves a quarter of the CPU time of a check of std, for a few
+// tens of megabytes; with every package's syntax and types alive it would
+// double the peak.
+const fastGCPercent = 400
+
+// tuneGC sets the garbage collector's target for a fast load or for a load
+// with types, when Options.TuneGC allows it.
+func (r *run) tuneGC(fast bool) {
+	switch {
+	case !r.opts.TuneGC:
+	case fast:
+		debug.SetGCPercent(fastGCPercent)
+	default:
+		debug.SetGCPercent(r.gcPercent)
+	}
 }
 
 // snapshot returns the overlay for the go command, or nil when nothing has
@@ -221,7 +350,7 @@ func (r *run) vendored(pkg *packages.Package) bool {
 
 // analyse runs the rules on one package and, when asked, fixes what they
 // found. It returns nil when nothing was found.
-func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
+func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	goFiles := map[string]bool{}
 	for _, f := range pkg.GoFiles {
 		goFiles[f] = true
@@ -294,7 +423,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
 		}
 	}
 	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
-	if r.opts.Fix && len(fixable) > 0 {
+	if fixing && len(fixable) > 0 {
 		files, why := fix(pkg, fixable, v)
 		for f, reason := range why {
 			unfixed[f] = reason
@@ -346,9 +475,9 @@ func (r *run) analyse(pkg *packages.Package, v *verifier) *pkgFix {
 			Edits:   edits[f],
 		}
 		out.End, out.Related = extent(pkg, f)
-		if r.opts.Fix && laterFixed[f] {
+		if fixing && laterFixed[f] {
 			out.Fixed, out.Unfixed = true, ""
-		} else if r.opts.Fix && f.Fix != nil {
+		} else if fixing && f.Fix != nil {
 			out.Unfixed = unfixed[f]
 			out.Fixed = out.Unfixed == "" && len(pf.files) > 0
 			if !out.Fixed && out.Unfixed == "" {
