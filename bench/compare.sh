@@ -16,8 +16,11 @@
 #
 # Tools, each on the same packages:
 #   typedload        go/packages with NeedSyntax|NeedTypes|NeedTypesInfo, nothing else
-#   check            leakfix check (the syntactic pass, then types for the packages it keeps)
-#   diff             leakfix diff (as check, then types for the packages to fix and their importers)
+#   check            leakfix check (the syntactic pass, then types for the packages it keeps),
+#                    from an empty result cache
+#   check-cached     leakfix check again, unchanged, with the result cache the check run filled
+#   diff             leakfix diff (as check, then types for the packages to fix and their
+#                    importers), from an empty result cache
 #   staticcheck      staticcheck -checks SA1015 (honnef.co/go/tools v0.8.2) with an empty
 #                    analysis cache (the build cache stays warm)
 #
@@ -80,8 +83,10 @@ measure() {
 
 for i in $(seq "$runs"); do
 	measure typedload "$tmp/typedload" "$@"
-	measure check "$leakfix" check "$@"
-	measure diff "$leakfix" diff "$@"
+	LEAKFIX_CACHE=$tmp/lc.check.$i measure check "$leakfix" check "$@"
+	LEAKFIX_CACHE=$tmp/lc.check.$i measure check-cached "$leakfix" check "$@"
+	LEAKFIX_CACHE=$tmp/lc.diff.$i measure diff "$leakfix" diff "$@"
+	rm -rf "$tmp/lc.check.$i" "$tmp/lc.diff.$i"
 	if [ "$i" -le "$scruns" ]; then
 		# A fresh analysis cache, but the same build cache: GOCACHE would
 		# otherwise move with XDG_CACHE_HOME and std would be compiled again.
@@ -100,7 +105,7 @@ base_s=$(median "$tmp/data.typedload" 1)
 base_kb=$(median "$tmp/data.typedload" 2)
 check_s=$(median "$tmp/data.check" 1)
 printf '\n%-13s %4s %9s %9s %9s %9s   %s\n' tool runs "median s" "peak MB" "time x" "mem x" "all runs (s)"
-for name in typedload check diff staticcheck; do
+for name in typedload check check-cached diff staticcheck; do
 	[ -s "$tmp/data.$name" ] || continue
 	s=$(median "$tmp/data.$name" 1)
 	kb=$(median "$tmp/data.$name" 2)
@@ -108,7 +113,8 @@ for name in typedload check diff staticcheck; do
 	awk -v n="$name" -v r="$(wc -l <"$tmp/data.$name")" -v s="$s" -v kb="$kb" -v bs="$base_s" -v bkb="$base_kb" -v all="$all" \
 		'BEGIN {printf "%-13s %4d %9.2f %9.0f %9.2f %9.2f   %s\n", n, r, s, kb / 1024, s / bs, kb / bkb, all}'
 done
-awk -v c="$check_s" -v d="$(median "$tmp/data.diff" 1)" -v n="$npkgs" 'BEGIN {
-	printf "\ndiff / check: %.2f   check ms per package: %.2f\n", d / c, 1000 * c / n
+awk -v c="$check_s" -v d="$(median "$tmp/data.diff" 1)" -v cc="$(median "$tmp/data.check-cached" 1)" -v n="$npkgs" 'BEGIN {
+	printf "\ndiff / check: %.2f   check-cached / check: %.2f   check ms per package: %.2f\n", d / c, cc / c, 1000 * c / n
 }'
-echo "findings: $(grep -c . "$tmp/out.check" || true) (check), stderr of the last check: $(wc -l <"$tmp/err.check") lines"
+echo "findings: $(grep -c . "$tmp/out.check" || true) (check), $(grep -c . "$tmp/out.check-cached" || true) (check-cached), stderr of the last check: $(wc -l <"$tmp/err.check") lines"
+cmp -s "$tmp/out.check" "$tmp/out.check-cached" || echo "compare.sh: check and check-cached reported differently" >&2

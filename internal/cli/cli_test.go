@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/golden"
 )
 
@@ -368,4 +370,18 @@ func TestProfiles(t *testing.T) {
 			t.Errorf("profile %s: %v", name, err)
 		}
 	}
+}
+
+// TestMain gives the tests a result cache of their own, so that they
+// neither read nor fill the user's.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "leakfix-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Setenv(cache.Env, dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

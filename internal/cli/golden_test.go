@@ -46,11 +46,15 @@ func runCase(t *testing.T, c *golden.Case) {
 		}
 	}
 
-	// The report on the input.
+	// The report on the input; the second check reads the first's results
+	// from the cache.
 	report, code := leakfix(t, dir, "check")
 	expect(t, c, "want/check", report)
 	if want := exitCode(report != ""); code != want {
 		t.Errorf("check exited %d, want %d", code, want)
+	}
+	if cached, code2 := leakfix(t, dir, "check"); cached != report || code2 != code {
+		t.Errorf("a second check reported (exit %d):\n%s\nthe first (exit %d):\n%s", code2, cached, code, report)
 	}
 
 	// The fix, file by file, and its report of what it could not fix.

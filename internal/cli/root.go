@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/config"
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/newcode"
@@ -138,15 +139,22 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
 	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
 	f.StringVar(&o.Config, "config", "", "configuration `file` (default: the nearest .leakfix.yaml at or above the working directory)")
+	noCache := f.Bool("no-cache", false, "neither read nor write the result cache (default "+cacheDirHelp+")")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if tags != "" {
 			o.Engine.BuildFlags = append(o.Engine.BuildFlags, "-tags="+tags)
 		}
+		if !*noCache {
+			o.Engine.Cache = cache.Dir()
+		}
 		return nil
 	}
 }
+
+// cacheDirHelp says where the result cache lives, for --help.
+const cacheDirHelp = "$" + cache.Env + ", or leakfix in the user cache directory; " + cache.Env + "=off turns it off"
 
 // applyConfig reads the configuration file, if there is one: its rules
 // apply unless --rules is given, and its excluded paths are not reported.

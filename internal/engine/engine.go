@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	Untrusted bool
 	// Progress, when set, is called as packages are loaded and analysed.
 	Progress func(Progress)
+	// Cache is the directory of the per-package result cache (see
+	// internal/cache and cached.go); "" means no cache.
+	Cache string
 	// TuneGC lets the run set the garbage collector's target percentage
 	// (runtime/debug.SetGCPercent) for the process while it runs: high
 	// while it lists, scans and type-checks only the packages a rule could
@@ -124,6 +128,7 @@ type Result struct {
 	// files that cannot be written); the rest of the run went on.
 	Errors    []error
 	Packages  int // packages analysed
+	Cached    int // of those, packages whose results came from the cache
 	Generated int // generated files skipped
 	// NotAnalysed counts the .go files that build constraints excluded on
 	// every platform analysed.
@@ -184,6 +189,12 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 
 	r := newRun(ctx, dir, opts, enabled)
+	if opts.Cache != "" {
+		if r.cache, err = cache.Open(opts.Cache); err != nil {
+			return nil, err
+		}
+		r.cache.Trim() // best effort: a cache that cannot be trimmed still works
+	}
 	if opts.TuneGC {
 		r.gcPercent = debug.SetGCPercent(100)
 		defer debug.SetGCPercent(r.gcPercent)

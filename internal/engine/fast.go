@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/cache"
 )
 
 // The fast load of a pass that only reports: the packages are listed without
@@ -30,14 +32,15 @@ func (r *run) fast() bool {
 // go list's order, with the kept ones replaced by their typed form.
 type fastLoad struct {
 	pkgs    []*packages.Package
-	skipped map[*packages.Package]*scan // packages no rule could report on, with what the syntactic pass saw
+	skipped map[*packages.Package]*scan         // packages no rule could report on, with what the syntactic pass saw
+	cached  map[*packages.Package]*cachedResult // packages whose results are in the cache
 }
 
 // loadFast lists the unit's packages, scans them and type-checks the ones a
 // rule could report on. A package that does not list, parse or check cleanly
 // is loaded by go/packages, whose reports of its errors users know.
 func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
-	roots, err := list(r.ctx, u.dir, u.patterns, r.opts, env)
+	roots, err := listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +48,29 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		untyped = iota
 		check
 		reloadIt
+		cached
 	)
+	// With a cache, every package gets a key, and a package whose key has
+	// an entry is neither parsed nor type-checked.
+	var contents map[*packages.Package][][]byte // the files read while hashing
+	r.keys = map[string]cache.Key{}
+	results := make([]*cachedResult, len(roots))
+	if r.cache != nil {
+		if global, err := globalKey(r.opts, r.rules, u.dir, env); err == nil {
+			k := newKeyer(roots, global)
+			contents = k.contents
+			for _, p := range roots {
+				if len(p.Errors) == 0 && !r.vendored(p) {
+					r.keys[p.ID] = k.key(p)
+				}
+			}
+		}
+		parallel(len(roots), func(i int) {
+			if key, ok := r.keys[roots[i].ID]; ok {
+				results[i] = r.lookup(key)
+			}
+		})
+	}
 	var (
 		fset     = token.NewFileSet()
 		g        = newGraph()
@@ -66,8 +91,11 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		case r.vendored(p):
 			scans[i] = &scan{} // skipped by the pass as it always is
 			return
+		case results[i] != nil:
+			how[i] = cached
+			return
 		}
-		s, files := scanPackage(fset, p, nil)
+		s, files := scanPackage(fset, p, contents[p])
 		switch {
 		case s.broken:
 			how[i] = reloadIt
@@ -103,11 +131,15 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	// not is loaded by go/packages so that its errors are reported as a
 	// full load reports them. The export data of the build cache is
 	// already there for code that has not changed.
-	out := &fastLoad{pkgs: make([]*packages.Package, len(roots)), skipped: map[*packages.Package]*scan{}}
+	out := &fastLoad{pkgs: make([]*packages.Package, len(roots)), skipped: map[*packages.Package]*scan{}, cached: map[*packages.Package]*cachedResult{}}
 	var built []*packages.Package
 	for i, p := range roots {
 		out.pkgs[i] = p
-		if how[i] != reloadIt {
+		switch how[i] {
+		case cached:
+			out.cached[p] = results[i]
+		case reloadIt:
+		default:
 			built = append(built, p)
 		}
 	}
@@ -119,7 +151,7 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		}
 		for i, p := range roots {
 			switch {
-			case how[i] == reloadIt:
+			case how[i] == reloadIt || how[i] == cached:
 			case !listed[p.ID].builds():
 				how[i] = reloadIt
 			case how[i] == check:
@@ -193,6 +225,7 @@ func (r *run) skip(pkg *packages.Package, s *scan) {
 			r.res.Generated++
 		}
 	}
+	r.store(pkg, s.invalid, s.generated)
 	if invalid := r.keepInvalid(s.invalid); len(invalid) > 0 {
 		r.merge(&pkgFix{pkg: pkg, extra: invalid})
 	}

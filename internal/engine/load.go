@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -33,9 +34,13 @@ func load(ctx context.Context, dir string, patterns []string, opts Options, env 
 	return loadWith(ctx, dir, patterns, opts, env, overlay, loadMode, nil, nil)
 }
 
+// listRuns counts the listings made, for the tests of the listing cache.
+var listRuns atomic.Int64
+
 // list returns the packages matched by patterns, with their files and the
 // metadata of their whole import graph, but no syntax or types.
 func list(ctx context.Context, dir string, patterns []string, opts Options, env []string) ([]*packages.Package, error) {
+	listRuns.Add(1)
 	return loadWith(ctx, dir, patterns, opts, env, nil, listMode, nil, nil)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -39,6 +40,9 @@ type run struct {
 	gen      map[string]bool    // generated files skipped
 	matched  map[string]int     // the user's pattern → packages it matched
 	errs     map[string]bool    // errors reported, so each is reported once
+
+	cache *cache.Cache
+	keys  map[string]cache.Key // package ID → the key its results are cached under, in the current pass
 
 	loaded, done int // for Progress
 	gcPercent    int // the garbage collector's target before the run, with Options.TuneGC
@@ -106,14 +110,13 @@ func (r *run) pass(pl platform, u unit, env []string) {
 // an earlier platform's fix turned out not to compile on this one.
 func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	var pkgs []*packages.Package
-	var skipped map[*packages.Package]*scan
+	fl := &fastLoad{}
 	var err error
 	fast := r.fast()
 	r.tuneGC(fast)
 	if fast {
-		var fl *fastLoad
 		if fl, err = r.loadFast(u, env); err == nil {
-			pkgs, skipped = fl.pkgs, fl.skipped
+			pkgs = fl.pkgs
 		}
 	} else {
 		pkgs, err = load(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
@@ -145,7 +148,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	r.progress(pl)
 
 	v := newVerifier(r.ctx, u.dir, env, pkgs...)
-	clean, fixes := r.analyseAll(pl, u, pkgs, skipped, v, r.opts.Fix && !fast, true)
+	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.opts.Fix && !fast, true)
 	if r.opts.Fix && fast {
 		// The fast load found what there is to fix, without fixing it:
 		// the packages that have something to fix, and those that import
@@ -172,7 +175,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 // fixing is set, and returns those that loaded cleanly and what was found
 // in them. Packages that did not load are reported as errors; with count,
 // each analysed package counts towards the progress.
-func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, skipped map[*packages.Package]*scan, v *verifier, fixing, count bool) (clean []*packages.Package, fixes []*pkgFix) {
+func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fastLoad, v *verifier, fixing, count bool) (clean []*packages.Package, fixes []*pkgFix) {
 	for _, pkg := range pkgs {
 		if r.ctx.Err() != nil {
 			return nil, nil
@@ -192,7 +195,16 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, skipped 
 		if r.vendored(pkg) {
 			continue
 		}
-		if s := skipped[pkg]; s != nil {
+		if e := fl.cached[pkg]; e != nil {
+			r.analysed[pkg.PkgPath] = true
+			r.res.Cached++
+			if pf := r.fromCache(pkg, e); pf != nil {
+				fixes = append(fixes, pf)
+			}
+			r.progress(pl)
+			continue
+		}
+		if s := fl.skipped[pkg]; s != nil {
 			r.analysed[pkg.PkgPath] = true
 			r.skip(pkg, s)
 			r.progress(pl)
@@ -220,8 +232,8 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, skipped 
 func (r *run) refix(pl platform, u unit, env []string, pkgs []*packages.Package, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
 	fixable := map[*packages.Package]bool{}
 	for _, pf := range found {
-		for _, f := range pf.found {
-			if f.Fix != nil {
+		for _, f := range pf.findings {
+			if f.Fixable {
 				fixable[pf.pkg] = true
 			}
 		}
@@ -254,7 +266,7 @@ func (r *run) refix(pl platform, u unit, env []string, pkgs []*packages.Package,
 		}
 	}
 	v = newVerifier(r.ctx, u.dir, env, typed...)
-	clean, again2 := r.analyseAll(pl, u, typed, nil, v, true, false)
+	clean, again2 := r.analyseAll(pl, u, typed, &fastLoad{}, v, true, false)
 	if r.ctx.Err() != nil {
 		return nil, nil, nil, false
 	}
@@ -392,21 +404,34 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 			}
 		}
 	}
+	// A pass that does not fix applies Options.Keep to what it found, once
+	// that is cached (r.found); one that fixes, before it plans the fixes.
+	keepIt := r.opts.Keep
+	if !fixing {
+		keepIt = nil
+	}
 	var found []*rules.Finding
+	failed := false
 	for _, rule := range r.rules {
 		fs, err := find(rule, pass)
 		if err != nil {
+			failed = true
 			r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
 		}
 		for _, f := range fs {
-			if r.opts.Keep == nil || keep(pkg, f, r.opts.Keep) {
+			if keepIt == nil || keep(pkg, f, keepIt) {
 				found = append(found, f)
 			}
 		}
 	}
 	found, invalid := suppress(pkg, pass, found) // invalid: findings about //leakfix:ignore comments
-	invalid = r.keepInvalid(invalid)
+	if fixing {
+		invalid = r.keepInvalid(invalid)
+	}
 	if len(found) == 0 && len(invalid) == 0 {
+		if !fixing && !failed {
+			r.store(pkg, nil, names(generated))
+		}
 		return nil
 	}
 
@@ -485,6 +510,12 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 			}
 		}
 		pf.findings = append(pf.findings, out)
+	}
+	if !fixing {
+		if !failed {
+			r.store(pkg, append(pf.findings[:len(pf.findings):len(pf.findings)], invalid...), names(generated))
+		}
+		return r.kept(pf)
 	}
 	return pf
 }

@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"context"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/tools/txtar"
+)
+
+// runIn runs the patterns in dir with the result cache in cacheDir ("" for
+// none).
+func runIn(t *testing.T, dir, cacheDir string, opts Options, patterns ...string) *Result {
+	t.Helper()
+	if len(patterns) == 0 {
+		patterns = []string{"./..."}
+	}
+	opts.Dir, opts.Cache = dir, cacheDir
+	res, err := Run(context.Background(), patterns, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// sameResult reports how got differs from want, or "".
+func sameResult(got, want *Result) string {
+	switch {
+	case !reflect.DeepEqual(got.Findings, want.Findings):
+		return "findings differ:\n" + describeFindings(got.Findings) + "\nwant\n" + describeFindings(want.Findings)
+	case !reflect.DeepEqual(got.Changes, want.Changes):
+		return "changes differ"
+	case got.Packages != want.Packages || got.Generated != want.Generated || got.NotAnalysed != want.NotAnalysed:
+		return "counts differ"
+	case len(got.Errors) != len(want.Errors):
+		return "errors differ"
+	}
+	return ""
+}
+
+func describeFindings(fs []Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString(f.Pos.String() + ": " + f.Rule + ": " + f.Message + "\n")
+	}
+	return b.String()
+}
+
+// TestCacheGivesSameResult runs every golden case and the prefilter's edge
+// cases three times: without the cache, with an empty one, and with the
+// one the second run filled. The third run must read every package from
+// the cache and report exactly what the first did, for check and for diff.
+func TestCacheGivesSameResult(t *testing.T) {
+	names, err := filepath.Glob("../../testdata/golden/*.txtar")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	archives := map[string]*txtar.Archive{"edges": txtar.Parse([]byte(edges))}
+	for _, name := range names {
+		a, err := txtar.ParseFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		archives[strings.TrimSuffix(filepath.Base(name), ".txtar")] = a
+	}
+	for name, a := range archives {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := writeArchive(t, a)
+			settings := []Options{{}, {Edits: true}}
+			if name == "edges" {
+				// The golden cases' tests call the Shutdown the fix adds:
+				// with Tests, they do not compile before it.
+				settings = append(settings, Options{Tests: true})
+			}
+			for _, opts := range settings {
+				want := runIn(t, dir, "", opts)
+				cacheDir := t.TempDir()
+				first := runIn(t, dir, cacheDir, opts)
+				second := runIn(t, dir, cacheDir, opts)
+				if diff := sameResult(first, want); diff != "" {
+					t.Errorf("%+v: with an empty cache: %s", opts, diff)
+				}
+				if diff := sameResult(second, want); diff != "" {
+					t.Errorf("%+v: from the cache: %s", opts, diff)
+				}
+				if first.Cached != 0 || second.Cached != second.Packages || second.Packages == 0 {
+					t.Errorf("%+v: %d of %d packages from an empty cache, then %d of %d", opts, first.Cached, first.Packages, second.Cached, second.Packages)
+				}
+			}
+		})
+	}
+}
+
+// TestCacheKeys changes what a result depends on, one thing at a time, and
+// checks that exactly the results that depend on it are computed again.
+func TestCacheKeys(t *testing.T) {
+	dir := writeArchive(t, txtar.Parse([]byte(edges)))
+	age(t, dir)
+	cacheDir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), []byte(content), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reported := func(res *Result, pkg string) bool {
+		for _, f := range res.Findings {
+			if f.Package == "example.com/edges/"+pkg {
+				return true
+			}
+		}
+		return false
+	}
+
+	first := runIn(t, dir, cacheDir, Options{})
+	second := runIn(t, dir, cacheDir, Options{})
+	if second.Cached != second.Packages {
+		t.Fatalf("%d of %d packages from the cache on an unchanged run", second.Cached, second.Packages)
+	}
+	if !reported(first, "notime") {
+		t.Fatal("notime has no finding; the test of its dependency proves nothing")
+	}
+
+	// Settings: a result computed under others is not reused.
+	for name, opts := range map[string]Options{
+		"tests":        {Tests: true},
+		"rules":        {Rules: []string{"unstoppable-loop"}},
+		"build flags":  {BuildFlags: []string{"-tags=extra"}},
+		"platform":     {Platforms: []string{"windows/amd64"}},
+		"untrusted":    {Untrusted: true},
+		"GOEXPERIMENT": {Env: append(os.Environ(), "GOEXPERIMENT=")},
+	} {
+		if res := runIn(t, dir, cacheDir, opts); res.Cached != 0 {
+			t.Errorf("%s: %d packages from the cache of another setting", name, res.Cached)
+		}
+	}
+
+	// Options.Keep is applied to cached results, not cached with them.
+	none := runIn(t, dir, cacheDir, Options{Keep: func(string, token.Position, token.Position) bool { return false }})
+	if len(none.Findings) != 0 || none.Cached != none.Packages {
+		t.Errorf("Keep rejecting everything: %d findings, %d of %d packages from the cache", len(none.Findings), none.Cached, none.Packages)
+	}
+	if again := runIn(t, dir, cacheDir, Options{}); sameResult(again, first) != "" || again.Cached != again.Packages {
+		t.Errorf("after a run with Keep: %s; %d of %d packages from the cache", sameResult(again, first), again.Cached, again.Packages)
+	}
+
+	// A dependency changes: clock's ticker no longer delivers times, so the
+	// loop in notime, which ranges over it, is no longer timed. Only clock
+	// and notime, which imports it, are analysed again.
+	write("clock/clock.go", `// Package clock gives tickers without its users importing time.
+package clock
+
+// A Ticker ticks on C.
+type Ticker struct {
+	C <-chan struct{}
+}
+
+// NewTicker ticks every ms milliseconds.
+func NewTicker(ms int) *Ticker {
+	return &Ticker{C: make(chan struct{})}
+}
+`)
+	third := runIn(t, dir, cacheDir, Options{})
+	if reported(third, "notime") {
+		t.Error("notime is still reported after its dependency stopped ticking")
+	}
+	if third.Cached != third.Packages-2 {
+		t.Errorf("after a change to clock: %d of %d packages from the cache, want all but clock and notime", third.Cached, third.Packages)
+	}
+
+	// A new file with a leak in a package whose other files did not change.
+	write("quiet/loop.go", `package quiet
+
+import "time"
+
+// Q counts.
+type Q struct{ n int }
+
+// NewQ starts counting.
+func NewQ() *Q {
+	q := &Q{}
+	go func() {
+		for range time.Tick(time.Second) {
+			q.n++
+		}
+	}()
+	return q
+}
+`)
+	if fourth := runIn(t, dir, cacheDir, Options{}); !reported(fourth, "quiet") {
+		t.Error("a leak in a new file of a cached package is not reported")
+	}
+
+	// A damaged entry is computed again.
+	err := filepath.WalkDir(cacheDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, "-r") {
+			err = os.WriteFile(path, []byte("{not json"), 0o666)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runIn(t, dir, "", Options{})
+	if got := runIn(t, dir, cacheDir, Options{}); sameResult(got, want) != "" || got.Cached != 0 {
+		t.Errorf("with damaged entries: %s; %d packages from the cache", sameResult(got, want), got.Cached)
+	}
+}
+
+// TestCacheThenFix fixes from cached results: a package whose cached
+// findings can be fixed is loaded again with types and fixed, as without
+// the cache.
+func TestCacheThenFix(t *testing.T) {
+	dir := writeArchive(t, txtar.Parse([]byte(edges)))
+	cacheDir := t.TempDir()
+	runIn(t, dir, cacheDir, Options{})
+	want := runIn(t, dir, "", Options{Edits: true})
+	got := runIn(t, dir, cacheDir, Options{Edits: true})
+	if diff := sameResult(got, want); diff != "" {
+		t.Error(diff)
+	}
+	if len(want.Changes) == 0 || got.Cached == 0 {
+		t.Errorf("%d files changed, %d packages from the cache: the test proves nothing", len(want.Changes), got.Cached)
+	}
+}

@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// A package's result depends on its files and on the types its imports
+// declare, so its cache key hashes its own files and the keys of its imports,
+// down the whole import graph: a change anywhere below a package gives it a
+// new key. Packages in the module cache never change and are named by module
+// version instead of being read; other dependencies by their files' sizes and
+// modification times.
+
+// keyer computes cache keys for one run.
+type keyer struct {
+	global   []byte // what every result of this run depends on
+	own      map[*packages.Package][sha256.Size]byte
+	keys     map[*packages.Package]cache.Key
+	contents map[*packages.Package][][]byte // the roots' files, read while hashing
+}
+
+// newKeyer hashes the files of roots and of everything they import, reading
+// them in parallel. It keeps the roots' contents for the syntactic pass.
+func newKeyer(roots []*packages.Package, global []byte) *keyer {
+	k := &keyer{
+		global:   global,
+		own:      map[*packages.Package][sha256.Size]byte{},
+		keys:     map[*packages.Package]cache.Key{},
+		contents: map[*packages.Package][][]byte{},
+	}
+	isRoot := map[*packages.Package]bool{}
+	for _, p := range roots {
+		isRoot[p] = true
+	}
+	var all []*packages.Package
+	seen := map[*packages.Package]bool{}
+	var visit func(p *packages.Package)
+	visit = func(p *packages.Package) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		all = append(all, p)
+		for _, imp := range p.Imports {
+			visit(imp)
+		}
+	}
+	for _, p := range roots {
+		visit(p)
+	}
+	own := make([][sha256.Size]byte, len(all))
+	contents := make([][][]byte, len(all))
+	parallel(len(all), func(i int) {
+		own[i], contents[i] = ownHash(all[i], isRoot[all[i]])
+	})
+	for i, p := range all {
+		k.own[p] = own[i]
+		if isRoot[p] {
+			k.contents[p] = contents[i]
+		}
+	}
+	return k
+}
+
+// ownHash hashes what p itself contributes to its key. For a root it returns
+// the files' contents too.
+func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
+	h := sha256.New()
+	field(h, "id", p.ID)
+	field(h, "name", p.Name)
+	field(h, "path", p.PkgPath)
+	if m := p.Module; m != nil {
+		field(h, "go", m.GoVersion)
+	}
+	var contents [][]byte
+	switch m := immutable(p); {
+	case m != nil && !root:
+		field(h, "module", m.Path+"@"+m.Version)
+		for _, name := range p.GoFiles {
+			field(h, "file", name)
+		}
+	case !root:
+		// A dependency's files are not read otherwise: their size and
+		// modification time stand for their contents, as in the listing
+		// cache, unless they changed too recently to tell.
+		for _, name := range p.GoFiles {
+			field(h, "file", name)
+			fi, err := os.Stat(name)
+			if err == nil && fi.ModTime().Before(time.Now().Add(-stableAfter)) {
+				field(h, "stat", fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()))
+				continue
+			}
+			data, err := os.ReadFile(name)
+			if err != nil {
+				data = []byte("unreadable: " + err.Error())
+			}
+			sum := sha256.Sum256(data)
+			h.Write(sum[:])
+		}
+	default:
+		for _, name := range p.GoFiles {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				// The syntactic pass and the typed load report the problem.
+				data = []byte("unreadable: " + err.Error())
+			}
+			field(h, "file", name)
+			sum := sha256.Sum256(data)
+			h.Write(sum[:])
+			contents = append(contents, data)
+		}
+	}
+	for _, e := range p.Errors {
+		field(h, "error", e.Error())
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, contents
+}
+
+// immutable returns the module p comes from when that module is a fixed
+// version (the module cache), or nil.
+func immutable(p *packages.Package) *packages.Module {
+	m := p.Module
+	if m == nil || m.Main || m.Version == "" {
+		return nil
+	}
+	if m.Replace != nil {
+		if m.Replace.Version == "" {
+			return nil // replaced by a directory that may change
+		}
+		return m.Replace
+	}
+	return m
+}
+
+// key returns the cache key of p.
+func (k *keyer) key(p *packages.Package) cache.Key {
+	if key, ok := k.keys[p]; ok {
+		return key
+	}
+	k.keys[p] = cache.Key{} // import cycles are errors; this ends the walk on one
+	h := sha256.New()
+	h.Write(k.global)
+	own := k.own[p]
+	h.Write(own[:])
+	paths := make([]string, 0, len(p.Imports))
+	for path := range p.Imports {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		field(h, "import", path)
+		dep := k.key(p.Imports[path])
+		h.Write(dep[:])
+	}
+	var key cache.Key
+	h.Sum(key[:0])
+	k.keys[p] = key
+	return key
+}
+
+// field writes a length-prefixed name and value, so that no two different
+// sequences of fields hash alike.
+func field(h hash.Hash, name, value string) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(value)))
+	h.Write([]byte(name))
+	h.Write(n[:])
+	h.Write([]byte(value))
+}
+
+// globalKey hashes what every result of a pass depends on besides the code:
+// this build of leakfix, the rules, the unit's directory, and the settings
+// that change which files are built or how they are type-checked: the go
+// command and every GO and CGO_ variable of the pass's environment (which
+// carry its platform and, with --untrusted, the restrictions it runs
+// under), and the build flags.
+func globalKey(opts Options, enabled []*rules.Rule, dir string, env []string) ([]byte, error) {
+	h := sha256.New()
+	field(h, "format", cacheFormat)
+	self, err := executable()
+	if err != nil {
+		return nil, err
+	}
+	field(h, "leakfix", self)
+	field(h, "runtime", runtime.Version())
+	for _, r := range enabled {
+		field(h, "rule", r.Name)
+	}
+	field(h, "dir", dir)
+	field(h, "tests", fmt.Sprint(opts.Tests))
+	for _, f := range opts.BuildFlags {
+		field(h, "flag", f)
+	}
+	if err := goEnvKey(h, env); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// executable identifies the running leakfix: its version when it was built
+// from a tagged module, and the binary's path, size and time either way, so
+// that a rebuilt development binary does not reuse its predecessor's results.
+func executable() (string, error) {
+	var b strings.Builder
+	if info, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(&b, "%s %s %s ", info.Main.Path, info.Main.Version, info.Main.Sum)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "%s %d %d", exe, fi.Size(), fi.ModTime().UnixNano())
+	return b.String(), nil
+}
+
+// lookupEnv returns the last value of name in env, as the go command reads it.
+func lookupEnv(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}

@@ -1,0 +1,353 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/cache"
+)
+
+// Listing the packages (go list) is most of what a run on unchanged code
+// costs, so the listing is cached too. What go list answers depends on the
+// go command and its environment, the patterns, and the directories it reads:
+// which files they hold, and what those files say (build constraints,
+// imports, go.mod). A listing is reused only when all of these are as they
+// were: the environment and the go binary are in its key, and the entry
+// records every directory go list could have read, with the name, size and
+// modification time of everything in it: the package directories and, for
+// patterns that walk a tree (./..., std, cmd), the whole tree. Of their
+// parents up to the root, where the go command looks for go.mod and go.work,
+// it records those files.
+//
+// A listing with errors is not cached, nor one with a file modified in the
+// last few seconds, whose next change might keep its size and time.
+
+// listCacheFormat changes whenever the meaning or layout of an entry does.
+const listCacheFormat = "leakfix listing 1"
+
+// A listEntry is a cached listing.
+type listEntry struct {
+	Dirs        []string // directories whose contents the listing depends on
+	Parents     []string // directories whose module files it depends on
+	Fingerprint []byte   // of both when the listing was made
+	Packages    []listedMeta
+	Roots       []string // IDs, in order
+}
+
+// listedMeta is the part of a listed package the engine reads.
+type listedMeta struct {
+	ID, Name, PkgPath, ForTest string
+	Dir                        string
+	GoFiles, OtherFiles        []string
+	IgnoredFiles               []string
+	Imports                    map[string]string // import path → ID
+	Module                     *packages.Module
+}
+
+// listWithCache lists the packages matched by patterns, from the cache when
+// nothing the listing depends on has changed.
+func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string) ([]*packages.Package, error) {
+	walks, ok := walkRoots(dir, patterns)
+	if c == nil || !ok {
+		return list(ctx, dir, patterns, opts, env)
+	}
+	key, err := listKey(dir, patterns, opts, env)
+	if err != nil {
+		return list(ctx, dir, patterns, opts, env)
+	}
+	if data, ok := c.Get(key); ok {
+		var e listEntry
+		if json.Unmarshal(data, &e) == nil {
+			if fp, _, err := fingerprint(e.Dirs, e.Parents, time.Now()); err == nil && string(fp) == string(e.Fingerprint) {
+				return e.restore(), nil
+			}
+		}
+	}
+	start := time.Now()
+	roots, err := list(ctx, dir, patterns, opts, env)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := newListEntry(roots, dir, walks, start); ok {
+		if data, err := json.Marshal(e); err == nil {
+			c.Put(key, data) // best effort
+		}
+	}
+	return roots, nil
+}
+
+// walkRoots returns the trees go list walks for patterns ("std" and "cmd"
+// for those trees of GOROOT/src), or false when a pattern is of a kind whose
+// inputs are not known here (all, files named on the command line, import
+// path patterns with ...).
+func walkRoots(dir string, patterns []string) ([]string, bool) {
+	var walks []string
+	for _, p := range patterns {
+		switch {
+		case p == "std" || p == "cmd":
+			walks = append(walks, p)
+		case p == "all" || strings.HasSuffix(p, ".go"):
+			return nil, false
+		case strings.Contains(p, "..."):
+			base, _, _ := strings.Cut(p, "...")
+			if !(strings.HasPrefix(base, "./") || strings.HasPrefix(base, "../") || base == "." || filepath.IsAbs(base)) {
+				return nil, false
+			}
+			walks = append(walks, filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(base, "/"))))
+		}
+	}
+	return walks, true
+}
+
+// listKey hashes what a listing depends on besides the directories: the go
+// command, its environment, and the request.
+func listKey(dir string, patterns []string, opts Options, env []string) (cache.Key, error) {
+	h := sha256.New()
+	field(h, "format", listCacheFormat)
+	if err := goEnvKey(h, env); err != nil {
+		return cache.Key{}, err
+	}
+	field(h, "dir", dir)
+	field(h, "tests", fmt.Sprint(opts.Tests))
+	for _, f := range opts.BuildFlags {
+		field(h, "flag", f)
+	}
+	for _, p := range patterns {
+		field(h, "pattern", p)
+	}
+	var key cache.Key
+	h.Sum(key[:0])
+	return key, nil
+}
+
+// goEnvKey hashes the go command env runs (its path, size and time) and
+// what of env it reads: every GO and CGO_ variable, HOME, PATH and
+// XDG_CONFIG_HOME, and the file go env -w writes.
+func goEnvKey(h hash.Hash, env []string) error {
+	goBin, err := lookPath("go", lookupEnv(env, "PATH"))
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(goBin)
+	if err != nil {
+		return err
+	}
+	field(h, "go", fmt.Sprintf("%s %d %d", goBin, fi.Size(), fi.ModTime().UnixNano()))
+	vars := append([]string(nil), env...)
+	sort.Strings(vars)
+	for _, kv := range vars {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GO") || strings.HasPrefix(name, "CGO_") || name == "HOME" || name == "PATH" || name == "XDG_CONFIG_HOME" {
+			field(h, "env", kv)
+		}
+	}
+	cfg := lookupEnv(env, "XDG_CONFIG_HOME")
+	if cfg == "" {
+		cfg = filepath.Join(lookupEnv(env, "HOME"), ".config")
+	}
+	data, _ := os.ReadFile(filepath.Join(cfg, "go", "env")) // go env -w writes here
+	field(h, "goenv", string(data))
+	return nil
+}
+
+func lookPath(file, path string) (string, error) {
+	for _, d := range filepath.SplitList(path) {
+		name := filepath.Join(d, file)
+		if fi, err := os.Stat(name); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return name, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+// newListEntry records roots and what they depend on; false when the
+// listing should not be cached. start is when go list started: a file
+// modified since (or just before) may not be what it read.
+func newListEntry(roots []*packages.Package, dir string, walks []string, start time.Time) (*listEntry, bool) {
+	e := &listEntry{}
+	dirs := map[string]bool{}    // read in full
+	parents := map[string]bool{} // their module files only
+	addWithParents := func(d string) {
+		dirs[d] = true
+		for d != filepath.Dir(d) && !parents[filepath.Dir(d)] {
+			d = filepath.Dir(d)
+			parents[d] = true
+		}
+	}
+	addWithParents(dir)
+	seen := map[*packages.Package]bool{}
+	goroot := ""
+	var visit func(p *packages.Package) bool
+	visit = func(p *packages.Package) bool {
+		if seen[p] {
+			return true
+		}
+		seen[p] = true
+		if len(p.Errors) > 0 {
+			return false
+		}
+		m := listedMeta{
+			ID: p.ID, Name: p.Name, PkgPath: p.PkgPath, ForTest: p.ForTest, Dir: p.Dir,
+			GoFiles: p.GoFiles, OtherFiles: p.OtherFiles, IgnoredFiles: p.IgnoredFiles,
+			Imports: map[string]string{}, Module: p.Module,
+		}
+		for path, imp := range p.Imports {
+			m.Imports[path] = imp.ID
+			if !visit(imp) {
+				return false
+			}
+		}
+		e.Packages = append(e.Packages, m)
+		files := append(append(append([]string(nil), p.GoFiles...), p.OtherFiles...), p.IgnoredFiles...)
+		if len(files) > 0 && immutable(p) == nil {
+			pdir := filepath.Dir(files[0])
+			addWithParents(pdir)
+			if p.Module == nil && p.PkgPath == "unsafe" {
+				goroot = filepath.Dir(pdir) // GOROOT/src
+			}
+		}
+		return true
+	}
+	for _, p := range roots {
+		if !visit(p) {
+			return nil, false
+		}
+		e.Roots = append(e.Roots, p.ID)
+	}
+	for _, w := range walks {
+		skip := ""
+		switch w {
+		case "std", "cmd":
+			if goroot == "" {
+				return nil, false
+			}
+			if w == "std" {
+				skip = filepath.Join(goroot, "cmd")
+				w = goroot
+			} else {
+				w = filepath.Join(goroot, "cmd")
+			}
+		}
+		err := filepath.WalkDir(w, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if name := d.Name(); path == skip || path != w && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+					return filepath.SkipDir
+				}
+				dirs[path] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, false
+		}
+	}
+	for d := range dirs {
+		e.Dirs = append(e.Dirs, d)
+	}
+	for d := range parents {
+		if !dirs[d] {
+			e.Parents = append(e.Parents, d)
+		}
+	}
+	sort.Strings(e.Dirs)
+	sort.Strings(e.Parents)
+	fp, fresh, err := fingerprint(e.Dirs, e.Parents, start)
+	if err != nil || fresh {
+		return nil, false
+	}
+	e.Fingerprint = fp
+	return e, true
+}
+
+// stableAfter is how long before go list started a file must have last changed
+// for the listing to be cached: one changed again within the file system's
+// time granularity could keep its size and modification time.
+const stableAfter = 2 * time.Second
+
+// moduleFiles are what the go command looks for in the parents of the
+// directories it reads.
+var moduleFiles = []string{"go.mod", "go.sum", "go.work", "go.work.sum"}
+
+// fingerprint hashes the name, kind, size and modification time of every
+// entry of dirs and of the module files in parents. fresh reports one
+// modified after since-stableAfter.
+func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool, err error) {
+	h := sha256.New()
+	for _, d := range parents {
+		field(h, "parent", d)
+		for _, name := range moduleFiles {
+			fi, err := os.Stat(filepath.Join(d, name))
+			switch {
+			case os.IsNotExist(err):
+				continue
+			case err != nil:
+				return nil, false, err
+			}
+			if fi.ModTime().After(since.Add(-stableAfter)) {
+				fresh = true
+			}
+			field(h, "file", fmt.Sprintf("%s %v %d %d", name, fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
+		}
+	}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			if os.IsNotExist(err) {
+				field(h, "missing", d)
+				continue
+			}
+			return nil, false, err
+		}
+		field(h, "dir", d)
+		for _, ent := range entries {
+			fi, err := ent.Info()
+			if err != nil {
+				return nil, false, err
+			}
+			if fi.ModTime().After(since.Add(-stableAfter)) {
+				fresh = true
+			}
+			field(h, "entry", fmt.Sprintf("%s %v %d %d", ent.Name(), fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
+		}
+	}
+	return h.Sum(nil), fresh, nil
+}
+
+// restore rebuilds the listed packages.
+func (e *listEntry) restore() []*packages.Package {
+	byID := map[string]*packages.Package{}
+	for i := range e.Packages {
+		m := &e.Packages[i]
+		byID[m.ID] = &packages.Package{
+			ID: m.ID, Name: m.Name, PkgPath: m.PkgPath, ForTest: m.ForTest, Dir: m.Dir,
+			GoFiles: m.GoFiles, OtherFiles: m.OtherFiles, IgnoredFiles: m.IgnoredFiles,
+			Module: m.Module, Imports: map[string]*packages.Package{},
+		}
+	}
+	for i := range e.Packages {
+		m := &e.Packages[i]
+		for path, id := range m.Imports {
+			byID[m.ID].Imports[path] = byID[id]
+		}
+	}
+	roots := make([]*packages.Package, len(e.Roots))
+	for i, id := range e.Roots {
+		roots[i] = byID[id]
+	}
+	return roots
+}
