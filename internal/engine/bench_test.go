@@ -109,8 +109,9 @@ func BenchmarkLoad(b *testing.B) {
 				b.Fatal(err)
 			}
 			fset := token.NewFileSet()
+			shared := newExportView()
 			parallel(len(kept), func(i int) {
-				if p := checkOne(kept[i], listed, sizes, fset, parseFile); p == nil {
+				if p := checkOne(kept[i], listed, sizes, fset, parseFile, shared); p == nil {
 					b.Errorf("%s cannot be checked here", kept[i].ID)
 				} else if len(p.Errors) > 0 {
 					b.Errorf("%s: %v", kept[i].ID, p.Errors)

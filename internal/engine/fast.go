@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"maps"
 	"strings"
 	"sync"
@@ -40,7 +41,13 @@ type fastLoad struct {
 // rule could report on. A package that does not list, parse or check cleanly
 // is loaded by go/packages, whose reports of its errors users know.
 func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
-	roots, err := listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
+	// The type sizes are asked of the go command while it lists.
+	var sizes types.Sizes
+	var sizesErr error
+	var sizesDone sync.WaitGroup
+	sizesDone.Go(func() { sizes, sizesErr = sizesFor(r.ctx, u.dir, env) })
+	roots, listedFromCache, err := listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
+	sizesDone.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +132,13 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		return parser.ParseFile(fs, filename, src, parseMode)
 	}
 
-	// go list -export builds every package that is not reloaded anyway: a
-	// package the syntactic pass skipped is not type-checked here, but
-	// whether it compiles is known from its export data, and one that does
-	// not is loaded by go/packages so that its errors are reported as a
-	// full load reports them. The export data of the build cache is
-	// already there for code that has not changed.
+	// go list -export builds every package: a package the syntactic pass
+	// skipped is not type-checked here, but whether it compiles is known
+	// from its export data, and one that does not is loaded by go/packages
+	// so that its errors are reported as a full load reports them. The
+	// export data of the build cache is already there for code that has
+	// not changed. The listing asked for it; a listing from the cache did
+	// not, and go list runs again for the packages not cached.
 	out := &fastLoad{pkgs: make([]*packages.Package, len(roots)), skipped: map[*packages.Package]*scan{}, cached: map[*packages.Package]*cachedResult{}}
 	var built []*packages.Package
 	for i, p := range roots {
@@ -145,9 +153,13 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	}
 	var checkIdx []int
 	if len(built) > 0 {
-		listed, sizes, err := exportData(r.ctx, u.dir, built, r.opts, env)
-		if err != nil {
-			return nil, driverError(u.dir, u.patterns, err)
+		listed := exported(roots)
+		if listedFromCache {
+			if listed, sizes, err = exportData(r.ctx, u.dir, built, r.opts, env); err != nil {
+				return nil, driverError(u.dir, u.patterns, err)
+			}
+		} else if sizesErr != nil {
+			return nil, driverError(u.dir, u.patterns, sizesErr)
 		}
 		for i, p := range roots {
 			switch {
@@ -164,12 +176,13 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		for j, i := range checkIdx {
 			kept[j] = roots[i]
 		}
+		shared := newExportView()
 		parallel(len(checkIdx), func(j int) {
 			if r.ctx.Err() != nil {
 				return
 			}
 			i := checkIdx[j]
-			if pkg := checkOne(kept[j], listed, sizes, fset, parsedFile); pkg != nil && len(pkg.Errors) == 0 {
+			if pkg := checkOne(kept[j], listed, sizes, fset, parsedFile, shared); pkg != nil && len(pkg.Errors) == 0 {
 				out.pkgs[i] = pkg
 			} else {
 				how[i] = reloadIt

@@ -57,35 +57,38 @@ type listedMeta struct {
 }
 
 // listWithCache lists the packages matched by patterns, from the cache when
-// nothing the listing depends on has changed.
-func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string) ([]*packages.Package, error) {
+// nothing the listing depends on has changed. A listing from the cache has
+// no export data (Package.ExportFile); cached reports whether it is one.
+func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string) (roots []*packages.Package, cached bool, err error) {
 	walks, ok := walkRoots(dir, patterns)
 	if c == nil || !ok {
-		return list(ctx, dir, patterns, opts, env)
+		roots, err = list(ctx, dir, patterns, opts, env)
+		return roots, false, err
 	}
 	key, err := listKey(dir, patterns, opts, env)
 	if err != nil {
-		return list(ctx, dir, patterns, opts, env)
+		roots, err = list(ctx, dir, patterns, opts, env)
+		return roots, false, err
 	}
 	if data, ok := c.Get(key); ok {
 		var e listEntry
 		if json.Unmarshal(data, &e) == nil {
 			if fp, _, err := fingerprint(e.Dirs, e.Parents, time.Now()); err == nil && string(fp) == string(e.Fingerprint) {
-				return e.restore(), nil
+				return e.restore(), true, nil
 			}
 		}
 	}
 	start := time.Now()
-	roots, err := list(ctx, dir, patterns, opts, env)
+	roots, err = list(ctx, dir, patterns, opts, env)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if e, ok := newListEntry(roots, dir, walks, start); ok {
 		if data, err := json.Marshal(e); err == nil {
 			c.Put(key, data) // best effort
 		}
 	}
-	return roots, nil
+	return roots, false, nil
 }
 
 // walkRoots returns the trees go list walks for patterns ("std" and "cmd"

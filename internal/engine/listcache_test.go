@@ -71,7 +71,7 @@ func TestListCache(t *testing.T) {
 	listed := func(t *testing.T) ([]*packages.Package, bool) {
 		t.Helper()
 		before := listRuns.Load()
-		roots, err := listWithCache(ctx, c, dir, patterns, Options{}, os.Environ())
+		roots, _, err := listWithCache(ctx, c, dir, patterns, Options{}, os.Environ())
 		if err != nil {
 			t.Fatal(err)
 		}

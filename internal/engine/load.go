@@ -20,8 +20,12 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledG
 	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest
 
 // listMode is the metadata the syntactic pass needs: the packages' files and
-// their whole import graph, without parsing or types (go list -deps).
-const listMode = packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule | packages.NeedForTest
+// their whole import graph, without parsing or types (go list -deps), and
+// what type-checking the kept ones against export data needs: the files
+// the compiler compiles and the export data of every package (go list
+// -compiled -export), which the same go list run gives.
+const listMode = packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule | packages.NeedForTest |
+	packages.NeedCompiledGoFiles | packages.NeedExportFile
 
 // parseFunc is go/packages' Config.ParseFile.
 type parseFunc func(fset *token.FileSet, filename string, src []byte) (*ast.File, error)
@@ -41,7 +45,16 @@ var listRuns atomic.Int64
 // metadata of their whole import graph, but no syntax or types.
 func list(ctx context.Context, dir string, patterns []string, opts Options, env []string) ([]*packages.Package, error) {
 	listRuns.Add(1)
-	return loadWith(ctx, dir, patterns, opts, env, nil, listMode, nil, nil)
+	roots, err := loadWith(ctx, dir, patterns, opts, env, nil, listMode, nil, nil)
+	if err == nil && len(roots) == 0 {
+		// Asked for export data, go/packages ignores the go command's
+		// failure, since a package that does not build is no reason to
+		// stop; a listing that failed as a whole (a go.mod the go command
+		// refuses, say) then looks empty. Listing again without export data
+		// tells why.
+		return loadWith(ctx, dir, patterns, opts, env, nil, listMode&^packages.NeedExportFile, nil, nil)
+	}
+	return roots, err
 }
 
 // loadTyped loads the packages matched by patterns with full syntax and

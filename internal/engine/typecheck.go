@@ -21,9 +21,10 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// The packages that need types are type-checked from source, each on its
-// own with every import read from export data, even the import of another
-// package that is checked too. go/packages would check such an import from
+// The packages that need types are type-checked from source, each with
+// every import read from export data, even the import of another package
+// that is checked too; the export data of a dependency is read once and
+// shared (exportView). go/packages would check such an import from
 // source first, so that net, crypto/tls and net/http are checked one after
 // the other; here they are checked side by side, on every core. One go list
 // run gives the export data of their dependencies (and the cgo output of
@@ -69,11 +70,11 @@ func exportData(ctx context.Context, dir string, pkgs []*packages.Package, opts 
 		return nil, nil, nil
 	}
 	var (
-		wg      sync.WaitGroup
-		arch    []byte
-		archErr error
+		wg       sync.WaitGroup
+		sizes    types.Sizes
+		sizesErr error
 	)
-	wg.Go(func() { arch, archErr = goCmd(ctx, dir, env, "env", "GOARCH") })
+	wg.Go(func() { sizes, sizesErr = sizesFor(ctx, dir, env) })
 	args := []string{"list", "-e", "-json=ImportPath,Dir,Export,CompiledGoFiles,Imports,ImportMap,Error", "-export", "-compiled", "-deps",
 		"-pgo=off", "-buildvcs=false", fmt.Sprintf("-test=%t", opts.Tests)}
 	args = append(args, opts.BuildFlags...)
@@ -83,8 +84,8 @@ func exportData(ctx context.Context, dir string, pkgs []*packages.Package, opts 
 	if err != nil {
 		return nil, nil, err
 	}
-	if archErr != nil {
-		return nil, nil, archErr
+	if sizesErr != nil {
+		return nil, nil, sizesErr
 	}
 	listed := map[string]*listedPackage{}
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -95,7 +96,40 @@ func exportData(ctx context.Context, dir string, pkgs []*packages.Package, opts 
 		}
 		listed[p.ImportPath] = p
 	}
-	return listed, types.SizesFor("gc", strings.TrimSpace(string(arch))), nil
+	return listed, sizes, nil
+}
+
+// sizesFor returns the type sizes of the platform env builds for.
+func sizesFor(ctx context.Context, dir string, env []string) (types.Sizes, error) {
+	arch, err := goCmd(ctx, dir, env, "env", "GOARCH")
+	if err != nil {
+		return nil, err
+	}
+	return types.SizesFor("gc", strings.TrimSpace(string(arch))), nil
+}
+
+// exported returns what go list -export said of roots and everything they
+// import, from a listing that asked for export data: the same as exportData
+// would, without running go list again.
+func exported(roots []*packages.Package) map[string]*listedPackage {
+	listed := map[string]*listedPackage{}
+	packages.Visit(roots, nil, func(p *packages.Package) {
+		lp := &listedPackage{ImportPath: p.ID, Dir: p.Dir, Export: p.ExportFile, CompiledGoFiles: p.CompiledGoFiles}
+		for path, imp := range p.Imports {
+			lp.Imports = append(lp.Imports, imp.ID)
+			if path != imp.ID {
+				if lp.ImportMap == nil {
+					lp.ImportMap = map[string]string{}
+				}
+				lp.ImportMap[path] = imp.ID
+			}
+		}
+		if len(p.Errors) > 0 {
+			lp.Error = &struct{ Err string }{p.Errors[0].Msg}
+		}
+		listed[p.ID] = lp
+	})
+	return listed
 }
 
 // goCmd runs the go command in dir with the environment env.
@@ -112,9 +146,35 @@ func goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byt
 	return out, nil
 }
 
+// An exportView holds the packages read from export data, shared by the
+// packages type-checked side by side, so that each dependency's export data
+// is read once, as go/packages does. Reading is serialised; the packages it
+// gives may be used by several type-checkers at once.
+type exportView struct {
+	mu   sync.Mutex
+	pkgs map[string]*types.Package // by path
+}
+
+func newExportView() *exportView {
+	return &exportView{pkgs: map[string]*types.Package{}}
+}
+
+// load returns the package path from its export data in file.
+func (v *exportView) load(fset *token.FileSet, path, file string) (*types.Package, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if tp := v.pkgs[path]; tp != nil && tp.Complete() {
+		return tp, nil
+	}
+	return readExport(fset, v.pkgs, path, file)
+}
+
 // checkOne type-checks p, or returns nil when some import has no export
-// data or p is not in listed.
-func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types.Sizes, fset *token.FileSet, parsed parseFunc) *packages.Package {
+// data or p is not in listed. Its imports come from shared, except in a
+// test variant or a package that imports one: a test variant has the path
+// of the package it varies, with other export data, so such a package
+// reads its imports into a view of its own.
+func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types.Sizes, fset *token.FileSet, parsed parseFunc, shared *exportView) *packages.Package {
 	lp := listed[p.ID]
 	if lp == nil || sizes == nil {
 		return nil
@@ -185,7 +245,10 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 		}
 	}
 
-	view := map[string]*types.Package{} // the packages export data has named so far, by path
+	view := shared
+	if p.ForTest != "" || strings.Contains(p.ID, " [") || importsVariant(listed, lp) {
+		view = newExportView()
+	}
 	conf := &types.Config{
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if path == "unsafe" {
@@ -200,10 +263,7 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 				return nil, fmt.Errorf("no export data for %s", path)
 			}
 			pkgPath, _, _ := strings.Cut(id, " ") // a test variant's ID is "path [p.test]"
-			if tp := view[pkgPath]; tp != nil && tp.Complete() {
-				return tp, nil
-			}
-			return readExport(fset, view, pkgPath, imp.Export)
+			return view.load(fset, pkgPath, imp.Export)
 		}),
 		Error: addError,
 		Sizes: sizes,
@@ -217,6 +277,28 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 		addError(err)
 	}
 	return t
+}
+
+// importsVariant reports whether a listed package imports a test variant,
+// directly or not.
+func importsVariant(listed map[string]*listedPackage, lp *listedPackage) bool {
+	seen := map[string]bool{}
+	var visit func(lp *listedPackage) bool
+	visit = func(lp *listedPackage) bool {
+		for _, id := range lp.Imports {
+			if strings.Contains(id, " [") {
+				return true
+			}
+			if dep := listed[id]; dep != nil && !seen[id] {
+				seen[id] = true
+				if visit(dep) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return visit(lp)
 }
 
 // readExport reads the export data of package path from file into view.
