@@ -111,7 +111,7 @@ func BenchmarkLoad(b *testing.B) {
 			fset := token.NewFileSet()
 			shared := newExportView()
 			parallel(len(kept), func(i int) {
-				if p := checkOne(kept[i], listed, sizes, fset, parseFile, shared); p == nil {
+				if p := checkOne(kept[i], listed, sizes, fset, parseFile, shared, nil); p == nil {
 					b.Errorf("%s cannot be checked here", kept[i].ID)
 				} else if len(p.Errors) > 0 {
 					b.Errorf("%s: %v", kept[i].ID, p.Errors)

@@ -35,6 +35,11 @@ type fastLoad struct {
 	pkgs    []*packages.Package
 	skipped map[*packages.Package]*scan         // packages no rule could report on, with what the syntactic pass saw
 	cached  map[*packages.Package]*cachedResult // packages whose results are in the cache
+	// What go list said of every package the listing reached, and the
+	// type sizes, when the listing gave export data: refix type-checks
+	// the packages to fix against it.
+	listed map[string]*listedPackage
+	sizes  types.Sizes
 }
 
 // loadFast lists the unit's packages, scans them and type-checks the ones a
@@ -160,6 +165,8 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 			}
 		} else if sizesErr != nil {
 			return nil, driverError(u.dir, u.patterns, sizesErr)
+		} else {
+			out.listed, out.sizes = listed, sizes
 		}
 		for i, p := range roots {
 			switch {
@@ -182,7 +189,7 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 				return
 			}
 			i := checkIdx[j]
-			if pkg := checkOne(kept[j], listed, sizes, fset, parsedFile, shared); pkg != nil && len(pkg.Errors) == 0 {
+			if pkg := checkOne(kept[j], listed, sizes, fset, parsedFile, shared, nil); pkg != nil && len(pkg.Errors) == 0 {
 				out.pkgs[i] = pkg
 			} else {
 				how[i] = reloadIt

@@ -154,7 +154,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 		// the packages that have something to fix, and those that import
 		// them, are loaded again with types and fixed.
 		var ok bool
-		if clean, fixes, v, ok = r.refix(pl, u, env, pkgs, fixes); !ok {
+		if clean, fixes, v, ok = r.refix(pl, u, env, fl, fixes); !ok {
 			return false
 		}
 	}
@@ -222,14 +222,14 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fast
 
 // refix takes the outcome of a pass over the fast load, which found but did
 // not fix, and fixes it: the packages with a finding to fix and every
-// listed package that imports one of them are loaded again with types and
-// analysed with fixes, so that the fixes can be verified against their
+// listed package that imports one of them are type-checked again from
+// source and analysed with fixes, so that the fixes can be verified against their
 // importers and their starters' callers found, as after a full load; the
 // other packages keep what the fast pass found. It returns the reloaded
 // packages, every package's outcome and a verifier for the reloaded
 // packages; ok is false when the pass was cancelled or could not load
 // them again.
-func (r *run) refix(pl platform, u unit, env []string, pkgs []*packages.Package, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
+func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
 	fixable := map[*packages.Package]bool{}
 	for _, pf := range found {
 		for _, f := range pf.findings {
@@ -241,14 +241,22 @@ func (r *run) refix(pl platform, u unit, env []string, pkgs []*packages.Package,
 	if len(fixable) == 0 {
 		return nil, found, nil, true
 	}
-	again := importersOf(pkgs, fixable)
+	again := importersOf(fl.pkgs, fixable)
 	r.tuneGC(false)
-	byID, err := reload(r.ctx, u.dir, u.patterns, again, r.opts, env, nil, nil)
-	if err != nil {
-		if r.ctx.Err() == nil {
-			r.addErr(err)
+	// The listing's export data serves when it covers them: go list need
+	// not run again.
+	var byID map[string]*packages.Package
+	if fl.listed != nil {
+		byID = checkFromSource(again, fl.listed, fl.sizes)
+	}
+	if byID == nil {
+		var err error
+		if byID, err = reload(r.ctx, u.dir, u.patterns, again, r.opts, env, nil, nil); err != nil {
+			if r.ctx.Err() == nil {
+				r.addErr(err)
+			}
+			return nil, nil, nil, false
 		}
-		return nil, nil, nil, false
 	}
 	typed := make([]*packages.Package, len(again))
 	inAgain := map[string]bool{}

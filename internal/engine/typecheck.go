@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/parser"
 	"go/scanner"
 	"go/token"
 	"go/types"
@@ -174,7 +175,11 @@ func (v *exportView) load(fset *token.FileSet, path, file string) (*types.Packag
 // test variant or a package that imports one: a test variant has the path
 // of the package it varies, with other export data, so such a package
 // reads its imports into a view of its own.
-func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types.Sizes, fset *token.FileSet, parsed parseFunc, shared *exportView) *packages.Package {
+//
+// With local, an import that local holds (by ID) is that package's types,
+// not its export data, and the result's Imports lead to what was imported:
+// local's packages, or packages holding the types read from export data.
+func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types.Sizes, fset *token.FileSet, parsed parseFunc, shared *exportView, local map[string]*packages.Package) *packages.Package {
 	lp := listed[p.ID]
 	if lp == nil || sizes == nil {
 		return nil
@@ -249,21 +254,31 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 	if p.ForTest != "" || strings.Contains(p.ID, " [") || importsVariant(listed, lp) {
 		view = newExportView()
 	}
+	imported := map[string]*types.Package{} // by import path in the source
 	conf := &types.Config{
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if path == "unsafe" {
+				imported[path] = types.Unsafe
 				return types.Unsafe, nil
 			}
 			id := path
 			if mapped, ok := lp.ImportMap[path]; ok {
 				id = mapped
 			}
+			if l := local[id]; l != nil {
+				imported[path] = l.Types
+				return l.Types, nil
+			}
 			imp := listed[id]
 			if imp == nil || imp.Export == "" {
 				return nil, fmt.Errorf("no export data for %s", path)
 			}
 			pkgPath, _, _ := strings.Cut(id, " ") // a test variant's ID is "path [p.test]"
-			return view.load(fset, pkgPath, imp.Export)
+			tp, err := view.load(fset, pkgPath, imp.Export)
+			if err == nil {
+				imported[path] = tp
+			}
+			return tp, err
 		}),
 		Error: addError,
 		Sizes: sizes,
@@ -276,7 +291,69 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 	if err != nil && len(t.Errors) == 0 {
 		addError(err)
 	}
+	if local != nil {
+		t.Imports = map[string]*packages.Package{}
+		for path, dep := range p.Imports {
+			if l := local[dep.ID]; l != nil {
+				t.Imports[path] = l
+			} else {
+				t.Imports[path] = &packages.Package{ID: dep.ID, Name: dep.Name, PkgPath: dep.PkgPath, Module: dep.Module, Types: imported[path]}
+			}
+		}
+	}
 	return t
+}
+
+// checkFromSource type-checks pkgs from their source files, in dependency
+// order, each against the others' new types and everything else's export
+// data, as go/packages loads the packages its patterns match. Export data
+// that names one of pkgs is given its new types too. It returns the typed
+// packages by ID, or nil when one of them cannot be checked this way (a
+// test variant, a dependency without export data, an error): go/packages
+// then loads them.
+func checkFromSource(pkgs []*packages.Package, listed map[string]*listedPackage, sizes types.Sizes) map[string]*packages.Package {
+	in := map[string]*packages.Package{}
+	for _, p := range pkgs {
+		if p.ForTest != "" || strings.Contains(p.ID, " [") || listed[p.ID] == nil {
+			return nil
+		}
+		in[p.ID] = p
+	}
+	var order []*packages.Package
+	seen := map[string]bool{}
+	var visit func(p *packages.Package)
+	visit = func(p *packages.Package) {
+		if seen[p.ID] {
+			return
+		}
+		seen[p.ID] = true
+		for _, dep := range p.Imports {
+			if in[dep.ID] != nil {
+				visit(in[dep.ID])
+			}
+		}
+		order = append(order, p)
+	}
+	for _, p := range pkgs {
+		visit(p)
+	}
+	fset := token.NewFileSet()
+	view := newExportView()
+	typed := map[string]*packages.Package{}
+	parse := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
+		return parser.ParseFile(fs, filename, src, parser.AllErrors|parser.ParseComments) // as go/packages parses
+	}
+	for _, p := range order {
+		t := checkOne(p, listed, sizes, fset, parse, view, typed)
+		if t == nil || len(t.Errors) > 0 {
+			return nil
+		}
+		typed[p.ID] = t
+		view.mu.Lock()
+		view.pkgs[p.PkgPath] = t.Types
+		view.mu.Unlock()
+	}
+	return typed
 }
 
 // importsVariant reports whether a listed package imports a test variant,
