@@ -152,7 +152,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	if r.opts.Fix && fast {
 		// The fast load found what there is to fix, without fixing it:
 		// the packages that have something to fix, and those that import
-		// them, are loaded again with types and fixed.
+		// them, are type-checked again and fixed.
 		var ok bool
 		if clean, fixes, v, ok = r.refix(pl, u, env, fl, fixes); !ok {
 			return false
@@ -223,12 +223,12 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fast
 // refix takes the outcome of a pass over the fast load, which found but did
 // not fix, and fixes it: the packages with a finding to fix and every
 // listed package that imports one of them are type-checked again from
-// source and analysed with fixes, so that the fixes can be verified against their
-// importers and their starters' callers found, as after a full load; the
-// other packages keep what the fast pass found. It returns the reloaded
-// packages, every package's outcome and a verifier for the reloaded
-// packages; ok is false when the pass was cancelled or could not load
-// them again.
+// source and analysed with fixes, so that the fixes can be verified
+// against their importers and their starters' callers found, as after a
+// full load; the other packages keep what the fast pass found. It returns
+// the reloaded packages, every package's outcome and a verifier for the
+// reloaded packages; ok is false when the pass was cancelled or could not
+// load them again.
 func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
 	fixable := map[*packages.Package]bool{}
 	for _, pf := range found {
@@ -274,11 +274,11 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 		}
 	}
 	v = newVerifier(r.ctx, u.dir, env, typed...)
-	clean, again2 := r.analyseAll(pl, u, typed, &fastLoad{}, v, true, false)
+	clean, refixed := r.analyseAll(pl, u, typed, &fastLoad{}, v, true, false)
 	if r.ctx.Err() != nil {
 		return nil, nil, nil, false
 	}
-	return clean, append(fixes, again2...), v, true
+	return clean, append(fixes, refixed...), v, true
 }
 
 // importersOf returns, in pkgs' order, the packages of pkgs that are in
