@@ -385,3 +385,51 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// TestResultCache checks that check fills the result cache, that
+// --no-cache neither reads nor writes it, and that a cache directory that
+// cannot be made only slows the run down.
+func TestResultCache(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), golden.Leaky("leaky"))
+	entries := func(cacheDir string) int {
+		n := 0
+		filepath.WalkDir(cacheDir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(path, "-r") {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	check := func(args ...string) (string, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := Main(append([]string{"check", "-C", dir}, args...), &stdout, &stderr); code != 1 {
+			t.Fatalf("check %v: exit %d, stderr %q", args, code, stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+
+	cacheDir := t.TempDir()
+	t.Setenv(cache.Env, cacheDir)
+	want, _ := check("--no-cache")
+	if n := entries(cacheDir); n != 0 {
+		t.Errorf("check --no-cache wrote %d cache entries", n)
+	}
+	if got, _ := check(); got != want || entries(cacheDir) == 0 {
+		t.Errorf("check with the cache reported %q (want %q) and wrote %d entries", got, want, entries(cacheDir))
+	}
+	if got, _ := check(); got != want {
+		t.Errorf("check from the cache reported %q, want %q", got, want)
+	}
+
+	notDir := filepath.Join(t.TempDir(), "file")
+	golden.WriteFile(t, notDir, "not a directory\n")
+	t.Setenv(cache.Env, filepath.Join(notDir, "cache"))
+	got, stderr := check()
+	if got != want || !strings.Contains(stderr, "leakfix: running without the result cache: ") {
+		t.Errorf("with a cache directory that cannot be made: stdout %q (want %q), stderr %q", got, want, stderr)
+	}
+}

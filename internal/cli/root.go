@@ -148,6 +148,14 @@ func addFlags(cmd *cobra.Command, o *Options) {
 		}
 		if !*noCache {
 			o.Engine.Cache = cache.Dir()
+			if o.Engine.Cache != "" {
+				// A cache that cannot be opened (a read-only home in CI)
+				// only makes the run slower.
+				if _, err := cache.Open(o.Engine.Cache); err != nil {
+					fmt.Fprintf(o.Stderr, "leakfix: running without the result cache: %v\n", err)
+					o.Engine.Cache = ""
+				}
+			}
 		}
 		return nil
 	}
