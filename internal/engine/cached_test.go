@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/tools/txtar"
 )
@@ -226,5 +227,51 @@ func TestCacheThenFix(t *testing.T) {
 	}
 	if len(want.Changes) == 0 || got.Cached == 0 {
 		t.Errorf("%d files changed, %d packages from the cache: the test proves nothing", len(want.Changes), got.Cached)
+	}
+}
+
+// TestBinaryID checks that a build of leakfix is known by its content: the
+// same binary built again elsewhere, later, shares its results; another
+// does not.
+func TestBinaryID(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyOf := func(name string, data []byte) string {
+		t.Helper()
+		name = filepath.Join(dir, name)
+		if err := os.WriteFile(name, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	id := func(name string) string {
+		t.Helper()
+		s, err := binaryID(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	same := copyOf("same", data)
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(same, old, old); err != nil {
+		t.Fatal(err)
+	}
+	other := copyOf("other", append(append([]byte(nil), data...), 0))
+	if id(same) != id(exe) {
+		t.Error("a copy of the binary with another name and time has another identity")
+	}
+	if id(other) == id(exe) {
+		t.Error("a different binary has the same identity")
+	}
+	if got, err := executable(); err != nil || got == "" {
+		t.Errorf("executable() = %q, %v", got, err)
 	}
 }

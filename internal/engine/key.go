@@ -5,11 +5,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/tools/go/packages"
@@ -213,24 +215,50 @@ func globalKey(opts Options, enabled []*rules.Rule, dir string, env []string) ([
 	return h.Sum(nil), nil
 }
 
-// executable identifies the running leakfix: its version when it was built
-// from a tagged module, and the binary's path, size and time either way, so
-// that a rebuilt development binary does not reuse its predecessor's results.
+// executable identifies the running leakfix, so that results are reused
+// only by the same build: its module version, when it was built from a
+// tagged module or a clean checkout (the version then names the commit),
+// or else the hash of the binary, which a rebuild with other code changes.
+// Neither depends on where or when the binary was built, so a CI job that
+// builds leakfix afresh on every run still finds the results a run of the
+// same version cached.
 func executable() (string, error) {
-	var b strings.Builder
+	self.once.Do(func() { self.id, self.err = identify() })
+	return self.id, self.err
+}
+
+var self struct {
+	once sync.Once
+	id   string
+	err  error
+}
+
+func identify() (string, error) {
 	if info, ok := debug.ReadBuildInfo(); ok {
-		fmt.Fprintf(&b, "%s %s %s ", info.Main.Path, info.Main.Version, info.Main.Sum)
+		v := info.Main.Version
+		if v != "" && v != "(devel)" && !strings.HasSuffix(v, "+dirty") {
+			return info.Main.Path + "@" + v + " " + info.Main.Sum, nil
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
 	}
-	fi, err := os.Stat(exe)
+	return binaryID(exe)
+}
+
+// binaryID identifies a binary by its content.
+func binaryID(name string) (string, error) {
+	f, err := os.Open(name)
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&b, "%s %d %d", exe, fi.Size(), fi.ModTime().UnixNano())
-	return b.String(), nil
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("binary %x", h.Sum(nil)), nil
 }
 
 // lookupEnv returns the last value of name in env, as the go command reads it.
