@@ -205,12 +205,17 @@ func analyseLoops(pass *Pass) []*Finding {
 				Rule:      unstoppedSignal,
 				Pos:       call.Pos(),
 				Message:   how + " registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
-				Unfixable: "no goroutine loop reading " + obj.Name() + " was found to stop",
+				Unfixable: unreadSignal,
 			})
 		}
 	}
 	return out
 }
+
+// unreadSignal is why a registration no loop reads is not fixed. The
+// message names the channel; this does not, so that a summary of a whole
+// codebase counts them together.
+const unreadSignal = "the channel is not read by a goroutine loop leakfix can stop; call signal.Stop where the program stops listening"
 
 // inFiles reports whether n lies in a file the pass reports on.
 func (f *loopFinder) inFiles(n ast.Node) bool {
