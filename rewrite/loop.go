@@ -193,10 +193,21 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			pre = []dst.Stmt{define(name, tick)}
 			ch = dst.NewIdent(name)
 		}
+	} else if nt, ok := newTickerC(rw.pkg.Info, ars.X, rs.X); ok {
+		// range time.NewTicker(d).C: the ticker is taken into a variable
+		// and stopped with the loop, which matters before go 1.23, where
+		// a ticker nobody stops ticks for ever.
+		name := fresh(taken, "ticker")
+		pre = []dst.Stmt{
+			define(name, nt),
+			&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
+		}
+		ch = sel(dst.NewIdent(name), "C")
 	} else if hasCall(ars.X) {
 		// range evaluates its channel once; a select evaluates its case on
-		// every pass, which for time.NewTicker(d).C would start a new ticker
-		// each time and turn a fixed rate into a fixed delay.
+		// every pass, which for a ticker made in the expression (a clock
+		// library's) would start a new one each time and turn a fixed rate
+		// into a fixed delay.
 		name := fresh(taken, "ticks")
 		pre = []dst.Stmt{define(name, rs.X)}
 		ch = dst.NewIdent(name)
@@ -242,6 +253,32 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 		return fmt.Errorf("%s: loop not found in its goroutine", rw.pkg.Fset.Position(ars.Pos()))
 	}
 	return nil
+}
+
+// newTickerC reports whether the ranged expression x (dx in dst) is
+// time.NewTicker(d).C, and returns the call.
+func newTickerC(info *types.Info, x ast.Expr, dx dst.Expr) (dst.Expr, bool) {
+	s, ok := x.(*ast.SelectorExpr)
+	if !ok || s.Sel.Name != "C" {
+		return nil, false
+	}
+	c, ok := s.X.(*ast.CallExpr)
+	if !ok {
+		return nil, false
+	}
+	id, ok := ast.Unparen(c.Fun).(*ast.SelectorExpr)
+	if !ok {
+		return nil, false
+	}
+	fn, ok := info.Uses[id.Sel].(*types.Func)
+	if !ok || fn.Pkg() == nil || fn.Pkg().Path() != "time" || fn.Name() != "NewTicker" {
+		return nil, false
+	}
+	ds, ok := dx.(*dst.SelectorExpr)
+	if !ok {
+		return nil, false
+	}
+	return ds.X, true
 }
 
 // typeExpr spells t for a declaration in this package, or returns nil for
