@@ -951,8 +951,12 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
 	}
 	for _, w := range l.Waits {
-		if lock := heldLock(body, w.Node); lock != "" {
-			return "the loop waits while holding " + lock + ", which returning there would leave locked"
+		switch held, wg := heldLock(f.pass.Info, body, w.Node); {
+		case held == "":
+		case wg:
+			return "the loop waits between " + held + ".Add and " + held + ".Done, so returning there would leave " + held + ".Wait blocked for ever"
+		default:
+			return "the loop waits while holding " + held + ", which returning there would leave locked"
 		}
 	}
 	if results := ftype.Results; results != nil && len(results.List) > 0 {
@@ -1298,9 +1302,12 @@ func FuncName(fn *ast.FuncDecl) string {
 
 // heldLock returns the lock (as written: "c.mu") that is held at target:
 // locked by an earlier statement of an enclosing statement list of body and
-// not unlocked before target, nor by a deferred call. It returns "" if none.
-func heldLock(body *ast.BlockStmt, target ast.Node) string {
-	held := ""
+// not unlocked before target, nor by a deferred call. A sync.WaitGroup
+// counts as held between its Add and its Done: returning in between skips
+// the Done, and whoever waits for the group waits for ever; wg reports that
+// kind. It returns "" if nothing is held.
+func heldLock(info *types.Info, body *ast.BlockStmt, target ast.Node) (held string, wg bool) {
+	kind := map[string]bool{} // held → is a WaitGroup
 	var visit func(list []ast.Stmt) bool
 	visit = func(list []ast.Stmt) bool {
 		count := map[string]int{}
@@ -1323,11 +1330,12 @@ func heldLock(body *ast.BlockStmt, target ast.Node) string {
 			}
 			switch s := s.(type) {
 			case *ast.ExprStmt:
-				if x, op := lockCall(s.X); op != 0 {
+				if x, op, isWG := lockCall(info, s.X); op != 0 {
 					count[x] += op
+					kind[x] = isWG
 				}
 			case *ast.DeferStmt:
-				if x, op := lockCall(s.Call); op < 0 {
+				if x, op, _ := lockCall(info, s.Call); op < 0 {
 					count[x] -= 1 << 20 // released on any return
 				}
 			}
@@ -1335,31 +1343,44 @@ func heldLock(body *ast.BlockStmt, target ast.Node) string {
 		return false
 	}
 	visit(body.List)
-	return held
+	return held, kind[held]
 }
 
-// lockCall returns the receiver of x.Lock()/x.RLock() (op 1) or
-// x.Unlock()/x.RUnlock() (op -1), as written, or op 0.
-func lockCall(e ast.Expr) (string, int) {
+// lockCall returns the receiver of x.Lock()/x.RLock(), or of a
+// sync.WaitGroup's x.Add(n) (op 1), or of x.Unlock()/x.RUnlock() or a
+// WaitGroup's x.Done() (op -1), as written, or op 0. wg reports a
+// WaitGroup.
+func lockCall(info *types.Info, e ast.Expr) (x string, op int, wg bool) {
 	call, ok := e.(*ast.CallExpr)
-	if !ok || len(call.Args) != 0 {
-		return "", 0
+	if !ok {
+		return "", 0, false
 	}
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	if !ok {
-		return "", 0
+		return "", 0, false
+	}
+	t := info.TypeOf(sel.X)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	isWG := isNamed(t, "sync", "WaitGroup")
+	switch {
+	case len(call.Args) == 0 && (sel.Sel.Name == "Lock" || sel.Sel.Name == "RLock"):
+		op = 1
+	case len(call.Args) == 0 && (sel.Sel.Name == "Unlock" || sel.Sel.Name == "RUnlock"):
+		op = -1
+	case isWG && len(call.Args) == 1 && sel.Sel.Name == "Add":
+		op = 1
+	case isWG && len(call.Args) == 0 && sel.Sel.Name == "Done":
+		op = -1
+	default:
+		return "", 0, false
 	}
 	var b strings.Builder
 	if err := format.Node(&b, token.NewFileSet(), sel.X); err != nil {
-		return "", 0
+		return "", 0, false
 	}
-	switch sel.Sel.Name {
-	case "Lock", "RLock":
-		return b.String(), 1
-	case "Unlock", "RUnlock":
-		return b.String(), -1
-	}
-	return "", 0
+	return b.String(), op, isWG
 }
 
 // stmtLists returns the statement lists directly inside s.
