@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
-	"strings"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -61,20 +60,7 @@ func (r *run) store(pkg *packages.Package, findings []Finding, generated []strin
 // fromCache records a cached package as analysed, as skip and analyse do,
 // and returns what is left of its findings after Options.Keep, or nil.
 func (r *run) fromCache(pkg *packages.Package, e *cachedResult) *pkgFix {
-	for _, f := range pkg.GoFiles {
-		r.seen[f] = true
-	}
-	for _, f := range pkg.IgnoredFiles {
-		if strings.HasSuffix(f, ".go") && (r.opts.Tests || !strings.HasSuffix(f, "_test.go")) {
-			r.excluded[f] = true
-		}
-	}
-	for _, name := range e.Generated {
-		if !r.gen[name] {
-			r.gen[name] = true
-			r.res.Generated++
-		}
-	}
+	r.seenUntyped(pkg, e.Generated)
 	return r.kept(&pkgFix{pkg: pkg, findings: e.Findings})
 }
 

@@ -227,10 +227,11 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	return out, nil
 }
 
-// skip records a package the syntactic pass ruled out as analysed: its files
-// were seen, its generated files skipped, and its //leakfix:ignore comments
-// that cannot be honoured are reported as the typed analysis would.
-func (r *run) skip(pkg *packages.Package, s *scan) {
+// seenUntyped records what analyse records of a package it type-checks,
+// for one analysed without types: its files were seen, the files build
+// constraints excluded from it were not, and its generated files were
+// skipped.
+func (r *run) seenUntyped(pkg *packages.Package, generated []string) {
 	for _, f := range pkg.GoFiles {
 		r.seen[f] = true
 	}
@@ -239,12 +240,19 @@ func (r *run) skip(pkg *packages.Package, s *scan) {
 			r.excluded[f] = true
 		}
 	}
-	for _, name := range s.generated {
+	for _, name := range generated {
 		if !r.gen[name] {
 			r.gen[name] = true
 			r.res.Generated++
 		}
 	}
+}
+
+// skip records a package the syntactic pass ruled out as analysed: its files
+// were seen, its generated files skipped, and its //leakfix:ignore comments
+// that cannot be honoured are reported as the typed analysis would.
+func (r *run) skip(pkg *packages.Package, s *scan) {
+	r.seenUntyped(pkg, s.generated)
 	r.store(pkg, s.invalid, s.generated)
 	if invalid := r.keepInvalid(s.invalid); len(invalid) > 0 {
 		r.merge(&pkgFix{pkg: pkg, extra: invalid})

@@ -49,21 +49,7 @@ func newKeyer(roots []*packages.Package, global []byte) *keyer {
 		isRoot[p] = true
 	}
 	var all []*packages.Package
-	seen := map[*packages.Package]bool{}
-	var visit func(p *packages.Package)
-	visit = func(p *packages.Package) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		all = append(all, p)
-		for _, imp := range p.Imports {
-			visit(imp)
-		}
-	}
-	for _, p := range roots {
-		visit(p)
-	}
+	packages.Visit(roots, nil, func(p *packages.Package) { all = append(all, p) })
 	own := make([][sha256.Size]byte, len(all))
 	contents := make([][][]byte, len(all))
 	parallel(len(all), func(i int) {
