@@ -36,23 +36,15 @@ func age(t *testing.T, dir string) {
 // summary describes a listing: each package with its files and imports.
 func summary(roots []*packages.Package) []string {
 	var out []string
-	seen := map[*packages.Package]bool{}
-	var visit func(p *packages.Package)
-	visit = func(p *packages.Package) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
+	packages.Visit(roots, nil, func(p *packages.Package) {
 		var imps []string
 		for path, imp := range p.Imports {
 			imps = append(imps, path+"="+imp.ID)
-			visit(imp)
 		}
 		sort.Strings(imps)
 		out = append(out, p.ID+" "+p.Name+" "+strings.Join(p.GoFiles, ",")+" "+strings.Join(imps, ","))
-	}
+	})
 	for _, p := range roots {
-		visit(p)
 		out = append(out, "root "+p.ID)
 	}
 	sort.Strings(out)
