@@ -4,6 +4,7 @@ import (
 	"context"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -273,5 +274,32 @@ func TestBinaryID(t *testing.T) {
 	}
 	if got, err := executable(); err != nil || got == "" {
 		t.Errorf("executable() = %q, %v", got, err)
+	}
+}
+
+// TestCachedStd checks a second, unchanged check of the standard library:
+// every package, vendored ones included, comes from the cache, the listing
+// too, and the go command does not run at all.
+func TestCachedStd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("checks the standard library")
+	}
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "src")
+	cacheDir := t.TempDir()
+	first := runIn(t, dir, cacheDir, Options{}, "std")
+	before := goRuns.Load()
+	second := runIn(t, dir, cacheDir, Options{}, "std")
+	if diff := sameResult(second, first); diff != "" {
+		t.Error(diff)
+	}
+	if second.Cached != second.Packages || second.Packages < 100 {
+		t.Errorf("%d of %d packages from the cache", second.Cached, second.Packages)
+	}
+	if n := goRuns.Load() - before; n != 0 {
+		t.Errorf("the go command ran %d times on an unchanged run", n)
 	}
 }

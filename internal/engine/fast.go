@@ -10,8 +10,6 @@ import (
 	"sync"
 
 	"golang.org/x/tools/go/packages"
-
-	"github.com/leakfix/leakfix/internal/cache"
 )
 
 // The fast load of a pass that only reports: the packages are listed without
@@ -46,15 +44,18 @@ type fastLoad struct {
 // rule could report on. A package that does not list, parse or check cleanly
 // is loaded by go/packages, whose reports of its errors users know.
 func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
-	// The type sizes are asked of the go command while it lists.
+	roots, listedFromCache, err := listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
+	if err != nil {
+		return nil, err
+	}
+	// The type sizes are asked of the go command while the files are
+	// scanned; a listing from the cache leaves that to exportData, which
+	// runs only for packages whose results are not cached.
 	var sizes types.Sizes
 	var sizesErr error
 	var sizesDone sync.WaitGroup
-	sizesDone.Go(func() { sizes, sizesErr = sizesFor(r.ctx, u.dir, env) })
-	roots, listedFromCache, err := listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
-	sizesDone.Wait()
-	if err != nil {
-		return nil, err
+	if !listedFromCache {
+		sizesDone.Go(func() { sizes, sizesErr = sizesFor(r.ctx, u.dir, env) })
 	}
 	const (
 		untyped = iota
@@ -65,14 +66,13 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	// With a cache, every package gets a key, and a package whose key has
 	// an entry is neither parsed nor type-checked.
 	var contents map[*packages.Package][][]byte // the files read while hashing
-	r.keys = map[string]cache.Key{}
 	results := make([]*cachedResult, len(roots))
 	if r.cache != nil {
 		if global, err := globalKey(r.opts, r.rules, u.dir, env); err == nil {
 			k := newKeyer(roots, global)
 			contents = k.contents
 			for _, p := range roots {
-				if len(p.Errors) == 0 && !r.vendored(p) {
+				if len(p.Errors) == 0 {
 					r.keys[p.ID] = k.key(p)
 				}
 			}
@@ -100,11 +100,13 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		case len(p.Errors) > 0:
 			how[i] = reloadIt
 			return
+		case results[i] != nil:
+			// A vendored package is cached once it built: the pass skips
+			// it, and need not build it again.
+			how[i] = cached
+			return
 		case r.vendored(p):
 			scans[i] = &scan{} // skipped by the pass as it always is
-			return
-		case results[i] != nil:
-			how[i] = cached
 			return
 		}
 		s, files := scanPackage(fset, p, contents[p])
@@ -121,6 +123,7 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 			scans[i] = &s
 		}
 	})
+	sizesDone.Wait()
 	if err := r.ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -38,8 +38,9 @@ func load(ctx context.Context, dir string, patterns []string, opts Options, env 
 	return loadWith(ctx, dir, patterns, opts, env, overlay, loadMode, nil, nil)
 }
 
-// listRuns counts the listings made, for the tests of the listing cache.
-var listRuns atomic.Int64
+// listRuns counts the listings made, and goRuns every run of the go
+// command (through go/packages or not), for the tests of the caches.
+var listRuns, goRuns atomic.Int64
 
 // list returns the packages matched by patterns, with their files and the
 // metadata of their whole import graph, but no syntax or types.
@@ -66,6 +67,7 @@ func loadTyped(ctx context.Context, dir string, patterns []string, opts Options)
 // loadWith runs go/packages in mode. fset and parse, when not nil, are
 // go/packages' Config.Fset and Config.ParseFile.
 func loadWith(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, mode packages.LoadMode, fset *token.FileSet, parse parseFunc) ([]*packages.Package, error) {
+	goRuns.Add(1)
 	cfg := &packages.Config{
 		Context:    ctx,
 		Mode:       mode,

@@ -114,6 +114,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	var err error
 	fast := r.fast()
 	r.tuneGC(fast)
+	r.keys = map[string]cache.Key{} // only the fast load keys packages; a key is good for its own pass
 	if fast {
 		if fl, err = r.loadFast(u, env); err == nil {
 			pkgs = fl.pkgs
@@ -193,6 +194,9 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fast
 			continue
 		}
 		if r.vendored(pkg) {
+			if fl.cached[pkg] == nil {
+				r.store(pkg, nil, nil) // it builds; the pass never reports on it
+			}
 			continue
 		}
 		if e := fl.cached[pkg]; e != nil {

@@ -135,6 +135,7 @@ func exported(roots []*packages.Package) map[string]*listedPackage {
 
 // goCmd runs the go command in dir with the environment env.
 func goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
+	goRuns.Add(1)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = env
