@@ -20,7 +20,9 @@ import (
 // whatever Keep decides), and the generated files skipped. A package with
 // something to fix is loaded again with types by fix and diff (refix), so
 // the cache never holds a fix. Packages that did not load, or on which a
-// rule failed, are not cached.
+// rule failed, are not cached; a vendored package, which is never
+// reported on, is cached with nothing once it built, so that an unchanged
+// run need not build it again.
 
 // cacheFormat changes whenever the meaning or layout of an entry does.
 const cacheFormat = "leakfix result 2"
