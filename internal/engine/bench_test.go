@@ -123,7 +123,7 @@ func BenchmarkLoad(b *testing.B) {
 	// that another imports from source first.
 	b.Run("typed-kept-gopackages", func(b *testing.B) {
 		loop(b, func() {
-			if _, err := reload(ctx, dir, patterns, kept, Options{}, nil, nil, nil); err != nil {
+			if _, err := reload(ctx, dir, patterns, kept, Options{}, nil, nil, nil, nil); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"go/types"
 	"maps"
+	"os"
 	"strings"
 	"sync"
 
@@ -19,12 +20,12 @@ import (
 // verified, and the callers of a fixed starter are looked up in them. So a
 // run that fixes finds on the fast load first, then loads with types the
 // packages that have something to fix and their importers, and fixes those
-// (refix in run.go). A pass that loads through the overlay of an earlier
-// platform's fixes loads every package with types.
+// (refix in run.go). A pass after an earlier platform's fixes loads the
+// same way, through those fixes as an overlay.
 
 // fast reports whether a pass may use the fast load.
 func (r *run) fast() bool {
-	return !r.opts.typedOnly && len(r.overlay) == 0
+	return !r.opts.typedOnly
 }
 
 // A fastLoad is what the fast load gives a pass: every listed package, in
@@ -44,7 +45,17 @@ type fastLoad struct {
 // rule could report on. A package that does not list, parse or check cleanly
 // is loaded by go/packages, whose reports of its errors users know.
 func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
-	roots, listedFromCache, err := listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
+	// After an earlier platform's fixes, the packages are listed, scanned
+	// and type-checked as those fixes left them, and nothing is cached.
+	overlay := r.snapshot()
+	var roots []*packages.Package
+	var listedFromCache bool
+	var err error
+	if overlay == nil {
+		roots, listedFromCache, err = listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
+	} else {
+		roots, err = listOverlay(r.ctx, u.dir, u.patterns, r.opts, env, overlay)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -65,9 +76,9 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	)
 	// With a cache, every package gets a key, and a package whose key has
 	// an entry is neither parsed nor type-checked.
-	var contents map[*packages.Package][][]byte // the files read while hashing
+	contents := map[*packages.Package][][]byte{} // the files read while hashing, or from the overlay
 	results := make([]*cachedResult, len(roots))
-	if r.cache != nil {
+	if r.cache != nil && overlay == nil {
 		if global, err := globalKey(r.opts, r.rules, u.dir, env); err == nil {
 			k := newKeyer(roots, global)
 			contents = k.contents
@@ -109,7 +120,7 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 			scans[i] = &scan{} // skipped by the pass as it always is
 			return
 		}
-		s, files := scanPackage(fset, p, contents[p])
+		s, files := scanPackage(fset, p, withOverlay(p, contents[p], overlay))
 		switch {
 		case s.broken:
 			how[i] = reloadIt
@@ -214,7 +225,7 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	if len(need) == 0 {
 		return out, nil
 	}
-	byID, err := reload(r.ctx, u.dir, u.patterns, need, r.opts, env, fset, parsedFile)
+	byID, err := reload(r.ctx, u.dir, u.patterns, need, r.opts, env, overlay, fset, parsedFile)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +239,36 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		out.pkgs[needIdx[j]] = &failed
 	}
 	return out, nil
+}
+
+// withOverlay returns the contents of p's files for the syntactic pass:
+// contents (read while hashing, or nil to read them from the disk), with
+// the files overlay holds taken from there.
+func withOverlay(p *packages.Package, contents [][]byte, overlay map[string][]byte) [][]byte {
+	touched := false
+	for _, name := range p.GoFiles {
+		_, in := overlay[name]
+		touched = touched || in
+	}
+	if !touched {
+		return contents
+	}
+	out := make([][]byte, len(p.GoFiles))
+	for i, name := range p.GoFiles {
+		switch content, in := overlay[name]; {
+		case in:
+			out[i] = content
+		case contents != nil:
+			out[i] = contents[i]
+		default:
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return nil // scanPackage reads it again and marks the package broken
+			}
+			out[i] = data
+		}
+	}
+	return out
 }
 
 // seenUntyped records what analyse records of a package it type-checks,

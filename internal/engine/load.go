@@ -45,15 +45,22 @@ var listRuns, goRuns atomic.Int64
 // list returns the packages matched by patterns, with their files and the
 // metadata of their whole import graph, but no syntax or types.
 func list(ctx context.Context, dir string, patterns []string, opts Options, env []string) ([]*packages.Package, error) {
+	return listOverlay(ctx, dir, patterns, opts, env, nil)
+}
+
+// listOverlay lists as list does, reading the files in overlay from there
+// instead of the disk (go list -overlay); the export data is of the
+// packages as the overlay has them.
+func listOverlay(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte) ([]*packages.Package, error) {
 	listRuns.Add(1)
-	roots, err := loadWith(ctx, dir, patterns, opts, env, nil, listMode, nil, nil)
+	roots, err := loadWith(ctx, dir, patterns, opts, env, overlay, listMode, nil, nil)
 	if err == nil && len(roots) == 0 {
 		// Asked for export data, go/packages ignores the go command's
 		// failure, since a package that does not build is no reason to
 		// stop; a listing that failed as a whole (a go.mod the go command
 		// refuses, say) then looks empty. Listing again without export data
 		// tells why.
-		return loadWith(ctx, dir, patterns, opts, env, nil, listMode&^packages.NeedExportFile, nil, nil)
+		return loadWith(ctx, dir, patterns, opts, env, overlay, listMode&^packages.NeedExportFile, nil, nil)
 	}
 	return roots, err
 }
@@ -95,7 +102,7 @@ func loadWith(ctx context.Context, dir string, patterns []string, opts Options, 
 // path) is found by loading the original patterns again. The result maps a
 // listed package's ID to its typed form; a package missing from it could not
 // be reloaded.
-func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages.Package, opts Options, env []string, fset *token.FileSet, parse parseFunc) (map[string]*packages.Package, error) {
+func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages.Package, opts Options, env []string, overlay map[string][]byte, fset *token.FileSet, parse parseFunc) (map[string]*packages.Package, error) {
 	var paths []string
 	seen := map[string]bool{}
 	whole := false
@@ -122,7 +129,7 @@ func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages
 		return false
 	}
 	if !whole {
-		typed, err := loadWith(ctx, dir, paths, opts, env, nil, loadMode, fset, parse)
+		typed, err := loadWith(ctx, dir, paths, opts, env, overlay, loadMode, fset, parse)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +145,7 @@ func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages
 		}
 	}
 	if whole || missing() {
-		typed, err := loadWith(ctx, dir, patterns, opts, env, nil, loadMode, fset, parse)
+		typed, err := loadWith(ctx, dir, patterns, opts, env, overlay, loadMode, fset, parse)
 		if err != nil {
 			return nil, err
 		}

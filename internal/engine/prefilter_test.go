@@ -17,6 +17,7 @@ import (
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/txtar"
 
+	"github.com/leakfix/leakfix/internal/golden"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -492,6 +493,61 @@ func TestEveryRuleHasPrefilter(t *testing.T) {
 	for _, r := range rules.All {
 		if prefilters[r.Name] == nil {
 			t.Errorf("rule %s has no prefilter in prefilter.go", r.Name)
+		}
+	}
+}
+
+// TestRefixPlatforms fixes on two platforms, the second through the first's
+// fixes: a loop in a file every platform builds is fixed on linux, and one
+// in a windows-only file on windows, in the same type, whose file the first
+// fix changed. The fast load with the overlay must give what loading every
+// package with types gives.
+func TestRefixPlatforms(t *testing.T) {
+	dir := writeArchive(t, txtar.Parse([]byte(`
+-- p/p.go --
+`+golden.Leaky("p")+`
+-- p/w_windows.go --
+package p
+
+import "time"
+
+// NewW starts a second loop on windows.
+func NewW() *T {
+	t := &T{}
+	go func() {
+		for range time.Tick(time.Minute) {
+			t.n--
+		}
+	}()
+	return t
+}
+-- app/app.go --
+package app
+
+import "example.com/golden/p"
+
+// Start starts the first.
+func Start() *p.T { return p.New() }
+-- app/w_windows.go --
+package app
+
+import "example.com/golden/p"
+
+// StartW starts the second.
+func StartW() *p.T { return p.NewW() }
+`)))
+	opts := Options{Edits: true, Platforms: []string{"linux/amd64", "windows/amd64"}}
+	if n := checkRefix(t, dir, []string{"./..."}, opts); n != 2 {
+		t.Errorf("%d findings fixed, want 2 (one on each platform)", n)
+	}
+	opts.Dir = dir
+	res, err := Run(context.Background(), []string{"./..."}, opts)
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("%v %v", err, res.Errors)
+	}
+	for _, f := range res.Findings {
+		if f.Wire == nil || len(f.Wire.Callers) != 1 {
+			t.Errorf("%s: %+v: want one caller, in app", f.Pos, f.Wire)
 		}
 	}
 }

@@ -250,12 +250,13 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 	// The listing's export data serves when it covers them: go list need
 	// not run again.
 	var byID map[string]*packages.Package
+	overlay := r.snapshot()
 	if fl.listed != nil {
-		byID = checkFromSource(again, fl.listed, fl.sizes)
+		byID = checkFromSource(again, fl.listed, fl.sizes, overlay)
 	}
 	if byID == nil {
 		var err error
-		if byID, err = reload(r.ctx, u.dir, u.patterns, again, r.opts, env, nil, nil); err != nil {
+		if byID, err = reload(r.ctx, u.dir, u.patterns, again, r.opts, env, overlay, nil, nil); err != nil {
 			if r.ctx.Err() == nil {
 				r.addErr(err)
 			}

@@ -305,14 +305,14 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 	return t
 }
 
-// checkFromSource type-checks pkgs from their source files, in dependency
-// order, each against the others' new types and everything else's export
+// checkFromSource type-checks pkgs from their source files (their content
+// in overlay, for the files it holds), in dependency order, each against the others' new types and everything else's export
 // data, as go/packages loads the packages its patterns match. Export data
 // that names one of pkgs is given its new types too. It returns the typed
 // packages by ID, or nil when one of them cannot be checked this way (a
 // test variant, a dependency without export data, an error): go/packages
 // then loads them.
-func checkFromSource(pkgs []*packages.Package, listed map[string]*listedPackage, sizes types.Sizes) map[string]*packages.Package {
+func checkFromSource(pkgs []*packages.Package, listed map[string]*listedPackage, sizes types.Sizes, overlay map[string][]byte) map[string]*packages.Package {
 	in := map[string]*packages.Package{}
 	for _, p := range pkgs {
 		if p.ForTest != "" || strings.Contains(p.ID, " [") || listed[p.ID] == nil {
@@ -342,6 +342,9 @@ func checkFromSource(pkgs []*packages.Package, listed map[string]*listedPackage,
 	view := newExportView()
 	typed := map[string]*packages.Package{}
 	parse := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
+		if content, ok := overlay[filename]; ok {
+			src = content
+		}
 		return parser.ParseFile(fs, filename, src, parser.AllErrors|parser.ParseComments) // as go/packages parses
 	}
 	for _, p := range order {
