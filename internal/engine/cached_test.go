@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/tools/txtar"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
 
 // runIn runs the patterns in dir with the result cache in cacheDir ("" for
@@ -176,24 +178,7 @@ func NewTicker(ms int) *Ticker {
 	}
 
 	// A new file with a leak in a package whose other files did not change.
-	write("quiet/loop.go", `package quiet
-
-import "time"
-
-// Q counts.
-type Q struct{ n int }
-
-// NewQ starts counting.
-func NewQ() *Q {
-	q := &Q{}
-	go func() {
-		for range time.Tick(time.Second) {
-			q.n++
-		}
-	}()
-	return q
-}
-`)
+	write("quiet/loop.go", golden.Leaky("quiet"))
 	if fourth := runIn(t, dir, cacheDir, Options{}); !reported(fourth, "quiet") {
 		t.Error("a leak in a new file of a cached package is not reported")
 	}
