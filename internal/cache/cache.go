@@ -124,6 +124,51 @@ func (c *Cache) Trim() error {
 	return c.trim(time.Now())
 }
 
+// Usage returns how many entries the cache holds and their size in bytes.
+func (c *Cache) Usage() (entries int, size int64, err error) {
+	err = c.walkEntries(func(path string, fi fs.FileInfo) {
+		entries++
+		size += fi.Size()
+	})
+	return entries, size, err
+}
+
+// Clean removes every entry, and the files of writes that never finished.
+// It leaves anything else in the directory alone.
+func (c *Cache) Clean() (removed int, err error) {
+	err = c.walkEntries(func(path string, fi fs.FileInfo) {
+		if os.Remove(path) == nil && strings.HasSuffix(path, "-r") {
+			removed++
+		}
+	})
+	return removed, err
+}
+
+// walkEntries calls f for every entry file and unfinished write.
+func (c *Cache) walkEntries(f func(path string, fi fs.FileInfo)) error {
+	err := filepath.WalkDir(c.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if name := d.Name(); !strings.HasSuffix(name, "-r") && !strings.HasPrefix(name, ".tmp-") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		f(path, fi)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	return nil
+}
+
 func (c *Cache) trim(now time.Time) error {
 	stamp := filepath.Join(c.dir, "trim.txt")
 	if fi, err := os.Stat(stamp); err == nil && now.Sub(fi.ModTime()) < trimInterval {

@@ -135,3 +135,37 @@ func TestDir(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageClean checks that Usage counts the entries and Clean removes them,
+// and nothing else the directory holds.
+func TestUsageClean(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		if err := c.Put(Key(sha256.Sum256([]byte(s))), []byte("entry "+s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(other, []byte("not an entry"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if n, size, err := c.Usage(); err != nil || n != 3 || size != 3*int64(len("entry a")) {
+		t.Fatalf("Usage = %d entries, %d bytes, %v; want 3, %d", n, size, err, 3*len("entry a"))
+	}
+	if n, err := c.Clean(); err != nil || n != 3 {
+		t.Fatalf("Clean = %d, %v; want 3 removed", n, err)
+	}
+	if n, _, _ := c.Usage(); n != 0 {
+		t.Errorf("%d entries left after Clean", n)
+	}
+	if _, ok := c.Get(Key(sha256.Sum256([]byte("a")))); ok {
+		t.Error("an entry is still found after Clean")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("Clean removed a file that is not an entry: %v", err)
+	}
+}

@@ -433,3 +433,38 @@ func TestResultCache(t *testing.T) {
 		t.Errorf("with a cache directory that cannot be made: stdout %q (want %q), stderr %q", got, want, stderr)
 	}
 }
+
+// TestCacheCommand runs leakfix cache status and clean on a cache a check
+// filled, and with the cache off.
+func TestCacheCommand(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), golden.Leaky("leaky"))
+	cacheDir := t.TempDir()
+	t.Setenv(cache.Env, cacheDir)
+	run := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, &stdout, &stderr); code > 1 {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+		return stdout.String()
+	}
+	if got := run("cache", "status"); got != cacheDir+": 0 entries, 0.0 MB\n" {
+		t.Errorf("status of an empty cache: %q", got)
+	}
+	run("check", "-C", dir)
+	if got := run("cache", "status"); !strings.HasPrefix(got, cacheDir+": ") || strings.HasPrefix(got, cacheDir+": 0 entries") {
+		t.Errorf("status after a check: %q", got)
+	}
+	if got := run("cache", "clean"); !strings.HasPrefix(got, "removed ") || strings.HasPrefix(got, "removed 0 ") {
+		t.Errorf("clean after a check: %q", got)
+	}
+	if got := run("cache", "status"); got != cacheDir+": 0 entries, 0.0 MB\n" {
+		t.Errorf("status after clean: %q", got)
+	}
+	t.Setenv(cache.Env, "off")
+	if got := run("cache", "status"); !strings.Contains(got, "off") {
+		t.Errorf("status with the cache off: %q", got)
+	}
+}

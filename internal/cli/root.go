@@ -99,6 +99,7 @@ Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 		newDiffCmd(stdout, stderr, runners.Diff),
 		newRulesCmd(stdout),
 		newExplainCmd(stdout),
+		newCacheCmd(stdout),
 	)
 	return root
 }
