@@ -306,9 +306,10 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 }
 
 // checkFromSource type-checks pkgs from their source files (their content
-// in overlay, for the files it holds), in dependency order, each against the others' new types and everything else's export
-// data, as go/packages loads the packages its patterns match. Export data
-// that names one of pkgs is given its new types too. It returns the typed
+// in overlay, for the files it holds), in dependency order, each against
+// the others' new types and everything else's export data, as go/packages
+// loads the packages its patterns match. Export data that names one of
+// pkgs is given its new types too. It returns the typed
 // packages by ID, or nil when one of them cannot be checked this way (a
 // test variant, a dependency without export data, an error): go/packages
 // then loads them.
