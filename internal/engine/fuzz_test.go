@@ -150,11 +150,7 @@ func typeCheck(src string, std map[string]*types.Package) (*packages.Package, er
 	if err != nil {
 		return nil, err
 	}
-	info := &types.Info{
-		Types: map[ast.Expr]types.TypeAndValue{}, Defs: map[*ast.Ident]types.Object{}, Uses: map[*ast.Ident]types.Object{},
-		Implicits: map[ast.Node]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{},
-		Scopes: map[ast.Node]*types.Scope{}, Instances: map[*ast.Ident]types.Instance{}, FileVersions: map[*ast.File]string{},
-	}
+	info := fullInfo()
 	imports := map[string]*packages.Package{}
 	conf := types.Config{
 		GoVersion: "go1.26",

@@ -204,16 +204,7 @@ func checkOne(p *packages.Package, listed map[string]*listedPackage, sizes types
 		ForTest:      p.ForTest,
 		Fset:         fset,
 		TypesSizes:   sizes,
-		TypesInfo: &types.Info{
-			Types:        map[ast.Expr]types.TypeAndValue{},
-			Defs:         map[*ast.Ident]types.Object{},
-			Uses:         map[*ast.Ident]types.Object{},
-			Implicits:    map[ast.Node]types.Object{},
-			Instances:    map[*ast.Ident]types.Instance{},
-			Scopes:       map[ast.Node]*types.Scope{},
-			Selections:   map[*ast.SelectorExpr]*types.Selection{},
-			FileVersions: map[*ast.File]string{},
-		},
+		TypesInfo:    fullInfo(),
 	}
 	t.CompiledGoFiles = make([]string, len(lp.CompiledGoFiles))
 	for i, name := range lp.CompiledGoFiles {

@@ -81,16 +81,7 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, overr
 		return nil, err
 	}
 	if info == nil {
-		info = &types.Info{
-			Types:        map[ast.Expr]types.TypeAndValue{},
-			Defs:         map[*ast.Ident]types.Object{},
-			Uses:         map[*ast.Ident]types.Object{},
-			Implicits:    map[ast.Node]types.Object{},
-			Selections:   map[*ast.SelectorExpr]*types.Selection{},
-			Scopes:       map[ast.Node]*types.Scope{},
-			Instances:    map[*ast.Ident]types.Instance{},
-			FileVersions: map[*ast.File]string{},
-		}
+		info = fullInfo()
 	}
 	checked, err := v.typeCheck(pkg, files, override, info)
 	if err != nil {
@@ -118,6 +109,21 @@ func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, overr
 	return checked, nil
 }
 
+// fullInfo returns a types.Info that records everything the rules, the
+// rewriter and go vet's checks read.
+func fullInfo() *types.Info {
+	return &types.Info{
+		Types:        map[ast.Expr]types.TypeAndValue{},
+		Defs:         map[*ast.Ident]types.Object{},
+		Uses:         map[*ast.Ident]types.Object{},
+		Implicits:    map[ast.Node]types.Object{},
+		Selections:   map[*ast.SelectorExpr]*types.Selection{},
+		Scopes:       map[ast.Node]*types.Scope{},
+		Instances:    map[*ast.Ident]types.Instance{},
+		FileVersions: map[*ast.File]string{},
+	}
+}
+
 // rebuild returns pkg as it is with the changed files: parsed, and
 // type-checked with full information, so that the rules can run on it.
 func (v *verifier) rebuild(pkg *packages.Package, changed map[string][]byte) (*packages.Package, error) {
@@ -125,11 +131,7 @@ func (v *verifier) rebuild(pkg *packages.Package, changed map[string][]byte) (*p
 	if err != nil {
 		return nil, err
 	}
-	info := &types.Info{
-		Types: map[ast.Expr]types.TypeAndValue{}, Defs: map[*ast.Ident]types.Object{}, Uses: map[*ast.Ident]types.Object{},
-		Implicits: map[ast.Node]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{},
-		Scopes: map[ast.Node]*types.Scope{}, Instances: map[*ast.Ident]types.Instance{}, FileVersions: map[*ast.File]string{},
-	}
+	info := fullInfo()
 	tp, err := v.typeCheck(pkg, files, nil, info)
 	if err != nil {
 		return nil, err
