@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +287,19 @@ func TestCachedStd(t *testing.T) {
 	}
 	if n := goRuns.Load() - before; n != 0 {
 		t.Errorf("the go command ran %d times on an unchanged run", n)
+	}
+}
+
+// TestTuneGC checks that a run allowed to tune the garbage collector gives
+// the process back the target it had.
+func TestTuneGC(t *testing.T) {
+	dir := writeArchive(t, txtar.Parse([]byte(edges)))
+	old := debug.SetGCPercent(137)
+	defer debug.SetGCPercent(old)
+	for _, opts := range []Options{{TuneGC: true}, {TuneGC: true, Edits: true}} {
+		runIn(t, dir, "", opts)
+		if got := debug.SetGCPercent(137); got != 137 {
+			t.Errorf("%+v: after the run the GC target is %d, want 137 as before", opts, got)
+		}
 	}
 }
