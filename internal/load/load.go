@@ -84,9 +84,12 @@ type Checker struct {
 	Sizes types.Sizes
 	// Overlay maps files to the content to parse instead of what is on disk.
 	Overlay map[string][]byte
-	// Parsed, when set, returns a file a caller parsed already into Fset
-	// (with comments, as Full needs), or nil. Each file is asked for once.
-	Parsed func(filename string) *ast.File
+	// Parse, when set, is asked first for the files of each package to
+	// check: it returns them parsed into Fset (with comments, for Full),
+	// and how much of the package is wanted now that they are read, more
+	// or less than asked (None: the package is not checked, as if it did
+	// not parse). With ok false the Checker parses them.
+	Parse func(p *packages.Package, need Need) (files []*ast.File, now Need, ok bool)
 	// Info returns the types.Info a Full package records into.
 	Info func() *types.Info
 	// Progress, when set, is called with the number of packages checked so
@@ -262,17 +265,25 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 		r.bad = true
 	}
 
-	mode := parser.SkipObjectResolution
-	if need == Full {
-		mode |= parser.ParseComments | parser.AllErrors // as go/packages parses
-	}
-	files := make([]*ast.File, 0, len(p.GoFiles))
-	for _, name := range p.GoFiles {
-		var f *ast.File
-		if need == Full && c.Parsed != nil {
-			f = c.Parsed(name)
+	var files []*ast.File
+	parsed := false
+	if c.Parse != nil {
+		var now Need
+		if files, now, parsed = c.Parse(p, need); parsed {
+			need = now
+			r.full = need == Full
+			if need == None {
+				r.bad = true
+				return r
+			}
 		}
-		if f == nil {
+	}
+	if !parsed {
+		mode := parser.SkipObjectResolution
+		if need == Full {
+			mode |= parser.ParseComments | parser.AllErrors // as go/packages parses
+		}
+		for _, name := range p.GoFiles {
 			src, ok := c.Overlay[name]
 			if !ok {
 				var err error
@@ -282,14 +293,13 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 					continue
 				}
 			}
-			var err error
-			f, err = parser.ParseFile(c.Fset, name, src, mode)
+			f, err := parser.ParseFile(c.Fset, name, src, mode)
 			if err != nil {
 				addError(err)
 			}
-		}
-		if f != nil {
-			files = append(files, f)
+			if f != nil {
+				files = append(files, f)
+			}
 		}
 	}
 
@@ -345,6 +355,22 @@ func (c *Checker) Package(p *packages.Package) (typed *packages.Package, ok bool
 		return nil, false
 	}
 	return r.pkg, !r.bad
+}
+
+// ImportsOK reports whether the packages p imports, directly or not, were
+// checked without errors; p's own errors may then be worded as go/types
+// words them.
+func (c *Checker) ImportsOK(p *packages.Package) bool {
+	r := c.done[p.ID]
+	if r == nil {
+		return false
+	}
+	for _, dep := range r.pkg.Imports {
+		if d := c.done[dep.ID]; d == nil || d.bad {
+			return false
+		}
+	}
+	return true
 }
 
 // Forget drops what was checked of the packages ids name and of every
