@@ -39,6 +39,7 @@ type holder struct {
 	anchor *ast.FuncDecl
 
 	cleanup string // the cleanup's name, once chosen
+	added   bool   // the cleanup was generated, not extended
 	args    bool   // the cleanup takes arguments
 }
 
@@ -178,7 +179,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		h.cleanup, h.args = cleanup.Name.Name, len(cleanup.Type.Params.List) > 0
 		return "", nil
 	}
-	h.cleanup = name
+	h.cleanup, h.added = name, true
 	var doc []string
 	switch {
 	case len(starters) > 0:
