@@ -81,6 +81,10 @@ type Site struct {
 	// Name is the base for generated names ("cleanup" gives stopCleanup and
 	// cleanupDone), taken from the work itself.
 	Name string
+	// Abandon are the returns of Starter, after the work is started, that
+	// hand the caller no owner (return nil, err): the fix stops the work
+	// before each, since nothing could stop it later.
+	Abandon []*ast.ReturnStmt
 }
 
 // Base returns s.

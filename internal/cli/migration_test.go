@@ -164,10 +164,11 @@ func TestReport(t *testing.T) {
 	wantWire := []migrationWire{
 		{Method: "Shutdown", Added: true, Starter: "init", Callers: []migrationCaller{}},
 		{Starter: "Watch", Ctx: "ctx", Callers: []migrationCaller{}},
-		// Shutdown is promoted from base, so the rewrite named Embedder's Stop.
-		{Type: "Embedder", Method: "Stop", Added: true, Starter: "NewEmbedder", Callers: []migrationCaller{}},
-		// The promoted Close is closer's, not WithClose's: a Shutdown was added.
-		{Type: "WithClose", Method: "Shutdown", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
+		// Shutdown is promoted from base: Embedder gets its own, which
+		// stops the work and then calls base's.
+		{Type: "Embedder", Method: "Shutdown", Added: true, Starter: "NewEmbedder", Callers: []migrationCaller{}},
+		// The same for the Close promoted from closer.
+		{Type: "WithClose", Method: "Close", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
 		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main"}}},
 		{Type: "Poller", Method: "Close", Starter: "(*Poller).Start", Callers: []migrationCaller{}},
 	}
@@ -189,8 +190,8 @@ func TestReport(t *testing.T) {
 		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`: call it where the value's life ends. No call of `(*Poller).Start` was found",
 		"- [ ] `srv.Shutdown` is new; it stops the work started by `init`: call it where the program shuts down.",
 		"- [ ] The work started by `srv.Watch` now ends when its context `ctx` is done",
-		"- [ ] `(*srv.Embedder).Stop` is new",
-		"- [ ] `(*srv.WithClose).Shutdown` is new",
+		"- [ ] `(*srv.Embedder).Shutdown` is new",
+		"- [ ] `(*srv.WithClose).Close` is new",
 		"- `srv/srv.go:31:3`: goroutine started in Many ticks forever with no way to stop it — the goroutine is started inside a loop, so one value owns several of them\n",
 	} {
 		if !strings.Contains(md, line) {
