@@ -6,7 +6,7 @@
 //	plugins:
 //	  - module: github.com/leakfix/leakfix
 //	    import: github.com/leakfix/leakfix/analyzer/golangci
-//	    version: v0.1.0
+//	    path: ../leakfix # a checkout; version: vX.Y.Z once released
 //
 // then enable it in .golangci.yml:
 //

@@ -16,6 +16,7 @@ import (
 
 	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/golden"
+	"github.com/leakfix/leakfix/internal/version"
 )
 
 // TestFlags checks that flags reach the engine options, without loading
@@ -466,5 +467,19 @@ func TestCacheCommand(t *testing.T) {
 	t.Setenv(cache.Env, "off")
 	if got := run("cache", "status"); !strings.Contains(got, "off") {
 		t.Errorf("status with the cache off: %q", got)
+	}
+}
+
+// TestVersion checks that leakfix version, --version and -v print the
+// version the reports carry.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, &stdout, &stderr); code != 0 {
+			t.Errorf("%s: exit %d: %s", args, code, stderr.String())
+		}
+		if want := "leakfix " + version.String() + " (go"; !strings.HasPrefix(stdout.String(), want) {
+			t.Errorf("%s printed %q, want it to start with %q", args, stdout.String(), want)
+		}
 	}
 }

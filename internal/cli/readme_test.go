@@ -3,10 +3,12 @@ package cli
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/leakfix/leakfix/internal/golden"
+	"github.com/leakfix/leakfix/internal/version"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -43,5 +45,39 @@ func TestREADMERules(t *testing.T) {
 			return
 		}
 		t.Errorf("README.md's rule table is out of date (run with -update):\n%s", table.String())
+	}
+}
+
+// TestREADMEVersions checks that every leakfix version the README pins
+// (go run …@v, an Action's @v, .custom-gcl.yml's version) is a release
+// CHANGELOG.md lists, and that the version a build without version control
+// information reports is the one CHANGELOG.md is heading for: RELEASING.md
+// keeps the three in step.
+func TestREADMEVersions(t *testing.T) {
+	readme := golden.ReadFile(t, "../../README.md")
+	changelog := golden.ReadFile(t, "../../CHANGELOG.md")
+	released := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^## (v\d+\.\d+\.\d+) \(\d{4}-\d\d-\d\d\)$`).FindAllStringSubmatch(changelog, -1) {
+		released[m[1]] = true
+	}
+	var pins []string
+	for _, m := range regexp.MustCompile(`leakfix/leakfix(?:/[\w/-]+)?@(\S+)`).FindAllStringSubmatch(readme, -1) {
+		pins = append(pins, m[1])
+	}
+	// The plugin entry of .custom-gcl.yml: a version line after the module.
+	for _, m := range regexp.MustCompile(`module: github.com/leakfix/leakfix\n(?:\s+\w+: .*\n)*?\s+version: (\S+)`).FindAllStringSubmatch(readme, -1) {
+		pins = append(pins, m[1])
+	}
+	for _, v := range pins {
+		if !released[v] {
+			t.Errorf("README.md pins leakfix %s, which CHANGELOG.md does not list as released", v)
+		}
+	}
+	if m := regexp.MustCompile(`(?m)^## Unreleased \((v\d+\.\d+\.\d+)\)$`).FindStringSubmatch(changelog); m != nil {
+		if want := m[1] + "-devel"; version.Fallback != want {
+			t.Errorf("version.Fallback is %s; CHANGELOG.md is heading for %s, so it should be %s", version.Fallback, m[1], want)
+		}
+	} else if !released[version.Fallback] {
+		t.Errorf("version.Fallback is %s, which CHANGELOG.md neither lists as released nor as unreleased", version.Fallback)
 	}
 }

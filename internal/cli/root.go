@@ -21,6 +21,7 @@ import (
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/newcode"
 	"github.com/leakfix/leakfix/internal/report"
+	"github.com/leakfix/leakfix/internal/version"
 )
 
 // Exit statuses.
@@ -87,7 +88,9 @@ type's existing Close or Stop) ends the work and waits for it.
 Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.String(),
 	}
+	root.SetVersionTemplate(versionLine())
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -100,6 +103,7 @@ Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 		newRulesCmd(stdout),
 		newExplainCmd(stdout),
 		newCacheCmd(stdout),
+		newVersionCmd(stdout),
 	)
 	return root
 }
