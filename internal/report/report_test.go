@@ -146,10 +146,14 @@ func TestVersion(t *testing.T) {
 	in := &Input{Dir: dir, Findings: findings}
 	var sarif struct {
 		Runs []struct {
-			Tool struct{ Driver struct{ Name, Version string } }
+			Tool struct {
+				Driver struct{ Name, Version string }
+			}
 		}
 	}
-	var js struct{ Tool struct{ Name, Version string } }
+	var js struct {
+		Tool struct{ Name, Version string }
+	}
 	for format, v := range map[string]any{"sarif": &sarif, "json": &js} {
 		var buf bytes.Buffer
 		if err := Write(&buf, format, in); err != nil {
