@@ -82,10 +82,8 @@ func Load(file string) (*Config, error) {
 	if err := dec.Decode(c); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	for _, r := range c.Rules {
-		if rules.ByName(r) == nil {
-			return nil, fmt.Errorf("%s: unknown rule %q (see leakfix rules)", file, r)
-		}
+	if _, err := rules.Choose(c.Rules, "invalid-ignore"); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	for _, p := range c.Exclude {
 		if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {

@@ -4,7 +4,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"go/token"
 	"io/fs"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -83,7 +83,7 @@ type Finding struct {
 	Message string
 	Fixed   bool           // a fix was computed (and written, when Options.Write is set)
 	Unfixed string         // why no fix was made; empty when Fixed or when fixes were not asked for
-	Fixable bool           // the rule offers a fix for it
+	Fixable bool           // the rule offers a fix and, with Options.Fix, it was made (not dropped)
 	Package string         // import path
 	End     token.Position // end of the reported statement
 	Related []Related      // other places that explain the finding
@@ -243,6 +243,13 @@ func (r *run) unmatched(units []unit) {
 // files no platform analysed.
 func (r *run) finish(units []unit) *Result {
 	res := r.res
+	if r.opts.Fix {
+		for i := range res.Findings {
+			if f := &res.Findings[i]; !f.Fixed {
+				f.Fixable = false
+			}
+		}
+	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i].Pos, res.Findings[j].Pos
 		if a.Filename != b.Filename {
@@ -315,18 +322,7 @@ func (r *run) walkGoFiles(dir, pattern string) {
 }
 
 func selectRules(names []string) ([]*rules.Rule, error) {
-	if len(names) == 0 {
-		return rules.All, nil
-	}
-	var out []*rules.Rule
-	for _, n := range names {
-		r := rules.ByName(n)
-		if r == nil {
-			return nil, fmt.Errorf("unknown rule %q (see leakfix rules)", n)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return rules.Choose(names, ignore.InvalidIgnore.Name)
 }
 
 // Rel returns path relative to dir when it lies below it.
