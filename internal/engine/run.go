@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -431,13 +432,14 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 			failed = true
 			r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
 		}
-		for _, f := range fs {
-			if keepIt == nil || keep(pkg, f, keepIt) {
-				found = append(found, f)
-			}
-		}
+		found = append(found, fs...)
 	}
-	found, invalid := suppress(pkg, pass, found) // invalid: findings about //leakfix:ignore comments
+	// Suppression sees every finding, so that an ignore comment covering
+	// one that Keep drops is not taken for one that matches nothing.
+	found, invalid := suppress(pkg, pass, found, r.rules) // invalid: findings about //leakfix:ignore comments
+	if keepIt != nil {
+		found = slices.DeleteFunc(found, func(f *rules.Finding) bool { return !keep(pkg, f, keepIt) })
+	}
 	if fixing {
 		invalid = r.keepInvalid(invalid)
 	}

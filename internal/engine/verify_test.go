@@ -200,13 +200,16 @@ var _ = B{q.Use(p.New()), C{}}.Shutdown
 			}
 			f := res.Findings[0]
 			if tt.reason == "" {
-				if !f.Fixed || len(res.Changes) != 1 {
+				if !f.Fixed || !f.Fixable || len(res.Changes) != 1 {
 					t.Errorf("the fix was dropped (%s); want it kept", f.Unfixed)
 				}
 				return
 			}
 			if f.Fixed || len(res.Changes) > 0 {
 				t.Fatalf("the fix was kept; want it dropped with %q", tt.reason)
+			}
+			if f.Fixable {
+				t.Errorf("a dropped fix is still offered (Fixable)")
 			}
 			if !strings.Contains(f.Unfixed, tt.reason) {
 				t.Errorf("dropped because %q; want %q", f.Unfixed, tt.reason)
