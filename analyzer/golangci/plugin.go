@@ -53,6 +53,11 @@ func New(settings any) (register.LinterPlugin, error) {
 	if err := analyzer.Analyzer.Flags.Set("tests", strconv.FormatBool(s.Tests)); err != nil {
 		return nil, err
 	}
+	// golangci-lint makes an issue of every related location, which
+	// nolint and --fix do not reach, and keeps one issue per line.
+	if err := analyzer.Analyzer.Flags.Set("compact", "true"); err != nil {
+		return nil, err
+	}
 	return plugin{}, nil
 }
 
