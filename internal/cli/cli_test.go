@@ -51,6 +51,10 @@ func TestFlags(t *testing.T) {
 		{args: []string{"check", "--format=xml"}, wantError: `unknown format "xml"`},
 		{args: []string{"check", "--new-from-rev=main", "--new-from-patch=p"}, wantError: "none of the others can be"},
 		{args: []string{"fix", "--format=json"}, wantError: "unknown flag: --format"},
+		{args: []string{"check", "-f", "json"}, format: "json", edits: true},
+		{args: []string{"diff", "-fgithub"}, format: "github", fix: true, edits: true},
+		{args: []string{"check", "--rules=-global-hook,-unstopped-ticker"}, rules: []string{"-global-hook", "-unstopped-ticker"}},
+		{args: []string{"check", "--new-from-merge-base=main", "--new-from-rev=main"}, wantError: "none of the others can be"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -124,6 +128,19 @@ func TestExitStatus(t *testing.T) {
 			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
 		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
 			stderr: `unknown rule "nope"`},
+		{name: "all rules but one", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--rules=-unstoppable-loop"}, code: 0},
+		{name: "negative rule selection keeps the others", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--rules=-global-hook"}, code: 1,
+			stdout: "leaky/l.go:9:2: unstoppable-loop"},
+		{name: "only invalid-ignore", files: map[string]string{"leaky/l.go": strings.Replace(leaky, "\tgo func", "\t//leakfix:ignore\n\tgo func", 1)},
+			args: []string{"check", "--rules=invalid-ignore"}, code: 1, stdout: "leaky/l.go:9:2: invalid-ignore: //leakfix:ignore needs a reason"},
+		{name: "invalid-ignore cannot be removed", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=-invalid-ignore"}, code: 2,
+			stderr: "invalid-ignore is always on and cannot be removed"},
+		{name: "unused ignore", files: map[string]string{"leaky/l.go": leaky, "a/a.go": "package a\n\n//leakfix:ignore nothing to excuse here\nvar x = 1\n"},
+			args: []string{"check"}, code: 1, stdout: "a/a.go:3:1: invalid-ignore: //leakfix:ignore matches no finding on its line or the next; remove it"},
+		{name: "ignore with a space", files: map[string]string{"leaky/l.go": strings.Replace(leaky, "\tgo func", "\t// leakfix:ignore unstoppable-loop lives forever\n\tgo func", 1)},
+			args: []string{"check"}, code: 1, stdout: "leaky/l.go:9:2: invalid-ignore: write //leakfix:ignore without a space after //"},
+		{name: "hyphenated reason", files: map[string]string{"leaky/l.go": strings.Replace(leaky, "\tgo func", "\t//leakfix:ignore long-lived: one per process\n\tgo func", 1)},
+			args: []string{"check"}, code: 0},
 		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
 		{name: "bad platform", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--platforms=linux"}, code: 2,
 			stderr: `platform "linux": want GOOS/GOARCH`},
@@ -332,6 +349,14 @@ func TestExplain(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("explain output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+	// leakfix never rewrites an ignore comment: no "after" of a fix.
+	stdout.Reset()
+	if code := Main([]string{"explain", "invalid-ignore"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("explain invalid-ignore: exit %d: %s", code, stderr.String())
+	}
+	if out := stdout.String(); strings.Contains(out, "After leakfix fix") || !strings.Contains(out, "leakfix reports this without a fix. Instead:") {
+		t.Errorf("explain invalid-ignore:\n%s", out)
 	}
 }
 
