@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -189,6 +190,7 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 
 	r := newRun(ctx, dir, opts, enabled)
+	r.platforms = len(platforms)
 	if opts.Cache != "" {
 		if r.cache, err = cache.Open(opts.Cache); err != nil {
 			return nil, err
@@ -243,6 +245,10 @@ func (r *run) unmatched(units []unit) {
 // files no platform analysed.
 func (r *run) finish(units []unit) *Result {
 	res := r.res
+	res.Findings = slices.DeleteFunc(res.Findings, func(f Finding) bool {
+		n, ok := r.unused[findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}]
+		return ok && n < r.platforms // it matched something on another platform
+	})
 	if r.opts.Fix {
 		for i := range res.Findings {
 			if f := &res.Findings[i]; !f.Fixed {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -41,6 +42,11 @@ type run struct {
 	gen      map[string]bool    // generated files skipped
 	matched  map[string]int     // the user's pattern → packages it matched
 	errs     map[string]bool    // errors reported, so each is reported once
+	// unused counts, per ignore comment that matched nothing, the passes
+	// that found it so: with several platforms, it is reported only when
+	// it matched nothing on every one.
+	unused    map[findingKey]int
+	platforms int
 
 	cache *cache.Cache
 	keys  map[string]cache.Key // package ID → the key its results are cached under, in the current pass
@@ -60,6 +66,7 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{},
 		findings: map[findingKey]int{}, analysed: map[string]bool{}, seen: map[string]bool{},
 		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, errs: map[string]bool{},
+		unused: map[findingKey]int{}, platforms: 1,
 	}
 }
 
@@ -645,6 +652,9 @@ func (r *run) position(fset *token.FileSet, pos token.Pos) token.Position {
 func (r *run) merge(pf *pkgFix) {
 	for _, f := range append(pf.findings, pf.extra...) {
 		key := findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}
+		if f.Rule == ignore.InvalidIgnore.Name && strings.HasPrefix(f.Message, ignore.UnusedPrefix) {
+			r.unused[key]++
+		}
 		if i, ok := r.findings[key]; ok {
 			if !r.res.Findings[i].Fixed && f.Fixed {
 				r.res.Findings[i] = f

@@ -79,6 +79,9 @@ func (d *Directive) ran(enabled []*rules.Rule) bool {
 	return true
 }
 
+// UnusedPrefix starts the Problem of a directive that matches nothing.
+const UnusedPrefix = "//leakfix:ignore matches "
+
 // Unused gives each valid directive of ds whose rules all ran, and that
 // used does not hold, the Problem that it matches nothing, and returns
 // them.
@@ -92,7 +95,7 @@ func Unused(ds []*Directive, used map[*Directive]bool, enabled []*rules.Rule) []
 		if len(d.Rules) > 0 {
 			what = "no " + strings.Join(d.Rules, " or ") + " finding"
 		}
-		d.Problem = "//leakfix:ignore matches " + what + " on its line or the next; remove it"
+		d.Problem = UnusedPrefix + what + " on its line or the next; remove it"
 		out = append(out, d)
 	}
 	return out
