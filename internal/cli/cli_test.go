@@ -103,6 +103,7 @@ func TestExitStatus(t *testing.T) {
 		args         []string
 		code         int
 		stdout       string                         // a substring of standard output ("" = must be empty)
+		notStdout    string                         // not a substring of standard output
 		stderr       string                         // a substring of standard error
 		changed      []string                       // files fix must have rewritten
 		setup        func(t *testing.T, dir string) // e.g. take permissions away
@@ -233,6 +234,31 @@ func TestExitStatus(t *testing.T) {
 			stderr: "leakfix: ./docs/...: matched no packages",
 		},
 		{
+			// Files as the go command takes them, with or without ./: their
+			// packages load, and only their findings are reported.
+			name:      "file arguments",
+			files:     map[string]string{"leaky/l.go": leaky, "leaky/m.go": strings.NewReplacer("type T", "type M", "T{", "M{", "*T", "*M", "New", "NewM").Replace(leaky)},
+			args:      []string{"check", "leaky/l.go"},
+			code:      1,
+			stdout:    "leaky/l.go:9:2: unstoppable-loop",
+			notStdout: "m.go",
+		},
+		{
+			name:   "file arguments with ./, beside a pattern",
+			files:  map[string]string{"leaky/l.go": leaky, "other/l.go": strings.Replace(leaky, "package leaky", "package other", 1)},
+			args:   []string{"check", "./leaky/l.go", "./other/..."},
+			code:   1,
+			stdout: "leaky/l.go:9:2: unstoppable-loop: goroutine started in New ticks forever with no way to stop it\nother/l.go:9:2: unstoppable-loop",
+		},
+		{
+			name:   "no such file",
+			files:  map[string]string{"leaky/l.go": leaky},
+			args:   []string{"check", "leaky/nothing.go", "./leaky"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: leaky/nothing.go: no such file",
+		},
+		{
 			name:   "no such directory",
 			files:  map[string]string{"leaky/l.go": leaky},
 			args:   []string{"check", "./nothing/...", "./leaky"},
@@ -269,6 +295,9 @@ func TestExitStatus(t *testing.T) {
 			}
 			if tt.stdout == "" && stdout.Len() > 0 && tt.changed == nil || !strings.Contains(stdout.String(), tt.stdout) {
 				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
+			}
+			if tt.notStdout != "" && strings.Contains(stdout.String(), tt.notStdout) {
+				t.Errorf("stdout %q, want it not to contain %q", stdout.String(), tt.notStdout)
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)

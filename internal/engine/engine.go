@@ -203,6 +203,7 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 	units, errs := plan(dir, patterns, base)
 	r.res.Errors = append(r.res.Errors, errs...)
+	r.opts.Keep = onlyNamedFiles(units, r.opts.Keep)
 	for _, pl := range platforms {
 		for _, u := range units {
 			if err := ctx.Err(); err != nil {
@@ -223,6 +224,31 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 		res.Errors = append(res.Errors, writeAll(ctx, res.Changes)...)
 	}
 	return res, nil
+}
+
+// onlyNamedFiles returns keep, restricted to the files named as arguments
+// in the directories that have some: "leakfix check a/a.go ./b/..." reports
+// on a/a.go and all of b.
+func onlyNamedFiles(units []unit, keep func(string, token.Position, token.Position) bool) func(string, token.Position, token.Position) bool {
+	named := map[string]map[string]bool{} // directory → its named files
+	for _, u := range units {
+		for f := range u.files {
+			d := filepath.Dir(f)
+			if named[d] == nil {
+				named[d] = map[string]bool{}
+			}
+			named[d][f] = true
+		}
+	}
+	if len(named) == 0 {
+		return keep
+	}
+	return func(rule string, start, end token.Position) bool {
+		if files, ok := named[filepath.Dir(start.Filename)]; ok && !files[start.Filename] {
+			return false
+		}
+		return keep == nil || keep(rule, start, end)
+	}
 }
 
 // unmatched reports the patterns that matched no package, which the go

@@ -20,6 +20,9 @@ type unit struct {
 	patterns []string
 	noWork   bool                // run with GOWORK=off: a module the workspace does not use
 	origins  map[string][]string // pattern → the patterns the user gave that led to it
+	// files are the .go files named as arguments (absolute): their
+	// packages are loaded, and only findings in them are reported.
+	files map[string]bool
 }
 
 // env returns base as the unit's go command needs it.
@@ -57,6 +60,7 @@ type planner struct {
 	index map[string]int // unit key → index in units
 	errs  []error
 	cur   string // the user's pattern being planned
+	last  string // the key of the unit add added to last
 }
 
 // work is a go.work workspace.
@@ -66,6 +70,29 @@ type work struct {
 }
 
 func (p *planner) pattern(pat string) {
+	if strings.HasSuffix(pat, ".go") {
+		// The go command takes arguments ending in .go for files, with or
+		// without ./ (go vet cache/cache.go); leakfix loads each file's
+		// package, so that the file type-checks with the rest of it, and
+		// reports on the file.
+		abs := pat
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(p.dir, pat)
+		}
+		if info, err := os.Stat(abs); err != nil || info.IsDir() {
+			p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such file"})
+			return
+		}
+		dir := filepath.Dir(abs)
+		p.directory(relPattern(p.dir, dir), dir, false)
+		if i, ok := p.index[p.last]; ok {
+			if p.units[i].files == nil {
+				p.units[i].files = map[string]bool{}
+			}
+			p.units[i].files[filepath.Clean(abs)] = true
+		}
+		return
+	}
 	if !isRelative(pat) {
 		if p.ws != nil {
 			p.add(p.dir, pat, false)
@@ -91,6 +118,12 @@ func (p *planner) pattern(pat string) {
 		p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such directory"})
 		return
 	}
+	p.directory(pat, abs, recursive)
+}
+
+// directory plans the existing directory abs, which the relative pattern
+// pat names, and the directories below it when recursive.
+func (p *planner) directory(pat, abs string, recursive bool) {
 	suffix := ""
 	if recursive {
 		suffix = "/..."
@@ -138,6 +171,7 @@ func (p *planner) module(root, at, suffix string) {
 // add appends pattern to the unit for dir, creating it on first use.
 func (p *planner) add(dir, pattern string, noWork bool) {
 	key := fmt.Sprint(dir, noWork)
+	p.last = key
 	i, ok := p.index[key]
 	if !ok {
 		i = len(p.units)
