@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -45,6 +46,19 @@ func runCheck(cmd *cobra.Command, o *Options) error {
 	}
 	if err := report.Write(o.Stdout, o.Format, &report.Input{Dir: dir, Findings: res.Findings, Errors: res.Errors}); err != nil {
 		return err
+	}
+	// A person at a terminal is told what was looked at, as fix tells;
+	// scripts and logs read the findings alone.
+	if isTerminal(o.Stderr) {
+		fmt.Fprintf(o.Stderr, "leakfix: %s in %s", plural(len(res.Findings), "finding", "findings"), plural(res.Packages, "package", "packages"))
+		if res.Cached > 0 {
+			fmt.Fprintf(o.Stderr, " (%d from the cache)", res.Cached)
+		}
+		if res.Generated > 0 {
+			fmt.Fprintf(o.Stderr, ", %s skipped", plural(res.Generated, "generated file", "generated files"))
+		}
+		fmt.Fprintln(o.Stderr)
+		notAnalysed(o.Stderr, res)
 	}
 	return status(res, len(res.Findings) > 0)
 }

@@ -104,6 +104,8 @@ func TestExitStatus(t *testing.T) {
 		code         int
 		stdout       string                         // a substring of standard output ("" = must be empty)
 		notStdout    string                         // not a substring of standard output
+		notStderr    string                         // not a substring of standard error
+		noMod        bool                           // write no go.mod
 		stderr       string                         // a substring of standard error
 		changed      []string                       // files fix must have rewritten
 		setup        func(t *testing.T, dir string) // e.g. take permissions away
@@ -126,7 +128,7 @@ func TestExitStatus(t *testing.T) {
 		{name: "config found above", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "exclude: ['**/l.go']\n"},
 			args: []string{"check"}, sub: "leaky", code: 0},
 		{name: "bad config", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "rulez: [x]\n"}, args: []string{"check"}, code: 2,
-			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
+			stderr: "leakfix: .leakfix.yaml:1: unknown key rulez (the keys are rules and exclude)\n"},
 		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
 			stderr: `unknown rule "nope"`},
 		{name: "all rules but one", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--rules=-unstoppable-loop"}, code: 0},
@@ -259,6 +261,25 @@ func TestExitStatus(t *testing.T) {
 			stderr: "leakfix: leaky/nothing.go: no such file",
 		},
 		{
+			name:      "outside a module",
+			files:     map[string]string{"a/a.go": "package a\n"},
+			noMod:     true,
+			args:      []string{"check"},
+			code:      2,
+			stderr:    "leakfix: ./...: not in a Go module: there is no go.mod here or above; run go mod init MODULE-PATH at the top of the code, or name a module's directory with -C\n",
+			notStderr: "matched no packages",
+		},
+		{
+			// The load error says why ./... matched nothing.
+			name:      "load error",
+			files:     map[string]string{"go.mod": "module example.com/golden\n\ngo 1.99\n", "a/a.go": "package a\n"},
+			setup:     func(t *testing.T, dir string) { t.Setenv("GOTOOLCHAIN", "local") },
+			args:      []string{"check"},
+			code:      2,
+			stderr:    "go.mod requires go >= 1.99",
+			notStderr: "matched no packages",
+		},
+		{
 			name:   "no such directory",
 			files:  map[string]string{"leaky/l.go": leaky},
 			args:   []string{"check", "./nothing/...", "./leaky"},
@@ -270,7 +291,7 @@ func TestExitStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if _, ok := tt.files["go.mod"]; !ok {
+			if _, ok := tt.files["go.mod"]; !ok && !tt.noMod {
 				golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
 			}
 			for name, content := range tt.files {
@@ -295,6 +316,9 @@ func TestExitStatus(t *testing.T) {
 			}
 			if tt.stdout == "" && stdout.Len() > 0 && tt.changed == nil || !strings.Contains(stdout.String(), tt.stdout) {
 				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
+			}
+			if tt.notStderr != "" && strings.Contains(stderr.String(), tt.notStderr) {
+				t.Errorf("stderr %q, want it not to contain %q", stderr.String(), tt.notStderr)
 			}
 			if tt.notStdout != "" && strings.Contains(stdout.String(), tt.notStdout) {
 				t.Errorf("stdout %q, want it not to contain %q", stdout.String(), tt.notStdout)

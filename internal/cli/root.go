@@ -183,7 +183,7 @@ func applyConfig(o *Options, dir string) error {
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return err
+		return errors.New(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")) // paths as findings give them
 	}
 	if len(o.Engine.Rules) == 0 {
 		o.Engine.Rules = cfg.Rules

@@ -258,7 +258,7 @@ func (r *run) unmatched(units []unit) {
 	for _, u := range units {
 		for _, p := range u.patterns {
 			for _, o := range u.origins[p] {
-				if !seen[o] && r.matched[o] == 0 {
+				if !seen[o] && r.matched[o] == 0 && !r.failed[o] {
 					seen[o] = true
 					r.addErr(&PosError{Pos: o, Msg: "matched no packages"})
 				}

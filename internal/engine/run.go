@@ -41,6 +41,7 @@ type run struct {
 	broken   map[string]bool    // files of packages that did not load, reported as errors
 	gen      map[string]bool    // generated files skipped
 	matched  map[string]int     // the user's pattern → packages it matched
+	failed   map[string]bool    // the user's patterns whose load failed, reported as errors
 	errs     map[string]bool    // errors reported, so each is reported once
 	// unused counts, per ignore comment that matched nothing, the passes
 	// that found it so: with several platforms, it is reported only when
@@ -65,7 +66,7 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 		ctx: ctx, dir: dir, opts: opts, rules: enabled, res: &Result{},
 		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{},
 		findings: map[findingKey]int{}, analysed: map[string]bool{}, seen: map[string]bool{},
-		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, errs: map[string]bool{},
+		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, failed: map[string]bool{}, errs: map[string]bool{},
 		unused: map[findingKey]int{}, platforms: 1,
 	}
 }
@@ -133,6 +134,12 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	if err != nil {
 		if r.ctx.Err() == nil {
 			r.addErr(err)
+		}
+		// The error says why the unit's patterns matched nothing.
+		for _, origins := range u.origins {
+			for _, o := range origins {
+				r.failed[o] = true
+			}
 		}
 		return false
 	}

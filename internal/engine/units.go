@@ -39,7 +39,7 @@ func (u unit) env(base []string) []string {
 // the module holding dir. Problems with the patterns or with a go.mod or
 // go.work file are returned, and the rest is planned without them.
 func plan(dir string, patterns []string, env []string) ([]unit, []error) {
-	p := &planner{dir: dir, index: map[string]int{}}
+	p := &planner{dir: dir, index: map[string]int{}, gopath: getEnv(env, "GO111MODULE") == "off" || getEnv(env, "GO111MODULE") == "auto"}
 	ws, err := workspace(dir, env)
 	if err != nil {
 		p.errs = append(p.errs, err)
@@ -61,6 +61,10 @@ type planner struct {
 	errs  []error
 	cur   string // the user's pattern being planned
 	last  string // the key of the unit add added to last
+	// gopath is set when the go command runs in GOPATH mode
+	// (GO111MODULE=off, or auto outside a module), where directories need
+	// no module.
+	gopath bool
 }
 
 // work is a go.work workspace.
@@ -140,6 +144,15 @@ func (p *planner) directory(pat, abs string, recursive bool) {
 	switch {
 	case containing != "":
 		p.module(containing, abs, suffix)
+	case len(nested) == 0 && p.ws == nil && !p.gopath:
+		// go list would say "directory prefix . does not contain main
+		// module", which does not say what to do.
+		where := "here"
+		if rel := relPattern(p.dir, abs); rel != "." {
+			where = "in " + strings.TrimPrefix(rel, "./")
+		}
+		p.errs = append(p.errs, &PosError{Pos: p.cur, Msg: "not in a Go module: there is no go.mod " + where +
+			" or above; run go mod init MODULE-PATH at the top of the code, or name a module's directory with -C"})
 	case len(nested) == 0:
 		p.add(p.dir, pat, false) // GOPATH mode, or an error the go command explains
 	}
