@@ -131,6 +131,11 @@ type Finding struct {
 	Pos     token.Pos // where the work is started (the go statement)
 	Message string
 
+	// Related are places that explain the finding beyond its fix plan
+	// (whose loop and method are places of their own): for a finding
+	// without a fix, what a reader needs to see to judge it.
+	Related []Note
+
 	// Fix is the fix plan; nil when Unfixable is set.
 	Fix Fix
 	// Unfixable says why no fix is offered, e.g. "loop started in a free
@@ -138,6 +143,12 @@ type Finding struct {
 	Unfixable string
 
 	signal types.Object // the signal channel a loop finding stops reading
+}
+
+// A Note is a place in the source and what it shows.
+type Note struct {
+	Pos     token.Pos
+	Message string
 }
 
 // funcs yields the function and method declarations with a body in files.

@@ -275,12 +275,14 @@ func (r *run) finish(units []unit) *Result {
 		n, ok := r.unused[findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}]
 		return ok && n < r.platforms // it matched something on another platform
 	})
-	if r.opts.Fix {
-		for i := range res.Findings {
-			if f := &res.Findings[i]; !f.Fixed {
-				f.Fixable = false
-			}
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		if r.opts.Fix && !f.Fixed {
+			f.Fixable = false
 		}
+		// Reasons quote the type checker and the go command, which name
+		// files by absolute path; findings name them relative to Dir.
+		f.Unfixed = strings.ReplaceAll(f.Unfixed, r.dir+string(filepath.Separator), "")
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i].Pos, res.Findings[j].Pos
