@@ -20,7 +20,8 @@ patterns go list takes.
 
 --format picks another output: json (the schema in README.md), sarif
 (SARIF 2.1.0), rdjsonl (reviewdog, with a suggestion per edited range) or
-github (workflow-command annotations). All but text carry each finding's fix.
+github (workflow-command annotations). json, sarif and rdjsonl carry each
+finding's fix; github says whether leakfix fix rewrites it.
 
 Exit status: 0 nothing found, 1 findings, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
