@@ -118,24 +118,36 @@ func findHooks(pass *Pass) []*Finding {
 				Rule:      globalHook,
 				Pos:       hooks[0].pos.Pos(),
 				Message:   FuncName(fn) + " " + hooks[0].message + " every time it runs",
+				Related:   []Note{runsPerInstance(fn)},
 				Unfixable: hookWhy,
 			})
 		}
 		for pkg, hooks := range replaced {
 			slices.SortFunc(hooks, func(a, b hook) int { return int(a.pos.Pos() - b.pos.Pos()) })
 			var names []string
-			for _, h := range hooks {
+			related := []Note{runsPerInstance(fn)}
+			for i, h := range hooks {
 				names = append(names, pkg.Name()+"."+h.v.Name())
+				if i > 0 {
+					related = append(related, Note{h.pos.Pos(), "it replaces " + pkg.Name() + "." + h.v.Name() + " here"})
+				}
 			}
 			out = append(out, &Finding{
 				Rule:      globalHook,
 				Pos:       hooks[0].pos.Pos(),
 				Message:   FuncName(fn) + " replaces " + joinAnd(names) + " for the whole process every time it runs",
+				Related:   related,
 				Unfixable: hookWhy,
 			})
 		}
 	}
 	return out
+}
+
+// runsPerInstance notes the function that installs a hook, which runs for
+// every instance it makes or serves.
+func runsPerInstance(fn *ast.FuncDecl) Note {
+	return Note{fn.Name.Pos(), FuncName(fn) + " runs once per instance, installing the hook each time"}
 }
 
 // joinAnd joins names as prose: "a", "a and b", "a, b and c".

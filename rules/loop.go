@@ -234,6 +234,7 @@ func analyseLoops(pass *Pass) []*Finding {
 				Rule:      unstoppedSignal,
 				Pos:       call.Pos(),
 				Message:   how + " registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
+				Related:   []Note{{obj.Pos(), obj.Name() + " is declared here; no goroutine loop leakfix can stop reads it"}},
 				Unfixable: unreadSignal,
 			})
 		}

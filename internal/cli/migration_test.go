@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,6 +225,26 @@ func TestNoProgressOffTerminal(t *testing.T) {
 	got := golden.ReadFile(t, stderr.Name())
 	if want := "leakfix: 1 finding in 1 package, 1 file fixed, 0 not fixed\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestCheckSummary checks that check tells a terminal what it looked at,
+// and nothing else.
+func TestCheckSummary(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), golden.Leaky("leaky"))
+	golden.WriteFile(t, filepath.Join(dir, "clean/c.go"), "package clean\n")
+	for _, terminal := range []bool{false, true} {
+		old := isTerminal
+		isTerminal = func(io.Writer) bool { return terminal }
+		var stdout, stderr bytes.Buffer
+		code := Main([]string{"check", "--no-cache", "-C", dir}, &stdout, &stderr)
+		isTerminal = old
+		summary := "leakfix: 1 finding in 2 packages\n"
+		if got := stderr.String(); code != exitFindings || terminal && !strings.HasSuffix(got, "\x1b[K"+summary) || !terminal && got != "" {
+			t.Errorf("terminal %v: exit %d, stderr %q; want exit 1 and the summary %q only on a terminal", terminal, code, got, summary)
+		}
 	}
 }
 
