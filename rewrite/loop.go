@@ -132,6 +132,17 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 	if err != nil {
 		return err
 	}
+	if l.DeadReturn != nil {
+		// A return after a range that never ended is dead code, and once
+		// the range is a for without a condition it is unreachable.
+		ret, err := rw.node(l.DeadReturn)
+		if err != nil {
+			return err
+		}
+		if !remove(root, ret) {
+			return fmt.Errorf("%s: return after the loop not found", rw.pkg.Fset.Position(l.DeadReturn.Pos()))
+		}
+	}
 	taken := rw.takenIn(decl)
 	if l.Signal != nil {
 		// Undo the registration when the goroutine returns, before done is
@@ -319,6 +330,23 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 		return fmt.Errorf("%s: loop not found in its goroutine", rw.pkg.Fset.Position(ars.Pos()))
 	}
 	return nil
+}
+
+// remove deletes target from the statement list holding it under root.
+func remove(root, target dst.Node) bool {
+	done := false
+	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
+		if done {
+			return false
+		}
+		if c.Node() == target && c.Index() >= 0 {
+			c.Delete()
+			done = true
+			return false
+		}
+		return true
+	}, nil)
+	return done
 }
 
 // newTickerC reports whether the ranged expression x (dx in dst) is

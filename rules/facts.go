@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"iter"
+	"maps"
 	"slices"
 )
 
@@ -238,6 +240,9 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 		return f.ctxLife(info.Uses[e], depth+1)
 	case *ast.CallExpr:
 		fn := calleeFunc(info, e)
+		if fn != nil && fn.Name() == "Context" && fn.Signature().Recv() != nil && isNamed(derefType(fn.Signature().Recv().Type()), "net/http", "Request") {
+			return lifeShort // a request's context ends with the request
+		}
 		if fn == nil || fn.Pkg() == nil || fn.Pkg().Path() != "context" {
 			return lifeUnknown
 		}
@@ -481,6 +486,117 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// locksTaken returns the mutex fields that the code under n locks, directly
+// or through the package's functions.
+func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
+	start := newMethodFacts()
+	f.bodyFacts(n, start)
+	out := map[*types.Var]bool{}
+	add := func(mf *methodFacts) {
+		for v := range mf.touches {
+			if isLock(v.Type()) {
+				out[v] = true
+			}
+		}
+	}
+	add(start)
+	seen := map[*types.Func]bool{}
+	queue := sortedFuncs(start.calls)
+	for len(queue) > 0 {
+		fn := queue[0]
+		queue = queue[1:]
+		if seen[fn] {
+			continue
+		}
+		seen[fn] = true
+		mf := f.methodFacts(fn)
+		add(mf)
+		queue = append(queue, sortedFuncs(mf.calls)...)
+	}
+	return out
+}
+
+// isLock reports whether t is a sync.Mutex or sync.RWMutex.
+func isLock(t types.Type) bool {
+	return isNamed(t, "sync", "Mutex") || isNamed(t, "sync", "RWMutex")
+}
+
+// callerHolding returns a call of cleanup, in the package, made while the
+// caller holds one of locks (locked earlier in an enclosing statement list
+// and not yet unlocked; a deferred unlock still holds it): the caller and
+// the lock, spelled as written. It returns "", "" if there is none.
+func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]bool) (string, string) {
+	if len(locks) == 0 {
+		return "", ""
+	}
+	for obj, decl := range f.methodsInOrder() {
+		if decl.Body == nil || obj == cleanup {
+			continue
+		}
+		var caller, lock string
+		var visit func(list []ast.Stmt, held map[*types.Var]string)
+		visit = func(list []ast.Stmt, held map[*types.Var]string) {
+			held = maps.Clone(held)
+			for _, st := range list {
+				if caller != "" {
+					return
+				}
+				if es, ok := st.(*ast.ExprStmt); ok {
+					if call, ok := es.X.(*ast.CallExpr); ok {
+						if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && len(call.Args) == 0 {
+							if v, ok := f.objectOf(sel.X).(*types.Var); ok && isLock(v.Type()) {
+								switch sel.Sel.Name {
+								case "Lock", "RLock":
+									held[v], _ = exprString(sel.X)
+								case "Unlock", "RUnlock":
+									delete(held, v)
+								}
+							}
+						}
+					}
+				}
+				ast.Inspect(st, func(n ast.Node) bool {
+					if _, ok := n.(*ast.FuncLit); ok || caller != "" {
+						return false
+					}
+					if call, ok := n.(*ast.CallExpr); ok && calleeFunc(f.pass.Info, call) == cleanup {
+						for v, spelled := range held {
+							if locks[v] {
+								caller, lock = FuncName(decl), spelled
+							}
+						}
+					}
+					return true
+				})
+				for _, child := range stmtLists(st) {
+					visit(child, held)
+				}
+			}
+		}
+		visit(decl.Body.List, map[*types.Var]string{})
+		if caller != "" {
+			return caller, lock
+		}
+	}
+	return "", ""
+}
+
+// methodsInOrder yields the package's function declarations in source order.
+func (f *loopFinder) methodsInOrder() iter.Seq2[*types.Func, *ast.FuncDecl] {
+	return func(yield func(*types.Func, *ast.FuncDecl) bool) {
+		fns := make([]*types.Func, 0, len(f.methods))
+		for fn := range f.methods {
+			fns = append(fns, fn)
+		}
+		slices.SortFunc(fns, func(a, b *types.Func) int { return int(a.Pos() - b.Pos()) })
+		for _, fn := range fns {
+			if !yield(fn, f.methods[fn]) {
+				return
+			}
+		}
+	}
 }
 
 // sortedFuncs returns the functions of set in the order they are declared,

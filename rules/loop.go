@@ -34,6 +34,11 @@ type Loop struct {
 	// reads, when it reads one; the fix also undoes the registration.
 	Signal ast.Expr
 
+	// DeadReturn is a return right after a range that never ends (over
+	// time.Tick or a Ticker's C): it never ran, and once the range becomes
+	// for { select ... } it is unreachable code, so the fix removes it.
+	DeadReturn *ast.ReturnStmt
+
 	note   string     // a judgement the plan made, for the finding's message
 	timed  bool       // some wait is on time or on signals, not only on other channels
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
@@ -577,6 +582,7 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			continue
 		}
 		l.Start, l.Starter, l.Lit, l.Method = start, starter, lit, method
+		l.Site.start = start
 		finding := &Finding{
 			Rule:    unstoppableLoop,
 			Pos:     start.Pos(),
@@ -1067,6 +1073,12 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	if inLoop(l.Starter.Body, l.Start) {
 		return "the goroutine is started inside a loop, so one value owns several of them"
 	}
+	if why := f.afterRange(l, body); why != "" {
+		return why
+	}
+	if isHandler(f.pass.Info, l.Starter) {
+		return "the goroutine is started by the HTTP handler " + FuncName(l.Starter) + ", once per request that needs it, and its owner could hold only the last one's state"
+	}
 	if f.inTimerCallback(l.Starter, l.Start) {
 		return "the goroutine is started from a time.AfterFunc callback, which may run while or after the work is shut down"
 	}
@@ -1120,6 +1132,11 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	// early, is the safer choice, and only a free function with no owner
 	// honours its caller's context.
 	ctx, life, used := f.lifetimeCtx(l.Start, l.Lit)
+	// A member of an errgroup.WithContext group lives as long as the group:
+	// the group's context ends when ctx does or when a member fails.
+	if gctx := f.groupCtx(l.Starter, l.Start); gctx != "" {
+		ctx, life, used = gctx, lifeOwned, true
+	}
 	if ctx != "" && (used || life == lifeOwned) {
 		l.Ctx = ctx
 		return ""
@@ -1301,11 +1318,181 @@ func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
 		starters = append(starters, fn)
 	}
 	l.Owner.Cleanup, _ = f.cleanup(l.Owner.Type, starters)
+	if c := l.Owner.Cleanup; c != nil && guarded {
+		if _, ptr := f.pass.Info.TypeOf(c.Recv.List[0].Type).(*types.Pointer); !ptr {
+			return c.Name.Name + " has a value receiver, so the state " + FuncName(l.Starter) + " stores cannot be guarded against it"
+		}
+	}
 	l.Owner.Existing = f.existingStop(l.Owner.Type, starters)
 	if l.Owner.Cleanup == nil {
 		l.Owner.Promoted, l.Owner.Via = f.promotedCleanup(l.Owner.Type)
 	}
 	return ""
+}
+
+// groupCtx returns the context that errgroup.WithContext made together with
+// the group whose Go method start calls, or "".
+func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
+	es, ok := start.(*ast.ExprStmt)
+	if !ok {
+		return ""
+	}
+	call, ok := es.X.(*ast.CallExpr)
+	if !ok {
+		return ""
+	}
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "Go" {
+		return ""
+	}
+	group := f.objectOf(sel.X)
+	name := ""
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 2 || len(as.Rhs) != 1 || name != "" {
+			return name == ""
+		}
+		c, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if callee := calleeFunc(f.pass.Info, c); callee == nil || callee.Name() != "WithContext" || callee.Pkg() == nil || !strings.HasSuffix(callee.Pkg().Path(), "/errgroup") {
+			return true
+		}
+		if f.objectOf(as.Lhs[0]) == group {
+			if id, ok := as.Lhs[1].(*ast.Ident); ok && id.Name != "_" {
+				name = id.Name
+			}
+		}
+		return name == ""
+	})
+	return name
+}
+
+// afterRange decides what becomes of the code after a ranging loop, which
+// the fix turns into for { select ... }: a range over time.Tick or a
+// Ticker's C never ends, so a return right after it is dead and is
+// removed, and other statements there would become unreachable code that
+// go vet reports; a range over a channel the package closes ends when it
+// is closed, which the select would not keep. It returns why the fix is
+// refused, or "".
+func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
+	rs, ok := l.Stmt.(*ast.RangeStmt)
+	if !ok {
+		return ""
+	}
+	if obj := f.objectOf(rs.X); obj != nil && (f.closed[obj] || f.life.moved[obj]) && !f.isTickerC(rs.X) {
+		return "the loop ranges over a channel that may be closed, which ends the loop; the fix would not keep that"
+	}
+	block := enclosingBlock(body, rs)
+	if block == nil {
+		return ""
+	}
+	i := slices.Index(block.List, ast.Stmt(rs))
+	rest := block.List[i+1:]
+	if len(rest) == 0 {
+		return ""
+	}
+	endless := l.Waits[0].Kind == RangeTick || f.isTickerC(rs.X)
+	if ret, ok := rest[0].(*ast.ReturnStmt); ok && len(rest) == 1 && endless && constantArgs(f.pass.Info, &ast.CallExpr{Args: ret.Results}) {
+		l.DeadReturn = ret
+		return ""
+	}
+	if endless {
+		return "the statements after the loop never run, and the fix would leave them unreachable (go vet reports that)"
+	}
+	return ""
+}
+
+// isTickerC reports whether e is the C of a *time.Ticker, a channel that
+// is never closed.
+func (f *loopFinder) isTickerC(e ast.Expr) bool {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "C" && isNamed(derefType(f.pass.Info.TypeOf(sel.X)), "time", "Ticker")
+}
+
+// isHandler reports whether fn serves HTTP requests: it takes an
+// http.ResponseWriter and an *http.Request.
+func isHandler(info *types.Info, fn *ast.FuncDecl) bool {
+	w, r := false, false
+	for _, field := range fn.Type.Params.List {
+		t := info.TypeOf(field.Type)
+		w = w || isNamed(t, "net/http", "ResponseWriter")
+		r = r || isNamed(derefType(t), "net/http", "Request")
+	}
+	return w && r
+}
+
+// earlierCaller returns, spelled as written, the function of a go
+// statement that l's starter runs before l's start and that may call
+// cleanup: it could then read the stop state while the starter writes it.
+func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
+	found := ""
+	ast.Inspect(l.Starter.Body, func(n ast.Node) bool {
+		g, ok := n.(*ast.GoStmt)
+		if !ok || found != "" {
+			return found == ""
+		}
+		var body ast.Node
+		switch fun := ast.Unparen(g.Call.Fun).(type) {
+		case *ast.FuncLit:
+			body = fun.Body
+		default:
+			if fn := calleeFunc(f.pass.Info, g.Call); fn != nil {
+				if decl := f.methods[fn]; decl != nil {
+					body = decl.Body
+				}
+			}
+		}
+		if body != nil && g.End() <= l.startPos() {
+			if _, ok := f.reaches(body, cleanup); ok {
+				found, _ = exprString(g.Call.Fun)
+			}
+		}
+		return found == ""
+	})
+	return found
+}
+
+// callbackReaching returns, spelled as written, a function value the code
+// under body calls that may call cleanup, a method of owner: one it hands
+// the owner to (r.onGiveUp(r)), or one whose type is cleanup's method value
+// type (a func() that may be r.Close). It returns "" if there is none.
+func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup *types.Func) string {
+	info := f.pass.Info
+	ptr := types.NewPointer(owner)
+	method := types.NewSignatureType(nil, nil, nil, cleanup.Signature().Params(), cleanup.Signature().Results(), cleanup.Signature().Variadic())
+	found := ""
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found != "" {
+			return found == ""
+		}
+		if _, isGo := n.(*ast.GoStmt); isGo {
+			return false
+		}
+		if calleeFunc(info, call) != nil {
+			return true // a declared function: the call graph follows it
+		}
+		if tv, ok := info.Types[call.Fun]; !ok || !tv.IsValue() {
+			return true // a conversion or a builtin
+		}
+		sig, ok := info.TypeOf(call.Fun).Underlying().(*types.Signature)
+		if !ok {
+			return true
+		}
+		hands := types.Identical(sig, method)
+		for _, a := range call.Args {
+			if t := info.TypeOf(a); t != nil && types.Identical(t, ptr) {
+				hands = true
+			}
+		}
+		if hands {
+			found, _ = exprString(call.Fun)
+		}
+		return found == ""
+	})
+	return found
 }
 
 // abandon fills in l.Abandon: the returns after start, in the block that
@@ -1359,10 +1546,10 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 	return why
 }
 
-// constantArgs reports whether every argument of call is a constant.
+// constantArgs reports whether every argument of call is a constant or nil.
 func constantArgs(info *types.Info, call *ast.CallExpr) bool {
 	for _, a := range call.Args {
-		if tv, ok := info.Types[a]; !ok || tv.Value == nil {
+		if tv, ok := info.Types[a]; !ok || (tv.Value == nil && !tv.IsNil()) {
 			return false
 		}
 	}
@@ -1417,6 +1604,18 @@ func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
 	cleanup, ok := f.pass.Info.Defs[decl.Name].(*types.Func)
 	if !ok {
 		return ""
+	}
+	if earlier := f.earlierCaller(l, cleanup); earlier != "" {
+		name := decl.Name.Name
+		return "a goroutine " + FuncName(l.Starter) + " starts before this one (" + earlier + ") may call " + name + " before the work's stop state is set"
+	}
+	if caller, lock := f.callerHolding(cleanup, f.locksTaken(body)); caller != "" {
+		name := decl.Name.Name
+		return caller + " calls " + name + " while holding " + lock + ", which the goroutine takes, so " + name + " cannot wait for it to end"
+	}
+	if cb := f.callbackReaching(body, l.Owner.Type, cleanup); cb != "" {
+		name := decl.Name.Name
+		return "the goroutine calls " + cb + ", a function value that may call " + name + ", so " + name + " cannot wait for it to end"
 	}
 	if path, ok := f.reaches(body, cleanup); ok {
 		name := decl.Name.Name

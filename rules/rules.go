@@ -124,10 +124,21 @@ type Site struct {
 	// hand the caller no owner (return nil, err): the fix stops the work
 	// before each, since nothing could stop it later.
 	Abandon []*ast.ReturnStmt
+
+	start ast.Node // the statement that starts the work, for the rules' own checks
 }
 
 // Base returns s.
 func (s *Site) Base() *Site { return s }
+
+// startPos returns where the work starts in Starter, or the end of the
+// starter when the plan does not say.
+func (s *Site) startPos() token.Pos {
+	if s.start != nil {
+		return s.start.Pos()
+	}
+	return s.Starter.End()
+}
 
 // A Finding is one piece of background work that cannot be stopped.
 type Finding struct {
