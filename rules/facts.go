@@ -425,7 +425,7 @@ func (f *loopFinder) bodyFacts(n ast.Node, mf *methodFacts) {
 				}
 				mf.touches[v] = true
 				if len(n.Rhs) == len(n.Lhs) && n.Tok == token.ASSIGN {
-					if c := constant(info, n.Rhs[i]); c != "" {
+					if c := constantText(info, n.Rhs[i]); c != "" {
 						if mf.sets[v] == nil {
 							mf.sets[v] = map[string]bool{}
 						}
@@ -850,8 +850,8 @@ func isSyncType(t types.Type) bool {
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "sync"
 }
 
-// constant returns the spelling of e when it is a constant or nil, or "".
-func constant(info *types.Info, e ast.Expr) string {
+// constantText returns the spelling of e when it is a constant or nil, or "".
+func constantText(info *types.Info, e ast.Expr) string {
 	tv, ok := info.Types[e]
 	if !ok {
 		return ""
