@@ -78,10 +78,12 @@ func keep(pkg *packages.Package, f *rules.Finding, k func(string, token.Position
 
 // splitPackage divides a package's verified change among the findings it
 // fixed (see SplitFix).
-func splitPackage(pkg *packages.Package, found []*rules.Finding, why map[*rules.Finding]string, changes []Change) map[*rules.Finding][]Edit {
+func splitPackage(pkg *packages.Package, found []*rules.Finding, why map[*rules.Finding]string, later map[*rules.Finding]bool, changes []Change) map[*rules.Finding][]Edit {
 	var fixed []*rules.Finding
 	for _, f := range found {
-		if r, ok := why[f]; f.Fix != nil && ok && r == "" {
+		// A finding fixed once the others were (later) has no plan of its
+		// own: its edits go to it by position.
+		if r, ok := why[f]; (f.Fix != nil && ok && r == "") || later[f] {
 			fixed = append(fixed, f)
 		}
 	}

@@ -521,7 +521,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		for name, content := range pf.files {
 			changes = append(changes, Change{Path: name, Old: pf.old[name], New: content, Package: pkg.PkgPath})
 		}
-		edits = splitPackage(pkg, found, unfixed, changes)
+		edits = splitPackage(pkg, found, unfixed, laterFixed, changes)
 	}
 	for _, f := range found {
 		out := Finding{
