@@ -41,6 +41,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/rewrite"
 )
 
 // A verifier type-checks rewritten packages before anything is written, and
@@ -51,10 +52,10 @@ type verifier struct {
 	dir string
 	env []string
 
-	known map[string]*types.Package // packages of added found among the loaded ones' dependencies
+	known map[string]*types.Package // packages of rewrite.MayImport found among the loaded ones' dependencies
 	once  sync.Once
-	extra map[string]*types.Package // packages of added loaded on their own
-	// source, when set, loads the packages of added from source, into the
+	extra map[string]*types.Package // packages of rewrite.MayImport loaded on their own
+	// source, when set, loads the packages of rewrite.MayImport from source, into the
 	// types of the loaded packages; otherwise go/packages loads them.
 	source func() map[string]*types.Package
 }
@@ -64,15 +65,12 @@ type verifier struct {
 func newVerifier(ctx context.Context, dir string, env []string, pkgs ...*packages.Package) *verifier {
 	v := &verifier{ctx: ctx, dir: dir, env: env, known: map[string]*types.Package{}}
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
-		if slices.Contains(added, p.PkgPath) && p.Types != nil && p.Types.Complete() && len(p.Errors) == 0 {
+		if slices.Contains(rewrite.MayImport, p.PkgPath) && p.Types != nil && p.Types.Complete() && len(p.Errors) == 0 {
 			v.known[p.PkgPath] = p.Types
 		}
 	})
 	return v
 }
-
-// added are the packages a fix may import that the package did not.
-var added = []string{"context", "os/signal", "sync", "time"}
 
 // check type-checks pkg with the changed files replaced by their new
 // content. Imports resolve through override first, when it is not nil,
@@ -205,10 +203,10 @@ func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override 
 	return checked, nil
 }
 
-// std returns one of the packages in added: from the loaded packages'
+// std returns one of the packages a fix may import (rewrite.MayImport): from the loaded packages'
 // dependencies when they include it, else loaded once, on first need.
 func (v *verifier) std(path string) *types.Package {
-	if !slices.Contains(added, path) {
+	if !slices.Contains(rewrite.MayImport, path) {
 		return nil
 	}
 	if p := v.known[path]; p != nil {
@@ -220,7 +218,7 @@ func (v *verifier) std(path string) *types.Package {
 			return
 		}
 		cfg := &packages.Config{Context: v.ctx, Mode: packages.NeedName | packages.NeedTypes, Dir: v.dir, Env: v.env}
-		pkgs, err := packages.Load(cfg, added...)
+		pkgs, err := packages.Load(cfg, rewrite.MayImport...)
 		if err != nil {
 			return
 		}
@@ -531,12 +529,12 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 	return pkgs, r.stdFrom(c, u.dir, env), nil
 }
 
-// stdFrom returns what loads the packages of added (a fix's new imports)
+// stdFrom returns what loads the packages of rewrite.MayImport (a fix's new imports)
 // from source into c's types, so that they share with the packages c
 // checked the types of what they import.
 func (r *run) stdFrom(c *load.Checker, dir string, env []string) func() map[string]*types.Package {
 	return func() map[string]*types.Package {
-		roots, err := list(r.ctx, dir, added, Options{BuildFlags: r.opts.BuildFlags}, env)
+		roots, err := list(r.ctx, dir, rewrite.MayImport, Options{BuildFlags: r.opts.BuildFlags}, env)
 		if err != nil {
 			return nil
 		}
