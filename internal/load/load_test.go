@@ -135,3 +135,24 @@ func TestForget(t *testing.T) {
 		t.Error("io was checked again")
 	}
 }
+
+// TestUnsafe checks that an import of unsafe gives go/types' own package,
+// not one checked from unsafe.go, which only documents it.
+func TestUnsafe(t *testing.T) {
+	ctx := context.Background()
+	roots, err := List(&Config{Context: ctx, Dir: "."}, "sync/atomic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Checker{Fset: token.NewFileSet(), Sizes: types.SizesFor("gc", runtime.GOARCH), Info: info}
+	if err := c.Check(ctx, roots, func(*packages.Package) Need { return API }); err != nil {
+		t.Fatal(err)
+	}
+	typed, ok := c.Package(roots[0])
+	if !ok {
+		t.Fatal(typed.Errors)
+	}
+	if got := typed.Imports["unsafe"].Types; got != types.Unsafe {
+		t.Errorf("sync/atomic imports %v, want types.Unsafe", got)
+	}
+}
