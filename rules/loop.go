@@ -1211,7 +1211,7 @@ func (f *loopFinder) inPackageOnce(fn *ast.FuncDecl, start ast.Node) bool {
 // init, it starts its work under a package-level sync.Once, or it is
 // unexported and called only from init and package variable initializers.
 func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
-	if fn.Name.Name == "init" {
+	if fn.Name.Name == "init" || f.guardedByFlag(fn) {
 		return true
 	}
 	obj, ok := f.pass.Info.Defs[fn.Name].(*types.Func)
@@ -1243,6 +1243,53 @@ func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
 		}
 	}
 	return calls > 0
+}
+
+// guardedByFlag reports whether fn returns early when a package variable
+// says the work already started, and sets that variable itself:
+//
+//	if started { return }
+//	started = true
+//	go ...
+//
+// Such a function starts its work once however often it is called.
+func (f *loopFinder) guardedByFlag(fn *ast.FuncDecl) bool {
+	pkgVar := func(e ast.Expr) *types.Var {
+		v, ok := f.objectOf(e).(*types.Var)
+		if !ok || v.Parent() != f.pass.Pkg.Scope() {
+			return nil
+		}
+		return v
+	}
+	guards := map[*types.Var]bool{}
+	for _, st := range fn.Body.List {
+		switch st := st.(type) {
+		case *ast.IfStmt:
+			if len(st.Body.List) == 0 {
+				continue
+			}
+			if _, ok := st.Body.List[len(st.Body.List)-1].(*ast.ReturnStmt); !ok {
+				continue
+			}
+			ast.Inspect(st.Cond, func(n ast.Node) bool {
+				if e, ok := n.(ast.Expr); ok {
+					if v := pkgVar(e); v != nil {
+						guards[v] = true
+					}
+				}
+				return true
+			})
+		case *ast.AssignStmt:
+			for _, l := range st.Lhs {
+				if v := pkgVar(l); v != nil && guards[v] {
+					return true
+				}
+			}
+		case *ast.GoStmt:
+			return false // started before any flag was set
+		}
+	}
+	return false
 }
 
 // paramOwnerIn returns the first use, inside lit, of a parameter of fn that
