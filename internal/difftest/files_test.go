@@ -282,7 +282,7 @@ func afterTest(p *program, c cleanup, tr traces) string {
 	for _, name := range p.traces {
 		suffix := strings.TrimPrefix(name, "trace")
 		at := tr.At[name]
-		fmt.Fprintf(&b, "want%s = %s\nnext%[1]s = %s\n", suffix, literal(at), literal(tr.Later[name][len(at):]))
+		fmt.Fprintf(&b, "want%[1]s = %[2]s\nnext%[1]s = %[3]s\n", suffix, literal(at), literal(tr.Later[name][len(at):]))
 	}
 	b.WriteString(")\n")
 	return gofmt(header(imports) + b.String())

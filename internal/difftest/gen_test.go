@@ -158,7 +158,7 @@ func generate(data []byte, id string) (*program, []byte) {
 			g.p("%q\n", path)
 		}
 	}
-	g.p(")\n\n// %s owns the work of program %q.\ntype %[1]s struct {\nn int\nevery time.Duration\nin chan int\n", T, id)
+	g.p(")\n\n// %s owns the work.\ntype %[1]s struct {\nn int\nevery time.Duration\nin chan int\n", T)
 	if g.imp["sync"] {
 		g.p("mu sync.Mutex\n")
 	}
