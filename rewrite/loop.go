@@ -203,11 +203,12 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
 		}
 		ch = sel(dst.NewIdent(name), "C")
-	} else if hasCall(ars.X) {
+	} else if hasCall(ars.X) || assignsTo(rw.pkg.Info, ars.Body, ars.X) {
 		// range evaluates its channel once; a select evaluates its case on
 		// every pass, which for a ticker made in the expression (a clock
 		// library's) would start a new one each time and turn a fixed rate
-		// into a fixed delay.
+		// into a fixed delay, and for a ticker the body replaces would
+		// follow the new one where range kept reading the old.
 		name := fresh(taken, "ticks")
 		pre = []dst.Stmt{define(name, rs.X)}
 		ch = dst.NewIdent(name)
@@ -331,6 +332,34 @@ func hasCall(e ast.Expr) bool {
 	ast.Inspect(e, func(n ast.Node) bool {
 		if _, ok := n.(*ast.CallExpr); ok {
 			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// assignsTo reports whether body assigns a variable or field that e reads.
+func assignsTo(info *types.Info, body *ast.BlockStmt, e ast.Expr) bool {
+	read := map[types.Object]bool{}
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			if v, ok := info.Uses[id].(*types.Var); ok {
+				read[v] = true
+			}
+		}
+		return true
+	})
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if as, ok := n.(*ast.AssignStmt); ok {
+			for _, lhs := range as.Lhs {
+				switch lhs := ast.Unparen(lhs).(type) {
+				case *ast.Ident:
+					found = found || read[info.Uses[lhs]]
+				case *ast.SelectorExpr:
+					found = found || read[info.Uses[lhs.Sel]]
+				}
+			}
 		}
 		return !found
 	})

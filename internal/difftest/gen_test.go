@@ -269,8 +269,8 @@ func (g *gen) loop() {
 		tick = "now"
 	}
 	kind := g.choose(numWaits)
-	if (kind == waitClosedChan || kind == waitReplacedTicker) && !*withKnown {
-		kind = waitTick // testdata/pending/closed_time_channel.txtar, replaced_ticker.txtar
+	if kind == waitClosedChan && !*withKnown {
+		kind = waitTick // testdata/pending/closed_time_channel.txtar
 	}
 	g.note("%s: wait %s", g.tr, waitNames[kind])
 	P := g.period()
