@@ -257,7 +257,7 @@ var waitNames = [...]string{
 
 // loop writes one loop and what follows it.
 func (g *gen) loop() {
-	g.outer, g.inCase, g.exits = "", false, g.choose(3) == 0
+	g.outer, g.inCase, g.exits = "", false, g.choose(3) == 1 // not by default: an exit leaves the loop unreported
 	label := ""
 	if g.choose(3) == 0 {
 		g.label++
