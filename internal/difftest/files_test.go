@@ -99,12 +99,14 @@ func checkGone(t *testing.T, base int) {
 }
 
 // stopWithin calls stop twice at the same time, waits up to an hour of
-// fake time for the first call to return, and calls it once more.
-func stopWithin(t *testing.T, stop func()) {
+// fake time for the first call to return, and calls it once more. It calls
+// returned as soon as the first call has returned.
+func stopWithin(t *testing.T, stop, returned func()) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		stop()
+		returned()
 	}()
 	go stop()
 	select {
@@ -138,6 +140,15 @@ func checkDuring(t *testing.T, name string, got, want, next []string) {
 	}
 	if len(during) > len(next) || !slices.Equal(during, next[:len(during)]) {
 		t.Errorf("%s while the cleanup waited: %q; before the fix it went on with %q", name, during, next)
+	}
+}
+
+// checkAfter requires the goroutine to have done nothing after the cleanup
+// returned: the cleanup waits for it to end.
+func checkAfter(t *testing.T, name string, returned, got []string) {
+	t.Helper()
+	if len(got) > len(returned) {
+		t.Errorf("%s after the cleanup returned: %q", name, got[len(returned):])
 	}
 }
 `
@@ -264,13 +275,23 @@ func afterTest(p *program, c cleanup, tr traces) string {
 		// Nothing waits for a loop that honours a context: give it time.
 		b.WriteString("cancel()\ntime.Sleep(time.Minute)\nsynctest.Wait()\n")
 	default:
-		fmt.Fprintf(&b, "stopWithin(t, func() {\n%s\n})\nsynctest.Wait()\n", c.call(v))
+		b.WriteString("var returned [][]string\n")
+		fmt.Fprintf(&b, "stopWithin(t, func() {\n%s\n}, func() {\nreturned = [][]string{", c.call(v))
+		for _, name := range p.traces {
+			fmt.Fprintf(&b, "%s.trace(), ", name)
+		}
+		b.WriteString("}\n})\nsynctest.Wait()\n")
 	}
 	if c.kind != "none" {
 		b.WriteString("checkGone(t, base)\n")
 		for _, name := range p.traces {
 			suffix := strings.TrimPrefix(name, "trace")
 			fmt.Fprintf(&b, "checkDuring(t, %q, %s.trace(), want%s, next%[3]s)\n", name, name, suffix)
+		}
+		if c.kind != "cancel" {
+			for i, name := range p.traces {
+				fmt.Fprintf(&b, "checkAfter(t, %q, returned[%d], %[1]s.trace())\n", name, i)
+			}
 		}
 	}
 	if c.kind == "method" && p.owner != ctxParam {

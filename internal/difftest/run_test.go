@@ -84,7 +84,7 @@ func runBatch(t *testing.T, groups [][]*program, race bool) []*outcome {
 	}
 
 	// Before the fix: every package's programs in one bubble.
-	if res := goCmd(dir, "test", "-count=1", "./...", "-args", "-test.paniconexit0=false"); res.err != nil {
+	if res := goCmd(dir, "test", "-count=1", "-timeout=1m", "./...", "-args", "-test.paniconexit0=false"); res.err != nil {
 		t.Fatalf("the programs do not run before the fix: %v\n%s\n%s", res.err, res.out, programs(outs))
 	}
 	for _, pkg := range pkgs {
@@ -202,7 +202,10 @@ func runBatch(t *testing.T, groups [][]*program, race bool) []*outcome {
 		}
 		sort.Strings(names)
 		sort.Strings(pkgs)
-		args := []string{"test", "-count=1", "-json", "-run", "^(" + strings.Join(names, "|") + ")$"}
+		// A goroutine blocked on a mutex keeps fake time from advancing, so
+		// a cleanup that deadlocks hangs the binary instead of failing the
+		// bubble: the timeout turns that into a failure.
+		args := []string{"test", "-count=1", "-json", "-timeout=1m", "-run", "^(" + strings.Join(names, "|") + ")$"}
 		if race {
 			args = append(args, "-race")
 		}
