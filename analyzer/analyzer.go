@@ -120,14 +120,15 @@ func fixes(pass *analysis.Pass, found []*rules.Finding) (map[*rules.Finding]stri
 		return unfixed, nil
 	}
 	pkg := &rewrite.Package{Path: pass.Pkg.Path(), Fset: pass.Fset, Files: pass.Files, Info: pass.TypesInfo, Types: pass.Pkg}
-	files, failures, err := rewrite.Apply(pkg, plans)
+	res, err := rewrite.Apply(pkg, plans)
 	if err != nil {
 		for _, f := range byPlan {
 			unfixed[f] = err.Error()
 		}
 		return unfixed, nil
 	}
-	for _, fl := range failures {
+	files := res.Files
+	for _, fl := range res.Failures {
 		unfixed[byPlan[fl.Fix]] = fl.Reason
 	}
 	var changes []engine.Change

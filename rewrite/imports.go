@@ -14,8 +14,9 @@ import (
 // would add them itself, but it then sorts the whole declaration into one
 // standard-library group and one group for the rest, undoing the grouping
 // the file's authors chose (std, third party, own module); an import that is
-// already present leaves the declaration as it was.
-func addImports(f *dst.File, self string) {
+// already present leaves the declaration as it was. It returns the paths the
+// new code needs that f did not import.
+func addImports(f *dst.File, self string) []string {
 	have := map[string]bool{}
 	var decl *dst.GenDecl
 	for _, d := range f.Decls {
@@ -31,9 +32,6 @@ func addImports(f *dst.File, self string) {
 			decl = gd
 		}
 	}
-	if decl == nil {
-		return // the restorer writes a new declaration, with nothing to disturb
-	}
 	var need []string
 	dst.Inspect(f, func(n dst.Node) bool {
 		if id, ok := n.(*dst.Ident); ok && id.Path != "" && id.Path != self && !have[id.Path] {
@@ -43,9 +41,13 @@ func addImports(f *dst.File, self string) {
 		return true
 	})
 	slices.Sort(need)
+	if decl == nil {
+		return need // the restorer writes a new declaration, with nothing to disturb
+	}
 	for _, path := range need {
 		insertImport(decl, path)
 	}
+	return need
 }
 
 // insertImport inserts an import of path into decl: into the first group of

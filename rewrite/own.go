@@ -39,6 +39,7 @@ type holder struct {
 	anchor *ast.FuncDecl
 
 	cleanup string // the cleanup's name, once chosen
+	added   bool   // the cleanup was generated, not extended
 	args    bool   // the cleanup takes arguments
 }
 
@@ -52,7 +53,7 @@ type value struct {
 // and makes the owner's cleanup stop them. It returns why the owner cannot
 // hold them, or "".
 func (rw *rewriter) own(h *holder) (string, error) {
-	cleanup := rw.cleanupDecl(h.typ)
+	cleanup := rw.cleanupDecl(h)
 	name := ""
 	if cleanup == nil {
 		for _, n := range cleanupNames {
@@ -93,6 +94,13 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			}
 		}
 	}
+	// An extended cleanup that takes a context (Shutdown(ctx) error) waits
+	// for the work only until that context is done, as such methods promise;
+	// its own code then goes on and decides what it returns.
+	waitCtx := ""
+	if cleanup != nil {
+		waitCtx = ctxParamName(rw.pkg.Info, cleanup.Type)
+	}
 	var (
 		decls    []declared
 		stops    []dst.Stmt
@@ -127,7 +135,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			if err := rw.start(item, st, ref); err != nil {
 				return "", err
 			}
-			stops = append(stops, stopBlock(st, h.cleanupRef())...)
+			stops = append(stops, stopBlock(st, h.cleanupRef(), waitCtx)...)
 		case *rules.Timer:
 			timer := fresh(site.Name + "Timer")
 			if site.Name == "timer" {
@@ -178,7 +186,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		h.cleanup, h.args = cleanup.Name.Name, len(cleanup.Type.Params.List) > 0
 		return "", nil
 	}
-	h.cleanup = name
+	h.cleanup, h.added = name, true
 	var doc []string
 	switch {
 	case len(starters) > 0:
@@ -299,13 +307,26 @@ func (h *holder) cleanupRef() func(string) dst.Expr {
 //		<-s.cleanupDone
 //	}
 //
-// guarded by the loop's mutex when it has one.
-func stopBlock(st state, ref func(string) dst.Expr) []dst.Stmt {
+// guarded by the loop's mutex when it has one. With ctx set, the wait also
+// ends when that context is done:
+//
+//	select {
+//	case <-s.cleanupDone:
+//	case <-ctx.Done():
+//	}
+func stopBlock(st state, ref func(string) dst.Expr, ctx string) []dst.Stmt {
+	var wait dst.Stmt = &dst.ExprStmt{X: recv(ref(st.done))}
+	if ctx != "" {
+		wait = &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{
+			&dst.CommClause{Comm: &dst.ExprStmt{X: recv(ref(st.done))}},
+			&dst.CommClause{Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(ctx), "Done")))}},
+		}}}
+	}
 	block := []dst.Stmt{&dst.IfStmt{
 		Cond: &dst.BinaryExpr{X: ref(st.stop), Op: token.NEQ, Y: dst.NewIdent("nil")},
 		Body: &dst.BlockStmt{List: []dst.Stmt{
 			&dst.ExprStmt{X: call(ref(st.stop))},
-			&dst.ExprStmt{X: recv(ref(st.done))},
+			wait,
 		}},
 	}}
 	if st.mu == "" {
@@ -501,29 +522,31 @@ func typeExpr(t *types.Named, spec *ast.TypeSpec) dst.Expr {
 	return &dst.IndexListExpr{X: typ, Indices: params}
 }
 
-// cleanupDecl returns the declaration of the first of rules.CleanupNames
-// that t (or, for t nil, the package) declares, or nil.
-func (rw *rewriter) cleanupDecl(t *types.Named) *ast.FuncDecl {
-	for _, name := range rules.CleanupNames {
-		var obj types.Object
-		if t == nil {
-			obj = rw.pkg.Types.Scope().Lookup(name)
-		} else {
-			obj, _, _ = types.LookupFieldOrMethod(t, true, rw.pkg.Types, name)
-		}
-		fn, ok := obj.(*types.Func)
-		if !ok || fn.Pkg() != rw.pkg.Types {
-			continue
-		}
-		decl := rw.decl(fn)
-		if decl == nil || decl.Body == nil || (t == nil) != (decl.Recv == nil) {
-			continue
-		}
-		// A method promoted from an embedded type of this package is not t's own.
-		if t != nil && !isMethodOf(fn, t) {
-			continue
+// cleanupDecl returns the existing cleanup that h's fixes extend, or nil
+// when one is to be generated. For a type the rules decided it, knowing
+// which methods only pause the value; where the fixes of one type disagree,
+// a new method is safer. For the package it is the first of
+// rules.CleanupNames that the package declares as a function.
+func (rw *rewriter) cleanupDecl(h *holder) *ast.FuncDecl {
+	if h.typ != nil {
+		var decl *ast.FuncDecl
+		for i, item := range h.items {
+			c := item.Base().Owner.Cleanup
+			if i > 0 && c != decl {
+				return nil
+			}
+			decl = c
 		}
 		return decl
+	}
+	for _, name := range rules.CleanupNames {
+		fn, ok := rw.pkg.Types.Scope().Lookup(name).(*types.Func)
+		if !ok {
+			continue
+		}
+		if decl := rw.decl(fn); decl != nil && decl.Body != nil && decl.Recv == nil {
+			return decl
+		}
 	}
 	return nil
 }
@@ -551,16 +574,6 @@ func (rw *rewriter) receiverName(t *types.Named) string {
 		}
 	}
 	return strings.ToLower(t.Obj().Name()[:1])
-}
-
-// isMethodOf reports whether fn is declared with t (or *t) as receiver.
-func isMethodOf(fn *types.Func, t *types.Named) bool {
-	recv := fn.Type().(*types.Signature).Recv().Type()
-	if p, ok := recv.(*types.Pointer); ok {
-		recv = p.Elem()
-	}
-	n, ok := types.Unalias(recv).(*types.Named)
-	return ok && n.Origin() == t.Origin()
 }
 
 // copied reports whether values of t are copied while it holds no lock
@@ -611,6 +624,21 @@ func (rw *rewriter) copied(t *types.Named) bool {
 		})
 	}
 	return found
+}
+
+// ctxParamName returns the name of ft's context.Context parameter, or ""
+// when it has none or leaves it unnamed.
+func ctxParamName(info *types.Info, ft *ast.FuncType) string {
+	for _, field := range ft.Params.List {
+		if t := info.TypeOf(field.Type); t != nil && t.String() == "context.Context" {
+			for _, name := range field.Names {
+				if name.Name != "_" {
+					return name.Name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // isLock reports whether t is a sync.Mutex or sync.RWMutex.

@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 	"strings"
 
 	"github.com/dave/dst"
@@ -33,15 +34,47 @@ type Failure struct {
 	Reason string
 }
 
-// Apply rewrites pkg according to the fix plans. It returns the new content
-// of every changed file keyed by file name, and the fixes it could not make.
-// Callers verify the result as a whole before writing it.
-func Apply(pkg *Package, fixes []rules.Fix) (map[string][]byte, []Failure, error) {
+// Done is what the rewriter did for one fix: the one record that reports,
+// the migration advice and wiring read, so that none of them has to guess
+// what the rewrite decided.
+type Done struct {
+	// Type is the owner type that now holds the work's state; "" when the
+	// package holds it, or when the work honours a context.
+	Type string
+	// Method is the cleanup that now stops the work: a method of Type, or a
+	// package function when Type is "". It is "" when the work honours a
+	// context (Ctx) or needs no cleanup (a ticker stopped where it is made).
+	Method string
+	// Added says Method was generated; otherwise an existing one was extended.
+	Added bool
+	// Ctx names the context the work now honours.
+	Ctx string
+}
+
+// A Result is the rewritten package: the new content of every changed file
+// keyed by file name, what was done for each fix made, and the fixes that
+// could not be made.
+type Result struct {
+	Files    map[string][]byte
+	Done     map[rules.Fix]Done
+	Failures []Failure
+	// Imports are the packages the new code imports that its file did not.
+	Imports []string
+}
+
+// MayImport lists every package the rewriter's new code can import. A file
+// may gain an import of these and of no other package.
+var MayImport = []string{"context", "os/signal", "sync", "time"}
+
+// Apply rewrites pkg according to the fix plans. Callers verify the result
+// as a whole before writing it.
+func Apply(pkg *Package, fixes []rules.Fix) (*Result, error) {
 	rw := &rewriter{
 		pkg:   pkg,
 		dec:   decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
 		files: map[*ast.File]*dst.File{},
 		taken: map[*ast.FuncDecl]map[string]bool{},
+		done:  map[rules.Fix]Done{},
 	}
 	var failures []Failure
 	var holders []*holder
@@ -53,11 +86,15 @@ func Apply(pkg *Package, fixes []rules.Fix) (map[string][]byte, []Failure, error
 			switch fix := fix.(type) {
 			case *rules.Loop:
 				err = rw.honourCtx(fix)
+				rw.done[fix] = Done{Ctx: fix.Ctx}
 			case *rules.TickerStop:
 				err = rw.stopTicker(fix)
+				rw.done[fix] = Done{}
+			default:
+				err = fmt.Errorf("rewrite: fix plan %T has no owner and no transform", fix)
 			}
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			continue
 		}
@@ -77,16 +114,27 @@ func Apply(pkg *Package, fixes []rules.Fix) (map[string][]byte, []Failure, error
 		holders = append(holders, pkg)
 	}
 	for _, h := range holders {
-		if why, err := rw.own(h); err != nil {
-			return nil, nil, err
-		} else if why != "" {
-			for _, fix := range h.items {
+		why, err := rw.own(h)
+		if err != nil {
+			return nil, err
+		}
+		for _, fix := range h.items {
+			if why != "" {
 				failures = append(failures, Failure{Fix: fix, Reason: why})
+				continue
 			}
+			d := Done{Method: h.cleanup, Added: h.added}
+			if h.typ != nil {
+				d.Type = h.typ.Obj().Name()
+			}
+			rw.done[fix] = d
 		}
 	}
-	out, err := rw.restore()
-	return out, failures, err
+	out, imports, err := rw.restore()
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Files: out, Done: rw.done, Failures: failures, Imports: imports}, nil
 }
 
 type rewriter struct {
@@ -95,6 +143,7 @@ type rewriter struct {
 	files   map[*ast.File]*dst.File
 	touched []*ast.File
 	taken   map[*ast.FuncDecl]map[string]bool // identifiers used in a function, plus those we added
+	done    map[rules.Fix]Done
 }
 
 // packageValues returns the package's holder, with the package variables
@@ -204,21 +253,31 @@ func (rw *rewriter) node(n ast.Node) (dst.Node, error) {
 	return d, nil
 }
 
-// restore prints every touched file.
-func (rw *rewriter) restore() (map[string][]byte, error) {
+// restore prints every touched file. It also returns the packages the new
+// code imports that its file did not.
+func (rw *rewriter) restore() (map[string][]byte, []string, error) {
 	names := newImportNames(rw.pkg.Types)
 	out := map[string][]byte{}
+	var imports []string
 	for _, f := range rw.touched {
 		name := rw.pkg.Fset.File(f.Pos()).Name()
-		addImports(rw.files[f], rw.pkg.Path)
+		for _, path := range addImports(rw.files[f], rw.pkg.Path) {
+			if !slices.Contains(MayImport, path) {
+				return nil, nil, fmt.Errorf("print %s: the new code imports %s, which the rewriter never adds", name, path)
+			}
+			if !slices.Contains(imports, path) {
+				imports = append(imports, path)
+			}
+		}
 		r := decorator.NewRestorerWithImports(rw.pkg.Path, names)
 		var buf bytes.Buffer
 		if err := r.Fprint(&buf, rw.files[f]); err != nil {
-			return nil, fmt.Errorf("print %s: %w", name, err)
+			return nil, nil, fmt.Errorf("print %s: %w", name, err)
 		}
 		out[name] = buf.Bytes()
 	}
-	return out, nil
+	slices.Sort(imports)
+	return out, imports, nil
 }
 
 // importNames resolves import paths to package names from the type-checked

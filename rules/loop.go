@@ -34,6 +34,7 @@ type Loop struct {
 	// reads, when it reads one; the fix also undoes the registration.
 	Signal ast.Expr
 
+	note   string     // a judgement the plan made, for the finding's message
 	timed  bool       // some wait is on time or on signals, not only on other channels
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
 }
@@ -50,6 +51,11 @@ type Owner struct {
 	// Shutdown (a Start method, a free function): the state then needs a
 	// mutex, and the goroutine closes its own done channel.
 	Guarded bool
+
+	// Cleanup is the method of Type that the fix extends to stop the work:
+	// one of CleanupNames that ends the value's life. It is nil when a new
+	// method is generated (Type has none, or its Stop only pauses).
+	Cleanup *ast.FuncDecl
 }
 
 // WaitKind says how a loop waits for time to pass.
@@ -242,6 +248,8 @@ type loopFinder struct {
 	// signal.Notify(c, ...) }); sigParamObjs are those parameters.
 	sigHelpers   map[*types.Func][]sigParam
 	sigParamObjs map[types.Object]bool
+	life         lifetimeFacts // where contexts come from, which channels can fire
+	mfacts       map[*types.Func]*methodFacts
 }
 
 // A sigParam is a parameter that a helper registers with signal.Notify, or
@@ -316,6 +324,8 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		wrappers:     map[*types.Func][]int{},
 		sigHelpers:   map[*types.Func][]sigParam{},
 		sigParamObjs: map[types.Object]bool{},
+		life:         newLifetimeFacts(),
+		mfacts:       map[*types.Func]*methodFacts{},
 	}
 	f.index()
 	return f
@@ -335,6 +345,7 @@ func (f *loopFinder) index() {
 							f.wrappers[obj] = params
 						}
 						f.signalParams(obj, fn)
+						f.indexLifetimes(fn)
 					}
 				}
 			}
@@ -552,10 +563,17 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			finding.Rule = unstoppedSignal
 			finding.Message = "goroutine started in " + FuncName(starter) + " reads signals forever and nothing calls signal.Stop"
 		}
-		if why := f.plan(l, ftype, body); why != "" {
+		why := f.plan(l, ftype, body)
+		if why == "" {
+			why = f.selfStop(&l.Site, body)
+		}
+		if why != "" {
 			finding.Unfixable = why
 		} else {
 			finding.Fix = l
+		}
+		if l.note != "" {
+			finding.Message += " (" + l.note + ")"
 		}
 		out = append(out, finding)
 	}
@@ -675,7 +693,11 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					if cc.Comm == nil {
 						blocking = false
 					}
-					if recv := commRecv(cc.Comm); recv != nil && f.stops(recv) {
+					recv := commRecv(cc.Comm)
+					if recv != nil && f.neverFires(recv) {
+						continue // a case that can never run: its exits are none
+					}
+					if recv != nil && f.stops(recv) {
 						managed = true
 					}
 					for _, s := range cc.Body {
@@ -781,18 +803,23 @@ func commRecv(comm ast.Stmt) ast.Expr {
 
 // stops reports whether receiving from ch can be a stop signal: ctx.Done()
 // or a similar Done method, a channel something closes, or a chan struct{}.
+//
+// A signal that can never fire is no stop: the Done of a context nothing
+// can cancel (context.Background, directly or through a variable), or a
+// chan struct{} of the package that nothing closes, sends on or hands on.
 func (f *loopFinder) stops(ch ast.Expr) bool {
 	if call, ok := ast.Unparen(ch).(*ast.CallExpr); ok {
 		if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" {
-			return true
+			return !f.ctxNeverDone(call)
 		}
 	}
-	if obj := f.objectOf(ch); obj != nil && f.closed[obj] {
+	obj := f.objectOf(ch)
+	if obj != nil && f.closed[obj] {
 		return true
 	}
 	if c, ok := f.pass.Info.TypeOf(ch).Underlying().(*types.Chan); ok {
 		if s, ok := c.Elem().Underlying().(*types.Struct); ok && s.NumFields() == 0 {
-			return true
+			return obj == nil || f.canFire(obj)
 		}
 	}
 	return false
@@ -972,9 +999,19 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	switch {
 	case l.Method != nil:
 		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
-		if name := ctxParam(f.pass.Info, l.Method.Type); name != "" {
-			l.Ctx = name
-			return ""
+		if name, i := ctxParam(f.pass.Info, l.Method.Type); name != "" {
+			// The method takes its lifetime from the caller, unless the
+			// context the starter hands it cannot be that: then the loop
+			// keeps it for its calls and gets a stop signal of its own.
+			why := ""
+			if g, ok := l.Start.(*ast.GoStmt); ok && i < len(g.Call.Args) {
+				why = f.notLifetime(g.Call.Args[i], l.Starter)
+			}
+			if why == "" {
+				l.Ctx = name
+				return ""
+			}
+			l.note = "the context it is given " + why + ", so it is not the work's lifetime"
 		}
 		if obj.Exported() || f.uses[obj] != 1 {
 			return "the loop's method " + obj.Name() + " is exported or called elsewhere, so a stop parameter cannot be added"
@@ -991,9 +1028,19 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	case l.Lit == nil:
 		return "the loop runs in a function started by name; only methods and function literals are fixed"
 	}
-	if name := f.ctxInScope(l.Start); name != "" {
-		l.Ctx = name
+	// A context in scope is the work's lifetime only where the code shows
+	// it: the goroutine already reads it, or its cancel function is kept to
+	// end the work later. A parameter the goroutine ignores may be a dial or
+	// load timeout; then the owner's own state, which cannot end the work
+	// early, is the safer choice, and only a free function with no owner
+	// honours its caller's context.
+	ctx, life, used := f.lifetimeCtx(l.Start, l.Lit)
+	if ctx != "" && (used || life == lifeOwned) {
+		l.Ctx = ctx
 		return ""
+	}
+	if ctx != "" && life == lifeParam && (l.Starter.Recv != nil || f.returnedIn(l.Starter, l.Lit) != nil) {
+		l.note = ctx + " is not taken as the work's lifetime: the goroutine never reads it, and it may be a timeout for " + FuncName(l.Starter) + " alone"
 	}
 	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
 		return f.setOwner(&l.Site, x, false)
@@ -1008,19 +1055,95 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		}
 		return f.setOwner(&l.Site, recv.Names[0], true)
 	}
+	if ctx != "" && life == lifeParam {
+		l.Ctx = ctx
+		return ""
+	}
 	// A free function or init: the state lives in package variables. Only
 	// init is known to run once, before anything could call Shutdown.
 	l.Owner = &Owner{Guarded: l.Starter.Name.Name != "init"}
 	return ""
 }
 
-// setOwner makes the value x names own l, if its type can.
+// notLifetime says why the context e, handed to work that fn starts, cannot
+// be the work's lifetime ("is cancelled when NewClient returns"), or "".
+func (f *loopFinder) notLifetime(e ast.Expr, fn *ast.FuncDecl) string {
+	life := lifeUnknown
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		life = f.ctxLifetime(f.pass.Info.Uses[e])
+	case *ast.CallExpr:
+		life = f.valueLife(ctxDef{fn: fn, value: e}, 0)
+	}
+	switch life {
+	case lifeShort:
+		return "is cancelled when " + FuncName(fn) + " returns or at a deadline"
+	case lifeNever:
+		return "can never be cancelled"
+	}
+	return ""
+}
+
+// lifetimeCtx returns the context variable visible at start that may be the
+// lifetime of the work lit does: its name, how long it lives, and whether lit
+// reads it. Contexts that end when the starter returns, or never, are
+// skipped; one that lit reads is preferred.
+func (f *loopFinder) lifetimeCtx(start ast.Node, lit *ast.FuncLit) (name string, life lifetime, used bool) {
+	for _, v := range f.ctxsInScope(start) {
+		l := f.ctxLifetime(v)
+		if l == lifeShort || l == lifeNever {
+			continue
+		}
+		u := false
+		ast.Inspect(lit.Body, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && f.pass.Info.Uses[id] == v {
+				u = true
+			}
+			return !u
+		})
+		if name == "" || (u && !used) {
+			name, life, used = v.Name(), l, u
+		}
+	}
+	return name, life, used
+}
+
+// setOwner makes the value x names own l, if its type can, and decides
+// which of the type's methods will stop the work.
 func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
 	l.Owner = f.owner(x)
 	if l.Owner == nil {
 		return "the loop's owner is not a pointer to a struct type declared in this package"
 	}
 	l.Owner.Guarded = guarded
+	var starters []*types.Func
+	if fn, ok := f.pass.Info.Defs[l.Starter.Name].(*types.Func); ok && l.Starter.Recv != nil {
+		starters = append(starters, fn)
+	}
+	l.Owner.Cleanup, _ = f.cleanup(l.Owner.Type, starters)
+	return ""
+}
+
+// selfStop says why the work, whose goroutine runs body, cannot be stopped
+// by waiting in the cleanup l's owner will use: the goroutine calls that
+// cleanup itself, and would then wait for its own end. It returns "" when
+// that cannot happen.
+func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
+	if l.Owner == nil || l.Owner.Cleanup == nil {
+		return ""
+	}
+	cleanup, ok := f.pass.Info.Defs[l.Owner.Cleanup.Name].(*types.Func)
+	if !ok {
+		return ""
+	}
+	if path, ok := f.reaches(body, cleanup); ok {
+		name := l.Owner.Cleanup.Name.Name
+		through := ""
+		if len(path) > 0 {
+			through = " through " + strings.Join(path, " and ")
+		}
+		return "the goroutine calls " + name + " itself" + through + ", so " + name + " cannot wait for it to end"
+	}
 	return ""
 }
 
@@ -1110,32 +1233,44 @@ func inLoop(body *ast.BlockStmt, n ast.Node) bool {
 	return found
 }
 
-// ctxParam returns the name of a context.Context parameter of ft, or "".
-func ctxParam(info *types.Info, ft *ast.FuncType) string {
+// ctxParam returns the name and index of a context.Context parameter of
+// ft, or "".
+func ctxParam(info *types.Info, ft *ast.FuncType) (string, int) {
+	i := 0
 	for _, field := range ft.Params.List {
 		if isNamed(info.TypeOf(field.Type), "context", "Context") {
 			for _, name := range field.Names {
 				if name.Name != "_" {
-					return name.Name
+					return name.Name, i
 				}
+				i++
 			}
+			continue
 		}
+		i += max(len(field.Names), 1)
 	}
-	return ""
+	return "", 0
 }
 
-// ctxInScope returns the name of a context.Context variable visible at n.
-func (f *loopFinder) ctxInScope(n ast.Node) string {
+// ctxsInScope returns the context.Context variables visible at n, the
+// innermost first. A name shadowed by an inner declaration is left out.
+func (f *loopFinder) ctxsInScope(n ast.Node) []*types.Var {
+	var out []*types.Var
+	seen := map[string]bool{}
 	scope := f.pass.Pkg.Scope().Innermost(n.Pos())
 	for ; scope != nil && scope != f.pass.Pkg.Scope(); scope = scope.Parent() {
 		for _, name := range scope.Names() {
 			obj := scope.Lookup(name)
-			if v, ok := obj.(*types.Var); ok && name != "_" && v.Pos() < n.Pos() && isNamed(v.Type(), "context", "Context") {
-				return name
+			if obj.Pos() >= n.Pos() || seen[name] {
+				continue
+			}
+			seen[name] = true
+			if v, ok := obj.(*types.Var); ok && name != "_" && isNamed(v.Type(), "context", "Context") {
+				out = append(out, v)
 			}
 		}
 	}
-	return ""
+	return out
 }
 
 // owner returns the owner of a loop whose value expr names: a struct type

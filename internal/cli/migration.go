@@ -216,21 +216,24 @@ func (r *migrationReport) markdown(b *bytes.Buffer) {
 func wireText(pkg string, w migrationWire) string {
 	var b strings.Builder
 	short := pkg[strings.LastIndex(pkg, "/")+1:]
-	if w.Type == "" {
+	how := "now also stops"
+	if w.Added {
+		how = "is new; it stops"
+	}
+	switch {
+	case w.Ctx != "":
 		fmt.Fprintf(&b, "- [ ] The work started by `%s.%s` now ends when its context `%s` is done: make sure something cancels it.",
 			short, w.Starter, w.Ctx)
-	} else {
-		how := "now also stops"
-		if w.Added {
-			how = "is new; it stops"
-		}
-		fmt.Fprintf(&b, "- [ ] `(*%s.%s).%s` %s the work started by `%s`.", short, w.Type, w.Method, how, w.Starter)
+	case w.Type == "":
+		fmt.Fprintf(&b, "- [ ] `%s.%s` %s the work started by `%s`: call it where the program shuts down.", short, w.Method, how, w.Starter)
+	default:
+		fmt.Fprintf(&b, "- [ ] `(*%s.%s).%s` %s the work started by `%s`: call it where the value's life ends.", short, w.Type, w.Method, how, w.Starter)
 	}
 	if len(w.Callers) == 0 {
-		b.WriteString(" No call of it was found in the loaded packages; look for it in the programs that use this package.\n")
+		fmt.Fprintf(&b, " No call of `%s` was found in the loaded packages; look for it in the programs that use this package.\n", w.Starter)
 		return b.String()
 	}
-	b.WriteString(" Called from:\n")
+	fmt.Fprintf(&b, " The work is started by these calls of `%s`; the cleanup belongs where the values they make are done with:\n", w.Starter)
 	for _, c := range w.Callers {
 		fmt.Fprintf(&b, "  - `%s` in %s\n", c.Pos, c.Func)
 	}

@@ -53,6 +53,72 @@ func Many(s *Server) {
 	}
 }
 `,
+	// Work the package owns, work that honours its caller's context, and
+	// owners whose cleanup names are taken by promoted methods: the report
+	// must say what the rewrite did, not what a guess at it would.
+	"srv/more.go": `package srv
+
+import (
+	"context"
+	"time"
+)
+
+var ticks int
+
+func init() {
+	go func() {
+		for range time.Tick(time.Hour) {
+			ticks++
+		}
+	}()
+}
+
+func Watch(ctx context.Context, s *Server) {
+	go func() {
+		for range time.Tick(time.Second) {
+			s.n++
+		}
+	}()
+}
+
+type base struct{}
+
+func (*base) Shutdown() {}
+
+type Embedder struct {
+	*base
+	n int
+}
+
+func NewEmbedder() *Embedder {
+	e := &Embedder{base: &base{}}
+	go func() {
+		for range time.Tick(time.Minute) {
+			e.n++
+		}
+	}()
+	return e
+}
+
+type closer struct{}
+
+func (closer) Close() error { return nil }
+
+type WithClose struct {
+	closer
+	n int
+}
+
+func NewWithClose() *WithClose {
+	w := &WithClose{}
+	go func() {
+		for range time.Tick(time.Minute) {
+			w.n++
+		}
+	}()
+	return w
+}
+`,
 	"cmd/app/main.go": `package main
 
 import "example.com/golden/srv"
@@ -81,7 +147,7 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(golden.ReadFile(t, filepath.Join(dir, "r.json"))), &r); err != nil {
 		t.Fatal(err)
 	}
-	want := migrationSummary{Packages: 2, Findings: 3, Fixed: 2, NotFixed: 1, FilesChanged: 1}
+	want := migrationSummary{Packages: 2, Findings: 7, Fixed: 6, NotFixed: 1, FilesChanged: 2}
 	if r.Summary != want {
 		t.Errorf("summary %+v, want %+v", r.Summary, want)
 	}
@@ -89,13 +155,19 @@ func TestReport(t *testing.T) {
 		t.Fatalf("packages %+v", r.Packages)
 	}
 	p := r.Packages[0]
-	if len(p.Fixed) != 2 || p.Fixed[0].Pos != "srv/srv.go:9:2" || p.Fixed[1].Pos != "srv/srv.go:22:2" {
+	if len(p.Fixed) != 6 || p.Fixed[4].Pos != "srv/srv.go:9:2" || p.Fixed[5].Pos != "srv/srv.go:22:2" {
 		t.Errorf("fixed %+v", p.Fixed)
 	}
 	if len(p.NotFixed) != 1 || p.NotFixed[0].Pos != "srv/srv.go:31:3" || p.NotFixed[0].Reason != "the goroutine is started inside a loop, so one value owns several of them" {
 		t.Errorf("not fixed %+v", p.NotFixed)
 	}
 	wantWire := []migrationWire{
+		{Method: "Shutdown", Added: true, Starter: "init", Callers: []migrationCaller{}},
+		{Starter: "Watch", Ctx: "ctx", Callers: []migrationCaller{}},
+		// Shutdown is promoted from base, so the rewrite named Embedder's Stop.
+		{Type: "Embedder", Method: "Stop", Added: true, Starter: "NewEmbedder", Callers: []migrationCaller{}},
+		// The promoted Close is closer's, not WithClose's: a Shutdown was added.
+		{Type: "WithClose", Method: "Shutdown", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
 		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main"}}},
 		{Type: "Poller", Method: "Close", Starter: "(*Poller).Start", Callers: []migrationCaller{}},
 	}
@@ -111,9 +183,14 @@ func TestReport(t *testing.T) {
 	Main([]string{"fix", "-C", dir, "--report", filepath.Join(dir, "r.md")}, &stdout, &stderr)
 	md := golden.ReadFile(t, filepath.Join(dir, "r.md"))
 	for _, line := range []string{
-		"3 findings in 2 packages: 2 fixed, 1 not fixed; 1 file changed.",
-		"- [ ] `(*srv.Server).Shutdown` is new; it stops the work started by `NewServer`. Called from:\n  - `cmd/app/main.go:6:11` in main\n",
-		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`. No call of it was found",
+		"7 findings in 2 packages: 6 fixed, 1 not fixed; 2 files changed.",
+		"- [ ] `(*srv.Server).Shutdown` is new; it stops the work started by `NewServer`: call it where the value's life ends. " +
+			"The work is started by these calls of `NewServer`; the cleanup belongs where the values they make are done with:\n  - `cmd/app/main.go:6:11` in main\n",
+		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`: call it where the value's life ends. No call of `(*Poller).Start` was found",
+		"- [ ] `srv.Shutdown` is new; it stops the work started by `init`: call it where the program shuts down.",
+		"- [ ] The work started by `srv.Watch` now ends when its context `ctx` is done",
+		"- [ ] `(*srv.Embedder).Stop` is new",
+		"- [ ] `(*srv.WithClose).Shutdown` is new",
 		"- `srv/srv.go:31:3`: goroutine started in Many ticks forever with no way to stop it — the goroutine is started inside a loop, so one value owns several of them\n",
 	} {
 		if !strings.Contains(md, line) {

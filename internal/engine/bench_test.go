@@ -195,7 +195,7 @@ func BenchmarkRewrite(b *testing.B) {
 			if len(found) == 0 {
 				continue
 			}
-			changes, _ := fix(p, found, v)
+			changes, _, _ := fix(p, found, v)
 			fixed += len(changes)
 		}
 	})

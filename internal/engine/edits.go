@@ -45,11 +45,11 @@ func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map
 	alone := make([]map[string][]udiff.Edit, len(fixed))
 	for i, f := range fixed {
 		alone[i] = map[string][]udiff.Edit{}
-		files, _, err := rewrite.Apply(rp, []rules.Fix{f.Fix})
+		res, err := rewrite.Apply(rp, []rules.Fix{f.Fix})
 		if err != nil {
 			continue // the edit then goes by position
 		}
-		for path, content := range files {
+		for path, content := range res.Files {
 			if before, ok := old[path]; ok {
 				alone[i][path] = udiff.Lines(before, string(content))
 			}

@@ -13,11 +13,12 @@ import (
 
 // fix rewrites the fixable findings of pkg and keeps only fixes whose
 // package still type-checks. It returns the new content of the files the
-// rewrite produced and, for every finding, "" if it was fixed or the reason
-// it was not.
-func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[string][]byte, map[*rules.Finding]string) {
+// rewrite produced; for every finding, "" if it was fixed or the reason it
+// was not; and for every fixed finding, what the rewrite did.
+func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[string][]byte, map[*rules.Finding]string, map[*rules.Finding]rewrite.Done) {
 	why := map[*rules.Finding]string{}
 	rp := &rewrite.Package{Path: pkg.PkgPath, Fset: pkg.Fset, Files: pkg.Syntax, Info: pkg.TypesInfo, Types: pkg.Types}
+	var done map[rules.Fix]rewrite.Done
 
 	// try rewrites the given findings and verifies the result.
 	try := func(fs []*rules.Finding) (map[string][]byte, map[*rules.Finding]string, error) {
@@ -27,18 +28,19 @@ func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[stri
 			fixes = append(fixes, f.Fix)
 			byFix[f.Fix] = f
 		}
-		files, failures, err := apply(rp, fixes)
+		res, err := apply(rp, fixes)
 		if err != nil {
 			return nil, nil, err
 		}
 		failed := map[*rules.Finding]string{}
-		for _, fl := range failures {
+		for _, fl := range res.Failures {
 			failed[byFix[fl.Fix]] = fl.Reason
 		}
-		if _, err := v.check(pkg, files, nil, nil); err != nil {
+		if _, err := v.check(pkg, res.Files, nil, nil); err != nil {
 			return nil, failed, err
 		}
-		return files, failed, nil
+		done = res.Done
+		return res.Files, failed, nil
 	}
 
 	files, failed, err := try(fixable)
@@ -63,6 +65,7 @@ func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[stri
 			files = nil
 		}
 	}
+	records := map[*rules.Finding]rewrite.Done{}
 	for _, f := range fixable {
 		if _, ok := why[f]; ok {
 			continue
@@ -71,13 +74,16 @@ func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[stri
 		if files == nil && why[f] == "" {
 			why[f] = "not fixed: another fix in this package failed"
 		}
+		if d, ok := done[f.Fix]; ok && why[f] == "" {
+			records[f] = d
+		}
 	}
-	return files, why
+	return files, why, records
 }
 
 // apply runs the rewrite, turning a panic into an error: one package the
 // rewriter cannot handle must not end a run over a whole repository.
-func apply(rp *rewrite.Package, fixes []rules.Fix) (files map[string][]byte, failures []rewrite.Failure, err error) {
+func apply(rp *rewrite.Package, fixes []rules.Fix) (res *rewrite.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &PosError{Pos: rp.Path, Msg: "leakfix's rewriter failed (please report this bug): " + fmtPanic(p)}
@@ -97,10 +103,10 @@ func fmtPanic(p any) string { return fmt.Sprint(p) }
 // reported says which files the rules report on; allowed holds the goKeys
 // of the findings the run reported (those a Keep function or an ignore
 // comment dropped must stay unfixed). It returns the files with the later
-// fixes added, and the goKeys of the findings those fixed.
+// fixes added, and what was done for the findings those fixed, by goKey.
 func settle(pkg *packages.Package, files map[string][]byte, enabled []*rules.Rule, reported func(name string) bool,
-	allowed map[string]bool, v *verifier) (map[string][]byte, []string) {
-	var later []string
+	allowed map[string]bool, v *verifier) (map[string][]byte, map[string]rewrite.Done) {
+	later := map[string]rewrite.Done{}
 	for round := 0; round < 2 && len(files) > 0; round++ {
 		np, err := v.rebuild(pkg, files)
 		if err != nil {
@@ -127,13 +133,13 @@ func settle(pkg *packages.Package, files map[string][]byte, enabled []*rules.Rul
 		if len(fixable) == 0 {
 			break
 		}
-		more, why := fix(np, fixable, v)
+		more, why, done := fix(np, fixable, v)
 		if len(more) == 0 {
 			break
 		}
 		for _, f := range fixable {
 			if why[f] == "" {
-				later = append(later, goKey(np, f.Pos))
+				later[goKey(np, f.Pos)] = done[f]
 			}
 		}
 		for name, content := range more {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -93,7 +94,7 @@ func FuzzFix(f *testing.F) {
 const fuzzFile = "/fuzz/p.go"
 
 // fixAll runs the rule and the engine's fix (rewrite, verify, settle) on pkg.
-func fixAll(pkg *packages.Package, v *verifier) ([]*rules.Finding, map[string][]byte, map[*rules.Finding]string, []string) {
+func fixAll(pkg *packages.Package, v *verifier) ([]*rules.Finding, map[string][]byte, map[*rules.Finding]string, map[string]rewrite.Done) {
 	pass := &rules.Pass{Fset: pkg.Fset, Files: pkg.Syntax, AllFiles: pkg.Syntax, Pkg: pkg.Types, Info: pkg.TypesInfo}
 	found := rules.UnstoppableLoop.Find(pass)
 	var fixable []*rules.Finding
@@ -105,8 +106,8 @@ func fixAll(pkg *packages.Package, v *verifier) ([]*rules.Finding, map[string][]
 	if len(fixable) == 0 {
 		return found, nil, nil, nil
 	}
-	files, why := fix(pkg, fixable, v)
-	var later []string
+	files, why, _ := fix(pkg, fixable, v)
+	var later map[string]rewrite.Done
 	if len(files) > 0 {
 		allowed := map[string]bool{}
 		for _, f := range found {
@@ -126,7 +127,7 @@ var (
 // fuzzStd loads the standard packages generated code imports, once.
 func fuzzStd(t *testing.T) map[string]*types.Package {
 	stdOnce.Do(func() {
-		pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedName | packages.NeedTypes}, added...)
+		pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedName | packages.NeedTypes}, rewrite.MayImport...)
 		if err != nil {
 			stdErr = err
 			return

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -83,6 +84,8 @@ type pkgFix struct {
 	extra    []Finding         // findings no rule made (invalid ignore comments)
 	files    map[string][]byte // new content of the files the fix changes
 	old      map[string][]byte // their content as the pass loaded it
+	// done is what the rewrite did for each finding it fixed.
+	done map[*rules.Finding]rewrite.Done
 }
 
 // drop withdraws the fix, giving its findings the reason.
@@ -462,7 +465,8 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	}
 	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
 	if fixing && len(fixable) > 0 {
-		files, why := fix(pkg, fixable, v)
+		files, why, done := fix(pkg, fixable, v)
+		pf.done = done
 		for f, reason := range why {
 			unfixed[f] = reason
 		}
@@ -474,12 +478,13 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 					allowed[key] = true
 				}
 			}
-			var later []string
+			var later map[string]rewrite.Done
 			files, later = settle(pkg, files, r.rules, reported, allowed, v)
-			for _, key := range later {
+			for key, d := range later {
 				for _, f := range found {
 					if key != "" && goKey(pkg, f.Pos) == key {
 						laterFixed[f] = true
+						pf.done[f] = d
 					}
 				}
 			}

@@ -41,6 +41,8 @@ import (
 	"sync"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/rewrite"
 )
 
 // A verifier type-checks rewritten packages before anything is written, and
@@ -61,15 +63,12 @@ type verifier struct {
 func newVerifier(ctx context.Context, dir string, env []string, pkgs ...*packages.Package) *verifier {
 	v := &verifier{ctx: ctx, dir: dir, env: env, known: map[string]*types.Package{}}
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
-		if slices.Contains(added, p.PkgPath) && p.Types != nil && p.Types.Complete() && len(p.Errors) == 0 {
+		if slices.Contains(rewrite.MayImport, p.PkgPath) && p.Types != nil && p.Types.Complete() && len(p.Errors) == 0 {
 			v.known[p.PkgPath] = p.Types
 		}
 	})
 	return v
 }
-
-// added are the packages a fix may import that the package did not.
-var added = []string{"context", "os/signal", "sync", "time"}
 
 // check type-checks pkg with the changed files replaced by their new
 // content. Imports resolve through override first, when it is not nil,
@@ -195,10 +194,10 @@ func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override 
 	return checked, nil
 }
 
-// std returns one of the packages in added: from the loaded packages'
+// std returns one of the packages a fix may import (rewrite.MayImport): from the loaded packages'
 // dependencies when they include it, else loaded once, on first need.
 func (v *verifier) std(path string) *types.Package {
-	if !slices.Contains(added, path) {
+	if !slices.Contains(rewrite.MayImport, path) {
 		return nil
 	}
 	if p := v.known[path]; p != nil {
@@ -206,7 +205,7 @@ func (v *verifier) std(path string) *types.Package {
 	}
 	v.once.Do(func() {
 		cfg := &packages.Config{Context: v.ctx, Mode: packages.NeedName | packages.NeedTypes, Dir: v.dir, Env: v.env}
-		pkgs, err := packages.Load(cfg, added...)
+		pkgs, err := packages.Load(cfg, rewrite.MayImport...)
 		if err != nil {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -17,10 +18,11 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 	want := map[string][]*Wire{} // function key → the wires whose starter it is
 	for _, pf := range fixes {
 		for i, rf := range pf.found {
-			if !pf.findings[i].Fixed || rf.Fix == nil {
+			d, ok := pf.done[rf]
+			if !pf.findings[i].Fixed || rf.Fix == nil || !ok {
 				continue
 			}
-			w := describeFix(pf.pkg, rf.Fix)
+			w := describeFix(rf.Fix, d)
 			if w == nil {
 				continue
 			}
@@ -62,39 +64,13 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 	}
 }
 
-// describeFix says what a fix adds, the way rewrite does it: the first
-// cleanup method (or, for package variables, function) the owner already
-// declares is extended, or Shutdown is generated. It returns nil when there
-// is nothing to wire up (a ticker that is now stopped where it is created).
-func describeFix(pkg *packages.Package, fix rules.Fix) *Wire {
+// describeFix says what a fix made stop the work, from the rewrite's own
+// record of it. It returns nil when there is nothing to wire up (a ticker
+// that is now stopped where it is created).
+func describeFix(fix rules.Fix, d rewrite.Done) *Wire {
 	site := fix.Base()
-	if site.Starter == nil {
+	if site.Starter == nil || (d.Method == "" && d.Ctx == "") {
 		return nil
 	}
-	w := &Wire{Starter: rules.FuncName(site.Starter)}
-	if site.Owner == nil {
-		if loop, ok := fix.(*rules.Loop); ok && loop.Ctx != "" {
-			w.Ctx = loop.Ctx
-			return w
-		}
-		return nil
-	}
-	t := site.Owner.Type
-	if t != nil {
-		w.Type = t.Obj().Name()
-	}
-	w.Method, w.Added = "Shutdown", true
-	for _, name := range rules.CleanupNames {
-		var obj types.Object
-		if t == nil {
-			obj = pkg.Types.Scope().Lookup(name)
-		} else {
-			obj, _, _ = types.LookupFieldOrMethod(t, true, pkg.Types, name)
-		}
-		if fn, ok := obj.(*types.Func); ok && fn.Pkg() == pkg.Types && (t == nil) == (fn.Signature().Recv() == nil) {
-			w.Method, w.Added = name, false
-			return w
-		}
-	}
-	return w
+	return &Wire{Starter: rules.FuncName(site.Starter), Type: d.Type, Method: d.Method, Added: d.Added, Ctx: d.Ctx}
 }
