@@ -269,9 +269,6 @@ func (g *gen) loop() {
 		tick = "now"
 	}
 	kind := g.choose(numWaits)
-	if kind == waitClosedChan && !*withKnown {
-		kind = waitTick // testdata/pending/closed_time_channel.txtar
-	}
 	g.note("%s: wait %s", g.tr, waitNames[kind])
 	P := g.period()
 	tickRecord := func() {
@@ -368,7 +365,15 @@ func (g *gen) loop() {
 		// A buffered channel, so that the sender ends whatever the loop does.
 		n := 2 + g.choose(4)
 		g.p("ticks := make(chan time.Time, %d)\ngo func() {\ndefer close(ticks)\nfor i := 0; i < %[1]d; i++ {\ntime.Sleep(%s)\nticks <- time.Now()\n}\n}()\n", n, P)
-		g.p("%sfor %srange ticks {\n", label, rangeDef())
+		if tick != "" && g.choose(2) == 1 {
+			// Into a variable declared outside the loop: range leaves it
+			// alone when the channel is closed.
+			g.note("%s: the tick value goes to a variable read after the loop", g.tr)
+			g.p("var %s time.Time\n%sfor %[1]s = range ticks {\n", tick, label)
+			defer g.p("%s.record(\"last tick %%v\", %s.Sub(%[1]s.start))\n", g.tr, tick)
+		} else {
+			g.p("%sfor %srange ticks {\n", label, rangeDef())
+		}
 		tickRecord()
 		g.body()
 		g.p("}\n")
