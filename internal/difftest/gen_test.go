@@ -19,7 +19,7 @@ var counter = regexp.MustCompile(`\bt\.n\b`)
 //	         | New starts it, T has a Close that does not stop it
 //	         | New(ctx) starts it and ignores ctx
 //	         | New uses a timeout context for its setup, then starts it
-//	goroutine := [defer record exit] [defer recover] [finite loop] loop [after]
+//	goroutine := defer record exit [defer recover] [finite loop] loop [after]
 //	loop    := [label] wait { record tick[value]; t.n++; stmt* [exit] }
 //	wait    := range time.Tick(P) | range ticker.C | range time.NewTicker(P).C
 //	         | select on ticker.C | select on time.After(P) [and a channel]
@@ -97,6 +97,7 @@ type gen struct {
 	recover bool   // the goroutine recovers a panic
 	exits   bool   // the loop may end by itself
 	stepped bool   // the type needs the step method
+	plain   bool   // no exits and nothing that is refused
 }
 
 func (g *gen) choose(n int) int {
@@ -130,6 +131,10 @@ func generate(data []byte, id string) (*program, []byte) {
 	g.note("owner: %s", ownerNames[owner])
 	prog := &program{id: id, owner: owner}
 
+	// Two goroutines never exit or refuse a fix: the test after the fix
+	// could not end while one it did not stop runs.
+	two := owner == ctorLit && g.choose(4) == 0
+	g.plain = two
 	var body strings.Builder
 	prog.traces = append(prog.traces, "trace"+id)
 	g.tr = "trace" + id
@@ -137,7 +142,7 @@ func generate(data []byte, id string) (*program, []byte) {
 	body.WriteString(g.b.String())
 	g.b.Reset()
 	second := ""
-	if owner == ctorLit && g.choose(4) == 0 {
+	if two {
 		g.note("a second goroutine")
 		prog.traces = append(prog.traces, "trace"+id+"b")
 		g.tr = "trace" + id + "b"
@@ -214,14 +219,20 @@ func generate(data []byte, id string) (*program, []byte) {
 
 // goroutine writes the body of the goroutine's function.
 func (g *gen) goroutine() {
-	if g.choose(3) == 0 {
-		g.note("%s: a deferred record of its end", g.tr)
+	// Every goroutine records its end: the test after the fix requires
+	// the record to be there when the cleanup returns.
+	exitLast := g.choose(3) == 0
+	if !exitLast {
 		g.p("defer %s.record(\"exit\")\n", g.tr)
 	}
 	g.recover = g.choose(4) == 0
 	if g.recover {
 		g.note("%s: a deferred recover", g.tr)
 		g.p("defer func() {\nif r := recover(); r != nil {\n%s.record(\"recovered: %%v\", r)\n}\n}()\n", g.tr)
+	}
+	if exitLast {
+		g.note("%s: its end recorded by the last deferred call", g.tr)
+		g.p("defer %s.record(\"exit\")\n", g.tr)
 	}
 	if g.choose(5) == 0 {
 		// A loop that ends by itself before the endless one.
@@ -257,7 +268,7 @@ var waitNames = [...]string{
 
 // loop writes one loop and what follows it.
 func (g *gen) loop() {
-	g.outer, g.inCase, g.exits = "", false, g.choose(3) == 1 // not by default: an exit leaves the loop unreported
+	g.outer, g.inCase, g.exits = "", false, g.choose(3) == 1 && !g.plain // not by default: an exit leaves the loop unreported
 	label := ""
 	if g.choose(3) == 0 {
 		g.label++
@@ -486,6 +497,10 @@ func (g *gen) stmt() {
 		g.note("%s: t.n += 2", tr)
 		g.p("t.n += 2\n")
 	case 10:
+		if g.plain {
+			g.p("t.n += 3\n")
+			return
+		}
 		// Refused: returning from the wait would leave the mutex locked.
 		g.note("%s: a wait while holding a lock", tr)
 		g.imp["sync"] = true
