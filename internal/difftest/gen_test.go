@@ -125,9 +125,6 @@ func (g *gen) period() string {
 func generate(data []byte, id string) (*program, []byte) {
 	g := &gen{data: data, id: id, imp: map[string]bool{"time": true}}
 	owner := ownerKind(g.choose(int(numOwners)))
-	if owner == ctxTimeout && !*withKnown {
-		owner = ctorLit // testdata/pending/timeout_context.txtar
-	}
 	g.note("owner: %s", ownerNames[owner])
 	prog := &program{id: id, owner: owner}
 
