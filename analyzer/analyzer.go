@@ -47,24 +47,24 @@ extends the type's Close or Stop) that ends the work and waits for it.`,
 var (
 	enabledRules string
 	withTests    bool
+	compact      bool
 )
 
 func init() {
-	Analyzer.Flags.StringVar(&enabledRules, "rules", "", "comma-separated rules to run (default all)")
+	Analyzer.Flags.StringVar(&enabledRules, "rules", "", "comma-separated rules to run (default all; -rule removes one)")
 	Analyzer.Flags.BoolVar(&withTests, "tests", false, "also report in _test.go files")
+	Analyzer.Flags.BoolVar(&compact, "compact", false,
+		"one diagnostic per finding and per line, for drivers that make an issue of every related location and keep one issue per line (golangci-lint): no related information, and a bad //leakfix:ignore on the line of a finding is reported in that finding's message")
 }
 
 func run(pass *analysis.Pass) (any, error) {
-	enabled := rules.All
+	var names []string
 	if enabledRules != "" {
-		enabled = nil
-		for _, name := range strings.Split(enabledRules, ",") {
-			r := rules.ByName(strings.TrimSpace(name))
-			if r == nil {
-				return nil, fmt.Errorf("unknown rule %q (see leakfix rules)", name)
-			}
-			enabled = append(enabled, r)
-		}
+		names = strings.Split(enabledRules, ",")
+	}
+	enabled, err := rules.Choose(names, ignore.InvalidIgnore.Name)
+	if err != nil {
+		return nil, err
 	}
 	rp := &rules.Pass{Fset: pass.Fset, Pkg: pass.Pkg, Info: pass.TypesInfo, AllFiles: pass.Files}
 	for _, f := range pass.Files {
@@ -78,17 +78,34 @@ func run(pass *analysis.Pass) (any, error) {
 	for _, r := range enabled {
 		found = append(found, r.Find(rp)...)
 	}
-	found, invalid := ignore.Filter(pass.Fset, rp.Files, found)
+	found, invalid := ignore.Filter(pass.Fset, rp.Files, found, enabled)
+	// In compact mode, a bad ignore comment on the line of a finding is
+	// told in the finding's message: one issue per line would hide one of
+	// them otherwise.
+	line := func(p token.Pos) string { pos := pass.Fset.Position(p); return fmt.Sprint(pos.Filename, ":", pos.Line) }
+	onLine := map[string][]string{}
+	if compact {
+		for _, f := range found {
+			onLine[line(f.Pos)] = nil
+		}
+	}
+	var alone []*ignore.Directive
 	for _, d := range invalid {
-		pass.Report(analysis.Diagnostic{Pos: d.Pos, End: d.End, Category: ignore.InvalidIgnore.Name, Message: d.Problem, URL: report.HelpURI})
+		if probs, ok := onLine[line(d.Pos)]; ok {
+			onLine[line(d.Pos)] = append(probs, d.Problem)
+		} else {
+			alone = append(alone, d)
+		}
 	}
 
 	unfixed, edits := fixes(pass, found)
 	for _, f := range found {
 		end, related := engine.Extent(pass.Files, f)
 		d := analysis.Diagnostic{Pos: f.Pos, End: end, Category: f.Rule, Message: f.Message, URL: report.HelpURI}
-		for _, r := range related {
-			d.Related = append(d.Related, analysis.RelatedInformation{Pos: r.Pos, Message: r.Message})
+		if !compact {
+			for _, r := range related {
+				d.Related = append(d.Related, analysis.RelatedInformation{Pos: r.Pos, Message: r.Message})
+			}
 		}
 		switch why := unfixed[f]; {
 		case f.Unfixable != "":
@@ -98,7 +115,14 @@ func run(pass *analysis.Pass) (any, error) {
 		case len(edits[f]) > 0:
 			d.SuggestedFixes = []analysis.SuggestedFix{{Message: "Make the work stoppable", TextEdits: textEdits(pass, edits[f])}}
 		}
+		for _, p := range onLine[line(f.Pos)] {
+			d.Message += "; " + ignore.InvalidIgnore.Name + ": " + p
+		}
+		delete(onLine, line(f.Pos)) // told once
 		pass.Report(d)
+	}
+	for _, d := range alone {
+		pass.Report(analysis.Diagnostic{Pos: d.Pos, End: d.End, Category: ignore.InvalidIgnore.Name, Message: d.Problem, URL: report.HelpURI})
 	}
 	return nil, nil
 }

@@ -52,7 +52,8 @@ func TestGoldenIsLeakfixFix(t *testing.T) {
 }
 
 // TestGoVetFix runs go vet -vettool with the real leakfix-vet binary, as a
-// user would, and checks that -fix writes the golden files.
+// user would, and checks that -fix writes the golden files; so does go fix
+// -fixtool.
 func TestGoVetFix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds leakfix-vet")
@@ -70,23 +71,39 @@ func TestGoVetFix(t *testing.T) {
 				t.Errorf("go vet reported:\n%s", report)
 			}
 			goVet(t, dir, bin, "-fix")
-			got := map[string]string{}
-			entries, err := os.ReadDir(src)
+			checkFixed(t, src, dir)
+
+			// go fix -fixtool runs the same analyzer and applies its fixes.
+			dir = module(t, src)
+			cmd := exec.Command("go", "fix", "-fixtool="+bin, "./...")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go fix -fixtool: %v\n%s", err, out)
+			}
+			checkFixed(t, src, dir)
+		})
+	}
+}
+
+// checkFixed compares the .go files of dir with the golden files of src.
+func checkFixed(t *testing.T, src, dir string) {
+	t.Helper()
+	got := map[string]string{}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".go") {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, e := range entries {
-				if strings.HasSuffix(e.Name(), ".go") {
-					b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-					if err != nil {
-						t.Fatal(err)
-					}
-					got[e.Name()] = string(b)
-				}
-			}
-			compareGolden(t, src, got)
-		})
+			got[e.Name()] = string(b)
+		}
 	}
+	compareGolden(t, src, got)
 }
 
 func goVet(t *testing.T, dir, bin string, flags ...string) string {

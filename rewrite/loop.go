@@ -19,6 +19,68 @@ func (rw *rewriter) honourCtx(l *rules.Loop) error {
 	return rw.stoppable(l, l.Ctx)
 }
 
+// honourOwner makes a loop return on the stop signal its owner already has
+// and fires on its way out (<-s.quit, or <-s.ctx.Done()), and join the
+// WaitGroup that way out waits on:
+//
+//	s.wg.Add(1)               before the go statement
+//	defer s.wg.Done()         first in the goroutine
+func (rw *rewriter) honourOwner(l *rules.Loop) error {
+	ex := l.Owner.Existing
+	// Inside a method the receiver names the owner; inside a literal, the
+	// variable the starter names it by.
+	inside := ""
+	if l.Method != nil {
+		inside = l.Method.Recv.List[0].Names[0].Name
+	} else if id, ok := ast.Unparen(l.Owner.Expr).(*ast.Ident); ok {
+		inside = id.Name
+	} else {
+		return fmt.Errorf("%s: the owner is not named by a variable", rw.pkg.Fset.Position(l.Start.Pos()))
+	}
+	st := stop{errResult: l.ErrResult, ch: func() dst.Expr {
+		if ex.Ctx {
+			return call(sel(sel(dst.NewIdent(inside), ex.Signal), "Done"))
+		}
+		return sel(dst.NewIdent(inside), ex.Signal)
+	}}
+	if err := rw.stoppableWith(l, st); err != nil {
+		return err
+	}
+	if ex.Group == "" {
+		return nil
+	}
+	starter, err := rw.node(l.Starter)
+	if err != nil {
+		return err
+	}
+	g, err := rw.node(l.Start)
+	if err != nil {
+		return err
+	}
+	owner, err := rw.node(l.Owner.Expr)
+	if err != nil {
+		return err
+	}
+	add := &dst.ExprStmt{X: call(sel(sel(dst.Clone(owner).(dst.Expr), ex.Group), "Add"), &dst.BasicLit{Kind: token.INT, Value: "1"})}
+	if !insertBefore(starter, g.(dst.Stmt), add) {
+		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
+	}
+	_, root, err := rw.goroutine(l)
+	if err != nil {
+		return err
+	}
+	var body *dst.BlockStmt
+	switch fn := root.(type) {
+	case *dst.FuncLit:
+		body = fn.Body
+	case *dst.FuncDecl:
+		body = fn.Body
+	}
+	done := &dst.DeferStmt{Call: call(sel(sel(dst.NewIdent(inside), ex.Group), "Done"))}
+	body.List = append([]dst.Stmt{done}, body.List...)
+	return nil
+}
+
 // stopTicker adds `defer t.Stop()` right after a ticker is made.
 func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
 	n, err := rw.node(t.Assign)
@@ -61,10 +123,25 @@ func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {
 //	time.Sleep(d)                 =>  select { case <-ctx.Done(): return; case <-time.After(d): }
 //	for t := range time.Tick(d)   =>  for { var t time.Time; select { ...; case t = <-ticker.C: }; body }
 func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
-	st := stop{ctx: ctx, errResult: l.ErrResult}
+	return rw.stoppableWith(l, stop{errResult: l.ErrResult, ch: func() dst.Expr { return call(sel(dst.NewIdent(ctx), "Done")) }})
+}
+
+// stoppableWith is stoppable for any stop signal st receives from.
+func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 	decl, root, err := rw.goroutine(l)
 	if err != nil {
 		return err
+	}
+	if l.DeadReturn != nil {
+		// A return after a range that never ended is dead code, and once
+		// the range is a for without a condition it is unreachable.
+		ret, err := rw.node(l.DeadReturn)
+		if err != nil {
+			return err
+		}
+		if !remove(root, ret) {
+			return fmt.Errorf("%s: return after the loop not found", rw.pkg.Fset.Position(l.DeadReturn.Pos()))
+		}
 	}
 	taken := rw.takenIn(decl)
 	if l.Signal != nil {
@@ -319,6 +396,23 @@ func varDecl(name string, typ dst.Expr) *dst.DeclStmt {
 	}}
 }
 
+// remove deletes target from the statement list holding it under root.
+func remove(root, target dst.Node) bool {
+	done := false
+	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
+		if done {
+			return false
+		}
+		if c.Node() == target && c.Index() >= 0 {
+			c.Delete()
+			done = true
+			return false
+		}
+		return true
+	}, nil)
+	return done
+}
+
 // newTickerC reports whether the ranged expression x (dx in dst) is
 // time.NewTicker(d).C, and returns the call.
 func newTickerC(info *types.Info, x ast.Expr, dx dst.Expr) (dst.Expr, bool) {
@@ -479,10 +573,11 @@ func field(name string, typ dst.Expr, comment string) *dst.Field {
 	return f
 }
 
-// A stop says how a loop ends: the context it watches, and whether its
-// function must return a nil error.
+// A stop says how a loop ends: the channel it receives its stop signal
+// from (ctx.Done(), s.quit), and whether its function must return a nil
+// error.
 type stop struct {
-	ctx       string
+	ch        func() dst.Expr
 	errResult bool
 }
 
@@ -493,7 +588,7 @@ func (s stop) stopCase() *dst.CommClause {
 		ret.Results = []dst.Expr{dst.NewIdent("nil")}
 	}
 	return &dst.CommClause{
-		Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(s.ctx), "Done")))},
+		Comm: &dst.ExprStmt{X: recv(s.ch())},
 		Body: []dst.Stmt{ret},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 	"strings"
 
 	"github.com/dave/dst"
@@ -38,9 +39,10 @@ type holder struct {
 	values []value
 	anchor *ast.FuncDecl
 
-	cleanup string // the cleanup's name, once chosen
-	added   bool   // the cleanup was generated, not extended
-	args    bool   // the cleanup takes arguments
+	names   []string // the fields or variables added to it
+	cleanup string   // the cleanup's name, once chosen
+	added   bool     // the cleanup was generated, not extended
+	args    bool     // the cleanup takes arguments
 }
 
 // A value is a package variable holding an owner of fixed loops.
@@ -55,7 +57,14 @@ type value struct {
 func (rw *rewriter) own(h *holder) (string, error) {
 	cleanup := rw.cleanupDecl(h)
 	name := ""
-	if cleanup == nil {
+	var promoted *ast.FuncDecl // the embedded cleanup the new one wraps
+	via := ""
+	if cleanup == nil && h.typ != nil && len(h.items) > 0 {
+		if o := h.items[0].Base().Owner; o.Promoted != nil {
+			promoted, via, name = o.Promoted, o.Via, o.Promoted.Name.Name
+		}
+	}
+	if cleanup == nil && promoted == nil {
 		for _, n := range cleanupNames {
 			if h.free(n) {
 				name = n
@@ -88,8 +97,9 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			if i > 1 {
 				c = fmt.Sprintf("%s%d", name, i)
 			}
-			if !taken[c] && h.free(c) && (h.typ != nil || !rw.usedInStarters(h, c)) {
+			if !taken[c] && h.free(c) && (h.typ != nil || !rw.usedInStarters(h, c)) && !rw.addedToEmbedded(h, c) {
 				taken[c] = true
+				h.names = append(h.names, c)
 				return c
 			}
 		}
@@ -158,7 +168,32 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			starters = append(starters, starter)
 		}
 	}
-	var held []string
+	var held []string // values whose cleanup this one calls
+	// A cleanup that shadows the one a fix of this rewrite gave an
+	// embedded type (Cache's Shutdown hides its *store's) also calls it, so
+	// that the outer cleanup still ends the inner work.
+	own := name
+	if cleanup != nil {
+		own = cleanup.Name.Name
+	}
+	for _, inner := range rw.holders {
+		f := embeddedField(h.typ, inner.typ)
+		if f == nil || !inner.added || inner.cleanup != own || inner.args {
+			continue
+		}
+		stop := &dst.ExprStmt{X: call(sel(sel(dst.NewIdent(h.recv), f.Name()), inner.cleanup))}
+		if _, ptr := f.Type().(*types.Pointer); ptr {
+			stops = append(stops, &dst.IfStmt{
+				Cond: &dst.BinaryExpr{X: sel(dst.NewIdent(h.recv), f.Name()), Op: token.NEQ, Y: dst.NewIdent("nil")},
+				Body: &dst.BlockStmt{List: []dst.Stmt{stop}},
+			})
+		} else {
+			stops = append(stops, stop)
+		}
+		if h.typ != nil {
+			held = append(held, h.recv+"."+f.Name())
+		}
+	}
 	for _, v := range h.values {
 		if v.h.cleanup != "" && !v.h.args {
 			stops = append(stops, &dst.ExprStmt{X: call(sel(dst.NewIdent(v.name), v.h.cleanup))})
@@ -187,6 +222,15 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		return "", nil
 	}
 	h.cleanup, h.added = name, true
+	var ftype *dst.FuncType
+	if promoted != nil {
+		ft, fwd, err := rw.forward(promoted, sel(dst.NewIdent(h.recv), via))
+		if err != nil {
+			return "", err
+		}
+		ftype, stops = ft, append(stops, fwd)
+		h.args = len(promoted.Type.Params.List) > 0
+	}
 	var doc []string
 	switch {
 	case len(starters) > 0:
@@ -198,19 +242,55 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		doc = append(doc, "// "+name+" cancels the calls that "+joinNames(timed)+" scheduled; a call",
 			"// already running is not waited for.")
 	}
-	if len(held) > 0 {
-		if len(doc) == 0 {
-			doc = append(doc, "// "+name+" shuts down "+joinNames(held)+", stopping their background work.")
-		} else {
-			doc = append(doc, "// It also shuts down "+joinNames(held)+".")
-		}
+	switch {
+	case promoted != nil:
+		doc = append(doc, "// Then it calls "+h.recv+"."+via+"."+name+", as "+name+" did before it was declared here.")
+	case len(held) > 0 && len(doc) == 0:
+		doc = append(doc, "// "+name+" shuts down "+joinNames(held)+", stopping their background work.")
+	case len(held) > 0:
+		doc = append(doc, "// It also shuts down "+joinNames(held)+".")
 	}
 	if len(guarded) > 0 {
 		doc = append(doc, "// It is safe to call more than once, and while "+joinNames(guarded)+" runs.")
 	} else {
 		doc = append(doc, "// It is safe to call more than once.")
 	}
-	return "", rw.addCleanup(anchor, h, name, doc, stops)
+	return "", rw.addCleanup(anchor, h, name, ftype, doc, stops)
+}
+
+// forward returns the signature of the promoted method decl and the
+// statement that calls it through the embedded field via, passing every
+// parameter on: return q.journal.Close(), or q.journal.Stop(ctx).
+func (rw *rewriter) forward(decl *ast.FuncDecl, via dst.Expr) (*dst.FuncType, dst.Stmt, error) {
+	d, err := rw.node(decl)
+	if err != nil {
+		return nil, nil, err
+	}
+	ft := dst.Clone(d.(*dst.FuncDecl).Type).(*dst.FuncType)
+	c := call(sel(via, decl.Name.Name))
+	for _, field := range decl.Type.Params.List {
+		for _, n := range field.Names {
+			c.Args = append(c.Args, dst.NewIdent(n.Name))
+		}
+		if _, ok := field.Type.(*ast.Ellipsis); ok {
+			c.Ellipsis = true
+		}
+	}
+	if decl.Type.Results != nil && len(decl.Type.Results.List) > 0 {
+		return ft, &dst.ReturnStmt{Results: []dst.Expr{c}}, nil
+	}
+	return ft, &dst.ExprStmt{X: c}, nil
+}
+
+// addedToEmbedded reports whether this rewrite added a field called name to
+// a type h's type embeds, which a field of h's would shadow.
+func (rw *rewriter) addedToEmbedded(h *holder, name string) bool {
+	for _, inner := range rw.holders {
+		if embeds(h.typ, inner.typ) && slices.Contains(inner.names, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // usedInStarters reports whether a package-level name would be shadowed in
@@ -393,6 +473,23 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 	if !insertBefore(starter, startStmt, stmts...) {
 		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
 	}
+	// A return that hands the caller no owner stops the work first:
+	//
+	//	cancel()
+	//	<-s.cleanupDone
+	//	return nil, err
+	for _, ret := range l.Abandon {
+		if st.mu != "" {
+			return fmt.Errorf("%s: a guarded loop is never abandoned", rw.pkg.Fset.Position(ret.Pos()))
+		}
+		r, err := rw.node(ret)
+		if err != nil {
+			return err
+		}
+		if !insertBefore(starter, r.(dst.Stmt), &dst.ExprStmt{X: call(dst.NewIdent(cancel))}, &dst.ExprStmt{X: recv(ref(st.done))}) {
+			return fmt.Errorf("%s: return is not in a statement list", rw.pkg.Fset.Position(ret.Pos()))
+		}
+	}
 
 	if l.Lit != nil {
 		lit, err := rw.node(l.Lit)
@@ -468,10 +565,13 @@ func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) e
 
 // addCleanup declares the cleanup method (or package function) after the
 // function that starts the first loop.
-func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, doc []string, body []dst.Stmt) error {
+func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, ftype *dst.FuncType, doc []string, body []dst.Stmt) error {
+	if ftype == nil {
+		ftype = &dst.FuncType{}
+	}
 	fn := &dst.FuncDecl{
 		Name: dst.NewIdent(name),
-		Type: &dst.FuncType{},
+		Type: ftype,
 		Body: &dst.BlockStmt{List: body},
 	}
 	if h.typ != nil {

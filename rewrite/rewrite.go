@@ -81,6 +81,13 @@ func Apply(pkg *Package, fixes []rules.Fix) (*Result, error) {
 	byType := map[*types.Named]*holder{}
 	for _, fix := range fixes {
 		site := fix.Base()
+		if loop, ok := fix.(*rules.Loop); ok && site.Owner != nil && site.Owner.Existing != nil {
+			if err := rw.honourOwner(loop); err != nil {
+				return nil, err
+			}
+			rw.done[fix] = Done{Type: site.Owner.Type.Obj().Name(), Method: site.Owner.Existing.By}
+			continue
+		}
 		if site.Owner == nil {
 			var err error
 			switch fix := fix.(type) {
@@ -108,6 +115,10 @@ func Apply(pkg *Package, fixes []rules.Fix) (*Result, error) {
 		}
 		h.items = append(h.items, fix)
 	}
+	// A type's work is owned before that of the types embedding it, whose
+	// cleanup may have to call the embedded one's.
+	holders = embeddedFirst(holders)
+	rw.holders = holders
 	// The package's cleanup comes last: it calls the cleanup of owners
 	// that package variables hold.
 	if pkg := rw.packageValues(holders, byType[nil]); pkg != nil {
@@ -144,6 +155,53 @@ type rewriter struct {
 	touched []*ast.File
 	taken   map[*ast.FuncDecl]map[string]bool // identifiers used in a function, plus those we added
 	done    map[rules.Fix]Done
+	holders []*holder // the owner types of this rewrite, embedded types first
+}
+
+// embeddedFirst orders holders so that a type comes before every type that
+// embeds it.
+func embeddedFirst(holders []*holder) []*holder {
+	out := slices.Clone(holders)
+	for range out {
+		for i := 0; i+1 < len(out); i++ {
+			for j := i + 1; j < len(out); j++ {
+				if embeds(out[i].typ, out[j].typ) {
+					out[i], out[j] = out[j], out[i]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// embeds reports whether the struct type outer embeds inner or *inner.
+func embeds(outer, inner *types.Named) bool {
+	return embeddedField(outer, inner) != nil
+}
+
+// embeddedField returns outer's embedded field of type inner or *inner.
+func embeddedField(outer, inner *types.Named) *types.Var {
+	if outer == nil || inner == nil {
+		return nil
+	}
+	st, ok := outer.Underlying().(*types.Struct)
+	if !ok {
+		return nil
+	}
+	for i := range st.NumFields() {
+		f := st.Field(i)
+		if !f.Embedded() {
+			continue
+		}
+		t := f.Type()
+		if p, ok := t.(*types.Pointer); ok {
+			t = p.Elem()
+		}
+		if n, ok := types.Unalias(t).(*types.Named); ok && n.Origin() == inner.Origin() {
+			return f
+		}
+	}
+	return nil
 }
 
 // packageValues returns the package's holder, with the package variables

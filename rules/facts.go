@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"iter"
+	"maps"
 	"slices"
 )
 
@@ -77,6 +79,12 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 		d := ctxDef{fn: fn, value: value}
 		if c, ok := cancel.(*ast.Ident); ok && c.Name != "_" {
 			d.cancel = info.ObjectOf(c)
+		} else if c, ok := cancel.(*ast.SelectorExpr); ok {
+			// A cancel function stored in a field is kept for later.
+			if obj := f.objectOf(c); obj != nil {
+				d.cancel = obj
+				lf.kept[obj] = true
+			}
 		}
 		lf.ctxDefs[obj] = append(lf.ctxDefs[obj], d)
 	}
@@ -232,6 +240,9 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 		return f.ctxLife(info.Uses[e], depth+1)
 	case *ast.CallExpr:
 		fn := calleeFunc(info, e)
+		if fn != nil && fn.Name() == "Context" && fn.Signature().Recv() != nil && isNamed(derefType(fn.Signature().Recv().Type()), "net/http", "Request") {
+			return lifeShort // a request's context ends with the request
+		}
 		if fn == nil || fn.Pkg() == nil || fn.Pkg().Path() != "context" {
 			return lifeUnknown
 		}
@@ -414,7 +425,7 @@ func (f *loopFinder) bodyFacts(n ast.Node, mf *methodFacts) {
 				}
 				mf.touches[v] = true
 				if len(n.Rhs) == len(n.Lhs) && n.Tok == token.ASSIGN {
-					if c := constant(info, n.Rhs[i]); c != "" {
+					if c := constantText(info, n.Rhs[i]); c != "" {
 						if mf.sets[v] == nil {
 							mf.sets[v] = map[string]bool{}
 						}
@@ -477,6 +488,117 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 	return nil, false
 }
 
+// locksTaken returns the mutex fields that the code under n locks, directly
+// or through the package's functions.
+func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
+	start := newMethodFacts()
+	f.bodyFacts(n, start)
+	out := map[*types.Var]bool{}
+	add := func(mf *methodFacts) {
+		for v := range mf.touches {
+			if isLock(v.Type()) {
+				out[v] = true
+			}
+		}
+	}
+	add(start)
+	seen := map[*types.Func]bool{}
+	queue := sortedFuncs(start.calls)
+	for len(queue) > 0 {
+		fn := queue[0]
+		queue = queue[1:]
+		if seen[fn] {
+			continue
+		}
+		seen[fn] = true
+		mf := f.methodFacts(fn)
+		add(mf)
+		queue = append(queue, sortedFuncs(mf.calls)...)
+	}
+	return out
+}
+
+// isLock reports whether t is a sync.Mutex or sync.RWMutex.
+func isLock(t types.Type) bool {
+	return isNamed(t, "sync", "Mutex") || isNamed(t, "sync", "RWMutex")
+}
+
+// callerHolding returns a call of cleanup, in the package, made while the
+// caller holds one of locks (locked earlier in an enclosing statement list
+// and not yet unlocked; a deferred unlock still holds it): the caller and
+// the lock, spelled as written. It returns "", "" if there is none.
+func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]bool) (string, string) {
+	if len(locks) == 0 {
+		return "", ""
+	}
+	for obj, decl := range f.methodsInOrder() {
+		if decl.Body == nil || obj == cleanup {
+			continue
+		}
+		var caller, lock string
+		var visit func(list []ast.Stmt, held map[*types.Var]string)
+		visit = func(list []ast.Stmt, held map[*types.Var]string) {
+			held = maps.Clone(held)
+			for _, st := range list {
+				if caller != "" {
+					return
+				}
+				if es, ok := st.(*ast.ExprStmt); ok {
+					if call, ok := es.X.(*ast.CallExpr); ok {
+						if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && len(call.Args) == 0 {
+							if v, ok := f.objectOf(sel.X).(*types.Var); ok && isLock(v.Type()) {
+								switch sel.Sel.Name {
+								case "Lock", "RLock":
+									held[v], _ = exprString(sel.X)
+								case "Unlock", "RUnlock":
+									delete(held, v)
+								}
+							}
+						}
+					}
+				}
+				ast.Inspect(st, func(n ast.Node) bool {
+					if _, ok := n.(*ast.FuncLit); ok || caller != "" {
+						return false
+					}
+					if call, ok := n.(*ast.CallExpr); ok && calleeFunc(f.pass.Info, call) == cleanup {
+						for v, spelled := range held {
+							if locks[v] {
+								caller, lock = FuncName(decl), spelled
+							}
+						}
+					}
+					return true
+				})
+				for _, child := range stmtLists(st) {
+					visit(child, held)
+				}
+			}
+		}
+		visit(decl.Body.List, map[*types.Var]string{})
+		if caller != "" {
+			return caller, lock
+		}
+	}
+	return "", ""
+}
+
+// methodsInOrder yields the package's function declarations in source order.
+func (f *loopFinder) methodsInOrder() iter.Seq2[*types.Func, *ast.FuncDecl] {
+	return func(yield func(*types.Func, *ast.FuncDecl) bool) {
+		fns := make([]*types.Func, 0, len(f.methods))
+		for fn := range f.methods {
+			fns = append(fns, fn)
+		}
+		slices.SortFunc(fns, func(a, b *types.Func) int { return int(a.Pos() - b.Pos()) })
+		for _, fn := range fns {
+			if !yield(fn, f.methods[fn]) {
+				return
+			}
+		}
+	}
+}
+
 // sortedFuncs returns the functions of set in the order they are declared,
 // so that what is reported does not depend on map order.
 func sortedFuncs(set map[*types.Func]bool) []*types.Func {
@@ -530,6 +652,162 @@ func (f *loopFinder) cleanup(t *types.Named, starters []*types.Func) (*ast.FuncD
 	return nil, ""
 }
 
+// existingStop returns the stop mechanism t already has, if its way out
+// fires it and ends t's life: a chan field that one of t's methods closes,
+// or a context field whose cancel field one of t's methods calls; with the
+// WaitGroup field that method waits on. The signal must be set only where
+// t is made (a function, not a method), so that the loop's field always
+// names the signal the method fires.
+func (f *loopFinder) existingStop(t *types.Named, starters []*types.Func) *Existing {
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok {
+		return nil
+	}
+	var ctxField, cancelField *types.Var
+	for i := range st.NumFields() {
+		v := st.Field(i)
+		switch {
+		case isNamed(v.Type(), "context", "Context"):
+			ctxField = v
+		case isNamed(v.Type(), "context", "CancelFunc"):
+			cancelField = v
+		}
+	}
+	var best *Existing
+	for i := range t.NumMethods() {
+		m := t.Method(i).Origin()
+		decl := f.methods[m]
+		if decl == nil || decl.Body == nil || slices.Contains(starters, m) {
+			continue
+		}
+		ex := &Existing{By: m.Name()}
+		ast.Inspect(decl.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok && id.Name == "close" && len(call.Args) == 1 {
+				if v, ok := f.objectOf(call.Args[0]).(*types.Var); ok && v.IsField() && fieldOf(st, v) && ex.Signal == "" {
+					ex.Signal = v.Name()
+				}
+			}
+			if v, ok := f.objectOf(call.Fun).(*types.Var); ok && v == cancelField && ctxField != nil && ex.Signal == "" {
+				ex.Signal, ex.Ctx = ctxField.Name(), true
+			}
+			if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
+				if v, ok := f.objectOf(sel.X).(*types.Var); ok && v.IsField() && fieldOf(st, v) && isNamed(v.Type(), "sync", "WaitGroup") {
+					ex.Group = v.Name()
+				}
+			}
+			return true
+		})
+		if ex.Signal == "" || f.undoneBy(m, t, starters) != "" || f.setInMethods(t, ex.Signal) {
+			continue
+		}
+		// The way out is the method that also waits for the work, if one
+		// does: a worker that cancels on a fatal error fires the signal
+		// too, but is not where the owner's life ends.
+		if best == nil || (best.Group == "" && ex.Group != "") {
+			best = ex
+		}
+	}
+	return best
+}
+
+// fieldOf reports whether v is a field of st.
+func fieldOf(st *types.Struct, v *types.Var) bool {
+	for i := range st.NumFields() {
+		if st.Field(i) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// setInMethods reports whether one of t's methods assigns its field name:
+// a signal made anew (a restart) that a loop could miss.
+func (f *loopFinder) setInMethods(t *types.Named, name string) bool {
+	for i := range t.NumMethods() {
+		m := t.Method(i).Origin()
+		for v := range f.methodFacts(m).sets {
+			if v.Name() == name {
+				return true
+			}
+		}
+		if decl := f.methods[m]; decl != nil && decl.Body != nil {
+			found := false
+			ast.Inspect(decl.Body, func(n ast.Node) bool {
+				if as, ok := n.(*ast.AssignStmt); ok {
+					for _, l := range as.Lhs {
+						if s, ok := ast.Unparen(l).(*ast.SelectorExpr); ok && s.Sel.Name == name {
+							found = true
+						}
+					}
+				}
+				return !found
+			})
+			if found {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// methodNamed returns the declaration of t's method called name, or nil.
+func (f *loopFinder) methodNamed(t *types.Named, name string) *ast.FuncDecl {
+	for i := range t.NumMethods() {
+		if m := t.Method(i); m.Name() == name {
+			return f.methods[m.Origin()]
+		}
+	}
+	return nil
+}
+
+// promotedCleanup returns the first of CleanupNames that t has only through
+// a field embedding a type of this package, with that field's name, when
+// the method ends the embedded value's life and has all its parameters
+// named (so a wrapper can pass them on).
+func (f *loopFinder) promotedCleanup(t *types.Named) (*ast.FuncDecl, string) {
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok {
+		return nil, ""
+	}
+	for _, name := range CleanupNames {
+		obj, index, _ := types.LookupFieldOrMethod(t, true, f.pass.Pkg, name)
+		fn, ok := obj.(*types.Func)
+		if !ok {
+			continue
+		}
+		if declaredOn(fn, t) || len(index) != 2 || fn.Pkg() != f.pass.Pkg {
+			return nil, "" // t's own, or promoted from further away or from elsewhere
+		}
+		decl := f.methods[fn.Origin()]
+		if decl == nil || decl.Body == nil {
+			return nil, ""
+		}
+		for _, field := range decl.Type.Params.List {
+			if len(field.Names) == 0 || field.Names[0].Name == "_" {
+				return nil, ""
+			}
+		}
+		via := st.Field(index[0])
+		inner, _ := types.Unalias(derefType(via.Type())).(*types.Named)
+		if inner == nil || f.undoneBy(fn.Origin(), inner, nil) != "" {
+			return nil, ""
+		}
+		return decl, via.Name()
+	}
+	return nil, ""
+}
+
+func derefType(t types.Type) types.Type {
+	if p, ok := t.(*types.Pointer); ok {
+		return p.Elem()
+	}
+	return t
+}
+
 // undoneBy names a method of t that reverses what cleanup does: one that
 // sets a field cleanup sets to another constant (paused = false after
 // paused = true), or one named like Start or Resume that acts on a field
@@ -555,7 +833,8 @@ func (f *loopFinder) undoneBy(cleanup *types.Func, t *types.Named, starters []*t
 		}
 		if resumeNames[m.Name()] {
 			for v := range cf.touches {
-				if mf.touches[v] {
+				// Locking the same mutex is no undoing.
+				if mf.touches[v] && !isSyncType(v.Type()) {
 					return funcLabel(m)
 				}
 			}
@@ -564,8 +843,15 @@ func (f *loopFinder) undoneBy(cleanup *types.Func, t *types.Named, starters []*t
 	return ""
 }
 
-// constant returns the spelling of e when it is a constant or nil, or "".
-func constant(info *types.Info, e ast.Expr) string {
+// isSyncType reports whether t is one of package sync's types, which
+// methods use to coordinate rather than to hold state.
+func isSyncType(t types.Type) bool {
+	n, ok := types.Unalias(derefType(t)).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "sync"
+}
+
+// constantText returns the spelling of e when it is a constant or nil, or "".
+func constantText(info *types.Info, e ast.Expr) string {
 	tv, ok := info.Types[e]
 	if !ok {
 		return ""

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"go/ast"
+	"go/constant"
 	"go/types"
 	"slices"
 	"strings"
@@ -84,7 +85,7 @@ func findHooks(pass *Pass) []*Finding {
 						continue // the package's own API for the hook (expvar.NewInt publishes)
 					}
 					for _, name := range names {
-						if isPkgCall(pass.Info, n, path, name) {
+						if isPkgCall(pass.Info, n, path, name) && !readOnly(pass.Info, n, path, name) && !guardedPublish(pass.Info, fn, n, path, name) {
 							key := path + "." + strings.TrimPrefix(strings.TrimPrefix(name, "Unset"), "Set")
 							if registers(name) {
 								key = fmt.Sprint(n.Pos()) // a registration is never undone by another
@@ -118,24 +119,36 @@ func findHooks(pass *Pass) []*Finding {
 				Rule:      globalHook,
 				Pos:       hooks[0].pos.Pos(),
 				Message:   FuncName(fn) + " " + hooks[0].message + " every time it runs",
+				Related:   []Note{runsPerInstance(fn)},
 				Unfixable: hookWhy,
 			})
 		}
 		for pkg, hooks := range replaced {
 			slices.SortFunc(hooks, func(a, b hook) int { return int(a.pos.Pos() - b.pos.Pos()) })
 			var names []string
-			for _, h := range hooks {
+			related := []Note{runsPerInstance(fn)}
+			for i, h := range hooks {
 				names = append(names, pkg.Name()+"."+h.v.Name())
+				if i > 0 {
+					related = append(related, Note{h.pos.Pos(), "it replaces " + pkg.Name() + "." + h.v.Name() + " here"})
+				}
 			}
 			out = append(out, &Finding{
 				Rule:      globalHook,
 				Pos:       hooks[0].pos.Pos(),
 				Message:   FuncName(fn) + " replaces " + joinAnd(names) + " for the whole process every time it runs",
+				Related:   related,
 				Unfixable: hookWhy,
 			})
 		}
 	}
 	return out
+}
+
+// runsPerInstance notes the function that installs a hook, which runs for
+// every instance it makes or serves.
+func runsPerInstance(fn *ast.FuncDecl) Note {
+	return Note{fn.Name.Pos(), FuncName(fn) + " runs once per instance, installing the hook each time"}
 }
 
 // joinAnd joins names as prose: "a", "a and b", "a, b and c".
@@ -144,6 +157,63 @@ func joinAnd(names []string) string {
 		return strings.Join(names, " and ")
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// readOnly reports whether call only reads the state a hook sets:
+// debug.SetMemoryLimit with a negative limit is the documented way to ask
+// for the current limit without changing it.
+func readOnly(info *types.Info, call *ast.CallExpr, path, name string) bool {
+	if path != "runtime/debug" || name != "SetMemoryLimit" || len(call.Args) != 1 {
+		return false
+	}
+	tv, ok := info.Types[call.Args[0]]
+	return ok && tv.Value != nil && constant.Sign(tv.Value) < 0
+}
+
+// guardedPublish reports whether the expvar.Publish call sits under a check
+// that the name is not published yet (if expvar.Get(name) == nil { ... }):
+// get-or-create runs the registration once per process, not per instance.
+func guardedPublish(info *types.Info, fn *ast.FuncDecl, call *ast.CallExpr, path, name string) bool {
+	if path != "expvar" || name != "Publish" {
+		return false
+	}
+	guarded := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		ifs, ok := n.(*ast.IfStmt)
+		if !ok || guarded {
+			return !guarded
+		}
+		if !(ifs.Body.Pos() <= call.Pos() && call.End() <= ifs.Body.End()) {
+			return true
+		}
+		ast.Inspect(ifs.Cond, func(c ast.Node) bool {
+			if get, ok := c.(*ast.CallExpr); ok && isPkgCall(info, get, "expvar", "Get") {
+				guarded = true
+			}
+			return !guarded
+		})
+		// v := expvar.Get(name); if v == nil { Publish }
+		if !guarded && ifs.Init != nil {
+			ast.Inspect(ifs.Init, func(c ast.Node) bool {
+				if get, ok := c.(*ast.CallExpr); ok && isPkgCall(info, get, "expvar", "Get") {
+					guarded = true
+				}
+				return !guarded
+			})
+		}
+		return !guarded
+	})
+	if guarded {
+		return true
+	}
+	// The Get may come in a statement before the if: v := expvar.Get(name).
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if get, ok := n.(*ast.CallExpr); ok && get.Pos() < call.Pos() && isPkgCall(info, get, "expvar", "Get") {
+			guarded = true
+		}
+		return !guarded
+	})
+	return guarded
 }
 
 // registers reports whether a hook registers something (http.Handle,

@@ -34,6 +34,11 @@ type Loop struct {
 	// reads, when it reads one; the fix also undoes the registration.
 	Signal ast.Expr
 
+	// DeadReturn is a return right after a range that never ends (over
+	// time.Tick or a Ticker's C): it never ran, and once the range becomes
+	// for { select ... } it is unreachable code, so the fix removes it.
+	DeadReturn *ast.ReturnStmt
+
 	note   string     // a judgement the plan made, for the finding's message
 	timed  bool       // some wait is on time or on signals, not only on other channels
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
@@ -56,6 +61,27 @@ type Owner struct {
 	// one of CleanupNames that ends the value's life. It is nil when a new
 	// method is generated (Type has none, or its Stop only pauses).
 	Cleanup *ast.FuncDecl
+	// Promoted is set when Type's cleanup is promoted from an embedded
+	// field of a type of this package (a Queue whose Close is its
+	// *journal's): the fix gives Type a method of that name and signature
+	// that stops the work and then calls the embedded one.
+	Promoted *ast.FuncDecl
+	// Via is the embedded field Promoted comes through.
+	Via string
+
+	// Existing is set when Type already has a stop signal that its way out
+	// fires: the loop then honours it, and no state or method is added.
+	Existing *Existing
+}
+
+// Existing is a stop mechanism an owner type already has: a channel field
+// its cleanup closes, or a context field whose cancel function it calls,
+// and the WaitGroup field that cleanup waits on.
+type Existing struct {
+	Signal string // the field: "quit", or "ctx" (then Ctx is set)
+	Ctx    bool   // Signal is a context.Context: the loop receives from its Done
+	Group  string // the sync.WaitGroup field the cleanup waits on, or ""
+	By     string // the method that fires the signal: "stopping", "Close"
 }
 
 // WaitKind says how a loop waits for time to pass.
@@ -180,6 +206,8 @@ func analyseLoops(pass *Pass) []*Finding {
 				return false
 			}
 			switch n := n.(type) {
+			case *ast.CallExpr:
+				found = f.timerCallback(fn, n)
 			case *ast.GoStmt:
 				found = f.goroutine(fn, n, n.Call.Fun)
 			case *ast.ExprStmt:
@@ -211,6 +239,7 @@ func analyseLoops(pass *Pass) []*Finding {
 				Rule:      unstoppedSignal,
 				Pos:       call.Pos(),
 				Message:   how + " registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
+				Related:   []Note{{obj.Pos(), obj.Name() + " is declared here; no goroutine loop leakfix can stop reads it"}},
 				Unfixable: unreadSignal,
 			})
 		}
@@ -553,6 +582,7 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			continue
 		}
 		l.Start, l.Starter, l.Lit, l.Method = start, starter, lit, method
+		l.Site.start = start
 		finding := &Finding{
 			Rule:    unstoppableLoop,
 			Pos:     start.Pos(),
@@ -578,6 +608,50 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		out = append(out, finding)
 	}
 	return out
+}
+
+// timerCallback reports the endless timed loops of a function literal that
+// fn schedules with time.AfterFunc. The callback runs in a goroutine of its
+// own once the timer fires, and stopping the timer then ends nothing, so
+// storing the timer (the discarded-timer fix) does not make such a loop
+// stoppable; they are reported without a fix.
+func (f *loopFinder) timerCallback(fn *ast.FuncDecl, call *ast.CallExpr) []*Finding {
+	if !isPkgCall(f.pass.Info, call, "time", "AfterFunc") || len(call.Args) != 2 {
+		return nil
+	}
+	lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit)
+	if !ok {
+		return nil
+	}
+	var out []*Finding
+	for _, stmt := range outerLoops(lit.Body) {
+		l := f.analyse(stmt)
+		if l == nil {
+			continue
+		}
+		out = append(out, &Finding{
+			Rule:      unstoppableLoop,
+			Pos:       call.Pos(),
+			Message:   "the callback that " + FuncName(fn) + " schedules with time.AfterFunc " + l.verb() + " forever with no way to stop it",
+			Unfixable: "the loop runs in a time.AfterFunc callback, which stopping the timer does not end once it has fired",
+		})
+	}
+	return out
+}
+
+// inTimerCallback reports whether n lies in a function literal that fn
+// passes to time.AfterFunc: code that runs later, in the timer's goroutine.
+func (f *loopFinder) inTimerCallback(fn *ast.FuncDecl, n ast.Node) bool {
+	found := false
+	ast.Inspect(fn.Body, func(m ast.Node) bool {
+		if call, ok := m.(*ast.CallExpr); ok && !found && isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 {
+			if lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit); ok && lit.Pos() <= n.Pos() && n.End() <= lit.End() {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // verb describes how the loop waits, for the finding's message.
@@ -978,8 +1052,12 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
 	}
 	for _, w := range l.Waits {
-		switch held, wg := heldLock(f.pass.Info, body, w.Node); {
+		held, wg := f.heldLock(body, w.Node)
+		_, isChan := f.typeOfLock(body, held).(*types.Chan)
+		switch {
 		case held == "":
+		case isChan:
+			return "the loop waits while holding a slot of " + held + ", which returning there would never give back"
 		case wg:
 			return "the loop waits between " + held + ".Add and " + held + ".Done, so returning there would leave " + held + ".Wait blocked for ever"
 		default:
@@ -994,6 +1072,15 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	}
 	if inLoop(l.Starter.Body, l.Start) {
 		return "the goroutine is started inside a loop, so one value owns several of them"
+	}
+	if why := f.afterRange(l, body); why != "" {
+		return why
+	}
+	if isHandler(f.pass.Info, l.Starter) {
+		return "the goroutine is started by the HTTP handler " + FuncName(l.Starter) + ", once per request that needs it, and its owner could hold only the last one's state"
+	}
+	if f.inTimerCallback(l.Starter, l.Start) {
+		return "the goroutine is started from a time.AfterFunc callback, which may run while or after the work is shut down"
 	}
 	l.Name = f.baseName(l)
 	switch {
@@ -1024,9 +1111,19 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		if !started && !f.isReturned(l.Starter, x) {
 			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
 		}
-		return f.setOwner(&l.Site, x, started)
+		if why := f.setOwner(&l.Site, x, started); why != "" {
+			return why
+		}
+		return f.abandon(&l.Site, l.Start, x)
 	case l.Lit == nil:
 		return "the loop runs in a function started by name; only methods and function literals are fixed"
+	}
+	// Work started under a package-level sync.Once runs once per process
+	// and serves every value: it belongs to the package, never to the
+	// value that happened to start it first.
+	if f.inPackageOnce(l.Starter, l.Start) {
+		l.Owner = &Owner{Guarded: true}
+		return ""
 	}
 	// A context in scope is the work's lifetime only where the code shows
 	// it: the goroutine already reads it, or its cancel function is kept to
@@ -1035,6 +1132,11 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	// early, is the safer choice, and only a free function with no owner
 	// honours its caller's context.
 	ctx, life, used := f.lifetimeCtx(l.Start, l.Lit)
+	// A member of an errgroup.WithContext group lives as long as the group:
+	// the group's context ends when ctx does or when a member fails.
+	if gctx := f.groupCtx(l.Starter, l.Start); gctx != "" {
+		ctx, life, used = gctx, lifeOwned, true
+	}
 	if ctx != "" && (used || life == lifeOwned) {
 		l.Ctx = ctx
 		return ""
@@ -1043,7 +1145,10 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		l.note = ctx + " is not taken as the work's lifetime: the goroutine never reads it, and it may be a timeout for " + FuncName(l.Starter) + " alone"
 	}
 	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
-		return f.setOwner(&l.Site, x, false)
+		if why := f.setOwner(&l.Site, x, false); why != "" {
+			return why
+		}
+		return f.abandon(&l.Site, l.Start, x)
 	}
 	if l.Starter.Recv != nil {
 		recv := l.Starter.Recv.List[0]
@@ -1059,10 +1164,102 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		l.Ctx = ctx
 		return ""
 	}
-	// A free function or init: the state lives in package variables. Only
-	// init is known to run once, before anything could call Shutdown.
+	// A free function's work done for a value it is given belongs to that
+	// value (startKeepalive(c) pings c); the function may run again for the
+	// same value, so the state is guarded.
+	if x := f.paramOwnerIn(l.Starter, l.Lit); x != nil {
+		return f.setOwner(&l.Site, x, true)
+	}
+	// A free function or init: the state lives in package variables, which
+	// hold one run's state. That is right only for work that starts once.
+	if !f.runsOnce(l.Starter) {
+		return FuncName(l.Starter) + " may run more than once and returns nothing to own the work, so package variables could stop only the last run"
+	}
 	l.Owner = &Owner{Guarded: l.Starter.Name.Name != "init"}
 	return ""
+}
+
+// inPackageOnce reports whether start lies in a function literal that fn
+// passes to the Do method of a package-level sync.Once.
+func (f *loopFinder) inPackageOnce(fn *ast.FuncDecl, start ast.Node) bool {
+	found := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found || len(call.Args) != 1 {
+			return !found
+		}
+		sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "Do" {
+			return true
+		}
+		if t := f.pass.Info.TypeOf(sel.X); t == nil || !isNamed(t, "sync", "Once") {
+			return true
+		}
+		v, ok := f.objectOf(sel.X).(*types.Var)
+		if !ok || v.Parent() != f.pass.Pkg.Scope() {
+			return true
+		}
+		if lit, ok := ast.Unparen(call.Args[0]).(*ast.FuncLit); ok && lit.Pos() <= start.Pos() && start.End() <= lit.End() {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// runsOnce reports whether the free function fn runs at most once: it is
+// init, it starts its work under a package-level sync.Once, or it is
+// unexported and called only from init and package variable initializers.
+func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
+	if fn.Name.Name == "init" {
+		return true
+	}
+	obj, ok := f.pass.Info.Defs[fn.Name].(*types.Func)
+	if !ok || obj.Exported() {
+		return false
+	}
+	calls := 0
+	for _, file := range f.pass.AllFiles {
+		for _, decl := range file.Decls {
+			inInit := false
+			if fd, ok := decl.(*ast.FuncDecl); ok {
+				inInit = fd.Name.Name == "init" && fd.Recv == nil
+			} else if gd, ok := decl.(*ast.GenDecl); ok {
+				inInit = gd.Tok == token.VAR
+			}
+			bad := false
+			ast.Inspect(decl, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && f.pass.Info.Uses[id] == obj {
+					calls++
+					if !inInit {
+						bad = true
+					}
+				}
+				return !bad
+			})
+			if bad {
+				return false
+			}
+		}
+	}
+	return calls > 0
+}
+
+// paramOwnerIn returns the first use, inside lit, of a parameter of fn that
+// points to a struct: the value a helper such as startKeepalive(c) works for.
+func (f *loopFinder) paramOwnerIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
+	var owner ast.Expr
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && owner == nil {
+			if v, ok := f.pass.Info.Uses[id].(*types.Var); ok && f.isParam(v) && v.Pos() >= fn.Type.Pos() && v.Pos() < fn.Type.End() {
+				if f.owner(id) != nil {
+					owner = id
+				}
+			}
+		}
+		return owner == nil
+	})
+	return owner
 }
 
 // notLifetime says why the context e, handed to work that fn starts, cannot
@@ -1121,7 +1318,269 @@ func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
 		starters = append(starters, fn)
 	}
 	l.Owner.Cleanup, _ = f.cleanup(l.Owner.Type, starters)
+	if c := l.Owner.Cleanup; c != nil && guarded {
+		if _, ptr := f.pass.Info.TypeOf(c.Recv.List[0].Type).(*types.Pointer); !ptr {
+			return c.Name.Name + " has a value receiver, so the state " + FuncName(l.Starter) + " stores cannot be guarded against it"
+		}
+	}
+	l.Owner.Existing = f.existingStop(l.Owner.Type, starters)
+	if l.Owner.Cleanup == nil {
+		l.Owner.Promoted, l.Owner.Via = f.promotedCleanup(l.Owner.Type)
+	}
 	return ""
+}
+
+// groupCtx returns the context that errgroup.WithContext made together with
+// the group whose Go method start calls, or "".
+func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
+	es, ok := start.(*ast.ExprStmt)
+	if !ok {
+		return ""
+	}
+	call, ok := es.X.(*ast.CallExpr)
+	if !ok {
+		return ""
+	}
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "Go" {
+		return ""
+	}
+	group := f.objectOf(sel.X)
+	name := ""
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 2 || len(as.Rhs) != 1 || name != "" {
+			return name == ""
+		}
+		c, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if callee := calleeFunc(f.pass.Info, c); callee == nil || callee.Name() != "WithContext" || callee.Pkg() == nil || !strings.HasSuffix(callee.Pkg().Path(), "/errgroup") {
+			return true
+		}
+		if f.objectOf(as.Lhs[0]) == group {
+			if id, ok := as.Lhs[1].(*ast.Ident); ok && id.Name != "_" {
+				name = id.Name
+			}
+		}
+		return name == ""
+	})
+	return name
+}
+
+// afterRange decides what becomes of the code after a ranging loop, which
+// the fix turns into for { select ... }: a range over time.Tick or a
+// Ticker's C never ends, so a return right after it is dead and is
+// removed, and other statements there would become unreachable code that
+// go vet reports; a range over a channel the package closes ends when it
+// is closed, which the select would not keep. It returns why the fix is
+// refused, or "".
+func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
+	rs, ok := l.Stmt.(*ast.RangeStmt)
+	if !ok {
+		return ""
+	}
+	if obj := f.objectOf(rs.X); obj != nil && (f.closed[obj] || f.life.moved[obj]) && !f.isTickerC(rs.X) {
+		return "the loop ranges over a channel that may be closed, which ends the loop; the fix would not keep that"
+	}
+	block := enclosingBlock(body, rs)
+	if block == nil {
+		return ""
+	}
+	i := slices.Index(block.List, ast.Stmt(rs))
+	rest := block.List[i+1:]
+	if len(rest) == 0 {
+		return ""
+	}
+	endless := l.Waits[0].Kind == RangeTick || f.isTickerC(rs.X)
+	if ret, ok := rest[0].(*ast.ReturnStmt); ok && len(rest) == 1 && endless && constantArgs(f.pass.Info, &ast.CallExpr{Args: ret.Results}) {
+		l.DeadReturn = ret
+		return ""
+	}
+	if endless {
+		return "the statements after the loop never run, and the fix would leave them unreachable (go vet reports that)"
+	}
+	return ""
+}
+
+// isTickerC reports whether e is the C of a *time.Ticker, a channel that
+// is never closed.
+func (f *loopFinder) isTickerC(e ast.Expr) bool {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "C" && isNamed(derefType(f.pass.Info.TypeOf(sel.X)), "time", "Ticker")
+}
+
+// isHandler reports whether fn serves HTTP requests: it takes an
+// http.ResponseWriter and an *http.Request.
+func isHandler(info *types.Info, fn *ast.FuncDecl) bool {
+	w, r := false, false
+	for _, field := range fn.Type.Params.List {
+		t := info.TypeOf(field.Type)
+		w = w || isNamed(t, "net/http", "ResponseWriter")
+		r = r || isNamed(derefType(t), "net/http", "Request")
+	}
+	return w && r
+}
+
+// earlierCaller returns, spelled as written, the function of a go
+// statement that l's starter runs before l's start and that may call
+// cleanup: it could then read the stop state while the starter writes it.
+func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
+	found := ""
+	ast.Inspect(l.Starter.Body, func(n ast.Node) bool {
+		g, ok := n.(*ast.GoStmt)
+		if !ok || found != "" {
+			return found == ""
+		}
+		var body ast.Node
+		switch fun := ast.Unparen(g.Call.Fun).(type) {
+		case *ast.FuncLit:
+			body = fun.Body
+		default:
+			if fn := calleeFunc(f.pass.Info, g.Call); fn != nil {
+				if decl := f.methods[fn]; decl != nil {
+					body = decl.Body
+				}
+			}
+		}
+		if body != nil && g.End() <= l.startPos() {
+			if _, ok := f.reaches(body, cleanup); ok {
+				found, _ = exprString(g.Call.Fun)
+			}
+		}
+		return found == ""
+	})
+	return found
+}
+
+// callbackReaching returns, spelled as written, a function value the code
+// under body calls that may call cleanup, a method of owner: one it hands
+// the owner to (r.onGiveUp(r)), or one whose type is cleanup's method value
+// type (a func() that may be r.Close). It returns "" if there is none.
+func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup *types.Func) string {
+	info := f.pass.Info
+	ptr := types.NewPointer(owner)
+	method := types.NewSignatureType(nil, nil, nil, cleanup.Signature().Params(), cleanup.Signature().Results(), cleanup.Signature().Variadic())
+	found := ""
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found != "" {
+			return found == ""
+		}
+		if _, isGo := n.(*ast.GoStmt); isGo {
+			return false
+		}
+		if calleeFunc(info, call) != nil {
+			return true // a declared function: the call graph follows it
+		}
+		if tv, ok := info.Types[call.Fun]; !ok || !tv.IsValue() {
+			return true // a conversion or a builtin
+		}
+		sig, ok := info.TypeOf(call.Fun).Underlying().(*types.Signature)
+		if !ok {
+			return true
+		}
+		hands := types.Identical(sig, method)
+		for _, a := range call.Args {
+			if t := info.TypeOf(a); t != nil && types.Identical(t, ptr) {
+				hands = true
+			}
+		}
+		if hands {
+			found, _ = exprString(call.Fun)
+		}
+		return found == ""
+	})
+	return found
+}
+
+// abandon fills in l.Abandon: the returns after start, in the block that
+// holds start or one inside it, that do not return the owner, whose
+// variable x names. It returns why the fix cannot keep its promise on the
+// starter's failure paths, or "": a panic after the start would leave the
+// work running with no owner to stop it.
+func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
+	id, ok := ast.Unparen(x).(*ast.Ident)
+	if !ok || l.Starter.Recv != nil && f.isReceiver(l.Starter, x) {
+		return ""
+	}
+	owner := f.pass.Info.Uses[id]
+	block := enclosingBlock(l.Starter.Body, start)
+	if block == nil {
+		return ""
+	}
+	why := ""
+	ast.Inspect(block, func(n ast.Node) bool {
+		if n == nil || why != "" {
+			return false
+		}
+		if n != ast.Node(block) && n.End() <= start.End() {
+			return false // the start, or code before it
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ReturnStmt:
+			returnsOwner := false
+			for _, r := range n.Results {
+				if rid, ok := ast.Unparen(r).(*ast.Ident); ok && f.pass.Info.Uses[rid] == owner {
+					returnsOwner = true
+				}
+			}
+			if !returnsOwner {
+				l.Abandon = append(l.Abandon, n)
+			}
+		case *ast.CallExpr:
+			if fn := calleeFunc(f.pass.Info, n); fn != nil && strings.HasPrefix(fn.Name(), "Must") && !constantArgs(f.pass.Info, n) {
+				why = FuncName(l.Starter) + " may panic in " + fn.Name() + " after starting the work, which would then run with nothing to stop it"
+			}
+			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok {
+				if b, ok := f.pass.Info.Uses[id].(*types.Builtin); ok && b.Name() == "panic" {
+					why = FuncName(l.Starter) + " may panic after starting the work, which would then run with nothing to stop it"
+				}
+			}
+		}
+		return true
+	})
+	return why
+}
+
+// constantArgs reports whether every argument of call is a constant or nil.
+func constantArgs(info *types.Info, call *ast.CallExpr) bool {
+	for _, a := range call.Args {
+		if tv, ok := info.Types[a]; !ok || (tv.Value == nil && !tv.IsNil()) {
+			return false
+		}
+	}
+	return true
+}
+
+// enclosingBlock returns the innermost block of body that holds s in its
+// list, not looking into function literals.
+func enclosingBlock(body *ast.BlockStmt, s ast.Stmt) *ast.BlockStmt {
+	var found *ast.BlockStmt
+	ast.Inspect(body, func(n ast.Node) bool {
+		if found != nil {
+			return false
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.BlockStmt:
+			if slices.Contains(n.List, s) {
+				found = n
+				return false
+			}
+		case *ast.CaseClause:
+			if slices.Contains(n.Body, s) {
+				found = &ast.BlockStmt{List: n.Body}
+				return false
+			}
+		}
+		return true
+	})
+	return found
 }
 
 // selfStop says why the work, whose goroutine runs body, cannot be stopped
@@ -1129,15 +1588,37 @@ func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
 // cleanup itself, and would then wait for its own end. It returns "" when
 // that cannot happen.
 func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
-	if l.Owner == nil || l.Owner.Cleanup == nil {
+	if l.Owner == nil {
 		return ""
 	}
-	cleanup, ok := f.pass.Info.Defs[l.Owner.Cleanup.Name].(*types.Func)
+	decl := l.Owner.Cleanup
+	if ex := l.Owner.Existing; ex != nil {
+		if ex.Group == "" {
+			return "" // firing the signal does not wait for the work
+		}
+		decl = f.methodNamed(l.Owner.Type, ex.By)
+	}
+	if decl == nil {
+		return ""
+	}
+	cleanup, ok := f.pass.Info.Defs[decl.Name].(*types.Func)
 	if !ok {
 		return ""
 	}
+	if earlier := f.earlierCaller(l, cleanup); earlier != "" {
+		name := decl.Name.Name
+		return "a goroutine " + FuncName(l.Starter) + " starts before this one (" + earlier + ") may call " + name + " before the work's stop state is set"
+	}
+	if caller, lock := f.callerHolding(cleanup, f.locksTaken(body)); caller != "" {
+		name := decl.Name.Name
+		return caller + " calls " + name + " while holding " + lock + ", which the goroutine takes, so " + name + " cannot wait for it to end"
+	}
+	if cb := f.callbackReaching(body, l.Owner.Type, cleanup); cb != "" {
+		name := decl.Name.Name
+		return "the goroutine calls " + cb + ", a function value that may call " + name + ", so " + name + " cannot wait for it to end"
+	}
 	if path, ok := f.reaches(body, cleanup); ok {
-		name := l.Owner.Cleanup.Name.Name
+		name := decl.Name.Name
 		through := ""
 		if len(path) > 0 {
 			through = " through " + strings.Join(path, " and ")
@@ -1441,7 +1922,7 @@ func FuncName(fn *ast.FuncDecl) string {
 // counts as held between its Add and its Done: returning in between skips
 // the Done, and whoever waits for the group waits for ever; wg reports that
 // kind. It returns "" if nothing is held.
-func heldLock(info *types.Info, body *ast.BlockStmt, target ast.Node) (held string, wg bool) {
+func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string, wg bool) {
 	kind := map[string]bool{} // held → is a WaitGroup
 	var visit func(list []ast.Stmt) bool
 	visit = func(list []ast.Stmt) bool {
@@ -1465,12 +1946,18 @@ func heldLock(info *types.Info, body *ast.BlockStmt, target ast.Node) (held stri
 			}
 			switch s := s.(type) {
 			case *ast.ExprStmt:
-				if x, op, isWG := lockCall(info, s.X); op != 0 {
+				if x, op, isWG := f.lockOp(s.X, 0); op != 0 {
 					count[x] += op
 					kind[x] = isWG
 				}
+			case *ast.SendStmt:
+				// A send on a channel used as a semaphore takes a slot that
+				// a later receive gives back.
+				if x, ok := exprString(s.Chan); ok {
+					count[x]++
+				}
 			case *ast.DeferStmt:
-				if x, op, _ := lockCall(info, s.Call); op < 0 {
+				if x, op, _ := f.lockOp(s.Call, 0); op < 0 {
 					count[x] -= 1 << 20 // released on any return
 				}
 			}
@@ -1516,6 +2003,100 @@ func lockCall(info *types.Info, e ast.Expr) (x string, op int, wg bool) {
 		return "", 0, false
 	}
 	return b.String(), op, isWG
+}
+
+// typeOfLock returns the underlying type of the lock heldLock named, found
+// by its spelling among the selector expressions of body and of the
+// package's methods; nil when none matches.
+func (f *loopFinder) typeOfLock(body *ast.BlockStmt, held string) types.Type {
+	if held == "" {
+		return nil
+	}
+	var t types.Type
+	for _, file := range f.pass.AllFiles {
+		ast.Inspect(file, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && t == nil {
+				if x, ok := exprString(sel); ok && x == held {
+					if tt := f.pass.Info.TypeOf(sel); tt != nil {
+						t = tt.Underlying()
+					}
+				}
+			}
+			return t == nil
+		})
+	}
+	return t
+}
+
+// lockOp is lockCall seen through the package's own functions: a call of
+// a method whose body takes (or releases) a lock or a semaphore slot held
+// in a field of its receiver, and does not give it back, counts as taking
+// (or releasing) it in the caller: p.lockState() locks p.mu. It also reads
+// a receive statement (<-c.slots) as giving back a semaphore slot.
+func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
+	if u, ok := ast.Unparen(e).(*ast.UnaryExpr); ok && u.Op == token.ARROW {
+		if x, ok := exprString(u.X); ok {
+			return x, -1, false
+		}
+		return "", 0, false
+	}
+	if x, op, wg := lockCall(f.pass.Info, e); op != 0 {
+		return x, op, wg
+	}
+	call, ok := ast.Unparen(e).(*ast.CallExpr)
+	if !ok || depth > 2 {
+		return "", 0, false
+	}
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok {
+		return "", 0, false
+	}
+	callee := calleeFunc(f.pass.Info, call)
+	decl := f.methods[callee]
+	if callee == nil || decl == nil || decl.Body == nil || decl.Recv == nil || len(decl.Recv.List[0].Names) != 1 {
+		return "", 0, false
+	}
+	recv := decl.Recv.List[0].Names[0].Name
+	owner, ok := exprString(sel.X)
+	if !ok {
+		return "", 0, false
+	}
+	net := map[string]int{}
+	isWG := map[string]bool{}
+	for _, s := range decl.Body.List {
+		switch s := s.(type) {
+		case *ast.ExprStmt:
+			if x, op, wg := f.lockOp(s.X, depth+1); op != 0 {
+				net[x] += op
+				isWG[x] = wg
+			}
+		case *ast.SendStmt:
+			if x, ok := exprString(s.Chan); ok {
+				net[x]++
+			}
+		case *ast.DeferStmt:
+			if x, op, _ := f.lockOp(s.Call, depth+1); op < 0 {
+				net[x]++ // released on return: no net effect
+			}
+		}
+	}
+	for lock, n := range net {
+		field, ok := strings.CutPrefix(lock, recv+".")
+		if !ok || n == 0 || (n != 1 && n != -1) {
+			continue
+		}
+		return owner + "." + field, n, isWG[lock]
+	}
+	return "", 0, false
+}
+
+// exprString formats e as written, for naming locks.
+func exprString(e ast.Expr) (string, bool) {
+	var b strings.Builder
+	if err := format.Node(&b, token.NewFileSet(), e); err != nil {
+		return "", false
+	}
+	return b.String(), true
 }
 
 // stmtLists returns the statement lists directly inside s.

@@ -6,6 +6,7 @@
 package rules
 
 import (
+	"fmt"
 	"go/ast"
 	"go/token"
 	"go/types"
@@ -50,6 +51,44 @@ func ByName(name string) *Rule {
 	return nil
 }
 
+// Choose returns the rules that names selects, in the order of All. A name
+// selects its rule; a name with a leading "-" removes it from the others or,
+// when no name selects, from All (staticcheck's -checks: "-global-hook" runs
+// every rule but global-hook). Empty names select All. always names checks
+// that are not rules and always run (invalid-ignore): naming one is
+// accepted and selects no rule, removing one is an error.
+func Choose(names []string, always ...string) ([]*Rule, error) {
+	if len(names) == 0 {
+		return All, nil
+	}
+	selected, removed := map[string]bool{}, map[string]bool{}
+	positive := false
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		name, minus := strings.CutPrefix(n, "-")
+		switch {
+		case slices.Contains(always, name) && minus:
+			return nil, fmt.Errorf("%s is always on and cannot be removed", name)
+		case slices.Contains(always, name):
+			positive = true
+		case ByName(name) == nil:
+			return nil, fmt.Errorf("unknown rule %q (see leakfix rules)", name)
+		case minus:
+			removed[name] = true
+		default:
+			positive = true
+			selected[name] = true
+		}
+	}
+	var out []*Rule
+	for _, r := range All {
+		if (selected[r.Name] || !positive) && !removed[r.Name] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // A Pass is one package as the rules see it.
 type Pass struct {
 	Fset  *token.FileSet
@@ -81,16 +120,36 @@ type Site struct {
 	// Name is the base for generated names ("cleanup" gives stopCleanup and
 	// cleanupDone), taken from the work itself.
 	Name string
+	// Abandon are the returns of Starter, after the work is started, that
+	// hand the caller no owner (return nil, err): the fix stops the work
+	// before each, since nothing could stop it later.
+	Abandon []*ast.ReturnStmt
+
+	start ast.Node // the statement that starts the work, for the rules' own checks
 }
 
 // Base returns s.
 func (s *Site) Base() *Site { return s }
+
+// startPos returns where the work starts in Starter, or the end of the
+// starter when the plan does not say.
+func (s *Site) startPos() token.Pos {
+	if s.start != nil {
+		return s.start.Pos()
+	}
+	return s.Starter.End()
+}
 
 // A Finding is one piece of background work that cannot be stopped.
 type Finding struct {
 	Rule    string
 	Pos     token.Pos // where the work is started (the go statement)
 	Message string
+
+	// Related are places that explain the finding beyond its fix plan
+	// (whose loop and method are places of their own): for a finding
+	// without a fix, what a reader needs to see to judge it.
+	Related []Note
 
 	// Fix is the fix plan; nil when Unfixable is set.
 	Fix Fix
@@ -99,6 +158,12 @@ type Finding struct {
 	Unfixable string
 
 	signal types.Object // the signal channel a loop finding stops reading
+}
+
+// A Note is a place in the source and what it shows.
+type Note struct {
+	Pos     token.Pos
+	Message string
 }
 
 // funcs yields the function and method declarations with a body in files.

@@ -6,7 +6,7 @@
 //	plugins:
 //	  - module: github.com/leakfix/leakfix
 //	    import: github.com/leakfix/leakfix/analyzer/golangci
-//	    version: v0.1.0
+//	    path: ../leakfix # a checkout; version: vX.Y.Z once released
 //
 // then enable it in .golangci.yml:
 //
@@ -51,6 +51,11 @@ func New(settings any) (register.LinterPlugin, error) {
 		return nil, err
 	}
 	if err := analyzer.Analyzer.Flags.Set("tests", strconv.FormatBool(s.Tests)); err != nil {
+		return nil, err
+	}
+	// golangci-lint makes an issue of every related location, which
+	// nolint and --fix do not reach, and keeps one issue per line.
+	if err := analyzer.Analyzer.Flags.Set("compact", "true"); err != nil {
 		return nil, err
 	}
 	return plugin{}, nil

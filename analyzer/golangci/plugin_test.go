@@ -30,6 +30,9 @@ func TestPlugin(t *testing.T) {
 	if got := analyzer.Analyzer.Flags.Lookup("tests").Value.String(); got != "true" {
 		t.Errorf("tests flag %s after settings asked for true", got)
 	}
+	if got := analyzer.Analyzer.Flags.Lookup("compact").Value.String(); got != "true" {
+		t.Errorf("compact flag %s: golangci-lint needs one issue per finding", got)
+	}
 	if _, err := newPlugin(map[string]any{"rulez": []string{"x"}}); err == nil || !strings.Contains(err.Error(), "rulez") {
 		t.Errorf("unknown setting: %v", err)
 	}

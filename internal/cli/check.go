@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,8 @@ patterns go list takes.
 
 --format picks another output: json (the schema in README.md), sarif
 (SARIF 2.1.0), rdjsonl (reviewdog, with a suggestion per edited range) or
-github (workflow-command annotations). All but text carry each finding's fix.
+github (workflow-command annotations). json, sarif and rdjsonl carry each
+finding's fix; github says whether leakfix fix rewrites it.
 
 Exit status: 0 nothing found, 1 findings, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,6 +47,19 @@ func runCheck(cmd *cobra.Command, o *Options) error {
 	}
 	if err := report.Write(o.Stdout, o.Format, &report.Input{Dir: dir, Findings: res.Findings, Errors: res.Errors}); err != nil {
 		return err
+	}
+	// A person at a terminal is told what was looked at, as fix tells;
+	// scripts and logs read the findings alone.
+	if isTerminal(o.Stderr) {
+		fmt.Fprintf(o.Stderr, "leakfix: %s in %s", plural(len(res.Findings), "finding", "findings"), plural(res.Packages, "package", "packages"))
+		if res.Cached > 0 {
+			fmt.Fprintf(o.Stderr, " (%d from the cache)", res.Cached)
+		}
+		if res.Generated > 0 {
+			fmt.Fprintf(o.Stderr, ", %s skipped", plural(res.Generated, "generated file", "generated files"))
+		}
+		fmt.Fprintln(o.Stderr)
+		notAnalysed(o.Stderr, res)
 	}
 	return status(res, len(res.Findings) > 0)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/golden"
+	"github.com/leakfix/leakfix/internal/version"
 )
 
 // TestFlags checks that flags reach the engine options, without loading
@@ -50,6 +51,10 @@ func TestFlags(t *testing.T) {
 		{args: []string{"check", "--format=xml"}, wantError: `unknown format "xml"`},
 		{args: []string{"check", "--new-from-rev=main", "--new-from-patch=p"}, wantError: "none of the others can be"},
 		{args: []string{"fix", "--format=json"}, wantError: "unknown flag: --format"},
+		{args: []string{"check", "-f", "json"}, format: "json", edits: true},
+		{args: []string{"diff", "-fgithub"}, format: "github", fix: true, edits: true},
+		{args: []string{"check", "--rules=-global-hook,-unstopped-ticker"}, rules: []string{"-global-hook", "-unstopped-ticker"}},
+		{args: []string{"check", "--new-from-merge-base=main", "--new-from-rev=main"}, wantError: "none of the others can be"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -98,6 +103,9 @@ func TestExitStatus(t *testing.T) {
 		args         []string
 		code         int
 		stdout       string                         // a substring of standard output ("" = must be empty)
+		notStdout    string                         // not a substring of standard output
+		notStderr    string                         // not a substring of standard error
+		noMod        bool                           // write no go.mod
 		stderr       string                         // a substring of standard error
 		changed      []string                       // files fix must have rewritten
 		setup        func(t *testing.T, dir string) // e.g. take permissions away
@@ -120,9 +128,22 @@ func TestExitStatus(t *testing.T) {
 		{name: "config found above", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "exclude: ['**/l.go']\n"},
 			args: []string{"check"}, sub: "leaky", code: 0},
 		{name: "bad config", files: map[string]string{"leaky/l.go": leaky, ".leakfix.yaml": "rulez: [x]\n"}, args: []string{"check"}, code: 2,
-			stderr: ".leakfix.yaml: yaml: unmarshal errors:\n  line 1: field rulez not found"},
+			stderr: "leakfix: .leakfix.yaml:1: unknown key rulez (the keys are rules and exclude)\n"},
 		{name: "unknown rule", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=nope"}, code: 2,
 			stderr: `unknown rule "nope"`},
+		{name: "all rules but one", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--rules=-unstoppable-loop"}, code: 0},
+		{name: "negative rule selection keeps the others", files: map[string]string{"leaky/l.go": leaky}, args: []string{"check", "--rules=-global-hook"}, code: 1,
+			stdout: "leaky/l.go:9:2: unstoppable-loop"},
+		{name: "only invalid-ignore", files: map[string]string{"leaky/l.go": strings.Replace(leaky, "\tgo func", "\t//leakfix:ignore\n\tgo func", 1)},
+			args: []string{"check", "--rules=invalid-ignore"}, code: 1, stdout: "leaky/l.go:9:2: invalid-ignore: //leakfix:ignore needs a reason"},
+		{name: "invalid-ignore cannot be removed", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--rules=-invalid-ignore"}, code: 2,
+			stderr: "invalid-ignore is always on and cannot be removed"},
+		{name: "unused ignore", files: map[string]string{"leaky/l.go": leaky, "a/a.go": "package a\n\n//leakfix:ignore nothing to excuse here\nvar x = 1\n"},
+			args: []string{"check"}, code: 1, stdout: "a/a.go:3:1: invalid-ignore: //leakfix:ignore matches no finding on its line or the next; remove it"},
+		{name: "ignore with a space", files: map[string]string{"leaky/l.go": strings.Replace(leaky, "\tgo func", "\t// leakfix:ignore unstoppable-loop lives forever\n\tgo func", 1)},
+			args: []string{"check"}, code: 1, stdout: "leaky/l.go:9:2: invalid-ignore: write //leakfix:ignore without a space after //"},
+		{name: "hyphenated reason", files: map[string]string{"leaky/l.go": strings.Replace(leaky, "\tgo func", "\t//leakfix:ignore long-lived: one per process\n\tgo func", 1)},
+			args: []string{"check"}, code: 0},
 		{name: "explain unknown", args: []string{"explain", "nope"}, code: 2, stderr: `unknown rule "nope"`},
 		{name: "bad platform", files: map[string]string{"a/a.go": "package a\n"}, args: []string{"check", "--platforms=linux"}, code: 2,
 			stderr: `platform "linux": want GOOS/GOARCH`},
@@ -215,6 +236,50 @@ func TestExitStatus(t *testing.T) {
 			stderr: "leakfix: ./docs/...: matched no packages",
 		},
 		{
+			// Files as the go command takes them, with or without ./: their
+			// packages load, and only their findings are reported.
+			name:      "file arguments",
+			files:     map[string]string{"leaky/l.go": leaky, "leaky/m.go": strings.NewReplacer("type T", "type M", "T{", "M{", "*T", "*M", "New", "NewM").Replace(leaky)},
+			args:      []string{"check", "leaky/l.go"},
+			code:      1,
+			stdout:    "leaky/l.go:9:2: unstoppable-loop",
+			notStdout: "m.go",
+		},
+		{
+			name:   "file arguments with ./, beside a pattern",
+			files:  map[string]string{"leaky/l.go": leaky, "other/l.go": strings.Replace(leaky, "package leaky", "package other", 1)},
+			args:   []string{"check", "./leaky/l.go", "./other/..."},
+			code:   1,
+			stdout: "leaky/l.go:9:2: unstoppable-loop: goroutine started in New ticks forever with no way to stop it\nother/l.go:9:2: unstoppable-loop",
+		},
+		{
+			name:   "no such file",
+			files:  map[string]string{"leaky/l.go": leaky},
+			args:   []string{"check", "leaky/nothing.go", "./leaky"},
+			code:   2,
+			stdout: "leaky/l.go:9:2: unstoppable-loop",
+			stderr: "leakfix: leaky/nothing.go: no such file",
+		},
+		{
+			name:      "outside a module",
+			files:     map[string]string{"a/a.go": "package a\n"},
+			noMod:     true,
+			args:      []string{"check"},
+			code:      2,
+			stderr:    "leakfix: ./...: not in a Go module: there is no go.mod here or above; run go mod init MODULE-PATH at the top of the code, or name a module's directory with -C\n",
+			notStderr: "matched no packages",
+		},
+		{
+			// The load error says why ./... matched nothing.
+			name:      "load error",
+			files:     map[string]string{"go.mod": "module example.com/golden\n\ngo 1.99\n", "a/a.go": "package a\n"},
+			setup:     func(t *testing.T, dir string) { t.Setenv("GOTOOLCHAIN", "local") },
+			args:      []string{"check"},
+			code:      2,
+			stderr:    "go.mod requires go >= 1.99",
+			notStderr: "matched no packages",
+		},
+		{
 			name:   "no such directory",
 			files:  map[string]string{"leaky/l.go": leaky},
 			args:   []string{"check", "./nothing/...", "./leaky"},
@@ -226,7 +291,7 @@ func TestExitStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if _, ok := tt.files["go.mod"]; !ok {
+			if _, ok := tt.files["go.mod"]; !ok && !tt.noMod {
 				golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
 			}
 			for name, content := range tt.files {
@@ -251,6 +316,12 @@ func TestExitStatus(t *testing.T) {
 			}
 			if tt.stdout == "" && stdout.Len() > 0 && tt.changed == nil || !strings.Contains(stdout.String(), tt.stdout) {
 				t.Errorf("stdout %q, want it to contain %q", stdout.String(), tt.stdout)
+			}
+			if tt.notStderr != "" && strings.Contains(stderr.String(), tt.notStderr) {
+				t.Errorf("stderr %q, want it not to contain %q", stderr.String(), tt.notStderr)
+			}
+			if tt.notStdout != "" && strings.Contains(stdout.String(), tt.notStdout) {
+				t.Errorf("stdout %q, want it not to contain %q", stdout.String(), tt.notStdout)
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr %q, want it to contain %q", stderr.String(), tt.stderr)
@@ -331,6 +402,14 @@ func TestExplain(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("explain output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+	// leakfix never rewrites an ignore comment: no "after" of a fix.
+	stdout.Reset()
+	if code := Main([]string{"explain", "invalid-ignore"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("explain invalid-ignore: exit %d: %s", code, stderr.String())
+	}
+	if out := stdout.String(); strings.Contains(out, "After leakfix fix") || !strings.Contains(out, "leakfix reports this without a fix. Instead:") {
+		t.Errorf("explain invalid-ignore:\n%s", out)
 	}
 }
 
@@ -466,5 +545,19 @@ func TestCacheCommand(t *testing.T) {
 	t.Setenv(cache.Env, "off")
 	if got := run("cache", "status"); !strings.Contains(got, "off") {
 		t.Errorf("status with the cache off: %q", got)
+	}
+}
+
+// TestVersion checks that leakfix version, --version and -v print the
+// version the reports carry.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, &stdout, &stderr); code != 0 {
+			t.Errorf("%s: exit %d: %s", args, code, stderr.String())
+		}
+		if want := "leakfix " + version.String() + " (go"; !strings.HasPrefix(stdout.String(), want) {
+			t.Errorf("%s printed %q, want it to start with %q", args, stdout.String(), want)
+		}
 	}
 }

@@ -79,6 +79,14 @@ func runFix(cmd *cobra.Command, o *Options) error {
 	return status(res, fixed < len(res.Findings))
 }
 
+// notAnalysed says how many files build constraints kept out of the run.
+func notAnalysed(w io.Writer, res *engine.Result) {
+	if res.NotAnalysed > 0 {
+		fmt.Fprintf(w, "leakfix: %s excluded by build constraints not analysed (see --platforms)\n",
+			plural(res.NotAnalysed, "file", "files"))
+	}
+}
+
 // summarize prints what a fix run changed and what it could not, by reason.
 func summarize(w io.Writer, res *engine.Result, fixed int, reasons map[string]int) {
 	notFixed := len(res.Findings) - fixed
@@ -88,10 +96,7 @@ func summarize(w io.Writer, res *engine.Result, fixed int, reasons map[string]in
 		fmt.Fprintf(w, ", %s skipped", plural(res.Generated, "generated file", "generated files"))
 	}
 	fmt.Fprintln(w)
-	if res.NotAnalysed > 0 {
-		fmt.Fprintf(w, "leakfix: %s excluded by build constraints not analysed (see --platforms)\n",
-			plural(res.NotAnalysed, "file", "files"))
-	}
+	notAnalysed(w, res)
 	var whys []string
 	for why := range reasons {
 		whys = append(whys, why)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,10 +165,11 @@ func TestReport(t *testing.T) {
 	wantWire := []migrationWire{
 		{Method: "Shutdown", Added: true, Starter: "init", Callers: []migrationCaller{}},
 		{Starter: "Watch", Ctx: "ctx", Callers: []migrationCaller{}},
-		// Shutdown is promoted from base, so the rewrite named Embedder's Stop.
-		{Type: "Embedder", Method: "Stop", Added: true, Starter: "NewEmbedder", Callers: []migrationCaller{}},
-		// The promoted Close is closer's, not WithClose's: a Shutdown was added.
-		{Type: "WithClose", Method: "Shutdown", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
+		// Shutdown is promoted from base: Embedder gets its own, which
+		// stops the work and then calls base's.
+		{Type: "Embedder", Method: "Shutdown", Added: true, Starter: "NewEmbedder", Callers: []migrationCaller{}},
+		// The same for the Close promoted from closer.
+		{Type: "WithClose", Method: "Close", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
 		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main"}}},
 		{Type: "Poller", Method: "Close", Starter: "(*Poller).Start", Callers: []migrationCaller{}},
 	}
@@ -189,8 +191,8 @@ func TestReport(t *testing.T) {
 		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`: call it where the value's life ends. No call of `(*Poller).Start` was found",
 		"- [ ] `srv.Shutdown` is new; it stops the work started by `init`: call it where the program shuts down.",
 		"- [ ] The work started by `srv.Watch` now ends when its context `ctx` is done",
-		"- [ ] `(*srv.Embedder).Stop` is new",
-		"- [ ] `(*srv.WithClose).Shutdown` is new",
+		"- [ ] `(*srv.Embedder).Shutdown` is new",
+		"- [ ] `(*srv.WithClose).Close` is new",
 		"- `srv/srv.go:31:3`: goroutine started in Many ticks forever with no way to stop it — the goroutine is started inside a loop, so one value owns several of them\n",
 	} {
 		if !strings.Contains(md, line) {
@@ -223,6 +225,26 @@ func TestNoProgressOffTerminal(t *testing.T) {
 	got := golden.ReadFile(t, stderr.Name())
 	if want := "leakfix: 1 finding in 1 package, 1 file fixed, 0 not fixed\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestCheckSummary checks that check tells a terminal what it looked at,
+// and nothing else.
+func TestCheckSummary(t *testing.T) {
+	dir := t.TempDir()
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), golden.DefaultGoMod)
+	golden.WriteFile(t, filepath.Join(dir, "leaky/l.go"), golden.Leaky("leaky"))
+	golden.WriteFile(t, filepath.Join(dir, "clean/c.go"), "package clean\n")
+	for _, terminal := range []bool{false, true} {
+		old := isTerminal
+		isTerminal = func(io.Writer) bool { return terminal }
+		var stdout, stderr bytes.Buffer
+		code := Main([]string{"check", "--no-cache", "-C", dir}, &stdout, &stderr)
+		isTerminal = old
+		summary := "leakfix: 1 finding in 2 packages\n"
+		if got := stderr.String(); code != exitFindings || terminal && !strings.HasSuffix(got, "\x1b[K"+summary) || !terminal && got != "" {
+			t.Errorf("terminal %v: exit %d, stderr %q; want exit 1 and the summary %q only on a terminal", terminal, code, got, summary)
+		}
 	}
 }
 

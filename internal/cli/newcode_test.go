@@ -67,26 +67,51 @@ func New` + typ + `() *` + typ + ` {
 	}
 	want := "a/a.go:21:2: unstoppable-loop: goroutine started in NewSame ticks forever with no way to stop it\n" +
 		"b/b.go:9:2: unstoppable-loop: goroutine started in NewOther ticks forever with no way to stop it\n"
-	for _, flag := range []string{"--new-from-rev=main", "--new-from-patch=" + patch} {
+	// main moves on after the branch: --new-from-merge-base still speaks of
+	// the branch's own leaks only.
+	git("checkout", "-q", "main")
+	golden.WriteFile(t, filepath.Join(dir, "a/a.go"), strings.Replace(old, "x.n++", "x.n += 1", 1))
+	git("commit", "-q", "-am", "main moves on")
+	git("checkout", "-q", "feature")
+	for _, flag := range []string{"--new-from-merge-base=main", "--new-from-patch=" + patch} {
 		got, code := leakfix(t, dir, "check", flag)
 		if got != want || code != exitFindings {
 			t.Errorf("check %s: exit %d\n%s\nwant:\n%s", flag, code, got, want)
 		}
 	}
+	// Against main itself, the line main changed in the old leak reads as
+	// changed by the branch.
+	if got, _ := leakfix(t, dir, "check", "--new-from-rev=main"); !strings.Contains(got, "NewOld") {
+		t.Errorf("check --new-from-rev=main after main moved on: the old leak's line differs from main, so it should count:\n%s", got)
+	}
 	if got, code := leakfix(t, dir, "check", "--new-from-rev=HEAD"); got != "" || code != exitOK {
 		t.Errorf("check --new-from-rev=HEAD on a clean tree: exit %d\n%s", code, got)
 	}
 
-	// fix fixes the new leaks only: the old one is still reported after.
-	leakfix(t, dir, "fix", "--new-from-rev=main")
+	// fix fixes the branch's leaks only: the old one is still reported after.
+	leakfix(t, dir, "fix", "--new-from-merge-base=main")
 	got, _ := leakfix(t, dir, "check")
 	// The import block grew by three lines.
 	if want := "a/a.go:12:2: unstoppable-loop: goroutine started in NewOld ticks forever with no way to stop it\n"; got != want {
-		t.Errorf("check after fix --new-from-rev:\n%s\nwant:\n%s", got, want)
+		t.Errorf("check after fix --new-from-merge-base:\n%s\nwant:\n%s", got, want)
 	}
 
 	var stdout, stderr bytes.Buffer
 	if code := Main([]string{"check", "-C", dir, "--new-from-rev=nope"}, &stdout, &stderr); code != exitError || !strings.Contains(stderr.String(), "nope") {
 		t.Errorf("bad revision: exit %d, stderr %q", code, stderr.String())
+	}
+
+	// A patch that holds no diff hides every finding: it is an error.
+	for content, want := range map[string]string{
+		"":                      "empty.patch: the patch is empty; for a change that may be empty, use --new-from-rev",
+		"fatal: bad revision\n": "empty.patch: line 1: not a unified diff",
+	} {
+		bad := filepath.Join(t.TempDir(), "empty.patch")
+		golden.WriteFile(t, bad, content)
+		stdout.Reset()
+		stderr.Reset()
+		if code := Main([]string{"check", "-C", dir, "--new-from-patch=" + bad}, &stdout, &stderr); code != exitError || !strings.Contains(stderr.String(), want) {
+			t.Errorf("--new-from-patch with %q: exit %d, stderr %q, want exit 2 and %q", content, code, stderr.String(), want)
+		}
 	}
 }

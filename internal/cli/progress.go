@@ -17,15 +17,21 @@ type progress struct {
 // newProgress returns a progress line on w, or nil when w is not a
 // terminal: logs and pipes get no progress noise.
 func newProgress(w io.Writer) *progress {
-	f, ok := w.(*os.File)
-	if !ok {
-		return nil
-	}
-	info, err := f.Stat()
-	if err != nil || info.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(w) {
 		return nil
 	}
 	return &progress{w: w}
+}
+
+// isTerminal reports whether w is a terminal (a character device); tests
+// replace it.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) show(s engine.Progress) {

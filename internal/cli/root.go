@@ -21,6 +21,7 @@ import (
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/newcode"
 	"github.com/leakfix/leakfix/internal/report"
+	"github.com/leakfix/leakfix/internal/version"
 )
 
 // Exit statuses.
@@ -87,7 +88,9 @@ type's existing Close or Stop) ends the work and waits for it.
 Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.String(),
 	}
+	root.SetVersionTemplate(versionLine())
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -100,6 +103,7 @@ Exit status: 0 nothing found, 1 findings (or a non-empty diff), 2 error.`,
 		newRulesCmd(stdout),
 		newExplainCmd(stdout),
 		newCacheCmd(stdout),
+		newVersionCmd(stdout),
 	)
 	return root
 }
@@ -111,8 +115,9 @@ type Options struct {
 	Format   string // check and diff: one of report.Formats
 	// NewFromRev and NewFromPatch limit the run to findings on lines that
 	// the change since a revision, or a patch, added or modified.
-	NewFromRev   string
-	NewFromPatch string
+	NewFromRev       string
+	NewFromPatch     string
+	NewFromMergeBase string // the same as NewFromRev, from the merge base of the revision and HEAD
 	// Config is the configuration file; "" means the nearest .leakfix.yaml
 	// at or above the working directory.
 	Config string
@@ -138,7 +143,8 @@ func addFlags(cmd *cobra.Command, o *Options) {
 	f.StringVar(&tags, "tags", "", "comma-separated build tags")
 	f.StringVar(&o.NewFromRev, "new-from-rev", "", "only findings on lines changed since git revision `rev` (git diff rev, plus untracked files)")
 	f.StringVar(&o.NewFromPatch, "new-from-patch", "", "only findings on lines the unified diff in `file` adds or modifies")
-	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch")
+	f.StringVar(&o.NewFromMergeBase, "new-from-merge-base", "", "only findings on lines changed since the merge base of `rev` and HEAD")
+	cmd.MarkFlagsMutuallyExclusive("new-from-rev", "new-from-patch", "new-from-merge-base")
 	f.StringVar(&o.Config, "config", "", "configuration `file` (default: the nearest .leakfix.yaml at or above the working directory)")
 	noCache := f.Bool("no-cache", false, "neither read nor write the result cache (default "+cacheDirHelp+")")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
@@ -177,7 +183,7 @@ func applyConfig(o *Options, dir string) error {
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		return err
+		return errors.New(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")) // paths as findings give them
 	}
 	if len(o.Engine.Rules) == 0 {
 		o.Engine.Rules = cfg.Rules
@@ -202,6 +208,8 @@ func onlyNew(ctx context.Context, o *Options, dir string) error {
 		lines, err = newcode.FromRev(ctx, dir, o.NewFromRev)
 	case o.NewFromPatch != "":
 		lines, err = newcode.FromPatch(ctx, dir, o.NewFromPatch)
+	case o.NewFromMergeBase != "":
+		lines, err = newcode.FromMergeBase(ctx, dir, o.NewFromMergeBase)
 	default:
 		return nil
 	}
@@ -262,7 +270,7 @@ func run(cmd *cobra.Command, o *Options) (*engine.Result, string, error) {
 
 // addFormatFlag binds --format, which check and diff take.
 func addFormatFlag(cmd *cobra.Command, o *Options, what string) {
-	cmd.Flags().StringVar(&o.Format, "format", "text", what+"; one of "+strings.Join(report.Formats, ", "))
+	cmd.Flags().StringVarP(&o.Format, "format", "f", "text", what+"; one of "+strings.Join(report.Formats, ", "))
 }
 
 // checkFormat rejects an unknown --format and, for the formats that carry

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -80,12 +81,10 @@ func Load(file string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, yamlError(file, err)
 	}
-	for _, r := range c.Rules {
-		if rules.ByName(r) == nil {
-			return nil, fmt.Errorf("%s: unknown rule %q (see leakfix rules)", file, r)
-		}
+	if _, err := rules.Choose(c.Rules, "invalid-ignore"); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	for _, p := range c.Exclude {
 		if _, err := path.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
@@ -129,4 +128,46 @@ func match(pattern, parts []string) bool {
 	}
 	ok, _ := path.Match(pattern[0], parts[0])
 	return ok && match(pattern[1:], parts[1:])
+}
+
+// yamlError words a decoding error for a person who wrote the file, not
+// the Go type it is decoded into: one "file:line: message" per problem.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return fmt.Errorf("%s:%s: %s", file, m[1], m[2])
+		}
+		return fmt.Errorf("%s: %s", file, msg)
+	}
+	var lines []string
+	for _, e := range te.Errors {
+		msg := e
+		line := ""
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			line, msg = ":"+m[1], m[2]
+		}
+		if m := unknownField.FindStringSubmatch(msg); m != nil {
+			msg = "unknown key " + m[1] + " (the keys are rules and exclude)"
+		} else if m := badType.FindStringSubmatch(msg); m != nil {
+			msg = "want " + yamlKinds[m[3]] + ", not " + yamlKinds[m[1]] + m[2]
+		}
+		lines = append(lines, file+line+": "+msg)
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+var (
+	yamlLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	badType      = regexp.MustCompile("^cannot unmarshal (!!\\w+)( `.*`)? into (\\S+)$")
+)
+
+// yamlKinds names YAML tags and the Go types of Config's fields as the
+// file's author knows them.
+var yamlKinds = map[string]string{
+	"!!str": "a string", "!!int": "a number", "!!float": "a number", "!!bool": "true or false",
+	"!!map": "a mapping", "!!seq": "a list", "!!null": "nothing",
+	"[]string": "a list ([a, b])", "config.Config": "a mapping of keys (rules:, exclude:)",
 }

@@ -25,7 +25,7 @@ import (
 // run need not build it again.
 
 // cacheFormat changes whenever the meaning or layout of an entry does.
-const cacheFormat = "leakfix result 2"
+const cacheFormat = "leakfix result 3"
 
 // A cachedResult is the entry of one package.
 type cachedResult struct {

@@ -25,7 +25,8 @@ type Place struct {
 
 // Extent returns where the statement a finding reports ends, and the
 // places that explain it: for a loop, the method the goroutine runs, if it
-// runs one, and the loop that never ends. files are the package's files.
+// runs one, and the loop that never ends; then those the rule gave
+// (Finding.Related). files are the package's files.
 func Extent(files []*ast.File, f *rules.Finding) (token.Pos, []Place) {
 	end := f.Pos
 	for _, file := range files {
@@ -44,16 +45,17 @@ func Extent(files []*ast.File, f *rules.Finding) (token.Pos, []Place) {
 			})
 		}
 	}
-	l, ok := f.Fix.(*rules.Loop)
-	if !ok {
-		return end, nil
-	}
 	var related []Place
-	if l.Method != nil {
-		related = append(related, Place{l.Method.Name.Pos(), "the goroutine runs " + l.Method.Name.Name})
+	if l, ok := f.Fix.(*rules.Loop); ok {
+		if l.Method != nil {
+			related = append(related, Place{l.Method.Name.Pos(), "the goroutine runs " + l.Method.Name.Name})
+		}
+		if l.Stmt != nil {
+			related = append(related, Place{l.Stmt.Pos(), "this loop never ends"})
+		}
 	}
-	if l.Stmt != nil {
-		related = append(related, Place{l.Stmt.Pos(), "this loop never ends"})
+	for _, n := range f.Related {
+		related = append(related, Place{n.Pos, n.Message})
 	}
 	return end, related
 }
@@ -76,10 +78,12 @@ func keep(pkg *packages.Package, f *rules.Finding, k func(string, token.Position
 
 // splitPackage divides a package's verified change among the findings it
 // fixed (see SplitFix).
-func splitPackage(pkg *packages.Package, found []*rules.Finding, why map[*rules.Finding]string, changes []Change) map[*rules.Finding][]Edit {
+func splitPackage(pkg *packages.Package, found []*rules.Finding, why map[*rules.Finding]string, later map[*rules.Finding]bool, changes []Change) map[*rules.Finding][]Edit {
 	var fixed []*rules.Finding
 	for _, f := range found {
-		if r, ok := why[f]; f.Fix != nil && ok && r == "" {
+		// A finding fixed once the others were (later) has no plan of its
+		// own: its edits go to it by position.
+		if r, ok := why[f]; (f.Fix != nil && ok && r == "") || later[f] {
 			fixed = append(fixed, f)
 		}
 	}

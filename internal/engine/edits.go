@@ -45,6 +45,9 @@ func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map
 	alone := make([]map[string][]udiff.Edit, len(fixed))
 	for i, f := range fixed {
 		alone[i] = map[string][]udiff.Edit{}
+		if f.Fix == nil {
+			continue // fixed through another fix: its edits go by position
+		}
 		res, err := rewrite.Apply(rp, []rules.Fix{f.Fix})
 		if err != nil {
 			continue // the edit then goes by position

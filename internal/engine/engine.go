@@ -4,16 +4,17 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -83,7 +84,7 @@ type Finding struct {
 	Message string
 	Fixed   bool           // a fix was computed (and written, when Options.Write is set)
 	Unfixed string         // why no fix was made; empty when Fixed or when fixes were not asked for
-	Fixable bool           // the rule offers a fix for it
+	Fixable bool           // the rule offers a fix and, with Options.Fix, it was made (not dropped)
 	Package string         // import path
 	End     token.Position // end of the reported statement
 	Related []Related      // other places that explain the finding
@@ -189,6 +190,7 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 
 	r := newRun(ctx, dir, opts, enabled)
+	r.platforms = len(platforms)
 	if opts.Cache != "" {
 		if r.cache, err = cache.Open(opts.Cache); err != nil {
 			return nil, err
@@ -201,6 +203,7 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	}
 	units, errs := plan(dir, patterns, base)
 	r.res.Errors = append(r.res.Errors, errs...)
+	r.opts.Keep = onlyNamedFiles(units, r.opts.Keep)
 	for _, pl := range platforms {
 		for _, u := range units {
 			if err := ctx.Err(); err != nil {
@@ -223,6 +226,31 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	return res, nil
 }
 
+// onlyNamedFiles returns keep, restricted to the files named as arguments
+// in the directories that have some: "leakfix check a/a.go ./b/..." reports
+// on a/a.go and all of b.
+func onlyNamedFiles(units []unit, keep func(string, token.Position, token.Position) bool) func(string, token.Position, token.Position) bool {
+	named := map[string]map[string]bool{} // directory → its named files
+	for _, u := range units {
+		for f := range u.files {
+			d := filepath.Dir(f)
+			if named[d] == nil {
+				named[d] = map[string]bool{}
+			}
+			named[d][f] = true
+		}
+	}
+	if len(named) == 0 {
+		return keep
+	}
+	return func(rule string, start, end token.Position) bool {
+		if files, ok := named[filepath.Dir(start.Filename)]; ok && !files[start.Filename] {
+			return false
+		}
+		return keep == nil || keep(rule, start, end)
+	}
+}
+
 // unmatched reports the patterns that matched no package, which the go
 // command only warns about.
 func (r *run) unmatched(units []unit) {
@@ -230,7 +258,7 @@ func (r *run) unmatched(units []unit) {
 	for _, u := range units {
 		for _, p := range u.patterns {
 			for _, o := range u.origins[p] {
-				if !seen[o] && r.matched[o] == 0 {
+				if !seen[o] && r.matched[o] == 0 && !r.failed[o] {
 					seen[o] = true
 					r.addErr(&PosError{Pos: o, Msg: "matched no packages"})
 				}
@@ -243,6 +271,19 @@ func (r *run) unmatched(units []unit) {
 // files no platform analysed.
 func (r *run) finish(units []unit) *Result {
 	res := r.res
+	res.Findings = slices.DeleteFunc(res.Findings, func(f Finding) bool {
+		n, ok := r.unused[findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}]
+		return ok && n < r.platforms // it matched something on another platform
+	})
+	for i := range res.Findings {
+		f := &res.Findings[i]
+		if r.opts.Fix && !f.Fixed {
+			f.Fixable = false
+		}
+		// Reasons quote the type checker and the go command, which name
+		// files by absolute path; findings name them relative to Dir.
+		f.Unfixed = strings.ReplaceAll(f.Unfixed, r.dir+string(filepath.Separator), "")
+	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i].Pos, res.Findings[j].Pos
 		if a.Filename != b.Filename {
@@ -315,18 +356,7 @@ func (r *run) walkGoFiles(dir, pattern string) {
 }
 
 func selectRules(names []string) ([]*rules.Rule, error) {
-	if len(names) == 0 {
-		return rules.All, nil
-	}
-	var out []*rules.Rule
-	for _, n := range names {
-		r := rules.ByName(n)
-		if r == nil {
-			return nil, fmt.Errorf("unknown rule %q (see leakfix rules)", n)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return rules.Choose(names, ignore.InvalidIgnore.Name)
 }
 
 // Rel returns path relative to dir when it lies below it.

@@ -294,11 +294,13 @@ func (r *run) seenUntyped(pkg *packages.Package, generated []string) {
 
 // skip records a package the syntactic pass ruled out as analysed: its files
 // were seen, its generated files skipped, and its //leakfix:ignore comments
-// that cannot be honoured are reported as the typed analysis would.
+// that cannot be honoured or match nothing are reported as the typed
+// analysis would.
 func (r *run) skip(pkg *packages.Package, s *scan) {
 	r.seenUntyped(pkg, s.generated)
-	r.store(pkg, s.invalid, s.generated)
-	if invalid := r.keepInvalid(s.invalid); len(invalid) > 0 {
+	found := skippedIgnores(s.ignores, r.rules)
+	r.store(pkg, found, s.generated)
+	if invalid := r.keepInvalid(found); len(invalid) > 0 {
 		r.merge(&pkgFix{pkg: pkg, extra: invalid})
 	}
 }

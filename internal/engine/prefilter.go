@@ -41,9 +41,18 @@ type scan struct {
 	dotAssigns map[string][]string
 	unknown    bool // an import whose package name is unknown: nothing can be ruled out
 
-	// invalid are the //leakfix:ignore comments that cannot be honoured, in
-	// the files the rules report on; they are reported without types.
-	invalid []Finding
+	// ignores are the //leakfix:ignore comments in the files the rules
+	// report on, each with the finding that reports it. In a package no rule
+	// needs, those that cannot be honoured, and those that match nothing,
+	// are reported without types (run.skip).
+	ignores []scannedIgnore
+}
+
+// A scannedIgnore is a //leakfix:ignore comment the syntactic pass found,
+// with its positions resolved before its file leaves the file set.
+type scannedIgnore struct {
+	d  *ignore.Directive
+	at Finding // its finding, when it is reported; Message is d.Problem then
 }
 
 // watched are the packages whose functions some rule looks for by type:
@@ -98,14 +107,10 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			s.generated = append(s.generated, name)
 			continue
 		}
-		if bytes.Contains(src, []byte("//leakfix:ignore")) {
-			var invalid []*ignore.Directive
+		if bytes.Contains(src, []byte("leakfix:ignore")) {
 			for _, d := range ignore.Parse(fset, f) {
-				if d.Problem != "" {
-					invalid = append(invalid, d)
-				}
+				s.ignores = append(s.ignores, scannedIgnore{d, invalidFinding(fset, p.PkgPath, d)})
 			}
-			s.invalid = append(s.invalid, invalidFindings(fset, p.PkgPath, invalid)...)
 		}
 	}
 	types := map[string]bool{} // the package's type names

@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -40,7 +42,13 @@ type run struct {
 	broken   map[string]bool    // files of packages that did not load, reported as errors
 	gen      map[string]bool    // generated files skipped
 	matched  map[string]int     // the user's pattern → packages it matched
+	failed   map[string]bool    // the user's patterns whose load failed, reported as errors
 	errs     map[string]bool    // errors reported, so each is reported once
+	// unused counts, per ignore comment that matched nothing, the passes
+	// that found it so: with several platforms, it is reported only when
+	// it matched nothing on every one.
+	unused    map[findingKey]int
+	platforms int
 
 	cache *cache.Cache
 	keys  map[string]cache.Key // package ID → the key its results are cached under, in the current pass
@@ -59,7 +67,8 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 		ctx: ctx, dir: dir, opts: opts, rules: enabled, res: &Result{},
 		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{},
 		findings: map[findingKey]int{}, analysed: map[string]bool{}, seen: map[string]bool{},
-		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, errs: map[string]bool{},
+		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, failed: map[string]bool{}, errs: map[string]bool{},
+		unused: map[findingKey]int{}, platforms: 1,
 	}
 }
 
@@ -128,6 +137,12 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	if err != nil {
 		if r.ctx.Err() == nil {
 			r.addErr(err)
+		}
+		// The error says why the unit's patterns matched nothing.
+		for _, origins := range u.origins {
+			for _, o := range origins {
+				r.failed[o] = true
+			}
 		}
 		return false
 	}
@@ -434,13 +449,14 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 			failed = true
 			r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
 		}
-		for _, f := range fs {
-			if keepIt == nil || keep(pkg, f, keepIt) {
-				found = append(found, f)
-			}
-		}
+		found = append(found, fs...)
 	}
-	found, invalid := suppress(pkg, pass, found) // invalid: findings about //leakfix:ignore comments
+	// Suppression sees every finding, so that an ignore comment covering
+	// one that Keep drops is not taken for one that matches nothing.
+	found, invalid := suppress(pkg, pass, found, r.rules) // invalid: findings about //leakfix:ignore comments
+	if keepIt != nil {
+		found = slices.DeleteFunc(found, func(f *rules.Finding) bool { return !keep(pkg, f, keepIt) })
+	}
 	if fixing {
 		invalid = r.keepInvalid(invalid)
 	}
@@ -505,7 +521,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		for name, content := range pf.files {
 			changes = append(changes, Change{Path: name, Old: pf.old[name], New: content, Package: pkg.PkgPath})
 		}
-		edits = splitPackage(pkg, found, unfixed, changes)
+		edits = splitPackage(pkg, found, unfixed, laterFixed, changes)
 	}
 	for _, f := range found {
 		out := Finding{
@@ -648,6 +664,9 @@ func (r *run) position(fset *token.FileSet, pos token.Pos) token.Position {
 func (r *run) merge(pf *pkgFix) {
 	for _, f := range append(pf.findings, pf.extra...) {
 		key := findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}
+		if f.Rule == ignore.InvalidIgnore.Name && strings.HasPrefix(f.Message, ignore.UnusedPrefix) {
+			r.unused[key]++
+		}
 		if i, ok := r.findings[key]; ok {
 			if !r.res.Findings[i].Fixed && f.Fixed {
 				r.res.Findings[i] = f

@@ -10,25 +10,51 @@ import (
 )
 
 // suppress drops the findings that a //leakfix:ignore comment covers and
-// returns the comments that cannot be honoured as findings of their own, so
-// that a bare ignore never silences anything unseen.
-func suppress(pkg *packages.Package, pass *rules.Pass, found []*rules.Finding) ([]*rules.Finding, []Finding) {
-	kept, invalid := ignore.Filter(pkg.Fset, pass.Files, found)
+// returns the comments that cannot be honoured, or that matched none of the
+// findings of the enabled rules, as findings of their own, so that a bare
+// ignore never silences anything unseen.
+func suppress(pkg *packages.Package, pass *rules.Pass, found []*rules.Finding, enabled []*rules.Rule) ([]*rules.Finding, []Finding) {
+	kept, invalid := ignore.Filter(pkg.Fset, pass.Files, found, enabled)
 	return kept, invalidFindings(pkg.Fset, pkg.PkgPath, invalid)
 }
 
-// invalidFindings reports directives that cannot be honoured.
+// invalidFindings reports directives that cannot be honoured, or match
+// nothing.
 func invalidFindings(fset *token.FileSet, pkgPath string, ds []*ignore.Directive) []Finding {
 	var out []Finding
 	for _, d := range ds {
-		out = append(out, Finding{
-			Rule:    ignore.InvalidIgnore.Name,
-			Pos:     fset.Position(d.Pos),
-			End:     fset.Position(d.End),
-			Message: d.Problem,
-			Unfixed: "only a person can give the reason",
-			Package: pkgPath,
-		})
+		out = append(out, invalidFinding(fset, pkgPath, d))
+	}
+	return out
+}
+
+func invalidFinding(fset *token.FileSet, pkgPath string, d *ignore.Directive) Finding {
+	return Finding{
+		Rule:    ignore.InvalidIgnore.Name,
+		Pos:     fset.Position(d.Pos),
+		End:     fset.Position(d.End),
+		Message: d.Problem,
+		Unfixed: "only a person can give the reason",
+		Package: pkgPath,
+	}
+}
+
+// skippedIgnores returns the findings about the ignore comments of a
+// package no rule could report on: those that cannot be honoured, and the
+// valid ones, which match nothing there.
+func skippedIgnores(ignores []scannedIgnore, enabled []*rules.Rule) []Finding {
+	var ds []*ignore.Directive
+	for _, si := range ignores {
+		ds = append(ds, si.d)
+	}
+	ignore.Unused(ds, nil, enabled)
+	var out []Finding
+	for _, si := range ignores {
+		if si.d.Problem != "" {
+			f := si.at
+			f.Message = si.d.Problem
+			out = append(out, f)
+		}
 	}
 	return out
 }

@@ -20,6 +20,9 @@ type unit struct {
 	patterns []string
 	noWork   bool                // run with GOWORK=off: a module the workspace does not use
 	origins  map[string][]string // pattern → the patterns the user gave that led to it
+	// files are the .go files named as arguments (absolute): their
+	// packages are loaded, and only findings in them are reported.
+	files map[string]bool
 }
 
 // env returns base as the unit's go command needs it.
@@ -36,7 +39,7 @@ func (u unit) env(base []string) []string {
 // the module holding dir. Problems with the patterns or with a go.mod or
 // go.work file are returned, and the rest is planned without them.
 func plan(dir string, patterns []string, env []string) ([]unit, []error) {
-	p := &planner{dir: dir, index: map[string]int{}}
+	p := &planner{dir: dir, index: map[string]int{}, gopath: getEnv(env, "GO111MODULE") == "off" || getEnv(env, "GO111MODULE") == "auto"}
 	ws, err := workspace(dir, env)
 	if err != nil {
 		p.errs = append(p.errs, err)
@@ -57,6 +60,11 @@ type planner struct {
 	index map[string]int // unit key → index in units
 	errs  []error
 	cur   string // the user's pattern being planned
+	last  string // the key of the unit add added to last
+	// gopath is set when the go command runs in GOPATH mode
+	// (GO111MODULE=off, or auto outside a module), where directories need
+	// no module.
+	gopath bool
 }
 
 // work is a go.work workspace.
@@ -66,6 +74,29 @@ type work struct {
 }
 
 func (p *planner) pattern(pat string) {
+	if strings.HasSuffix(pat, ".go") {
+		// The go command takes arguments ending in .go for files, with or
+		// without ./ (go vet cache/cache.go); leakfix loads each file's
+		// package, so that the file type-checks with the rest of it, and
+		// reports on the file.
+		abs := pat
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(p.dir, pat)
+		}
+		if info, err := os.Stat(abs); err != nil || info.IsDir() {
+			p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such file"})
+			return
+		}
+		dir := filepath.Dir(abs)
+		p.directory(relPattern(p.dir, dir), dir, false)
+		if i, ok := p.index[p.last]; ok {
+			if p.units[i].files == nil {
+				p.units[i].files = map[string]bool{}
+			}
+			p.units[i].files[filepath.Clean(abs)] = true
+		}
+		return
+	}
 	if !isRelative(pat) {
 		if p.ws != nil {
 			p.add(p.dir, pat, false)
@@ -91,6 +122,12 @@ func (p *planner) pattern(pat string) {
 		p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such directory"})
 		return
 	}
+	p.directory(pat, abs, recursive)
+}
+
+// directory plans the existing directory abs, which the relative pattern
+// pat names, and the directories below it when recursive.
+func (p *planner) directory(pat, abs string, recursive bool) {
 	suffix := ""
 	if recursive {
 		suffix = "/..."
@@ -107,6 +144,15 @@ func (p *planner) pattern(pat string) {
 	switch {
 	case containing != "":
 		p.module(containing, abs, suffix)
+	case len(nested) == 0 && p.ws == nil && !p.gopath:
+		// go list would say "directory prefix . does not contain main
+		// module", which does not say what to do.
+		where := "here"
+		if rel := relPattern(p.dir, abs); rel != "." {
+			where = "in " + strings.TrimPrefix(rel, "./")
+		}
+		p.errs = append(p.errs, &PosError{Pos: p.cur, Msg: "not in a Go module: there is no go.mod " + where +
+			" or above; run go mod init MODULE-PATH at the top of the code, or name a module's directory with -C"})
 	case len(nested) == 0:
 		p.add(p.dir, pat, false) // GOPATH mode, or an error the go command explains
 	}
@@ -138,6 +184,7 @@ func (p *planner) module(root, at, suffix string) {
 // add appends pattern to the unit for dir, creating it on first use.
 func (p *planner) add(dir, pattern string, noWork bool) {
 	key := fmt.Sprint(dir, noWork)
+	p.last = key
 	i, ok := p.index[key]
 	if !ok {
 		i = len(p.units)

@@ -41,6 +41,31 @@ func TestVerifyImporters(t *testing.T) {
 			files: map[string]string{"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\nvar A = p.New()\n"},
 		},
 		{
+			// The package's own fix does not compile: its import of
+			// context clashes with a package-level context. The reason
+			// names the file relative to the run's directory.
+			name: "own package",
+			files: map[string]string{"p/p.go": `package p
+
+import "time"
+
+var context = 1
+
+type T struct{ n int }
+
+func New() *T {
+	t := &T{}
+	go func() {
+		for range time.Tick(time.Second) {
+			t.n += context
+		}
+	}()
+	return t
+}
+`},
+			reason: "the fix was dropped: it would not compile: p/p.go:8:5: context already declared",
+		},
+		{
 			// A's new Shutdown and C's are promoted at the same depth: the
 			// selector becomes ambiguous.
 			name: "ambiguous selector",
@@ -200,7 +225,7 @@ var _ = B{q.Use(p.New()), C{}}.Shutdown
 			}
 			f := res.Findings[0]
 			if tt.reason == "" {
-				if !f.Fixed || len(res.Changes) != 1 {
+				if !f.Fixed || !f.Fixable || len(res.Changes) != 1 {
 					t.Errorf("the fix was dropped (%s); want it kept", f.Unfixed)
 				}
 				return
@@ -208,8 +233,14 @@ var _ = B{q.Use(p.New()), C{}}.Shutdown
 			if f.Fixed || len(res.Changes) > 0 {
 				t.Fatalf("the fix was kept; want it dropped with %q", tt.reason)
 			}
+			if f.Fixable {
+				t.Errorf("a dropped fix is still offered (Fixable)")
+			}
 			if !strings.Contains(f.Unfixed, tt.reason) {
 				t.Errorf("dropped because %q; want %q", f.Unfixed, tt.reason)
+			}
+			if strings.Contains(f.Unfixed, dir) {
+				t.Errorf("the reason %q names a file by its absolute path", f.Unfixed)
 			}
 		})
 	}

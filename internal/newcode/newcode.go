@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,11 @@ func (l *Lines) Touches(path string, from, to int) bool {
 // removed line followed by an added one, so it counts too; removed lines
 // and context do not. File names lose their first path element (a/ and b/,
 // like patch -p1) and are taken relative to root.
+//
+// Input that holds no diff at all is an error, not an empty change: a bot
+// that wrote the wrong file, or nothing, must not be told that nothing is
+// new. An empty input is ErrEmpty; text without a single diff header
+// ("diff --git", "---", "+++" or "@@") is an error too.
 func Parse(r io.Reader, root string) (*Lines, error) {
 	l := &Lines{lines: map[string]map[int]bool{}, whole: map[string]bool{}}
 	sc := bufio.NewScanner(r)
@@ -52,10 +58,13 @@ func Parse(r io.Reader, root string) (*Lines, error) {
 		remaining int    // new-side lines left in the hunk
 		old       int    // old-side lines left in the hunk
 		lineNo    int
+		diff      bool // a diff header was seen
+		text      bool // a line that is not blank was seen
 	)
 	for sc.Scan() {
 		lineNo++
 		line := sc.Text()
+		text = text || strings.TrimSpace(line) != ""
 		if remaining > 0 || old > 0 {
 			switch {
 			case strings.HasPrefix(line, "+"):
@@ -77,7 +86,10 @@ func Parse(r io.Reader, root string) (*Lines, error) {
 			continue
 		}
 		switch {
+		case strings.HasPrefix(line, "diff --git "), strings.HasPrefix(line, "--- "):
+			diff = true
 		case strings.HasPrefix(line, "+++ "):
+			diff = true
 			name, err := fileName(line[len("+++ "):])
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", lineNo, err)
@@ -87,6 +99,7 @@ func Parse(r io.Reader, root string) (*Lines, error) {
 				file = filepath.Join(root, filepath.FromSlash(stripFirst(name)))
 			}
 		case strings.HasPrefix(line, "@@ "):
+			diff = true
 			var err error
 			if next, remaining, old, err = hunk(line); err != nil {
 				return nil, fmt.Errorf("line %d: %w", lineNo, err)
@@ -96,8 +109,17 @@ func Parse(r io.Reader, root string) (*Lines, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
+	switch {
+	case !text:
+		return nil, ErrEmpty
+	case !diff:
+		return nil, fmt.Errorf("line 1: not a unified diff (no \"diff --git\", \"---\", \"+++\" or \"@@\" line)")
+	}
 	return l, nil
 }
+
+// ErrEmpty is Parse's error for an input with no diff in it.
+var ErrEmpty = errors.New("the patch is empty; for a change that may be empty, use --new-from-rev or --new-from-merge-base, which ask git")
 
 func (l *Lines) add(file string, n int) {
 	if l.lines[file] == nil {
@@ -195,9 +217,11 @@ func FromRev(ctx context.Context, dir, rev string) (*Lines, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := Parse(bytes.NewReader(out), top)
-	if err != nil {
-		return nil, fmt.Errorf("git diff %s: %w", rev, err)
+	l := &Lines{lines: map[string]map[int]bool{}, whole: map[string]bool{}}
+	if len(out) > 0 { // git says the change is empty
+		if l, err = Parse(bytes.NewReader(out), top); err != nil {
+			return nil, fmt.Errorf("git diff %s: %w", rev, err)
+		}
 	}
 	untracked, err := git(ctx, top, "ls-files", "--others", "--exclude-standard", "-z")
 	if err != nil {
@@ -209,6 +233,17 @@ func FromRev(ctx context.Context, dir, rev string) (*Lines, error) {
 		}
 	}
 	return l, nil
+}
+
+// FromMergeBase is FromRev from the merge base of rev and HEAD (git
+// merge-base rev HEAD): what a branch changed since it left rev, not what
+// rev changed since.
+func FromMergeBase(ctx context.Context, dir, rev string) (*Lines, error) {
+	base, err := git(ctx, dir, "merge-base", rev, "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	return FromRev(ctx, dir, strings.TrimSpace(string(base)))
 }
 
 func git(ctx context.Context, dir string, args ...string) ([]byte, error) {

@@ -115,6 +115,19 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("Parse(%q) succeeded", bad)
 		}
 	}
+	// Input that holds no diff is an error, not an empty change.
+	for bad, want := range map[string]string{
+		"":                             "the patch is empty",
+		"\n \n":                        "the patch is empty",
+		"fatal: bad revision 'main'\n": `line 1: not a unified diff`,
+		"+++ looks like\n":             "",
+		"diff --git a/x b/x\nsimilarity index 100%\nrename from x\nrename to y\n": "", // a rename has no hunk
+	} {
+		_, err := Parse(strings.NewReader(bad), "/r")
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", bad, err, want)
+		}
+	}
 }
 
 // TestFromRev builds a repository with a committed file, then changes a
@@ -176,5 +189,41 @@ func TestFromRev(t *testing.T) {
 	}
 	if _, err := FromRev(context.Background(), dir, "no-such-rev"); err == nil || !strings.Contains(err.Error(), "no-such-rev") {
 		t.Errorf("FromRev(no-such-rev) = %v, want an error naming the revision", err)
+	}
+	if l, err := FromRev(context.Background(), dir, "HEAD"); err != nil || len(l.lines) == 0 {
+		t.Errorf("FromRev(HEAD) = %v, %v", l, err)
+	}
+
+	// A branch, and a commit on the base after it: the merge base leaves
+	// the base's change out, the base itself does not.
+	run("add", ".")
+	run("commit", "-q", "-m", "base")
+	run("branch", "base")
+	run("checkout", "-q", "-b", "feature")
+	write("a.go", "package a\n\nvar x = 10\n\nvar y = 3\nvar z = 4\n")
+	run("commit", "-q", "-am", "feature")
+	run("checkout", "-q", "base")
+	write("c.go", "package a // changed on base\n")
+	run("commit", "-q", "-am", "later on base")
+	run("checkout", "-q", "feature")
+	for _, tt := range []struct {
+		from func(context.Context, string, string) (*Lines, error)
+		name string
+		c1   bool // c.go's line 1, which base changed after the branch, counts as changed
+	}{{FromRev, "FromRev", true}, {FromMergeBase, "FromMergeBase", false}} {
+		l, err := tt.from(context.Background(), dir, "base")
+		if err != nil {
+			t.Fatalf("%s(base): %v", tt.name, err)
+		}
+		if !l.Touches(filepath.Join(top, "a.go"), 3, 3) {
+			t.Errorf("%s(base): the feature's change of a.go:3 is not new", tt.name)
+		}
+		if got := l.Touches(filepath.Join(top, "c.go"), 1, 1); got != tt.c1 {
+			t.Errorf("%s(base): c.go counts as changed: %v, want %v", tt.name, got, tt.c1)
+		}
+	}
+	// No change at all: git says so, and that is no error.
+	if l, err := FromRev(context.Background(), dir, "HEAD"); err != nil || len(l.lines) != 0 {
+		t.Errorf("FromRev(HEAD) on a clean tree = %v, %v; want no lines and no error", l, err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"go/token"
 	"io"
+
+	"github.com/leakfix/leakfix/internal/version"
 )
 
 // JSONVersion is the version of the JSON schema; it changes only when a
@@ -13,8 +15,14 @@ const JSONVersion = 1
 // jsonReport is the document JSON writes; README.md documents each field.
 type jsonReport struct {
 	Version  int           `json:"version"`
+	Tool     jsonTool      `json:"tool"`
 	Findings []jsonFinding `json:"findings"`
 	Errors   []string      `json:"errors"`
+}
+
+type jsonTool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 type jsonFinding struct {
@@ -50,7 +58,7 @@ type jsonEdit struct {
 // JSON writes one document holding every finding, with its fix as text
 // edits, and every input error.
 func JSON(w io.Writer, in *Input) error {
-	out := jsonReport{Version: JSONVersion, Findings: []jsonFinding{}, Errors: []string{}}
+	out := jsonReport{Version: JSONVersion, Tool: jsonTool{Name: "leakfix", Version: version.String()}, Findings: []jsonFinding{}, Errors: []string{}}
 	for _, f := range in.Findings {
 		jf := jsonFinding{
 			Rule:     f.Rule,

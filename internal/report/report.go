@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/engine"
@@ -105,15 +104,6 @@ func (s *sources) line(path string, n int) ([]byte, bool) {
 		src = src[:j]
 	}
 	return src, true
-}
-
-// version is leakfix's module version, or "devel" when built from a
-// checkout.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }
 
 // ruleDoc returns the rule called name, or a stand-in for findings that

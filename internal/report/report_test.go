@@ -14,6 +14,7 @@ import (
 
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/golden"
+	"github.com/leakfix/leakfix/internal/version"
 )
 
 // The source the sample findings are on. Line 8 has a multi-byte rune
@@ -138,6 +139,42 @@ func at(path string, lines []int, off int) token.Position {
 	panic("bad offset")
 }
 
+// TestVersion checks that SARIF and JSON name the same leakfix version,
+// the one leakfix version prints.
+func TestVersion(t *testing.T) {
+	dir, findings := sample(t)
+	in := &Input{Dir: dir, Findings: findings}
+	var sarif struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct{ Name, Version string }
+			}
+		}
+	}
+	var js struct {
+		Tool struct{ Name, Version string }
+	}
+	for format, v := range map[string]any{"sarif": &sarif, "json": &js} {
+		var buf bytes.Buffer
+		if err := Write(&buf, format, in); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(buf.Bytes(), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sarif.Runs) != 1 {
+		t.Fatalf("%d SARIF runs", len(sarif.Runs))
+	}
+	want := version.String()
+	if d := sarif.Runs[0].Tool.Driver; d.Name != "leakfix" || d.Version != want {
+		t.Errorf("SARIF driver %s %s, want leakfix %s", d.Name, d.Version, want)
+	}
+	if js.Tool.Name != "leakfix" || js.Tool.Version != want {
+		t.Errorf("JSON tool %s %s, want leakfix %s", js.Tool.Name, js.Tool.Version, want)
+	}
+}
+
 // TestFormats compares each format's output on the sample with
 // testdata/<format>.golden (rewritten by -update).
 func TestFormats(t *testing.T) {
@@ -152,6 +189,8 @@ func TestFormats(t *testing.T) {
 			// The run's directory appears in SARIF's base URI; keep the
 			// golden file independent of it.
 			got := strings.ReplaceAll(buf.String(), dirURI(dir), "file:///DIR/")
+			// Nor of the version, which TestVersion checks.
+			got = strings.ReplaceAll(got, `"version": "`+version.String()+`"`, `"version": "VERSION"`)
 			file := filepath.Join("testdata", format+".golden")
 			if *golden.Update {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {

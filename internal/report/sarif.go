@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/version"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -119,7 +120,7 @@ const srcRoot = "%SRCROOT%"
 // Columns are counted in UTF-16 code units, SARIF's default.
 func SARIF(w io.Writer, in *Input) error {
 	src := in.sources()
-	driver := sarifDriver{Name: "leakfix", Version: version(), InformationURI: "https://github.com/leakfix/leakfix", Rules: []sarifRule{}}
+	driver := sarifDriver{Name: "leakfix", Version: version.String(), InformationURI: "https://github.com/leakfix/leakfix", Rules: []sarifRule{}}
 	ruleIndex := map[string]int{}
 	for _, f := range in.Findings {
 		if _, ok := ruleIndex[f.Rule]; !ok {
