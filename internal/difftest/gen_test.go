@@ -1,7 +1,6 @@
 package difftest
 
 import (
-	"flag"
 	"fmt"
 	"go/format"
 	"regexp"
@@ -15,7 +14,7 @@ var counter = regexp.MustCompile(`\bt\.n\b`)
 //	program := owner goroutine
 //	owner   := New starts go func(){…}()  | New starts go t.loop()
 //	         | (*T).Start starts go func(){…}() | (*T).Start starts go t.run()
-//	         | package func Start starts go func(){…}() (package state)
+//	         | package func Start starts go func(){…}() once (package state)
 //	         | New starts it, T has a Close that does not stop it
 //	         | New(ctx) starts it and ignores ctx
 //	         | New uses a timeout context for its setup, then starts it
@@ -24,7 +23,8 @@ var counter = regexp.MustCompile(`\bt\.n\b`)
 //	wait    := range time.Tick(P) | range ticker.C | range time.NewTicker(P).C
 //	         | select on ticker.C | select on time.After(P) [and a channel]
 //	         | time.Sleep(P) | <-time.After(P) | Timer with Reset first or last
-//	         | Sleep(P) and Sleep(Q) alternating | range a closed channel of times
+//	         | Sleep(P) and Sleep(Q) alternating | range a channel of times that is closed
+//	           (made by a method, or in the goroutine, where the fix is refused)
 //	         | range a ticker the body replaces | range time.Tick into a variable
 //	stmt    := continue | inner loop with break | continue label from an inner loop
 //	         | switch with break | Sleep in the body | closure with return
@@ -37,11 +37,6 @@ var counter = regexp.MustCompile(`\bt\.n\b`)
 // waiting exceeds the recorder's bound. Periods are multiples of 50ms and
 // the run lasts runFor, which is not, so no event falls on the instant the
 // test reads the trace or calls the cleanup.
-
-// withKnown also generates the shapes whose fix is known to break a
-// promise: each is kept as a case in testdata/pending until it is fixed, and
-// left out otherwise, so that the tests pass and fuzzing looks for new ones.
-var withKnown = flag.Bool("difftest.known", false, "also generate the shapes of testdata/pending")
 
 // An ownerKind says how a program starts its goroutine.
 type ownerKind int
@@ -98,6 +93,7 @@ type gen struct {
 	exits   bool   // the loop may end by itself
 	stepped bool   // the type needs the step method
 	plain   bool   // no exits and nothing that is refused
+	ticks   bool   // the type needs the ticks method
 }
 
 func (g *gen) choose(n int) int {
@@ -154,6 +150,9 @@ func generate(data []byte, id string) (*program, []byte) {
 	if owner == ctxParam || owner == ctxTimeout {
 		g.imp["context"] = true
 	}
+	if owner == pkgFunc {
+		g.imp["sync"] = true
+	}
 	g.p("package p\n\nimport (\n")
 	for _, path := range []string{"context", "errors", "runtime", "sync", "time"} {
 		if g.imp[path] {
@@ -191,7 +190,8 @@ func generate(data []byte, id string) (*program, []byte) {
 	case startMethod:
 		g.p("// Start starts the work.\nfunc (t *%[1]s) Start() {\n%[2]sgo t.run()\n}\n\nfunc (t *%[1]s) run() {\n%[3]s}\n\n", T, every, body.String())
 	case pkgFunc:
-		g.p("// Start%s starts the work.\nfunc Start%[1]s() {\n%s%s}\n\n", id, newT, goLit(body.String()))
+		// Once, or package state could stop only the last of several starts.
+		g.p("var start%[1]sOnce sync.Once\n\n// Start%[1]s starts the work; later calls do nothing.\nfunc Start%[1]s() {\nstart%[1]sOnce.Do(func() {\n%[2]s%[3]s})\n}\n\n", id, newT, goLit(body.String()))
 	case ctxParam:
 		g.p("// %s starts the work.\nfunc %[1]s(ctx context.Context) *%s {\n%s%sreturn t\n}\n\n", New, T, newT, goLit(body.String()))
 	case ctxTimeout:
@@ -200,6 +200,9 @@ func generate(data []byte, id string) (*program, []byte) {
 	}
 	for _, tr := range prog.traces {
 		g.p("// %s records what the work does.\nvar %[1]s recorder\n\n", tr)
+	}
+	if g.ticks {
+		g.p("// ticks sends n times, d apart, and closes the channel.\nfunc (t *%s) ticks(n int, d time.Duration) <-chan time.Time {\nch := make(chan time.Time, n)\ngo func() {\ndefer close(ch)\nfor i := 0; i < n; i++ {\ntime.Sleep(d)\nch <- time.Now()\n}\n}()\nreturn ch\n}\n\n", T)
 	}
 	if g.stepped {
 		g.p("func (t *%s) step(n, k int) error {\nif n >= k {\nreturn errors.New(\"too many\")\n}\nreturn nil\n}\n", T)
@@ -372,15 +375,23 @@ func (g *gen) loop() {
 	case waitClosedChan:
 		// A buffered channel, so that the sender ends whatever the loop does.
 		n := 2 + g.choose(4)
-		g.p("ticks := make(chan time.Time, %d)\ngo func() {\ndefer close(ticks)\nfor i := 0; i < %[1]d; i++ {\ntime.Sleep(%s)\nticks <- time.Now()\n}\n}()\n", n, P)
+		ticks := fmt.Sprintf("t.ticks(%d, %s)", n, P)
+		if g.choose(2) == 1 && !g.plain {
+			// Closed where the rule sees it: the fix is refused.
+			g.note("%s: the goroutine makes the channel and closes it", g.tr)
+			g.p("ticks := make(chan time.Time, %d)\ngo func() {\ndefer close(ticks)\nfor i := 0; i < %[1]d; i++ {\ntime.Sleep(%s)\nticks <- time.Now()\n}\n}()\n", n, P)
+			ticks = "ticks"
+		} else {
+			g.ticks = true
+		}
 		if tick != "" && g.choose(2) == 1 {
 			// Into a variable declared outside the loop: range leaves it
 			// alone when the channel is closed.
 			g.note("%s: the tick value goes to a variable read after the loop", g.tr)
-			g.p("var %s time.Time\n%sfor %[1]s = range ticks {\n", tick, label)
+			g.p("var %[1]s time.Time\n%[2]sfor %[1]s = range %[3]s {\n", tick, label, ticks)
 			defer g.p("%s.record(\"last tick %%v\", %s.Sub(%[1]s.start))\n", g.tr, tick)
 		} else {
-			g.p("%sfor %srange ticks {\n", label, rangeDef())
+			g.p("%sfor %srange %s {\n", label, rangeDef(), ticks)
 		}
 		tickRecord()
 		g.body()
@@ -402,8 +413,7 @@ func (g *gen) loop() {
 	// Code after a for loop without a condition or break is unreachable,
 	// which vet reports; after a range it is not.
 	ranges := kind == waitTick || kind == waitTickerRange || kind == waitNewTickerC || kind == waitReplacedTicker || kind == waitTickInto
-	// testdata/pending/after_range.txtar
-	if ended || ranges && g.choose(4) == 0 && *withKnown {
+	if ended || ranges && g.choose(4) == 0 && !g.plain { // refused after an endless range
 		g.note("%s: a statement after the loop", g.tr)
 		g.p("%s.record(\"after the loop\")\n", g.tr)
 	}

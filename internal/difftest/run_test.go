@@ -364,9 +364,7 @@ func goLines(p *program) []int {
 			switch n := n.(type) {
 			case *ast.GoStmt:
 				lines = append(lines, fset.Position(n.Pos()).Line)
-				return false
-			case *ast.FuncLit:
-				return false
+				return false // not the go statements of the goroutine's body
 			}
 			return true
 		})
