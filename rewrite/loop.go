@@ -69,6 +69,12 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	if err != nil {
 		return err
 	}
+	prepend(root, &dst.DeferStmt{Call: call(sel(sel(dst.NewIdent(inside), ex.Group), "Done"))})
+	return nil
+}
+
+// prepend makes s the first statement of the goroutine's function root.
+func prepend(root dst.Node, s dst.Stmt) {
 	var body *dst.BlockStmt
 	switch fn := root.(type) {
 	case *dst.FuncLit:
@@ -76,9 +82,7 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	case *dst.FuncDecl:
 		body = fn.Body
 	}
-	done := &dst.DeferStmt{Call: call(sel(sel(dst.NewIdent(inside), ex.Group), "Done"))}
-	body.List = append([]dst.Stmt{done}, body.List...)
-	return nil
+	body.List = append([]dst.Stmt{s}, body.List...)
 }
 
 // stopTicker adds `defer t.Stop()` right after a ticker is made.
@@ -151,15 +155,7 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 		if err != nil {
 			return err
 		}
-		var body *dst.BlockStmt
-		switch fn := root.(type) {
-		case *dst.FuncLit:
-			body = fn.Body
-		case *dst.FuncDecl:
-			body = fn.Body
-		}
-		stop := &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))}
-		body.List = append([]dst.Stmt{stop}, body.List...)
+		prepend(root, &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))})
 	}
 	for _, w := range l.Waits {
 		n, err := rw.node(w.Node)

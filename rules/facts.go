@@ -88,6 +88,21 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 		}
 		lf.ctxDefs[obj] = append(lf.ctxDefs[obj], d)
 	}
+	// defs records an assignment or declaration: x, cancel := ctx-call,
+	// or x, y := a, b.
+	defs := func(lhs, rhs []ast.Expr) {
+		switch {
+		case len(lhs) == 2 && len(rhs) == 1:
+			def(lhs[0], rhs[0], lhs[1])
+		case len(lhs) == len(rhs):
+			for i := range lhs {
+				def(lhs[i], rhs[i], nil)
+			}
+		}
+		for _, r := range rhs {
+			f.move(r)
+		}
+	}
 	direct := map[*ast.Ident]bool{} // the functions of direct calls
 	var calls func(n ast.Node)
 	calls = func(n ast.Node) {
@@ -118,29 +133,13 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 				}
 			}
 		case *ast.AssignStmt:
-			switch {
-			case len(n.Lhs) == 2 && len(n.Rhs) == 1:
-				def(n.Lhs[0], n.Rhs[0], n.Lhs[1])
-			case len(n.Lhs) == len(n.Rhs):
-				for i := range n.Lhs {
-					def(n.Lhs[i], n.Rhs[i], nil)
-				}
-			}
-			for _, r := range n.Rhs {
-				f.move(r)
-			}
+			defs(n.Lhs, n.Rhs)
 		case *ast.ValueSpec:
-			switch {
-			case len(n.Names) == 2 && len(n.Values) == 1:
-				def(n.Names[0], n.Values[0], n.Names[1])
-			case len(n.Names) == len(n.Values):
-				for i := range n.Names {
-					def(n.Names[i], n.Values[i], nil)
-				}
+			lhs := make([]ast.Expr, len(n.Names))
+			for i, name := range n.Names {
+				lhs[i] = name
 			}
-			for _, v := range n.Values {
-				f.move(v)
-			}
+			defs(lhs, n.Values)
 		case *ast.DeferStmt:
 			if id, ok := ast.Unparen(n.Call.Fun).(*ast.Ident); ok {
 				if obj := info.Uses[id]; obj != nil {
