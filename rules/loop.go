@@ -1431,11 +1431,19 @@ func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
 	if obj := f.objectOf(rs.X); obj != nil && (f.closed[obj] || f.life.moved[obj]) && !f.isTickerC(rs.X) {
 		return "the loop ranges over a channel that may be closed, which ends the loop; the fix would not keep that"
 	}
-	block := enclosingBlock(body, rs)
+	// A labeled loop is held in its block by the labeled statement.
+	var stmt ast.Stmt = rs
+	ast.Inspect(body, func(n ast.Node) bool {
+		if ls, ok := n.(*ast.LabeledStmt); ok && ls.Stmt == ast.Stmt(rs) {
+			stmt = ls
+		}
+		return stmt == ast.Stmt(rs)
+	})
+	block := enclosingBlock(body, stmt)
 	if block == nil {
 		return ""
 	}
-	i := slices.Index(block.List, ast.Stmt(rs))
+	i := slices.Index(block.List, stmt)
 	rest := block.List[i+1:]
 	if len(rest) == 0 {
 		return ""
