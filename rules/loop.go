@@ -1420,16 +1420,13 @@ func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
 // the fix turns into for { select ... }: a range over time.Tick or a
 // Ticker's C never ends, so a return right after it is dead and is
 // removed, and other statements there would become unreachable code that
-// go vet reports; a range over a channel the package closes ends when it
-// is closed, which the select would not keep. It returns why the fix is
-// refused, or "".
+// go vet reports. (A range over another channel still ends when it is
+// closed: the rewrite receives with ok and breaks.) It returns why the fix
+// is refused, or "".
 func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
 	rs, ok := l.Stmt.(*ast.RangeStmt)
 	if !ok {
 		return ""
-	}
-	if obj := f.objectOf(rs.X); obj != nil && (f.closed[obj] || f.life.moved[obj]) && !f.isTickerC(rs.X) {
-		return "the loop ranges over a channel that may be closed, which ends the loop; the fix would not keep that"
 	}
 	// A labeled loop is held in its block by the labeled statement.
 	var stmt ast.Stmt = rs
