@@ -262,10 +262,13 @@ func TestProgress(t *testing.T) {
 	}
 	var b bytes.Buffer
 	p := &progress{w: &b}
+	p.show(engine.Progress{Stage: engine.StageListing})
+	p.show(engine.Progress{Stage: engine.StageChecking, Done: 30, Total: 40})
 	p.show(engine.Progress{Loaded: 12, Analysed: 3})
 	p.show(engine.Progress{Platform: "windows/amd64", Loaded: 12, Analysed: 12})
 	p.clear()
-	want := "\rleakfix: 12 packages loaded, 3 analysed\x1b[K\rleakfix: 12 packages loaded, 12 analysed (windows/amd64)\x1b[K\r\x1b[K"
+	want := "\rleakfix: listing packages\x1b[K\rleakfix: parsing and type-checking: 30 of 40 packages\x1b[K" +
+		"\rleakfix: 12 packages loaded, 3 analysed\x1b[K\rleakfix: 12 packages loaded, 12 analysed (windows/amd64)\x1b[K\r\x1b[K"
 	if b.String() != want {
 		t.Errorf("progress wrote %q, want %q", b.String(), want)
 	}

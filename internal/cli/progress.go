@@ -39,8 +39,17 @@ func (p *progress) show(s engine.Progress) {
 	if s.Platform != "" {
 		on = " (" + s.Platform + ")"
 	}
+	var what string
+	switch s.Stage {
+	case engine.StageListing:
+		what = "listing packages"
+	case engine.StageChecking:
+		what = fmt.Sprintf("parsing and type-checking: %d of %d packages", s.Done, s.Total)
+	default:
+		what = fmt.Sprintf("%d packages loaded, %d analysed", s.Loaded, s.Analysed)
+	}
 	// \r returns to the start of the line and \x1b[K clears what was left.
-	fmt.Fprintf(p.w, "\rleakfix: %d packages loaded, %d analysed%s\x1b[K", s.Loaded, s.Analysed, on)
+	fmt.Fprintf(p.w, "\rleakfix: %s%s\x1b[K", what, on)
 	p.shown = true
 }
 

@@ -74,8 +74,10 @@ func TestUntrusted(t *testing.T) {
 				code := Main(args, &stdout, &stderr)
 				_, err := os.Stat(marker)
 				ran := err == nil
-				if ran == untrusted {
-					t.Errorf("the C compiler ran: %v; want %v", ran, !untrusted)
+				// Types come from source, so cgo never runs, trusted or
+				// not; --untrusted also turns it off for the go command.
+				if ran {
+					t.Error("the C compiler ran")
 				}
 				if code != exitOK {
 					t.Errorf("exit status %d: %s", code, stderr.String())

@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"go/ast"
-	"go/parser"
 	"go/token"
 	"os"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/txtar"
 
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -100,23 +99,33 @@ func BenchmarkLoad(b *testing.B) {
 		b.ReportMetric(float64(len(kept)), "kept")
 		b.ReportMetric(float64(len(roots)), "packages")
 	})
-	// How the engine type-checks the kept packages: side by side, against
-	// export data.
+	// How the engine type-checks the kept packages: from source, side by
+	// side along the import graph, what they import for its API only.
 	b.Run("typed-kept", func(b *testing.B) {
+		sizes, err := sizesFor(ctx, dir, os.Environ())
+		if err != nil {
+			b.Fatal(err)
+		}
+		isKept := map[*packages.Package]bool{}
+		for _, p := range kept {
+			isKept[p] = true
+		}
 		loop(b, func() {
-			listed, sizes, err := exportData(ctx, dir, kept, Options{}, nil)
+			c := &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Info: fullInfo}
+			err := c.Check(ctx, roots, func(p *packages.Package) load.Need {
+				if isKept[p] {
+					return load.Full
+				}
+				return load.None
+			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			fset := token.NewFileSet()
-			shared := newExportView()
-			parallel(len(kept), func(i int) {
-				if p := checkOne(kept[i], listed, sizes, fset, parseFile, shared, nil); p == nil {
-					b.Errorf("%s cannot be checked here", kept[i].ID)
-				} else if len(p.Errors) > 0 {
-					b.Errorf("%s: %v", kept[i].ID, p.Errors)
+			for _, p := range kept {
+				if t, ok := c.Package(p); !ok {
+					b.Errorf("%s: %v", p.ID, t.Errors)
 				}
-			})
+			}
 		})
 	})
 	// The same packages through go/packages, which checks a kept package
@@ -128,10 +137,6 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		})
 	})
-}
-
-func parseFile(fset *token.FileSet, filename string, src []byte) (*ast.File, error) {
-	return parser.ParseFile(fset, filename, src, parseMode)
 }
 
 // scanAll runs the syntactic pass on roots and returns the packages it keeps.

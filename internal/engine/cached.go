@@ -25,7 +25,7 @@ import (
 // run need not build it again.
 
 // cacheFormat changes whenever the meaning or layout of an entry does.
-const cacheFormat = "leakfix result 3"
+const cacheFormat = "leakfix result 4" // 4: types from source
 
 // A cachedResult is the entry of one package.
 type cachedResult struct {

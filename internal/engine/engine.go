@@ -73,9 +73,26 @@ type Options struct {
 // Progress says how far a run has got.
 type Progress struct {
 	Platform string // GOOS/GOARCH being analysed; "" for the default
-	Loaded   int    // packages loaded so far
-	Analysed int    // of those, packages analysed
+	Stage    Stage
+	// Done and Total count the packages of StageChecking.
+	Done, Total int
+	Loaded      int // packages loaded so far
+	Analysed    int // of those, packages analysed
 }
+
+// A Stage is what a run is doing.
+type Stage int
+
+const (
+	// StageAnalysing runs the rules on the loaded packages; Progress's
+	// Loaded and Analysed count them.
+	StageAnalysing Stage = iota
+	// StageListing waits for the go command to list the packages.
+	StageListing
+	// StageChecking parses and type-checks the listed packages and what
+	// they import, Done of Total, and runs the syntactic pass on them.
+	StageChecking
+)
 
 // A Finding is a reported piece of work that cannot be stopped.
 type Finding struct {

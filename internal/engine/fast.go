@@ -5,23 +5,25 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
-	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // The fast load of a pass that only reports: the packages are listed without
 // types, a syntactic pass (prefilter.go) keeps those a rule could report on,
-// and only they are type-checked, side by side against export data
-// (typecheck.go). A fix needs more: the packages that import a fixed one are
-// verified, and the callers of a fixed starter are looked up in them. So a
-// run that fixes finds on the fast load first, then loads with types the
-// packages that have something to fix and their importers, and fixes those
-// (refix in run.go). A pass after an earlier platform's fixes loads the
-// same way, through those fixes as an overlay.
+// and only they are type-checked in full, from source, with what they import
+// checked for its API (internal/load). A fix needs more: the packages that
+// import a fixed one are verified, and the callers of a fixed starter are
+// looked up in them. So a run that fixes finds on the fast load first, then
+// type-checks again the packages that have something to fix and their
+// importers, and fixes those (refix in run.go). A pass after an earlier
+// platform's fixes loads the same way, through those fixes as an overlay.
 
 // fast reports whether a pass may use the fast load.
 func (r *run) fast() bool {
@@ -34,43 +36,42 @@ type fastLoad struct {
 	pkgs    []*packages.Package
 	skipped map[*packages.Package]*scan         // packages no rule could report on, with what the syntactic pass saw
 	cached  map[*packages.Package]*cachedResult // packages whose results are in the cache
-	// What go list said of every package the listing reached, and the
-	// type sizes, when the listing gave export data: refix type-checks
-	// the packages to fix against it.
-	listed map[string]*listedPackage
-	sizes  types.Sizes
+	// checker holds the types checked so far, which refix and the
+	// verifier build on; nil when nothing was type-checked.
+	checker *load.Checker
 }
 
 // loadFast lists the unit's packages, scans them and type-checks the ones a
 // rule could report on. A package that does not list, parse or check cleanly
 // is loaded by go/packages, whose reports of its errors users know.
-func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
+func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	// After an earlier platform's fixes, the packages are listed, scanned
 	// and type-checked as those fixes left them, and nothing is cached.
 	overlay := r.snapshot()
+	r.stage(pl, StageListing, 0, 0)
+	// The type sizes are asked of the go command while it lists; a listing
+	// from the cache asks only when some package is not cached.
+	var sizes types.Sizes
+	var sizesErr error
+	var sizesDone sync.WaitGroup
+	askSizes := func() { sizesDone.Go(func() { sizes, sizesErr = sizesFor(r.ctx, u.dir, env) }) }
 	var roots []*packages.Package
 	var listedFromCache bool
 	var err error
 	if overlay == nil {
-		roots, listedFromCache, err = listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env)
+		roots, listedFromCache, err = listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env, askSizes)
 	} else {
+		askSizes()
 		roots, err = listOverlay(r.ctx, u.dir, u.patterns, r.opts, env, overlay)
 	}
 	if err != nil {
+		sizesDone.Wait()
 		return nil, err
 	}
-	// The type sizes are asked of the go command while the files are
-	// scanned; a listing from the cache leaves that to exportData, which
-	// runs only for packages whose results are not cached.
-	var sizes types.Sizes
-	var sizesErr error
-	var sizesDone sync.WaitGroup
-	if !listedFromCache {
-		sizesDone.Go(func() { sizes, sizesErr = sizesFor(r.ctx, u.dir, env) })
-	}
 	const (
-		untyped = iota
-		check
+		pending = iota // to be scanned and type-checked
+		untyped        // no rule needs its types: checked for its declarations only
+		check          // checked in full
 		reloadIt
 		cached
 	)
@@ -95,123 +96,135 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 		})
 	}
 	var (
-		fset     = token.NewFileSet()
-		g        = newGraph()
-		how      = make([]int, len(roots))
-		scans    = make([]*scan, len(roots))
-		parsedMu sync.Mutex
-		parsed   = map[string]*ast.File{} // files of the kept packages, parsed by the syntactic pass
+		fset  = token.NewFileSet()
+		g     = newGraph()
+		how   = make([]int, len(roots))
+		scans = make([]*scan, len(roots))
 	)
-	parallel(len(roots), func(i int) {
-		if r.ctx.Err() != nil {
-			return
-		}
-		p := roots[i]
+	// Every package that is not cached is type-checked, the kept ones in
+	// full and the others for their declarations, so that a package that
+	// does not compile is loaded by go/packages and its errors reported as
+	// a full load reports them. The syntactic pass runs as the type-checker
+	// reaches each package, on the files it parses for it.
+	out := &fastLoad{pkgs: slices.Clone(roots), skipped: map[*packages.Package]*scan{}, cached: map[*packages.Package]*cachedResult{}}
+	index := map[*packages.Package]int{}
+	toCheck := 0
+	for i, p := range roots {
+		index[p] = i
 		switch {
 		case len(p.Errors) > 0:
 			how[i] = reloadIt
-			return
 		case results[i] != nil:
 			// A vendored package is cached once it built: the pass skips
-			// it, and need not build it again.
+			// it, and need not check it again.
 			how[i] = cached
-			return
-		case r.vendored(p):
-			scans[i] = &scan{} // skipped by the pass as it always is
-			return
-		}
-		s, files := scanPackage(fset, p, withOverlay(p, contents[p], overlay))
-		switch {
-		case s.broken:
-			how[i] = reloadIt
-		case needsTypes(p, &s, g, r.rules):
-			how[i] = check
-			parsedMu.Lock()
-			maps.Copy(parsed, files)
-			parsedMu.Unlock()
-		default:
-			forget(fset, files)
-			scans[i] = &s
-		}
-	})
-	sizesDone.Wait()
-	if err := r.ctx.Err(); err != nil {
-		return nil, err
-	}
-	// parsedFile hands out what the syntactic pass parsed, once per file,
-	// and parses what it did not.
-	parsedFile := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
-		parsedMu.Lock()
-		f := parsed[filename]
-		delete(parsed, filename)
-		parsedMu.Unlock()
-		if f != nil && fs == fset {
-			return f, nil
-		}
-		return parser.ParseFile(fs, filename, src, parseMode)
-	}
-
-	// go list -export builds every package: a package the syntactic pass
-	// skipped is not type-checked here, but whether it compiles is known
-	// from its export data, and one that does not is loaded by go/packages
-	// so that its errors are reported as a full load reports them. The
-	// export data of the build cache is already there for code that has
-	// not changed. The listing asked for it; a listing from the cache did
-	// not, and go list runs again for the packages not cached.
-	out := &fastLoad{pkgs: make([]*packages.Package, len(roots)), skipped: map[*packages.Package]*scan{}, cached: map[*packages.Package]*cachedResult{}}
-	var built []*packages.Package
-	for i, p := range roots {
-		out.pkgs[i] = p
-		switch how[i] {
-		case cached:
 			out.cached[p] = results[i]
-		case reloadIt:
 		default:
-			built = append(built, p)
+			how[i] = pending
+			toCheck++
 		}
 	}
-	var checkIdx []int
-	if len(built) > 0 {
-		listed := exported(roots)
+	if toCheck > 0 {
 		if listedFromCache {
-			if listed, sizes, err = exportData(r.ctx, u.dir, built, r.opts, env); err != nil {
-				return nil, driverError(u.dir, u.patterns, err)
-			}
-		} else if sizesErr != nil {
+			askSizes()
+		}
+		sizesDone.Wait()
+		if sizesErr != nil {
 			return nil, driverError(u.dir, u.patterns, sizesErr)
-		} else {
-			out.listed, out.sizes = listed, sizes
 		}
-		for i, p := range roots {
+		// scanOnce runs the syntactic pass on a root the first time the
+		// type-checker wants it, and says how much of it to check.
+		scanOnce := func(p *packages.Package, _ load.Need) ([]*ast.File, load.Need, bool) {
+			i, ok := index[p]
+			if !ok || how[i] != pending {
+				return nil, load.None, false // a dependency, or a second check
+			}
+			if r.vendored(p) {
+				how[i], scans[i] = untyped, &scan{} // skipped by the pass as it always is
+				return nil, load.None, false
+			}
+			s, parsed := scanPackage(fset, p, withOverlay(p, contents[p], overlay))
+			files := make([]*ast.File, 0, len(parsed))
+			for _, name := range p.GoFiles {
+				if f := parsed[name]; f != nil {
+					files = append(files, f)
+				}
+			}
 			switch {
-			case how[i] == reloadIt || how[i] == cached:
-			case !listed[p.ID].builds():
+			case s.broken:
 				how[i] = reloadIt
-			case how[i] == check:
-				checkIdx = append(checkIdx, i)
+				return nil, load.None, true
+			case needsTypes(p, &s, g, r.rules):
+				how[i] = check
+				return files, load.Full, true
 			default:
-				out.skipped[p] = scans[i]
+				how[i], scans[i] = untyped, &s
+				return files, load.API, true
 			}
 		}
-		kept := make([]*packages.Package, len(checkIdx))
-		for j, i := range checkIdx {
-			kept[j] = roots[i]
+		out.checker = &load.Checker{
+			Fset:     fset,
+			Sizes:    sizes,
+			Overlay:  overlay,
+			Parse:    scanOnce,
+			Info:     fullInfo,
+			Progress: func(done, total int) { r.stage(pl, StageChecking, done, total) },
 		}
-		shared := newExportView()
-		parallel(len(checkIdx), func(j int) {
-			if r.ctx.Err() != nil {
-				return
+		need := func(p *packages.Package) load.Need {
+			if how[index[p]] == pending {
+				return load.API // or more: see scanOnce
 			}
-			i := checkIdx[j]
-			if pkg := checkOne(kept[j], listed, sizes, fset, parsedFile, shared, nil); pkg != nil && len(pkg.Errors) == 0 {
-				out.pkgs[i] = pkg
-			} else {
-				how[i] = reloadIt
-			}
-		})
-		if err := r.ctx.Err(); err != nil {
+			return load.None
+		}
+		err := out.checker.Check(r.ctx, roots, need)
+		out.checker.Parse = nil
+		if err != nil {
 			return nil, err
 		}
+		for i := range roots {
+			if how[i] == pending {
+				how[i] = reloadIt // in an import cycle, which go list reports
+			}
+		}
+		// A package whose own files have errors, while what it imports
+		// has none, is reported with what go/types says of it, as a typed
+		// load would; one checked for its declarations only is checked
+		// again in full for that. One that imports a package with errors,
+		// or uses cgo (whose types are not all there), is left to
+		// go/packages.
+		var again []*packages.Package
+		for i, p := range roots {
+			typed, ok := out.checker.Package(p)
+			switch {
+			case how[i] != untyped && how[i] != check:
+			case ok && how[i] == check:
+				out.pkgs[i] = typed
+			case ok:
+				out.skipped[p] = scans[i]
+			case len(p.Errors) > 0 || !out.checker.ImportsOK(p):
+				how[i] = reloadIt
+			case how[i] == untyped:
+				how[i] = check
+				again = append(again, p)
+			default:
+				out.pkgs[i] = typed
+			}
+		}
+		if len(again) > 0 {
+			if err := out.checker.Check(r.ctx, again, func(*packages.Package) load.Need { return load.Full }); err != nil {
+				return nil, err
+			}
+			for _, p := range again {
+				out.pkgs[index[p]], _ = out.checker.Package(p)
+			}
+		}
+		for i := range roots {
+			if how[i] == check && len(out.pkgs[i].Errors) > 0 && slices.ContainsFunc(out.pkgs[i].Syntax, importsC) {
+				how[i] = reloadIt
+			}
+		}
+	} else {
+		sizesDone.Wait()
 	}
 
 	var need []*packages.Package
@@ -224,6 +237,9 @@ func (r *run) loadFast(u unit, env []string) (*fastLoad, error) {
 	}
 	if len(need) == 0 {
 		return out, nil
+	}
+	parsedFile := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
+		return parser.ParseFile(fs, filename, src, parseMode)
 	}
 	byID, err := reload(r.ctx, u.dir, u.patterns, need, r.opts, env, overlay, fset, parsedFile)
 	if err != nil {

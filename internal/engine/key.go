@@ -21,9 +21,13 @@ import (
 )
 
 // A package's result depends on its files and on the types its imports
-// declare, so its cache key hashes its own files and the keys of its imports,
-// down the whole import graph: a change anywhere below a package gives it a
-// new key. Packages in the module cache never change and are named by module
+// declare, which the fast load type-checks from their source files (their
+// GoFiles, nothing else: no export data, no C headers), with the go
+// version of their module, the type sizes of the platform (from the go
+// command's environment) and the go/types of this leakfix build. So its
+// cache key hashes its own files and the keys of its imports, down the whole
+// import graph: a change anywhere below a package gives it a new key.
+// Packages in the module cache never change and are named by module
 // version instead of being read; other dependencies by their files' sizes and
 // modification times.
 

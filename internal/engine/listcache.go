@@ -57,16 +57,18 @@ type listedMeta struct {
 }
 
 // listWithCache lists the packages matched by patterns, from the cache when
-// nothing the listing depends on has changed. A listing from the cache has
-// no export data (Package.ExportFile); cached reports whether it is one.
-func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string) (roots []*packages.Package, cached bool, err error) {
+// nothing the listing depends on has changed; cached reports whether it
+// did. When it starts the go command, it calls listing first.
+func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string, listing func()) (roots []*packages.Package, cached bool, err error) {
 	walks, ok := walkRoots(dir, patterns)
 	if c == nil || !ok {
+		listing()
 		roots, err = list(ctx, dir, patterns, opts, env)
 		return roots, false, err
 	}
 	key, err := listKey(dir, patterns, opts, env)
 	if err != nil {
+		listing()
 		roots, err = list(ctx, dir, patterns, opts, env)
 		return roots, false, err
 	}
@@ -78,6 +80,7 @@ func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []s
 			}
 		}
 	}
+	listing()
 	start := time.Now()
 	roots, err = list(ctx, dir, patterns, opts, env)
 	if err != nil {

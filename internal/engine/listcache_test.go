@@ -63,7 +63,7 @@ func TestListCache(t *testing.T) {
 	listed := func(t *testing.T) ([]*packages.Package, bool) {
 		t.Helper()
 		before := listRuns.Load()
-		roots, _, err := listWithCache(ctx, c, dir, patterns, Options{}, os.Environ())
+		roots, _, err := listWithCache(ctx, c, dir, patterns, Options{}, os.Environ(), func() {})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,35 +6,31 @@ import (
 	"fmt"
 	"go/ast"
 	"go/token"
+	"go/types"
 	"io/fs"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
 	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest
 
-// listMode is the metadata the syntactic pass needs: the packages' files and
-// their whole import graph, without parsing or types (go list -deps), and
-// what type-checking the kept ones against export data needs: the files
-// the compiler compiles and the export data of every package (go list
-// -compiled -export), which the same go list run gives.
-const listMode = packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedDeps | packages.NeedModule | packages.NeedForTest |
-	packages.NeedCompiledGoFiles | packages.NeedExportFile
-
 // parseFunc is go/packages' Config.ParseFile.
 type parseFunc func(fset *token.FileSet, filename string, src []byte) (*ast.File, error)
 
-// load loads the packages with full syntax and types, reading the files in
+// typedLoad loads the packages with full syntax and types, reading the files in
 // overlay from there instead of the disk. With Tests, a package's test
 // variant replaces the package itself, since it holds the same files and
 // more.
-func load(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte) ([]*packages.Package, error) {
+func typedLoad(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte) ([]*packages.Package, error) {
 	return loadWith(ctx, dir, patterns, opts, env, overlay, loadMode, nil, nil)
 }
 
@@ -49,26 +45,77 @@ func list(ctx context.Context, dir string, patterns []string, opts Options, env 
 }
 
 // listOverlay lists as list does, reading the files in overlay from there
-// instead of the disk (go list -overlay); the export data is of the
-// packages as the overlay has them.
+// instead of the disk (go list -overlay). Nothing is compiled.
 func listOverlay(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte) ([]*packages.Package, error) {
 	listRuns.Add(1)
-	roots, err := loadWith(ctx, dir, patterns, opts, env, overlay, listMode, nil, nil)
-	if err == nil && len(roots) == 0 {
-		// Asked for export data, go/packages ignores the go command's
-		// failure, since a package that does not build is no reason to
-		// stop; a listing that failed as a whole (a go.mod the go command
-		// refuses, say) then looks empty. Listing again without export data
-		// tells why.
-		return loadWith(ctx, dir, patterns, opts, env, overlay, listMode&^packages.NeedExportFile, nil, nil)
-	}
-	return roots, err
+	return loadWith(ctx, dir, patterns, opts, env, overlay, load.ListMode, nil, nil)
 }
 
 // loadTyped loads the packages matched by patterns with full syntax and
 // types, in the environment opts.Env.
 func loadTyped(ctx context.Context, dir string, patterns []string, opts Options) ([]*packages.Package, error) {
-	return load(ctx, dir, patterns, opts, opts.Env, nil)
+	return typedLoad(ctx, dir, patterns, opts, opts.Env, nil)
+}
+
+// sourceLoad loads the packages matched by patterns as typedLoad does, with
+// their syntax and types, but compiles nothing: they are type-checked from
+// source, and what they import for its API only (internal/load), except the
+// packages deep says need their function bodies checked too. Their
+// types.Info is full when info is set, else nil. A package that imports
+// one with errors, directly or not, has an error saying so. The checker
+// returned holds the types, for more packages to share.
+func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, info bool, deep func(*packages.Package) bool) ([]*packages.Package, *load.Checker, error) {
+	var sizes types.Sizes
+	var sizesErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { sizes, sizesErr = sizesFor(ctx, dir, env) })
+	roots, err := loadWith(ctx, dir, patterns, opts, env, overlay, load.ListMode, nil, nil)
+	wg.Wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	if sizesErr != nil {
+		return nil, nil, driverError(dir, patterns, sizesErr)
+	}
+	newInfo := fullInfo
+	if !info {
+		newInfo = func() *types.Info { return nil }
+	}
+	c := &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Overlay: overlay, Info: newInfo}
+	isRoot := map[*packages.Package]bool{}
+	for _, p := range roots {
+		isRoot[p] = true
+	}
+	need := func(p *packages.Package) load.Need {
+		if strings.HasSuffix(p.ID, ".test") {
+			return load.None // a test main, which the go command generates
+		}
+		return load.Full
+	}
+	var deps []*packages.Package
+	if deep != nil {
+		packages.Visit(roots, nil, func(p *packages.Package) {
+			if !isRoot[p] && deep(p) {
+				deps = append(deps, p)
+			}
+		})
+	}
+	if err := c.Check(ctx, append(deps, roots...), need); err != nil {
+		return nil, nil, err
+	}
+	out := make([]*packages.Package, len(roots))
+	for i, p := range roots {
+		typed, ok := c.Package(p)
+		switch {
+		case typed == nil:
+			out[i] = p
+			continue
+		case !ok && len(typed.Errors) == 0:
+			typed.Errors = append(typed.Errors, packages.Error{Pos: "-", Msg: "a package it imports has errors", Kind: packages.TypeError})
+		}
+		out[i] = typed
+	}
+	return out, c, nil
 }
 
 // loadWith runs go/packages in mode. fset and parse, when not nil, are

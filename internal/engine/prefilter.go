@@ -266,14 +266,6 @@ func importsC(f *ast.File) bool {
 	return false
 }
 
-// forget removes parsed files from fset, when their package needs no types,
-// so that their line tables do not stay in memory.
-func forget(fset *token.FileSet, files map[string]*ast.File) {
-	for _, f := range files {
-		fset.RemoveFile(fset.File(f.FileStart))
-	}
-}
-
 // A prefilter says whether a rule could report anything in a package, from
 // what the syntactic pass saw and the package's imports. It must never drop a
 // package the rule would report on; keeping too many only costs time.

@@ -12,11 +12,14 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -54,7 +57,9 @@ type run struct {
 	keys  map[string]cache.Key // package ID → the key its results are cached under, in the current pass
 
 	loaded, done int // for Progress
-	gcPercent    int // the garbage collector's target before the run, with Options.TuneGC
+	stageMu      sync.Mutex
+	lastStage    time.Time // when a stage's progress was last reported
+	gcPercent    int       // the garbage collector's target before the run, with Options.TuneGC
 }
 
 type findingKey struct {
@@ -82,6 +87,24 @@ func (r *run) addErr(err error) {
 func (r *run) progress(pl platform) {
 	if r.opts.Progress != nil {
 		r.opts.Progress(Progress{Platform: pl.String(), Loaded: r.loaded, Analysed: r.done})
+	}
+}
+
+// stageReportEvery is how often the stages of a load report their progress:
+// a terminal need not be redrawn for every package.
+const stageReportEvery = 50 * time.Millisecond
+
+// stage reports the progress of a stage of the load. It may be called from
+// several goroutines at once.
+func (r *run) stage(pl platform, s Stage, done, total int) {
+	if r.opts.Progress == nil {
+		return
+	}
+	r.stageMu.Lock()
+	defer r.stageMu.Unlock()
+	if now := time.Now(); done == 0 || done == total || now.Sub(r.lastStage) >= stageReportEvery {
+		r.lastStage = now
+		r.opts.Progress(Progress{Platform: pl.String(), Stage: s, Done: done, Total: total, Loaded: r.loaded, Analysed: r.done})
 	}
 }
 
@@ -128,11 +151,11 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	r.tuneGC(fast)
 	r.keys = map[string]cache.Key{} // only the fast load keys packages; a key is good for its own pass
 	if fast {
-		if fl, err = r.loadFast(u, env); err == nil {
+		if fl, err = r.loadFast(pl, u, env); err == nil {
 			pkgs = fl.pkgs
 		}
 	} else {
-		pkgs, err = load(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
+		pkgs, err = typedLoad(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
 	}
 	if err != nil {
 		if r.ctx.Err() == nil {
@@ -167,6 +190,9 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	r.progress(pl)
 
 	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	if fl.checker != nil {
+		v.source = r.stdFrom(fl.checker, u.dir, env)
+	}
 	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.opts.Fix && !fast, true)
 	if r.opts.Fix && fast {
 		// The fast load found what there is to fix, without fixing it:
@@ -265,14 +291,29 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 	}
 	again := importersOf(fl.pkgs, fixable)
 	r.tuneGC(false)
-	// The listing's export data serves when it covers them: go list need
-	// not run again.
-	var byID map[string]*packages.Package
+	// The types the fast load checked serve again, but for those of the
+	// packages to fix again and of what imports them: those are checked
+	// anew, in full. What cannot be checked that way is loaded by
+	// go/packages.
 	overlay := r.snapshot()
-	if fl.listed != nil {
-		byID = checkFromSource(again, fl.listed, fl.sizes, overlay)
+	byID := map[string]*packages.Package{}
+	if c := fl.checker; c != nil {
+		ids := map[string]bool{}
+		for _, p := range again {
+			ids[p.ID] = true
+		}
+		c.Forget(ids)
+		if err := c.Check(r.ctx, again, func(*packages.Package) load.Need { return load.Full }); err != nil {
+			return nil, nil, nil, false
+		}
+		for _, p := range again {
+			if t, ok := c.Package(p); ok {
+				byID[p.ID] = t
+			}
+		}
 	}
-	if byID == nil {
+	fromSource := len(byID) == len(again)
+	if !fromSource {
 		var err error
 		if byID, err = reload(r.ctx, u.dir, u.patterns, again, r.opts, env, overlay, nil, nil); err != nil {
 			if r.ctx.Err() == nil {
@@ -297,6 +338,9 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 		}
 	}
 	v = newVerifier(r.ctx, u.dir, env, typed...)
+	if fromSource {
+		v.source = r.stdFrom(fl.checker, u.dir, env)
+	}
 	clean, refixed := r.analyseAll(pl, u, typed, &fastLoad{}, v, true, false)
 	if r.ctx.Err() != nil {
 		return nil, nil, nil, false
@@ -407,12 +451,19 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	if pkg.Module != nil {
 		pass.GoVersion = pkg.Module.GoVersion
 	}
-	cgo := map[*token.File]bool{} // files cgo translated from a user's file
+	cgo := map[*token.File]bool{} // files cgo translated from a user's file, or that import "C"
+	cgoFiles := map[string]bool{} // the files of the package that import "C"
 	generated := map[string]bool{}
 	for _, f := range pkg.Syntax {
 		tf := pkg.Fset.File(f.Pos())
 		name := tf.Name()
 		switch {
+		case goFiles[name] && importsC(f):
+			// A file with import "C", type-checked from source as it
+			// is: its findings are reported, but it is not rewritten.
+			r.seen[name] = true
+			cgo[tf], cgoFiles[name] = true, true
+			pass.Files = append(pass.Files, f)
 		case goFiles[name]:
 			r.seen[name] = true
 			if ast.IsGenerated(f) {
@@ -487,7 +538,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 			unfixed[f] = reason
 		}
 		if len(files) > 0 {
-			reported := func(name string) bool { return goFiles[name] && !generated[name] }
+			reported := func(name string) bool { return goFiles[name] && !generated[name] && !cgoFiles[name] }
 			allowed := map[string]bool{}
 			for _, f := range found {
 				if key := goKey(pkg, f.Pos); key != "" {
@@ -505,7 +556,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 				}
 			}
 		}
-		if err := r.acceptFiles(pkg, files, goFiles, generated, pf); err != "" {
+		if err := r.acceptFiles(pkg, files, goFiles, generated, cgoFiles, pf); err != "" {
 			for _, f := range found {
 				if unfixed[f] == "" && (f.Fix != nil || laterFixed[f]) {
 					unfixed[f] = err
@@ -572,12 +623,14 @@ func (r *run) keepInvalid(invalid []Finding) []Finding {
 // acceptFiles checks that leakfix may write every file a fix changes, and
 // keeps the changed ones in pf with the content they had. It returns why
 // the fix cannot be written, or "".
-func (r *run) acceptFiles(pkg *packages.Package, files map[string][]byte, goFiles, generated map[string]bool, pf *pkgFix) string {
+func (r *run) acceptFiles(pkg *packages.Package, files map[string][]byte, goFiles, generated, cgoFiles map[string]bool, pf *pkgFix) string {
 	pf.files, pf.old = map[string][]byte{}, map[string][]byte{}
 	for name, content := range files {
 		switch {
 		case !goFiles[name]:
 			return "the fix would edit " + filepath.Base(name) + ", which cgo generated"
+		case cgoFiles[name]:
+			return "the fix would edit " + filepath.Base(name) + ", which uses cgo, which leakfix does not rewrite"
 		case generated[name]:
 			return "the fix would edit the generated file " + filepath.Base(name)
 		}
@@ -701,7 +754,7 @@ func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.P
 		return false
 	}
 	before := map[string]bool{} // IDs of the packages that fail without the fixes
-	if base, err := load(r.ctx, u.dir, paths, r.opts, env, nil); err == nil {
+	if base, _, err := r.loadChecked(u.dir, paths, env, nil); err == nil {
 		for _, p := range base {
 			if len(p.Errors) > 0 {
 				before[p.ID] = true

@@ -9,9 +9,10 @@ import (
 // trust, such as a pull request's, from dir.
 //
 // leakfix never runs the code it analyses: it runs the go command (go list,
-// through go/packages), which reads go.mod, go.work and the source, compiles
-// the packages' dependencies to get their types, and for packages that use
-// cgo runs the C compiler. A checkout can steer that: a toolchain line in
+// through go/packages), which reads go.mod, go.work and the source; types
+// come from source, but a package that does not type-check is loaded by
+// go/packages, which compiles its dependencies and, for packages that use
+// cgo, runs the C compiler. A checkout can steer that: a toolchain line in
 // go.mod makes the go command download and run another Go, a missing
 // dependency makes it download modules, and cgo directives reach the C
 // compiler. This environment closes each door:

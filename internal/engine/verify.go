@@ -15,10 +15,8 @@ package engine
 //     so every selector that was resolved before must resolve along the
 //     same embedding path after.
 //  3. Each fixed package's own _test.go files, in-package and external, are
-//     type-checked through go/packages with the new content as an overlay
-//     (verifyTests). An overlay makes go/packages type-check every
-//     dependency from source, which costs seconds, so this is done once per
-//     pass and only for the fixed packages, not for the tests of importers.
+//     type-checked with the new content (verifyTests), once per pass and
+//     only for the fixed packages, not for the tests of importers.
 //     With Options.Tests the test files are loaded in the first place, and
 //     step 2 covers them.
 //  4. With several platforms, each fixed package is type-checked on every
@@ -42,6 +40,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
 )
 
@@ -53,9 +52,12 @@ type verifier struct {
 	dir string
 	env []string
 
-	known map[string]*types.Package // packages of added found among the loaded ones' dependencies
+	known map[string]*types.Package // packages of rewrite.MayImport found among the loaded ones' dependencies
 	once  sync.Once
-	extra map[string]*types.Package // packages of added loaded on their own
+	extra map[string]*types.Package // packages of rewrite.MayImport loaded on their own
+	// source, when set, loads the packages of rewrite.MayImport from source, into the
+	// types of the loaded packages; otherwise go/packages loads them.
+	source func() map[string]*types.Package
 }
 
 // newVerifier returns a verifier for packages loaded from dir with env;
@@ -181,8 +183,15 @@ func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override 
 	if pkg.Module != nil && pkg.Module.GoVersion != "" {
 		conf.GoVersion = "go" + pkg.Module.GoVersion
 	}
+	// Files that import "C" are checked as they are, as the fast load
+	// checks them (internal/load).
+	conf.FakeImportC = true
+	fakeC := load.FakeCgo(pkg.Fset, files)
 	var first error
 	conf.Error = func(err error) {
+		if terr, ok := err.(types.Error); ok && fakeC(terr) {
+			return
+		}
 		if first == nil {
 			first = err
 		}
@@ -204,6 +213,10 @@ func (v *verifier) std(path string) *types.Package {
 		return p
 	}
 	v.once.Do(func() {
+		if v.source != nil {
+			v.extra = v.source()
+			return
+		}
 		cfg := &packages.Config{Context: v.ctx, Mode: packages.NeedName | packages.NeedTypes, Dir: v.dir, Env: v.env}
 		pkgs, err := packages.Load(cfg, rewrite.MayImport...)
 		if err != nil {
@@ -279,7 +292,7 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 // affected returns, dependencies first, the loaded packages that are
 // changed or import a changed one through loaded packages. A package that
 // also reaches a changed one through a package outside the set (one that
-// did not load, or was loaded from export data) is left out, and so are
+// did not load, or was checked for its API only) is left out, and so are
 // its importers: that package keeps the old types, and mixing them with the
 // new ones would fail on types that are in fact the same.
 func affected(clean []*packages.Package, inSet map[*packages.Package]bool, changed map[*packages.Package]*pkgFix) []*packages.Package {
@@ -386,13 +399,12 @@ func describe(s *types.Selection) string {
 }
 
 // verifyTests type-checks the test files of the fixed packages with the
-// fixes applied (step 3 above). The tests are loaded as they are, which
-// reuses the go command's export data; the test variant of each fixed
-// package is then checked again with its new files, and its external test
-// package against that. Only when the external tests also import, through
-// other packages, the package under test (whose export data would then
-// disagree with the new types) are they loaded again from source with the
-// fixes as an overlay.
+// fixes applied (step 3 above). The tests are loaded as they are
+// (loadTestsOf); the test variant of each fixed package is then checked
+// again with its new files, and its external test package against that.
+// Only when the external tests also import, through other packages, the
+// package under test (whose types there would then disagree with the new
+// ones) are they loaded again with the fixes as an overlay.
 func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix) {
 	changed := map[string]*pkgFix{}
 	var paths []string
@@ -405,12 +417,12 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix) {
 	if len(paths) == 0 {
 		return
 	}
-	cfg := r.testConfig(u, env, nil)
-	pkgs, err := packages.Load(cfg, paths...)
+	pkgs, source, err := r.loadTestsOf(u, env, paths, nil)
 	if err != nil {
 		return // the go command cannot list the tests at all, fix or no fix
 	}
 	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	v.source = source
 	var slow []*pkgFix
 	for _, path := range paths {
 		pf := changed[path]
@@ -480,6 +492,65 @@ func reachesThroughOthers(p, target *packages.Package) bool {
 	return false
 }
 
+// loadTestsOf loads paths with their tests, with syntax and types but no
+// types.Info: from source, unless the run is the reference, which loads
+// them with go/packages (and reuses the go command's export data). From
+// source, the packages between the tests and paths have their function
+// bodies checked too, so that a fix that breaks them is seen. source loads
+// the packages a fix may add into the same types, or is nil.
+func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
+	if !r.fast() {
+		pkgs, err = packages.Load(r.testConfig(u, env, overlay), paths...)
+		return pkgs, nil, err
+	}
+	target := map[string]bool{}
+	for _, p := range paths {
+		target[p] = true
+	}
+	memo := map[*packages.Package]bool{}
+	var reaches func(p *packages.Package) bool
+	reaches = func(p *packages.Package) bool {
+		if v, ok := memo[p]; ok {
+			return v
+		}
+		memo[p] = false
+		v := target[p.PkgPath]
+		for _, dep := range p.Imports {
+			v = reaches(dep) || v
+		}
+		memo[p] = v
+		return v
+	}
+	opts := Options{Tests: true, BuildFlags: r.opts.BuildFlags}
+	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pkgs, r.stdFrom(c, u.dir, env), nil
+}
+
+// stdFrom returns what loads the packages of rewrite.MayImport (a fix's new imports)
+// from source into c's types, so that they share with the packages c
+// checked the types of what they import.
+func (r *run) stdFrom(c *load.Checker, dir string, env []string) func() map[string]*types.Package {
+	return func() map[string]*types.Package {
+		roots, err := list(r.ctx, dir, rewrite.MayImport, Options{BuildFlags: r.opts.BuildFlags}, env)
+		if err != nil {
+			return nil
+		}
+		if err := c.Check(r.ctx, roots, func(*packages.Package) load.Need { return load.API }); err != nil {
+			return nil
+		}
+		out := map[string]*types.Package{}
+		for _, p := range roots {
+			if t, ok := c.Package(p); ok {
+				out[p.PkgPath] = t.Types
+			}
+		}
+		return out
+	}
+}
+
 func (r *run) testConfig(u unit, env []string, overlay map[string][]byte) *packages.Config {
 	return &packages.Config{
 		Context:    r.ctx,
@@ -547,7 +618,7 @@ type brokenPkg struct {
 // loadTests loads paths with their tests, with overlay, and returns the
 // packages that have errors, by ID.
 func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) map[string]brokenPkg {
-	pkgs, err := packages.Load(r.testConfig(u, env, overlay), paths...)
+	pkgs, _, err := r.loadTestsOf(u, env, paths, overlay)
 	broken := map[string]brokenPkg{}
 	if err != nil {
 		// The go command failed as a whole: say so against every package.
@@ -595,11 +666,12 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 				continue
 			}
 			env := withPlatform(u.env(base), pl)
-			pkgs, err := load(r.ctx, u.dir, paths, r.opts, env, nil)
+			pkgs, source, err := r.loadChecked(u.dir, paths, env, nil)
 			if err != nil {
 				continue
 			}
 			v := newVerifier(r.ctx, u.dir, env, pkgs...)
+			v.source = source
 			for _, p := range pkgs {
 				if len(p.Errors) > 0 || !seen[p.PkgPath] {
 					continue // no files for this platform, or broken before the fix
@@ -617,6 +689,23 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 			}
 		}
 	}
+}
+
+// loadChecked loads patterns with syntax and full types: from source, or,
+// for the reference run, with go/packages. source is as for loadTestsOf.
+func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
+	if !r.fast() {
+		pkgs, err = typedLoad(r.ctx, dir, patterns, r.opts, env, overlay)
+		return pkgs, nil, err
+	}
+	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.opts.Tests {
+		pkgs = withoutTestDuplicates(pkgs)
+	}
+	return pkgs, r.stdFrom(c, dir, env), nil
 }
 
 func within(dir, path string) bool {
