@@ -276,34 +276,72 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
 		}
 		ch = sel(dst.NewIdent(name), "C")
-	} else if hasCall(ars.X) {
+	} else if hasCall(ars.X) || assignsTo(rw.pkg.Info, ars.Body, ars.X) {
 		// range evaluates its channel once; a select evaluates its case on
 		// every pass, which for a ticker made in the expression (a clock
 		// library's) would start a new one each time and turn a fixed rate
-		// into a fixed delay.
+		// into a fixed delay, and for a ticker the body replaces would
+		// follow the new one where range kept reading the old.
 		name := fresh(taken, "ticks")
 		pre = []dst.Stmt{define(name, rs.X)}
 		ch = dst.NewIdent(name)
 	}
 
-	var head []dst.Stmt
-	var comm dst.Stmt = &dst.ExprStmt{X: recv(ch)}
+	var head, after []dst.Stmt
+	var lhs []dst.Expr // what the receive assigns
+	elemType := func() (dst.Expr, error) {
+		if elem := rw.typeExpr(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem()); elem != nil {
+			return elem, nil
+		}
+		return nil, fmt.Errorf("%s: cannot spell the type of the values of %s", rw.pkg.Fset.Position(ars.Pos()), rw.pkg.Fset.Position(ars.X.Pos()))
+	}
+	// Of the channels of times, only a Ticker's or Timer's and time.Tick's
+	// are never closed; range ends when another is (a clock library's, a
+	// fan-out of ticks), so the select must end the loop too instead of
+	// receiving zero values for ever.
+	closable := w.Kind == rules.RangeChan && !timeC(rw.pkg.Info, ars.X) &&
+		isTime(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem())
 	if key, ok := rs.Key.(*dst.Ident); rs.Key != nil && !(ok && key.Name == "_") {
-		if rs.Tok == token.DEFINE {
-			elem := rw.typeExpr(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem())
-			if elem == nil {
-				return fmt.Errorf("%s: cannot spell the type of %s", rw.pkg.Fset.Position(ars.Pos()), key.Name)
+		switch {
+		case rs.Tok == token.DEFINE:
+			elem, err := elemType()
+			if err != nil {
+				return err
 			}
-			head = append(head, &dst.DeclStmt{Decl: &dst.GenDecl{
-				Tok:   token.VAR,
-				Specs: []dst.Spec{&dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(key.Name)}, Type: elem}},
-			}})
-			comm = &dst.AssignStmt{Lhs: []dst.Expr{dst.NewIdent(key.Name)}, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
-		} else {
-			comm = &dst.AssignStmt{Lhs: []dst.Expr{rs.Key}, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
+			head = append(head, varDecl(key.Name, elem))
+			lhs = []dst.Expr{dst.NewIdent(key.Name)}
+		case closable:
+			// range assigns nothing once the channel is closed.
+			elem, err := elemType()
+			if err != nil {
+				return err
+			}
+			v := fresh(taken, "next")
+			head = append(head, varDecl(v, elem))
+			lhs = []dst.Expr{dst.NewIdent(v)}
+			after = append(after, &dst.AssignStmt{Lhs: []dst.Expr{rs.Key}, Tok: token.ASSIGN, Rhs: []dst.Expr{dst.NewIdent(v)}})
+		default:
+			lhs = []dst.Expr{rs.Key}
 		}
 	}
+	if closable {
+		ok := fresh(taken, "ok")
+		head = append(head, varDecl(ok, dst.NewIdent("bool")))
+		if lhs == nil {
+			lhs = []dst.Expr{dst.NewIdent("_")}
+		}
+		lhs = append(lhs, dst.NewIdent(ok))
+		after = append([]dst.Stmt{&dst.IfStmt{
+			Cond: &dst.UnaryExpr{Op: token.NOT, X: dst.NewIdent(ok)},
+			Body: &dst.BlockStmt{List: []dst.Stmt{&dst.BranchStmt{Tok: token.BREAK}}},
+		}}, after...)
+	}
+	var comm dst.Stmt = &dst.ExprStmt{X: recv(ch)}
+	if lhs != nil {
+		comm = &dst.AssignStmt{Lhs: lhs, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
+	}
 	head = append(head, st.selectStmt(comm))
+	head = append(head, after...)
 
 	if len(pre) > 0 {
 		target, err := rw.listStmt(ars)
@@ -326,6 +364,32 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 		return fmt.Errorf("%s: loop not found in its goroutine", rw.pkg.Fset.Position(ars.Pos()))
 	}
 	return nil
+}
+
+// timeC reports whether x is the C of a time.Ticker or time.Timer.
+func timeC(info *types.Info, x ast.Expr) bool {
+	s, ok := ast.Unparen(x).(*ast.SelectorExpr)
+	if !ok || s.Sel.Name != "C" {
+		return false
+	}
+	t := info.TypeOf(s.X)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && (n.Obj().Name() == "Ticker" || n.Obj().Name() == "Timer")
+}
+
+func isTime(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
+}
+
+func varDecl(name string, typ dst.Expr) *dst.DeclStmt {
+	return &dst.DeclStmt{Decl: &dst.GenDecl{
+		Tok:   token.VAR,
+		Specs: []dst.Spec{&dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(name)}, Type: typ}},
+	}}
 }
 
 // remove deletes target from the statement list holding it under root.
@@ -421,6 +485,34 @@ func hasCall(e ast.Expr) bool {
 	ast.Inspect(e, func(n ast.Node) bool {
 		if _, ok := n.(*ast.CallExpr); ok {
 			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// assignsTo reports whether body assigns a variable or field that e reads.
+func assignsTo(info *types.Info, body *ast.BlockStmt, e ast.Expr) bool {
+	read := map[types.Object]bool{}
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			if v, ok := info.Uses[id].(*types.Var); ok {
+				read[v] = true
+			}
+		}
+		return true
+	})
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if as, ok := n.(*ast.AssignStmt); ok {
+			for _, lhs := range as.Lhs {
+				switch lhs := ast.Unparen(lhs).(type) {
+				case *ast.Ident:
+					found = found || read[info.Uses[lhs]]
+				case *ast.SelectorExpr:
+					found = found || read[info.Uses[lhs.Sel]]
+				}
+			}
 		}
 		return !found
 	})

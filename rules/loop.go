@@ -1211,7 +1211,7 @@ func (f *loopFinder) inPackageOnce(fn *ast.FuncDecl, start ast.Node) bool {
 // init, it starts its work under a package-level sync.Once, or it is
 // unexported and called only from init and package variable initializers.
 func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
-	if fn.Name.Name == "init" {
+	if fn.Name.Name == "init" || f.guardedByFlag(fn) {
 		return true
 	}
 	obj, ok := f.pass.Info.Defs[fn.Name].(*types.Func)
@@ -1243,6 +1243,53 @@ func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
 		}
 	}
 	return calls > 0
+}
+
+// guardedByFlag reports whether fn returns early when a package variable
+// says the work already started, and sets that variable itself:
+//
+//	if started { return }
+//	started = true
+//	go ...
+//
+// Such a function starts its work once however often it is called.
+func (f *loopFinder) guardedByFlag(fn *ast.FuncDecl) bool {
+	pkgVar := func(e ast.Expr) *types.Var {
+		v, ok := f.objectOf(e).(*types.Var)
+		if !ok || v.Parent() != f.pass.Pkg.Scope() {
+			return nil
+		}
+		return v
+	}
+	guards := map[*types.Var]bool{}
+	for _, st := range fn.Body.List {
+		switch st := st.(type) {
+		case *ast.IfStmt:
+			if len(st.Body.List) == 0 {
+				continue
+			}
+			if _, ok := st.Body.List[len(st.Body.List)-1].(*ast.ReturnStmt); !ok {
+				continue
+			}
+			ast.Inspect(st.Cond, func(n ast.Node) bool {
+				if e, ok := n.(ast.Expr); ok {
+					if v := pkgVar(e); v != nil {
+						guards[v] = true
+					}
+				}
+				return true
+			})
+		case *ast.AssignStmt:
+			for _, l := range st.Lhs {
+				if v := pkgVar(l); v != nil && guards[v] {
+					return true
+				}
+			}
+		case *ast.GoStmt:
+			return false // started before any flag was set
+		}
+	}
+	return false
 }
 
 // paramOwnerIn returns the first use, inside lit, of a parameter of fn that
@@ -1373,22 +1420,27 @@ func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
 // the fix turns into for { select ... }: a range over time.Tick or a
 // Ticker's C never ends, so a return right after it is dead and is
 // removed, and other statements there would become unreachable code that
-// go vet reports; a range over a channel the package closes ends when it
-// is closed, which the select would not keep. It returns why the fix is
-// refused, or "".
+// go vet reports. (A range over another channel still ends when it is
+// closed: the rewrite receives with ok and breaks.) It returns why the fix
+// is refused, or "".
 func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
 	rs, ok := l.Stmt.(*ast.RangeStmt)
 	if !ok {
 		return ""
 	}
-	if obj := f.objectOf(rs.X); obj != nil && (f.closed[obj] || f.life.moved[obj]) && !f.isTickerC(rs.X) {
-		return "the loop ranges over a channel that may be closed, which ends the loop; the fix would not keep that"
-	}
-	block := enclosingBlock(body, rs)
+	// A labeled loop is held in its block by the labeled statement.
+	var stmt ast.Stmt = rs
+	ast.Inspect(body, func(n ast.Node) bool {
+		if ls, ok := n.(*ast.LabeledStmt); ok && ls.Stmt == ast.Stmt(rs) {
+			stmt = ls
+		}
+		return stmt == ast.Stmt(rs)
+	})
+	block := enclosingBlock(body, stmt)
 	if block == nil {
 		return ""
 	}
-	i := slices.Index(block.List, ast.Stmt(rs))
+	i := slices.Index(block.List, stmt)
 	rest := block.List[i+1:]
 	if len(rest) == 0 {
 		return ""
