@@ -1559,7 +1559,10 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 	}
 	owner := f.pass.Info.Uses[id]
 	block := enclosingBlock(l.Starter.Body, start)
-	if block == nil {
+	if block == nil || f.escapes(l.Starter, start, owner) {
+		// Handed elsewhere (stored, passed on), the owner may live on
+		// after a failed return: stopping its work there would change
+		// what the program does, so such returns are left as they were.
 		return ""
 	}
 	why := ""
@@ -1576,9 +1579,12 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 		case *ast.ReturnStmt:
 			returnsOwner := false
 			for _, r := range n.Results {
-				if rid, ok := ast.Unparen(r).(*ast.Ident); ok && f.pass.Info.Uses[rid] == owner {
-					returnsOwner = true
-				}
+				ast.Inspect(r, func(m ast.Node) bool {
+					if rid, ok := m.(*ast.Ident); ok && f.pass.Info.Uses[rid] == owner {
+						returnsOwner = true // return s, or return &Wrapper{s}
+					}
+					return !returnsOwner
+				})
 			}
 			if !returnsOwner {
 				l.Abandon = append(l.Abandon, n)
@@ -1596,6 +1602,43 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 		return true
 	})
 	return why
+}
+
+// escapes reports whether fn, outside the goroutine start starts and its
+// return statements, uses the variable owner as a value: passes it to a
+// call, assigns or stores it, sends it. Uses as the receiver of a field
+// or method selection (s.mu, s.dial()) do not hand it on.
+func (f *loopFinder) escapes(fn *ast.FuncDecl, start ast.Stmt, owner types.Object) bool {
+	found := false
+	var walk func(n ast.Node, parent ast.Node)
+	walk = func(n ast.Node, parent ast.Node) {
+		if n == nil || found {
+			return
+		}
+		switch n := n.(type) {
+		case *ast.ReturnStmt:
+			return
+		case *ast.Ident:
+			if f.pass.Info.Uses[n] == owner {
+				if sel, ok := parent.(*ast.SelectorExpr); !ok || sel.X != n {
+					found = true
+				}
+			}
+			return
+		}
+		if n == ast.Node(start) {
+			return
+		}
+		ast.Inspect(n, func(c ast.Node) bool {
+			if c == nil || c == n {
+				return c == n
+			}
+			walk(c, n)
+			return false
+		})
+	}
+	walk(fn.Body, nil)
+	return found
 }
 
 // constantArgs reports whether every argument of call is a constant or nil.
