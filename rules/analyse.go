@@ -1,0 +1,317 @@
+package rules
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+)
+
+// This file reads one loop: how it waits (a ticker, time.Tick, time.After,
+// time.Sleep, a timer), and whether anything the owner controls can end it.
+
+// verb describes how the loop waits, for the finding's message.
+func (l *Loop) verb() string {
+	for _, w := range l.Waits {
+		switch w.Kind {
+		case RangeTick, RangeChan:
+			return "ticks"
+		case Sleep:
+			return "sleeps and wakes"
+		case Select:
+			for _, c := range w.Node.(*ast.SelectStmt).Body.List {
+				if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil {
+					if t, ok := recv.(*ast.SelectorExpr); ok && t.Sel.Name == "C" {
+						return "ticks"
+					}
+				}
+			}
+		}
+	}
+	return "waits on a timer"
+}
+
+// outerLoops returns the loops of body that are not inside another loop or a
+// function literal.
+func outerLoops(body *ast.BlockStmt) []ast.Stmt {
+	var loops []ast.Stmt
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ForStmt, *ast.RangeStmt:
+			loops = append(loops, n.(ast.Stmt))
+			return false
+		}
+		return true
+	})
+	return loops
+}
+
+// analyse returns the plan skeleton for loop if it waits on time and has no
+// way out, or nil.
+func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
+	l := &Loop{Stmt: loop}
+	var body *ast.BlockStmt
+	switch loop := loop.(type) {
+	case *ast.ForStmt:
+		if loop.Cond != nil {
+			return nil
+		}
+		body = loop.Body
+	case *ast.RangeStmt:
+		if !f.waitChan(l, loop.X) {
+			return nil
+		}
+		kind := RangeChan
+		if f.isTimeCall(loop.X, "Tick") {
+			kind = RangeTick
+		}
+		l.Waits = append(l.Waits, Wait{Kind: kind, Node: loop})
+		body = loop.Body
+	}
+
+	managed := false
+	labels := map[string]bool{} // labels declared inside the loop
+	ast.Inspect(body, func(n ast.Node) bool {
+		if l, ok := n.(*ast.LabeledStmt); ok {
+			labels[l.Label.Name] = true
+		}
+		return true
+	})
+	// depth counts the statements between a node and the loop that an
+	// unlabeled break would leave instead of the loop.
+	var walk func(n ast.Node, depth int)
+	walk = func(n ast.Node, depth int) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			if managed {
+				return false
+			}
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ReturnStmt:
+				managed = true
+			case *ast.BranchStmt:
+				switch {
+				case n.Tok == token.GOTO && !labels[n.Label.Name],
+					n.Tok == token.BREAK && n.Label == nil && depth == 0,
+					n.Tok == token.BREAK && n.Label != nil && !labels[n.Label.Name]:
+					managed = true
+				}
+			case *ast.ForStmt, *ast.RangeStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt:
+				header, children := parts(n)
+				for _, h := range header {
+					walk(h, depth)
+				}
+				for _, child := range children {
+					walk(child, depth+1)
+				}
+				if r, ok := n.(*ast.RangeStmt); ok {
+					if _, isChan := f.pass.Info.TypeOf(r.X).Underlying().(*types.Chan); isChan {
+						if f.stops(r.X) {
+							managed = true
+						}
+						l.blocks = append(l.blocks, r)
+					}
+				}
+				return false
+			case *ast.SelectStmt:
+				blocking := true
+				for _, c := range n.Body.List {
+					cc := c.(*ast.CommClause)
+					if cc.Comm == nil {
+						blocking = false
+					}
+					recv := commRecv(cc.Comm)
+					if recv != nil && f.neverFires(recv) {
+						continue // a case that can never run: its exits are none
+					}
+					if recv != nil && f.stops(recv) {
+						managed = true
+					}
+					for _, s := range cc.Body {
+						walk(s, depth+1)
+					}
+				}
+				if blocking {
+					l.Waits = append(l.Waits, Wait{Kind: Select, Node: n})
+					for _, c := range n.Body.List {
+						if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil && f.waitChan(l, recv) {
+							l.timed = true
+						}
+					}
+				}
+				return false
+			case *ast.ExprStmt:
+				if call, ok := n.X.(*ast.CallExpr); ok && f.isTimeCall(call, "Sleep") {
+					l.Waits = append(l.Waits, Wait{Kind: Sleep, Node: n})
+					l.timed = true
+					return false
+				}
+				if u, ok := n.X.(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
+					l.Waits = append(l.Waits, Wait{Kind: Recv, Node: n})
+					l.timed = true
+					return false
+				}
+			case *ast.AssignStmt:
+				if len(n.Lhs) == 1 && len(n.Rhs) == 1 {
+					if u, ok := n.Rhs[0].(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
+						l.Waits = append(l.Waits, Wait{Kind: RecvAssign, Node: n})
+						l.timed = true
+						return false
+					}
+				}
+			case *ast.UnaryExpr:
+				if n.Op == token.ARROW {
+					if f.stops(n.X) {
+						managed = true
+					}
+					l.blocks = append(l.blocks, n)
+				}
+			case *ast.SendStmt:
+				l.blocks = append(l.blocks, n)
+			}
+			return true
+		})
+	}
+	for _, s := range body.List {
+		walk(s, 0)
+	}
+	if managed || len(l.Waits) == 0 {
+		return nil
+	}
+	if _, isFor := loop.(*ast.ForStmt); isFor && !l.timed {
+		return nil // a worker loop on channels, not timed work
+	}
+	return l
+}
+
+// parts splits a loop or switch into its header (init, condition, tag...)
+// and the statements of its body.
+func parts(n ast.Node) (header []ast.Node, body []ast.Stmt) {
+	add := func(ns ...ast.Node) {
+		for _, n := range ns {
+			if n != nil {
+				header = append(header, n)
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *ast.ForStmt:
+		add(n.Init, n.Cond, n.Post)
+		return header, n.Body.List
+	case *ast.RangeStmt:
+		add(n.X)
+		return header, n.Body.List
+	case *ast.SwitchStmt:
+		add(n.Init, n.Tag)
+		body = n.Body.List
+	case *ast.TypeSwitchStmt:
+		add(n.Init, n.Assign)
+		body = n.Body.List
+	}
+	return header, body
+}
+
+// commRecv returns the channel a select case receives from, or nil.
+func commRecv(comm ast.Stmt) ast.Expr {
+	var e ast.Expr
+	switch c := comm.(type) {
+	case *ast.ExprStmt:
+		e = c.X
+	case *ast.AssignStmt:
+		if len(c.Rhs) == 1 {
+			e = c.Rhs[0]
+		}
+	}
+	if u, ok := ast.Unparen(e).(*ast.UnaryExpr); ok && u.Op == token.ARROW {
+		return u.X
+	}
+	return nil
+}
+
+// stops reports whether receiving from ch can be a stop signal: ctx.Done()
+// or a similar Done method, a channel something closes, or a chan struct{}.
+//
+// A signal that can never fire is no stop: the Done of a context nothing
+// can cancel (context.Background, directly or through a variable), or a
+// chan struct{} of the package that nothing closes, sends on or hands on.
+func (f *loopFinder) stops(ch ast.Expr) bool {
+	if call, ok := ast.Unparen(ch).(*ast.CallExpr); ok {
+		if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" {
+			return !f.ctxNeverDone(call)
+		}
+	}
+	obj := f.objectOf(ch)
+	if obj != nil && f.closed[obj] {
+		return true
+	}
+	if c, ok := f.pass.Info.TypeOf(ch).Underlying().(*types.Chan); ok {
+		if s, ok := c.Elem().Underlying().(*types.Struct); ok && s.NumFields() == 0 {
+			return obj == nil || f.canFire(obj)
+		}
+	}
+	return false
+}
+
+// isTimeChan reports whether e is a channel of time.Time: a ticker's or
+// timer's C, time.Tick, time.After, or a clock library's equivalent.
+func (f *loopFinder) isTimeChan(e ast.Expr) bool {
+	t := f.pass.Info.TypeOf(e)
+	if t == nil {
+		return false
+	}
+	c, ok := t.Underlying().(*types.Chan)
+	return ok && c.Dir() != types.SendOnly && isNamed(c.Elem(), "time", "Time")
+}
+
+// isTimeCall reports whether e calls the function time.<name>.
+func (f *loopFinder) isTimeCall(e ast.Expr, name string) bool {
+	call, ok := ast.Unparen(e).(*ast.CallExpr)
+	return ok && isPkgCall(f.pass.Info, call, "time", name)
+}
+
+// isPkgCall reports whether call calls the package-level function path.name.
+func isPkgCall(info *types.Info, call *ast.CallExpr, path, name string) bool {
+	var id *ast.Ident
+	switch fun := ast.Unparen(call.Fun).(type) {
+	case *ast.SelectorExpr:
+		id = fun.Sel
+	case *ast.Ident:
+		id = fun
+	default:
+		return false
+	}
+	fn, ok := info.Uses[id].(*types.Func)
+	return ok && fn.Pkg() != nil && fn.Pkg().Path() == path && fn.Name() == name &&
+		fn.Type().(*types.Signature).Recv() == nil
+}
+
+// isSignalChan reports whether e is a channel registered with signal.Notify
+// and never passed to signal.Stop.
+func (f *loopFinder) isSignalChan(e ast.Expr) bool {
+	obj := f.objectOf(e)
+	return obj != nil && f.notified[obj] != nil && !f.sigStopped[obj]
+}
+
+// waitChan reports whether receiving from e waits for time or for a signal,
+// and records a signal channel in l.
+func (f *loopFinder) waitChan(l *Loop, e ast.Expr) bool {
+	if f.isSignalChan(e) {
+		l.Signal = e
+		return true
+	}
+	return f.isTimeChan(e)
+}
+
+// isNamed reports whether t is the named type pkg.name ("" for a predeclared type).
+func isNamed(t types.Type, pkg, name string) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	if !ok || n.Obj().Name() != name {
+		return false
+	}
+	if n.Obj().Pkg() == nil {
+		return pkg == ""
+	}
+	return n.Obj().Pkg().Path() == pkg
+}

@@ -1,0 +1,59 @@
+package rules
+
+import (
+	"go/ast"
+	"go/format"
+	"go/token"
+	"strings"
+)
+
+// This file holds small syntax helpers shared by the loop analysis.
+
+// exprString formats e as written, for naming locks.
+func exprString(e ast.Expr) (string, bool) {
+	var b strings.Builder
+	if err := format.Node(&b, token.NewFileSet(), e); err != nil {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// stmtLists returns the statement lists directly inside s.
+func stmtLists(s ast.Stmt) [][]ast.Stmt {
+	switch s := s.(type) {
+	case *ast.BlockStmt:
+		return [][]ast.Stmt{s.List}
+	case *ast.LabeledStmt:
+		return [][]ast.Stmt{{s.Stmt}}
+	case *ast.IfStmt:
+		lists := [][]ast.Stmt{s.Body.List}
+		if s.Else != nil {
+			lists = append(lists, []ast.Stmt{s.Else})
+		}
+		return lists
+	case *ast.ForStmt:
+		return [][]ast.Stmt{s.Body.List}
+	case *ast.RangeStmt:
+		return [][]ast.Stmt{s.Body.List}
+	case *ast.SwitchStmt:
+		return clauses(s.Body)
+	case *ast.TypeSwitchStmt:
+		return clauses(s.Body)
+	case *ast.SelectStmt:
+		return clauses(s.Body)
+	}
+	return nil
+}
+
+func clauses(b *ast.BlockStmt) [][]ast.Stmt {
+	var lists [][]ast.Stmt
+	for _, c := range b.List {
+		switch c := c.(type) {
+		case *ast.CaseClause:
+			lists = append(lists, c.Body)
+		case *ast.CommClause:
+			lists = append(lists, c.Body)
+		}
+	}
+	return lists
+}

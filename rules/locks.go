@@ -1,0 +1,187 @@
+package rules
+
+import (
+	"go/ast"
+	"go/format"
+	"go/token"
+	"go/types"
+	"strings"
+)
+
+// This file finds the locks a function holds where the work starts,
+// through helper methods and channel semaphores, so that a fix never waits
+// for the work while holding a lock the work needs.
+
+// heldLock returns the lock (as written: "c.mu") that is held at target:
+// locked by an earlier statement of an enclosing statement list of body and
+// not unlocked before target, nor by a deferred call. A sync.WaitGroup
+// counts as held between its Add and its Done: returning in between skips
+// the Done, and whoever waits for the group waits for ever; wg reports that
+// kind. It returns "" if nothing is held.
+func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string, wg bool) {
+	kind := map[string]bool{} // held → is a WaitGroup
+	var visit func(list []ast.Stmt) bool
+	visit = func(list []ast.Stmt) bool {
+		count := map[string]int{}
+		for _, s := range list {
+			if s.Pos() <= target.Pos() && target.End() <= s.End() {
+				for lock, n := range count {
+					if n > 0 && (held == "" || lock < held) {
+						held = lock
+					}
+				}
+				if held != "" || s == target {
+					return true
+				}
+				for _, child := range stmtLists(s) {
+					if visit(child) {
+						return true
+					}
+				}
+				return true
+			}
+			switch s := s.(type) {
+			case *ast.ExprStmt:
+				if x, op, isWG := f.lockOp(s.X, 0); op != 0 {
+					count[x] += op
+					kind[x] = isWG
+				}
+			case *ast.SendStmt:
+				// A send on a channel used as a semaphore takes a slot that
+				// a later receive gives back.
+				if x, ok := exprString(s.Chan); ok {
+					count[x]++
+				}
+			case *ast.DeferStmt:
+				if x, op, _ := f.lockOp(s.Call, 0); op < 0 {
+					count[x] -= 1 << 20 // released on any return
+				}
+			}
+		}
+		return false
+	}
+	visit(body.List)
+	return held, kind[held]
+}
+
+// lockCall returns the receiver of x.Lock()/x.RLock(), or of a
+// sync.WaitGroup's x.Add(n) (op 1), or of x.Unlock()/x.RUnlock() or a
+// WaitGroup's x.Done() (op -1), as written, or op 0. wg reports a
+// WaitGroup.
+func lockCall(info *types.Info, e ast.Expr) (x string, op int, wg bool) {
+	call, ok := e.(*ast.CallExpr)
+	if !ok {
+		return "", 0, false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return "", 0, false
+	}
+	t := info.TypeOf(sel.X)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	isWG := isNamed(t, "sync", "WaitGroup")
+	switch {
+	case len(call.Args) == 0 && (sel.Sel.Name == "Lock" || sel.Sel.Name == "RLock"):
+		op = 1
+	case len(call.Args) == 0 && (sel.Sel.Name == "Unlock" || sel.Sel.Name == "RUnlock"):
+		op = -1
+	case isWG && len(call.Args) == 1 && sel.Sel.Name == "Add":
+		op = 1
+	case isWG && len(call.Args) == 0 && sel.Sel.Name == "Done":
+		op = -1
+	default:
+		return "", 0, false
+	}
+	var b strings.Builder
+	if err := format.Node(&b, token.NewFileSet(), sel.X); err != nil {
+		return "", 0, false
+	}
+	return b.String(), op, isWG
+}
+
+// typeOfLock returns the underlying type of the lock heldLock named, found
+// by its spelling among the selector expressions of body and of the
+// package's methods; nil when none matches.
+func (f *loopFinder) typeOfLock(body *ast.BlockStmt, held string) types.Type {
+	if held == "" {
+		return nil
+	}
+	var t types.Type
+	for _, file := range f.pass.AllFiles {
+		ast.Inspect(file, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && t == nil {
+				if x, ok := exprString(sel); ok && x == held {
+					if tt := f.pass.Info.TypeOf(sel); tt != nil {
+						t = tt.Underlying()
+					}
+				}
+			}
+			return t == nil
+		})
+	}
+	return t
+}
+
+// lockOp is lockCall seen through the package's own functions: a call of
+// a method whose body takes (or releases) a lock or a semaphore slot held
+// in a field of its receiver, and does not give it back, counts as taking
+// (or releasing) it in the caller: p.lockState() locks p.mu. It also reads
+// a receive statement (<-c.slots) as giving back a semaphore slot.
+func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
+	if u, ok := ast.Unparen(e).(*ast.UnaryExpr); ok && u.Op == token.ARROW {
+		if x, ok := exprString(u.X); ok {
+			return x, -1, false
+		}
+		return "", 0, false
+	}
+	if x, op, wg := lockCall(f.pass.Info, e); op != 0 {
+		return x, op, wg
+	}
+	call, ok := ast.Unparen(e).(*ast.CallExpr)
+	if !ok || depth > 2 {
+		return "", 0, false
+	}
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok {
+		return "", 0, false
+	}
+	callee := calleeFunc(f.pass.Info, call)
+	decl := f.methods[callee]
+	if callee == nil || decl == nil || decl.Body == nil || decl.Recv == nil || len(decl.Recv.List[0].Names) != 1 {
+		return "", 0, false
+	}
+	recv := decl.Recv.List[0].Names[0].Name
+	owner, ok := exprString(sel.X)
+	if !ok {
+		return "", 0, false
+	}
+	net := map[string]int{}
+	isWG := map[string]bool{}
+	for _, s := range decl.Body.List {
+		switch s := s.(type) {
+		case *ast.ExprStmt:
+			if x, op, wg := f.lockOp(s.X, depth+1); op != 0 {
+				net[x] += op
+				isWG[x] = wg
+			}
+		case *ast.SendStmt:
+			if x, ok := exprString(s.Chan); ok {
+				net[x]++
+			}
+		case *ast.DeferStmt:
+			if x, op, _ := f.lockOp(s.Call, depth+1); op < 0 {
+				net[x]++ // released on return: no net effect
+			}
+		}
+	}
+	for lock, n := range net {
+		field, ok := strings.CutPrefix(lock, recv+".")
+		if !ok || n == 0 || (n != 1 && n != -1) {
+			continue
+		}
+		return owner + "." + field, n, isWG[lock]
+	}
+	return "", 0, false
+}

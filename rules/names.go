@@ -1,0 +1,134 @@
+package rules
+
+import (
+	"go/ast"
+	"go/types"
+	"strings"
+	"unicode"
+)
+
+// This file names what a fix generates, from the loop's starter and the
+// first thing its body calls.
+
+// baseName names the loop after the work it does: the method it runs
+// (cleanupLoop gives "cleanup"), or the first call into this package inside
+// the loop (s.cleanupInactiveSessions() gives "cleanup").
+func (f *loopFinder) baseName(l *Loop) string {
+	if l.Method != nil {
+		name := l.Method.Name.Name
+		for _, affix := range []string{"Loop", "loop"} {
+			if n := strings.TrimSuffix(name, affix); n != "" && n != name {
+				name = n
+			}
+		}
+		for _, affix := range []string{"run", "start"} {
+			if n := strings.TrimPrefix(name, affix); n != "" && n != name && unicode.IsUpper(rune(n[0])) {
+				name = n
+			}
+		}
+		if name = lowerFirst(firstWord(name)); !genericNames[name] {
+			return name
+		}
+	}
+	var body ast.Node = l.Stmt // the loop's body, not its header: the work, not the wait
+	switch loop := l.Stmt.(type) {
+	case *ast.ForStmt:
+		body = loop.Body
+	case *ast.RangeStmt:
+		body = loop.Body
+	}
+	if name := f.firstCall(body); name != "" {
+		return name
+	}
+	return "loop"
+}
+
+// firstCall returns the first word of the first function of this package
+// that n calls, skipping generic names, or "".
+func (f *loopFinder) firstCall(n ast.Node) string {
+	name := ""
+	ast.Inspect(n, func(n ast.Node) bool {
+		if name != "" && !genericNames[name] {
+			return false
+		}
+		if call, ok := n.(*ast.CallExpr); ok {
+			var id *ast.Ident
+			switch fun := ast.Unparen(call.Fun).(type) {
+			case *ast.Ident:
+				id = fun
+			case *ast.SelectorExpr:
+				id = fun.Sel
+			}
+			if id != nil {
+				if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && fn.Pkg() == f.pass.Pkg {
+					name = lowerFirst(firstWord(fn.Name()))
+				}
+			}
+		}
+		return true
+	})
+	if genericNames[name] {
+		return ""
+	}
+	return name
+}
+
+// genericNames say that a loop runs, not what it does; a loop method with
+// such a name is named after the work it calls instead.
+var genericNames = map[string]bool{"run": true, "loop": true, "start": true, "work": true, "worker": true, "background": true, "do": true, "go": true}
+
+// firstWord returns the first word of a camelCase or snake_case name.
+func firstWord(name string) string {
+	name = strings.TrimLeft(name, "_")
+	for i, r := range name {
+		if i > 0 && (unicode.IsUpper(r) || r == '_') {
+			prev := rune(name[i-1])
+			if r == '_' || unicode.IsLower(prev) || unicode.IsDigit(prev) {
+				return name[:i]
+			}
+		}
+	}
+	return name
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	// An initialism stays together: "HTTPPoll" gives "httpPoll" via firstWord's "HTTPPoll".
+	r := []rune(s)
+	for i := 0; i < len(r) && unicode.IsUpper(r[i]); i++ {
+		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
+			break
+		}
+		r[i] = unicode.ToLower(r[i])
+	}
+	return string(r)
+}
+
+// FuncName names a function as messages and Go documentation do:
+// NewServer, or (*Server).Start.
+func FuncName(fn *ast.FuncDecl) string {
+	if fn.Recv == nil || len(fn.Recv.List) == 0 {
+		return fn.Name.Name
+	}
+	t := fn.Recv.List[0].Type
+	star := ""
+	if s, ok := t.(*ast.StarExpr); ok {
+		star, t = "*", s.X
+	}
+	switch x := t.(type) {
+	case *ast.IndexExpr:
+		t = x.X
+	case *ast.IndexListExpr:
+		t = x.X
+	}
+	name := "?"
+	if id, ok := t.(*ast.Ident); ok {
+		name = id.Name
+	}
+	if star != "" {
+		return "(*" + name + ")." + fn.Name.Name
+	}
+	return name + "." + fn.Name.Name
+}

@@ -1,0 +1,522 @@
+package rules
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"slices"
+	"strings"
+)
+
+// This file plans a fix: who owns the loop, which context is its lifetime,
+// and which cleanup ends it.
+
+// plan completes l: who owns the loop, which context it honours and what
+// the generated names are based on. It returns why no fix is possible, or "".
+func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
+	if len(l.blocks) > 0 {
+		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
+			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+	}
+	for _, w := range l.Waits {
+		held, wg := f.heldLock(body, w.Node)
+		_, isChan := f.typeOfLock(body, held).(*types.Chan)
+		switch {
+		case held == "":
+		case isChan:
+			return "the loop waits while holding a slot of " + held + ", which returning there would never give back"
+		case wg:
+			return "the loop waits between " + held + ".Add and " + held + ".Done, so returning there would leave " + held + ".Wait blocked for ever"
+		default:
+			return "the loop waits while holding " + held + ", which returning there would leave locked"
+		}
+	}
+	if results := ftype.Results; results != nil && len(results.List) > 0 {
+		if len(results.List) > 1 || len(results.List[0].Names) > 1 || !isNamed(f.pass.Info.TypeOf(results.List[0].Type), "", "error") {
+			return "the goroutine's function returns results other than an error"
+		}
+		l.ErrResult = true
+	}
+	if inLoop(l.Starter.Body, l.Start) {
+		return "the goroutine is started inside a loop, so one value owns several of them"
+	}
+	if why := f.afterRange(l, body); why != "" {
+		return why
+	}
+	if isHandler(f.pass.Info, l.Starter) {
+		return "the goroutine is started by the HTTP handler " + FuncName(l.Starter) + ", once per request that needs it, and its owner could hold only the last one's state"
+	}
+	if f.inTimerCallback(l.Starter, l.Start) {
+		return "the goroutine is started from a time.AfterFunc callback, which may run while or after the work is shut down"
+	}
+	l.Name = f.baseName(l)
+	switch {
+	case l.Method != nil:
+		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
+		if name, i := ctxParam(f.pass.Info, l.Method.Type); name != "" {
+			// The method takes its lifetime from the caller, unless the
+			// context the starter hands it cannot be that: then the loop
+			// keeps it for its calls and gets a stop signal of its own.
+			why := ""
+			if g, ok := l.Start.(*ast.GoStmt); ok && i < len(g.Call.Args) {
+				why = f.notLifetime(g.Call.Args[i], l.Starter)
+			}
+			if why == "" {
+				l.Ctx = name
+				return ""
+			}
+			l.note = "the context it is given " + why + ", so it is not the work's lifetime"
+		}
+		if obj.Exported() || f.uses[obj] != 1 {
+			return "the loop's method " + obj.Name() + " is exported or called elsewhere, so a stop parameter cannot be added"
+		}
+		if recv := l.Method.Recv.List[0]; len(recv.Names) == 0 || recv.Names[0].Name == "_" {
+			return "the loop's method has no receiver name"
+		}
+		x := ast.Unparen(l.Start.(*ast.GoStmt).Call.Fun).(*ast.SelectorExpr).X
+		started := f.isReceiver(l.Starter, x)
+		if !started && !f.isReturned(l.Starter, x) {
+			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
+		}
+		if why := f.setOwner(&l.Site, x, started); why != "" {
+			return why
+		}
+		return f.abandon(&l.Site, l.Start, x)
+	case l.Lit == nil:
+		return "the loop runs in a function started by name; only methods and function literals are fixed"
+	}
+	// Work started under a package-level sync.Once runs once per process
+	// and serves every value: it belongs to the package, never to the
+	// value that happened to start it first.
+	if f.inPackageOnce(l.Starter, l.Start) {
+		l.Owner = &Owner{Guarded: true}
+		return ""
+	}
+	// A context in scope is the work's lifetime only where the code shows
+	// it: the goroutine already reads it, or its cancel function is kept to
+	// end the work later. A parameter the goroutine ignores may be a dial or
+	// load timeout; then the owner's own state, which cannot end the work
+	// early, is the safer choice, and only a free function with no owner
+	// honours its caller's context.
+	ctx, life, used := f.lifetimeCtx(l.Start, l.Lit)
+	// A member of an errgroup.WithContext group lives as long as the group:
+	// the group's context ends when ctx does or when a member fails.
+	if gctx := f.groupCtx(l.Starter, l.Start); gctx != "" {
+		ctx, life, used = gctx, lifeOwned, true
+	}
+	if ctx != "" && (used || life == lifeOwned) {
+		l.Ctx = ctx
+		return ""
+	}
+	if ctx != "" && life == lifeParam && (l.Starter.Recv != nil || f.returnedIn(l.Starter, l.Lit) != nil) {
+		l.note = ctx + " is not taken as the work's lifetime: the goroutine never reads it, and it may be a timeout for " + FuncName(l.Starter) + " alone"
+	}
+	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
+		if why := f.setOwner(&l.Site, x, false); why != "" {
+			return why
+		}
+		return f.abandon(&l.Site, l.Start, x)
+	}
+	if l.Starter.Recv != nil {
+		recv := l.Starter.Recv.List[0]
+		if len(recv.Names) != 1 || recv.Names[0].Name == "_" {
+			return "the starting method has no receiver name"
+		}
+		if _, ok := f.pass.Info.TypeOf(recv.Type).(*types.Pointer); !ok {
+			return "the starting method has a value receiver, so state stored in it would be lost"
+		}
+		return f.setOwner(&l.Site, recv.Names[0], true)
+	}
+	if ctx != "" && life == lifeParam {
+		l.Ctx = ctx
+		return ""
+	}
+	// A free function's work done for a value it is given belongs to that
+	// value (startKeepalive(c) pings c); the function may run again for the
+	// same value, so the state is guarded.
+	if x := f.paramOwnerIn(l.Starter, l.Lit); x != nil {
+		return f.setOwner(&l.Site, x, true)
+	}
+	// A free function or init: the state lives in package variables, which
+	// hold one run's state. That is right only for work that starts once.
+	if !f.runsOnce(l.Starter) {
+		return FuncName(l.Starter) + " may run more than once and returns nothing to own the work, so package variables could stop only the last run"
+	}
+	l.Owner = &Owner{Guarded: l.Starter.Name.Name != "init"}
+	return ""
+}
+
+// inPackageOnce reports whether start lies in a function literal that fn
+// passes to the Do method of a package-level sync.Once.
+func (f *loopFinder) inPackageOnce(fn *ast.FuncDecl, start ast.Node) bool {
+	found := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found || len(call.Args) != 1 {
+			return !found
+		}
+		sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "Do" {
+			return true
+		}
+		if t := f.pass.Info.TypeOf(sel.X); t == nil || !isNamed(t, "sync", "Once") {
+			return true
+		}
+		v, ok := f.objectOf(sel.X).(*types.Var)
+		if !ok || v.Parent() != f.pass.Pkg.Scope() {
+			return true
+		}
+		if lit, ok := ast.Unparen(call.Args[0]).(*ast.FuncLit); ok && lit.Pos() <= start.Pos() && start.End() <= lit.End() {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// runsOnce reports whether the free function fn runs at most once: it is
+// init, it starts its work under a package-level sync.Once, or it is
+// unexported and called only from init and package variable initializers.
+func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
+	if fn.Name.Name == "init" || f.guardedByFlag(fn) {
+		return true
+	}
+	obj, ok := f.pass.Info.Defs[fn.Name].(*types.Func)
+	if !ok || obj.Exported() {
+		return false
+	}
+	calls := 0
+	for _, file := range f.pass.AllFiles {
+		for _, decl := range file.Decls {
+			inInit := false
+			if fd, ok := decl.(*ast.FuncDecl); ok {
+				inInit = fd.Name.Name == "init" && fd.Recv == nil
+			} else if gd, ok := decl.(*ast.GenDecl); ok {
+				inInit = gd.Tok == token.VAR
+			}
+			bad := false
+			ast.Inspect(decl, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && f.pass.Info.Uses[id] == obj {
+					calls++
+					if !inInit {
+						bad = true
+					}
+				}
+				return !bad
+			})
+			if bad {
+				return false
+			}
+		}
+	}
+	return calls > 0
+}
+
+// guardedByFlag reports whether fn returns early when a package variable
+// says the work already started, and sets that variable itself:
+//
+//	if started { return }
+//	started = true
+//	go ...
+//
+// Such a function starts its work once however often it is called.
+func (f *loopFinder) guardedByFlag(fn *ast.FuncDecl) bool {
+	pkgVar := func(e ast.Expr) *types.Var {
+		v, ok := f.objectOf(e).(*types.Var)
+		if !ok || v.Parent() != f.pass.Pkg.Scope() {
+			return nil
+		}
+		return v
+	}
+	guards := map[*types.Var]bool{}
+	for _, st := range fn.Body.List {
+		switch st := st.(type) {
+		case *ast.IfStmt:
+			if len(st.Body.List) == 0 {
+				continue
+			}
+			if _, ok := st.Body.List[len(st.Body.List)-1].(*ast.ReturnStmt); !ok {
+				continue
+			}
+			ast.Inspect(st.Cond, func(n ast.Node) bool {
+				if e, ok := n.(ast.Expr); ok {
+					if v := pkgVar(e); v != nil {
+						guards[v] = true
+					}
+				}
+				return true
+			})
+		case *ast.AssignStmt:
+			for _, l := range st.Lhs {
+				if v := pkgVar(l); v != nil && guards[v] {
+					return true
+				}
+			}
+		case *ast.GoStmt:
+			return false // started before any flag was set
+		}
+	}
+	return false
+}
+
+// paramOwnerIn returns the first use, inside lit, of a parameter of fn that
+// points to a struct: the value a helper such as startKeepalive(c) works for.
+func (f *loopFinder) paramOwnerIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
+	var owner ast.Expr
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && owner == nil {
+			if v, ok := f.pass.Info.Uses[id].(*types.Var); ok && f.isParam(v) && v.Pos() >= fn.Type.Pos() && v.Pos() < fn.Type.End() {
+				if f.owner(id) != nil {
+					owner = id
+				}
+			}
+		}
+		return owner == nil
+	})
+	return owner
+}
+
+// notLifetime says why the context e, handed to work that fn starts, cannot
+// be the work's lifetime ("is cancelled when NewClient returns"), or "".
+func (f *loopFinder) notLifetime(e ast.Expr, fn *ast.FuncDecl) string {
+	life := lifeUnknown
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		life = f.ctxLifetime(f.pass.Info.Uses[e])
+	case *ast.CallExpr:
+		life = f.valueLife(ctxDef{fn: fn, value: e}, 0)
+	}
+	switch life {
+	case lifeShort:
+		return "is cancelled when " + FuncName(fn) + " returns or at a deadline"
+	case lifeNever:
+		return "can never be cancelled"
+	}
+	return ""
+}
+
+// lifetimeCtx returns the context variable visible at start that may be the
+// lifetime of the work lit does: its name, how long it lives, and whether lit
+// reads it. Contexts that end when the starter returns, or never, are
+// skipped; one that lit reads is preferred.
+func (f *loopFinder) lifetimeCtx(start ast.Node, lit *ast.FuncLit) (name string, life lifetime, used bool) {
+	for _, v := range f.ctxsInScope(start) {
+		l := f.ctxLifetime(v)
+		if l == lifeShort || l == lifeNever {
+			continue
+		}
+		u := false
+		ast.Inspect(lit.Body, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && f.pass.Info.Uses[id] == v {
+				u = true
+			}
+			return !u
+		})
+		if name == "" || (u && !used) {
+			name, life, used = v.Name(), l, u
+		}
+	}
+	return name, life, used
+}
+
+// setOwner makes the value x names own l, if its type can, and decides
+// which of the type's methods will stop the work.
+func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
+	l.Owner = f.owner(x)
+	if l.Owner == nil {
+		return "the loop's owner is not a pointer to a struct type declared in this package"
+	}
+	l.Owner.Guarded = guarded
+	var starters []*types.Func
+	if fn, ok := f.pass.Info.Defs[l.Starter.Name].(*types.Func); ok && l.Starter.Recv != nil {
+		starters = append(starters, fn)
+	}
+	l.Owner.Cleanup, _ = f.cleanup(l.Owner.Type, starters)
+	if c := l.Owner.Cleanup; c != nil && guarded {
+		if _, ptr := f.pass.Info.TypeOf(c.Recv.List[0].Type).(*types.Pointer); !ptr {
+			return c.Name.Name + " has a value receiver, so the state " + FuncName(l.Starter) + " stores cannot be guarded against it"
+		}
+	}
+	l.Owner.Existing = f.existingStop(l.Owner.Type, starters)
+	if l.Owner.Cleanup == nil {
+		l.Owner.Promoted, l.Owner.Via = f.promotedCleanup(l.Owner.Type)
+	}
+	return ""
+}
+
+// groupCtx returns the context that errgroup.WithContext made together with
+// the group whose Go method start calls, or "".
+func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
+	es, ok := start.(*ast.ExprStmt)
+	if !ok {
+		return ""
+	}
+	call, ok := es.X.(*ast.CallExpr)
+	if !ok {
+		return ""
+	}
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok || sel.Sel.Name != "Go" {
+		return ""
+	}
+	group := f.objectOf(sel.X)
+	name := ""
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) != 2 || len(as.Rhs) != 1 || name != "" {
+			return name == ""
+		}
+		c, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if callee := calleeFunc(f.pass.Info, c); callee == nil || callee.Name() != "WithContext" || callee.Pkg() == nil || !strings.HasSuffix(callee.Pkg().Path(), "/errgroup") {
+			return true
+		}
+		if f.objectOf(as.Lhs[0]) == group {
+			if id, ok := as.Lhs[1].(*ast.Ident); ok && id.Name != "_" {
+				name = id.Name
+			}
+		}
+		return name == ""
+	})
+	return name
+}
+
+// afterRange decides what becomes of the code after a ranging loop, which
+// the fix turns into for { select ... }: a range over time.Tick or a
+// Ticker's C never ends, so a return right after it is dead and is
+// removed, and other statements there would become unreachable code that
+// go vet reports. (A range over another channel still ends when it is
+// closed: the rewrite receives with ok and breaks.) It returns why the fix
+// is refused, or "".
+func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
+	rs, ok := l.Stmt.(*ast.RangeStmt)
+	if !ok {
+		return ""
+	}
+	// A labeled loop is held in its block by the labeled statement.
+	var stmt ast.Stmt = rs
+	ast.Inspect(body, func(n ast.Node) bool {
+		if ls, ok := n.(*ast.LabeledStmt); ok && ls.Stmt == ast.Stmt(rs) {
+			stmt = ls
+		}
+		return stmt == ast.Stmt(rs)
+	})
+	block := enclosingBlock(body, stmt)
+	if block == nil {
+		return ""
+	}
+	i := slices.Index(block.List, stmt)
+	rest := block.List[i+1:]
+	if len(rest) == 0 {
+		return ""
+	}
+	endless := l.Waits[0].Kind == RangeTick || f.isTickerC(rs.X)
+	if ret, ok := rest[0].(*ast.ReturnStmt); ok && len(rest) == 1 && endless && constantArgs(f.pass.Info, &ast.CallExpr{Args: ret.Results}) {
+		l.DeadReturn = ret
+		return ""
+	}
+	if endless {
+		return "the statements after the loop never run, and the fix would leave them unreachable (go vet reports that)"
+	}
+	return ""
+}
+
+// isTickerC reports whether e is the C of a *time.Ticker, a channel that
+// is never closed.
+func (f *loopFinder) isTickerC(e ast.Expr) bool {
+	sel, ok := ast.Unparen(e).(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "C" && isNamed(derefType(f.pass.Info.TypeOf(sel.X)), "time", "Ticker")
+}
+
+// isHandler reports whether fn serves HTTP requests: it takes an
+// http.ResponseWriter and an *http.Request.
+func isHandler(info *types.Info, fn *ast.FuncDecl) bool {
+	w, r := false, false
+	for _, field := range fn.Type.Params.List {
+		t := info.TypeOf(field.Type)
+		w = w || isNamed(t, "net/http", "ResponseWriter")
+		r = r || isNamed(derefType(t), "net/http", "Request")
+	}
+	return w && r
+}
+
+// ctxParam returns the name and index of a context.Context parameter of
+// ft, or "".
+func ctxParam(info *types.Info, ft *ast.FuncType) (string, int) {
+	i := 0
+	for _, field := range ft.Params.List {
+		if isNamed(info.TypeOf(field.Type), "context", "Context") {
+			for _, name := range field.Names {
+				if name.Name != "_" {
+					return name.Name, i
+				}
+				i++
+			}
+			continue
+		}
+		i += max(len(field.Names), 1)
+	}
+	return "", 0
+}
+
+// ctxsInScope returns the context.Context variables visible at n, the
+// innermost first. A name shadowed by an inner declaration is left out.
+func (f *loopFinder) ctxsInScope(n ast.Node) []*types.Var {
+	var out []*types.Var
+	seen := map[string]bool{}
+	scope := f.pass.Pkg.Scope().Innermost(n.Pos())
+	for ; scope != nil && scope != f.pass.Pkg.Scope(); scope = scope.Parent() {
+		for _, name := range scope.Names() {
+			obj := scope.Lookup(name)
+			if obj.Pos() >= n.Pos() || seen[name] {
+				continue
+			}
+			seen[name] = true
+			if v, ok := obj.(*types.Var); ok && name != "_" && isNamed(v.Type(), "context", "Context") {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// owner returns the owner of a loop whose value expr names: a struct type
+// declared in this package, reached through a pointer.
+func (f *loopFinder) owner(expr ast.Expr) *Owner {
+	t := f.pass.Info.TypeOf(expr)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	} else {
+		return nil
+	}
+	named, ok := types.Unalias(t).(*types.Named)
+	if !ok || named.Obj().Pkg() != f.pass.Pkg {
+		return nil
+	}
+	if _, ok := named.Underlying().(*types.Struct); !ok {
+		return nil
+	}
+	spec := f.typeSpec(named.Origin().Obj())
+	if spec == nil {
+		return nil
+	}
+	return &Owner{Type: named.Origin(), Spec: spec, Expr: expr}
+}
+
+func (f *loopFinder) typeSpec(obj *types.TypeName) *ast.TypeSpec {
+	for _, file := range f.pass.AllFiles {
+		for _, decl := range file.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, spec := range gd.Specs {
+					ts := spec.(*ast.TypeSpec)
+					if f.pass.Info.Defs[ts.Name] == obj {
+						return ts
+					}
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package rules
+
+import (
+	"go/ast"
+	"go/types"
+	"slices"
+	"strings"
+)
+
+// This file holds the refusals: the shapes where a fix would change what
+// the program does (the work calls the cleanup, the owner escapes before
+// an error return, a callback reaches the cleanup).
+
+// earlierCaller returns, spelled as written, the function of a go
+// statement that l's starter runs before l's start and that may call
+// cleanup: it could then read the stop state while the starter writes it.
+func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
+	found := ""
+	ast.Inspect(l.Starter.Body, func(n ast.Node) bool {
+		g, ok := n.(*ast.GoStmt)
+		if !ok || found != "" {
+			return found == ""
+		}
+		var body ast.Node
+		switch fun := ast.Unparen(g.Call.Fun).(type) {
+		case *ast.FuncLit:
+			body = fun.Body
+		default:
+			if fn := calleeFunc(f.pass.Info, g.Call); fn != nil {
+				if decl := f.methods[fn]; decl != nil {
+					body = decl.Body
+				}
+			}
+		}
+		if body != nil && g.End() <= l.startPos() {
+			if _, ok := f.reaches(body, cleanup); ok {
+				found, _ = exprString(g.Call.Fun)
+			}
+		}
+		return found == ""
+	})
+	return found
+}
+
+// callbackReaching returns, spelled as written, a function value the code
+// under body calls that may call cleanup, a method of owner: one it hands
+// the owner to (r.onGiveUp(r)), or one whose type is cleanup's method value
+// type (a func() that may be r.Close). It returns "" if there is none.
+func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup *types.Func) string {
+	info := f.pass.Info
+	ptr := types.NewPointer(owner)
+	method := types.NewSignatureType(nil, nil, nil, cleanup.Signature().Params(), cleanup.Signature().Results(), cleanup.Signature().Variadic())
+	found := ""
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found != "" {
+			return found == ""
+		}
+		if _, isGo := n.(*ast.GoStmt); isGo {
+			return false
+		}
+		if calleeFunc(info, call) != nil {
+			return true // a declared function: the call graph follows it
+		}
+		if tv, ok := info.Types[call.Fun]; !ok || !tv.IsValue() {
+			return true // a conversion or a builtin
+		}
+		sig, ok := info.TypeOf(call.Fun).Underlying().(*types.Signature)
+		if !ok {
+			return true
+		}
+		hands := types.Identical(sig, method)
+		for _, a := range call.Args {
+			if t := info.TypeOf(a); t != nil && types.Identical(t, ptr) {
+				hands = true
+			}
+		}
+		if hands {
+			found, _ = exprString(call.Fun)
+		}
+		return found == ""
+	})
+	return found
+}
+
+// abandon fills in l.Abandon: the returns after start, in the block that
+// holds start or one inside it, that do not return the owner, whose
+// variable x names. It returns why the fix cannot keep its promise on the
+// starter's failure paths, or "": a panic after the start would leave the
+// work running with no owner to stop it.
+func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
+	id, ok := ast.Unparen(x).(*ast.Ident)
+	if !ok || l.Starter.Recv != nil && f.isReceiver(l.Starter, x) {
+		return ""
+	}
+	owner := f.pass.Info.Uses[id]
+	block := enclosingBlock(l.Starter.Body, start)
+	if block == nil || f.escapes(l.Starter, start, owner) {
+		// Handed elsewhere (stored, passed on), the owner may live on
+		// after a failed return: stopping its work there would change
+		// what the program does, so such returns are left as they were.
+		return ""
+	}
+	why := ""
+	ast.Inspect(block, func(n ast.Node) bool {
+		if n == nil || why != "" {
+			return false
+		}
+		if n != ast.Node(block) && n.End() <= start.End() {
+			return false // the start, or code before it
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ReturnStmt:
+			returnsOwner := false
+			for _, r := range n.Results {
+				ast.Inspect(r, func(m ast.Node) bool {
+					if rid, ok := m.(*ast.Ident); ok && f.pass.Info.Uses[rid] == owner {
+						returnsOwner = true // return s, or return &Wrapper{s}
+					}
+					return !returnsOwner
+				})
+			}
+			if !returnsOwner {
+				l.Abandon = append(l.Abandon, n)
+			}
+		case *ast.CallExpr:
+			if fn := calleeFunc(f.pass.Info, n); fn != nil && strings.HasPrefix(fn.Name(), "Must") && !constantArgs(f.pass.Info, n) {
+				why = FuncName(l.Starter) + " may panic in " + fn.Name() + " after starting the work, which would then run with nothing to stop it"
+			}
+			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok {
+				if b, ok := f.pass.Info.Uses[id].(*types.Builtin); ok && b.Name() == "panic" {
+					why = FuncName(l.Starter) + " may panic after starting the work, which would then run with nothing to stop it"
+				}
+			}
+		}
+		return true
+	})
+	return why
+}
+
+// escapes reports whether fn, outside the goroutine start starts and its
+// return statements, uses the variable owner as a value: passes it to a
+// call, assigns or stores it, sends it. Uses as the receiver of a field
+// or method selection (s.mu, s.dial()) do not hand it on.
+func (f *loopFinder) escapes(fn *ast.FuncDecl, start ast.Stmt, owner types.Object) bool {
+	found := false
+	var walk func(n ast.Node, parent ast.Node)
+	walk = func(n ast.Node, parent ast.Node) {
+		if n == nil || found {
+			return
+		}
+		switch n := n.(type) {
+		case *ast.ReturnStmt:
+			return
+		case *ast.Ident:
+			if f.pass.Info.Uses[n] == owner {
+				if sel, ok := parent.(*ast.SelectorExpr); !ok || sel.X != n {
+					found = true
+				}
+			}
+			return
+		}
+		if n == ast.Node(start) {
+			return
+		}
+		ast.Inspect(n, func(c ast.Node) bool {
+			if c == nil || c == n {
+				return c == n
+			}
+			walk(c, n)
+			return false
+		})
+	}
+	walk(fn.Body, nil)
+	return found
+}
+
+// constantArgs reports whether every argument of call is a constant or nil.
+func constantArgs(info *types.Info, call *ast.CallExpr) bool {
+	for _, a := range call.Args {
+		if tv, ok := info.Types[a]; !ok || (tv.Value == nil && !tv.IsNil()) {
+			return false
+		}
+	}
+	return true
+}
+
+// enclosingBlock returns the innermost block of body that holds s in its
+// list, not looking into function literals.
+func enclosingBlock(body *ast.BlockStmt, s ast.Stmt) *ast.BlockStmt {
+	var found *ast.BlockStmt
+	ast.Inspect(body, func(n ast.Node) bool {
+		if found != nil {
+			return false
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.BlockStmt:
+			if slices.Contains(n.List, s) {
+				found = n
+				return false
+			}
+		case *ast.CaseClause:
+			if slices.Contains(n.Body, s) {
+				found = &ast.BlockStmt{List: n.Body}
+				return false
+			}
+		}
+		return true
+	})
+	return found
+}
+
+// selfStop says why the work, whose goroutine runs body, cannot be stopped
+// by waiting in the cleanup l's owner will use: the goroutine calls that
+// cleanup itself, and would then wait for its own end. It returns "" when
+// that cannot happen.
+func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
+	if l.Owner == nil {
+		return ""
+	}
+	decl := l.Owner.Cleanup
+	if ex := l.Owner.Existing; ex != nil {
+		if ex.Group == "" {
+			return "" // firing the signal does not wait for the work
+		}
+		decl = f.methodNamed(l.Owner.Type, ex.By)
+	}
+	if decl == nil {
+		return ""
+	}
+	cleanup, ok := f.pass.Info.Defs[decl.Name].(*types.Func)
+	if !ok {
+		return ""
+	}
+	if earlier := f.earlierCaller(l, cleanup); earlier != "" {
+		name := decl.Name.Name
+		return "a goroutine " + FuncName(l.Starter) + " starts before this one (" + earlier + ") may call " + name + " before the work's stop state is set"
+	}
+	if caller, lock := f.callerHolding(cleanup, f.locksTaken(body)); caller != "" {
+		name := decl.Name.Name
+		return caller + " calls " + name + " while holding " + lock + ", which the goroutine takes, so " + name + " cannot wait for it to end"
+	}
+	if cb := f.callbackReaching(body, l.Owner.Type, cleanup); cb != "" {
+		name := decl.Name.Name
+		return "the goroutine calls " + cb + ", a function value that may call " + name + ", so " + name + " cannot wait for it to end"
+	}
+	if path, ok := f.reaches(body, cleanup); ok {
+		name := decl.Name.Name
+		through := ""
+		if len(path) > 0 {
+			through = " through " + strings.Join(path, " and ")
+		}
+		return "the goroutine calls " + name + " itself" + through + ", so " + name + " cannot wait for it to end"
+	}
+	return ""
+}
+
+// isReceiver reports whether x is the receiver of fn.
+func (f *loopFinder) isReceiver(fn *ast.FuncDecl, x ast.Expr) bool {
+	id, ok := ast.Unparen(x).(*ast.Ident)
+	if !ok || fn.Recv == nil || len(fn.Recv.List[0].Names) != 1 {
+		return false
+	}
+	return f.pass.Info.Uses[id] == f.pass.Info.Defs[fn.Recv.List[0].Names[0]]
+}
+
+// isReturned reports whether x is a variable fn returns.
+func (f *loopFinder) isReturned(fn *ast.FuncDecl, x ast.Expr) bool {
+	id, ok := ast.Unparen(x).(*ast.Ident)
+	return ok && f.returned(fn)[f.pass.Info.Uses[id]]
+}
+
+// returned returns the variables fn returns.
+func (f *loopFinder) returned(fn *ast.FuncDecl) map[types.Object]bool {
+	out := map[types.Object]bool{}
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if _, ok := n.(*ast.FuncLit); ok {
+			return false
+		}
+		if r, ok := n.(*ast.ReturnStmt); ok {
+			for _, e := range r.Results {
+				if id, ok := ast.Unparen(e).(*ast.Ident); ok {
+					if obj := f.pass.Info.Uses[id]; obj != nil {
+						out[obj] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// returnedIn returns the first use, inside lit, of a pointer variable that
+// the constructor fn returns: the value the goroutine belongs to.
+func (f *loopFinder) returnedIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
+	returned := f.returned(fn)
+	var owner ast.Expr
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && owner == nil {
+			if obj := f.pass.Info.Uses[id]; obj != nil && returned[obj] && obj.Pos() < lit.Pos() {
+				if _, ok := obj.Type().(*types.Pointer); ok {
+					owner = id
+				}
+			}
+		}
+		return owner == nil
+	})
+	return owner
+}
+
+// inLoop reports whether n sits inside a loop of body (not counting loops in
+// function literals that contain n themselves).
+func inLoop(body *ast.BlockStmt, n ast.Node) bool {
+	found := false
+	var walk func(ast.Node, bool)
+	walk = func(root ast.Node, looping bool) {
+		ast.Inspect(root, func(m ast.Node) bool {
+			if found {
+				return false
+			}
+			if m == n {
+				found = looping
+				return false
+			}
+			switch m := m.(type) {
+			case *ast.ForStmt:
+				walk(m.Body, true)
+				return false
+			case *ast.RangeStmt:
+				walk(m.Body, true)
+				return false
+			case *ast.FuncLit:
+				walk(m.Body, false)
+				return false
+			}
+			return true
+		})
+	}
+	walk(body, false)
+	return found
+}

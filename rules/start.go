@@ -1,0 +1,222 @@
+package rules
+
+import (
+	"go/ast"
+	"go/types"
+	"slices"
+	"strings"
+)
+
+// This file follows how work is started: go statements, the wrappers and
+// once helpers around them, and timer callbacks.
+
+// objectOf returns the variable or field an expression names, or nil.
+func (f *loopFinder) objectOf(e ast.Expr) types.Object {
+	switch e := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		return f.pass.Info.ObjectOf(e)
+	case *ast.SelectorExpr:
+		if sel, ok := f.pass.Info.Selections[e]; ok {
+			return sel.Obj()
+		}
+		return f.pass.Info.ObjectOf(e.Sel)
+	}
+	return nil
+}
+
+// goStmt reports the unstoppable loops run by the goroutine g starts.
+func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr) []*Finding {
+	var (
+		body   *ast.BlockStmt
+		lit    *ast.FuncLit
+		method *ast.FuncDecl
+		ftype  *ast.FuncType
+	)
+	switch fun := ast.Unparen(fun).(type) {
+	case *ast.FuncLit:
+		lit, body, ftype = fun, fun.Body, fun.Type
+	case *ast.SelectorExpr:
+		sel, ok := f.pass.Info.Selections[fun]
+		if !ok || sel.Kind() != types.MethodVal {
+			return nil
+		}
+		decl := f.methods[sel.Obj().(*types.Func).Origin()]
+		if decl == nil || decl.Body == nil {
+			return nil
+		}
+		method, body, ftype = decl, decl.Body, decl.Type
+	case *ast.Ident:
+		fn, ok := f.pass.Info.Uses[fun].(*types.Func)
+		if !ok {
+			return nil
+		}
+		decl := f.methods[fn.Origin()]
+		if decl == nil || decl.Body == nil {
+			return nil
+		}
+		body, ftype = decl.Body, decl.Type
+	default:
+		return nil
+	}
+
+	var out []*Finding
+	for _, stmt := range outerLoops(body) {
+		l := f.analyse(stmt)
+		if l == nil {
+			continue
+		}
+		l.Start, l.Starter, l.Lit, l.Method = start, starter, lit, method
+		l.Site.start = start
+		finding := &Finding{
+			Rule:    unstoppableLoop,
+			Pos:     start.Pos(),
+			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
+		}
+		if l.Signal != nil {
+			finding.signal = f.objectOf(l.Signal)
+			finding.Rule = unstoppedSignal
+			finding.Message = "goroutine started in " + FuncName(starter) + " reads signals forever and nothing calls signal.Stop"
+		}
+		why := f.plan(l, ftype, body)
+		if why == "" {
+			why = f.selfStop(&l.Site, body)
+		}
+		if why != "" {
+			finding.Unfixable = why
+		} else {
+			finding.Fix = l
+		}
+		if l.note != "" {
+			finding.Message += " (" + l.note + ")"
+		}
+		out = append(out, finding)
+	}
+	return out
+}
+
+// timerCallback reports the endless timed loops of a function literal that
+// fn schedules with time.AfterFunc. The callback runs in a goroutine of its
+// own once the timer fires, and stopping the timer then ends nothing, so
+// storing the timer (the discarded-timer fix) does not make such a loop
+// stoppable; they are reported without a fix.
+func (f *loopFinder) timerCallback(fn *ast.FuncDecl, call *ast.CallExpr) []*Finding {
+	if !isPkgCall(f.pass.Info, call, "time", "AfterFunc") || len(call.Args) != 2 {
+		return nil
+	}
+	lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit)
+	if !ok {
+		return nil
+	}
+	var out []*Finding
+	for _, stmt := range outerLoops(lit.Body) {
+		l := f.analyse(stmt)
+		if l == nil {
+			continue
+		}
+		out = append(out, &Finding{
+			Rule:      unstoppableLoop,
+			Pos:       call.Pos(),
+			Message:   "the callback that " + FuncName(fn) + " schedules with time.AfterFunc " + l.verb() + " forever with no way to stop it",
+			Unfixable: "the loop runs in a time.AfterFunc callback, which stopping the timer does not end once it has fired",
+		})
+	}
+	return out
+}
+
+// inTimerCallback reports whether n lies in a function literal that fn
+// passes to time.AfterFunc: code that runs later, in the timer's goroutine.
+func (f *loopFinder) inTimerCallback(fn *ast.FuncDecl, n ast.Node) bool {
+	found := false
+	ast.Inspect(fn.Body, func(m ast.Node) bool {
+		if call, ok := m.(*ast.CallExpr); ok && !found && isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 {
+			if lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit); ok && lit.Pos() <= n.Pos() && n.End() <= lit.End() {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// wrapped returns the function literal a call runs in a new goroutine: the
+// argument of errgroup's (or conc's) Go, or the argument that a function of
+// this package passes to a go statement (func goSafe(f func()) { go ... f() ... }).
+func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
+	var id *ast.Ident
+	switch fun := ast.Unparen(call.Fun).(type) {
+	case *ast.SelectorExpr:
+		id = fun.Sel
+		if sel, ok := f.pass.Info.Selections[fun]; ok && sel.Kind() == types.MethodVal && fun.Sel.Name == "Go" {
+			recv := sel.Recv()
+			if p, ok := recv.(*types.Pointer); ok {
+				recv = p.Elem()
+			}
+			if n, ok := types.Unalias(recv).(*types.Named); ok && n.Obj().Pkg() != nil {
+				path := n.Obj().Pkg().Path()
+				if strings.HasSuffix(path, "/errgroup") || strings.HasPrefix(path, "github.com/sourcegraph/conc") {
+					if len(call.Args) == 1 {
+						lit, _ := ast.Unparen(call.Args[0]).(*ast.FuncLit)
+						return lit
+					}
+				}
+			}
+		}
+	case *ast.Ident:
+		id = fun
+	}
+	if id == nil {
+		return nil
+	}
+	fn, ok := f.pass.Info.Uses[id].(*types.Func)
+	if !ok {
+		return nil
+	}
+	for _, i := range f.wrappers[fn.Origin()] {
+		if i < len(call.Args) {
+			if lit, ok := ast.Unparen(call.Args[i]).(*ast.FuncLit); ok {
+				return lit
+			}
+		}
+	}
+	return nil
+}
+
+// goParams returns the indices of fn's function parameters that its body
+// calls inside a go statement.
+func goParams(info *types.Info, fn *ast.FuncDecl) []int {
+	params := map[types.Object]int{}
+	i := 0
+	for _, field := range fn.Type.Params.List {
+		for _, name := range field.Names {
+			if _, ok := info.TypeOf(field.Type).Underlying().(*types.Signature); ok {
+				params[info.Defs[name]] = i
+			}
+			i++
+		}
+		if len(field.Names) == 0 {
+			i++
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	var out []int
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		g, ok := n.(*ast.GoStmt)
+		if !ok {
+			return true
+		}
+		ast.Inspect(g.Call, func(n ast.Node) bool {
+			if c, ok := n.(*ast.CallExpr); ok {
+				if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
+					if i, ok := params[info.Uses[id]]; ok && !slices.Contains(out, i) {
+						out = append(out, i)
+					}
+				}
+			}
+			return true
+		})
+		return false
+	})
+	return out
+}
