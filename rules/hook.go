@@ -18,7 +18,8 @@ const globalHook = "global-hook"
 //	func NewTracker() *Tracker { log.SetOutput(t.buf); ... }
 //	=> reported; there is no fix that keeps each instance's intent
 var GlobalHook = &Rule{
-	Name: globalHook,
+	Name:  globalHook,
+	Needs: Needs{NotMain: true, InstanceCalls: hookCalls(), Assigns: true},
 	Doc: Doc{
 		Title: "Process-wide hook installed by every instance",
 		Text: `A constructor or method that calls log.SetOutput, slog.SetDefault,
@@ -45,7 +46,6 @@ func NewTracker(w io.Writer) *Tracker {
 }
 
 // Hooks are the functions that change process-wide state, by import path.
-// The engine reads it too, to skip packages that call none of them.
 var Hooks = map[string][]string{
 	"log":           {"SetOutput", "SetFlags", "SetPrefix"},
 	"log/slog":      {"SetDefault", "SetLogLoggerLevel"},
@@ -55,6 +55,18 @@ var Hooks = map[string][]string{
 	"os":            {"Setenv", "Unsetenv", "Chdir"},
 	"os/signal":     {"Ignore", "Reset"},
 	"math/rand":     {"Seed"},
+}
+
+// hookCalls lists Hooks as Needs.InstanceCalls spells them: "path.Name".
+func hookCalls() []string {
+	var calls []string
+	for path, names := range Hooks {
+		for _, name := range names {
+			calls = append(calls, path+"."+name)
+		}
+	}
+	slices.Sort(calls)
+	return calls
 }
 
 const hookWhy = "process-wide state cannot be owned by one instance; set it once in main or init, or give the instance its own"

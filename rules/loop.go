@@ -103,6 +103,9 @@ type Wait struct {
 //	=> a stop case on every wait, stop/done fields on T, and T.Shutdown
 var UnstoppableLoop = &Rule{
 	Name: unstoppableLoop,
+	// A goroutine whose loop waits on time or on a signal channel; the
+	// process's own loops in package main live as long as it does.
+	Needs: Needs{NotMain: true, DependsOn: []string{"time", "os/signal"}, Go: true},
 	Doc: Doc{
 		Title: "Goroutine loops on a timer with no way to stop it",
 		Text: `A goroutine that loops on time.Tick, a Ticker, time.After or time.Sleep and never

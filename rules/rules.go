@@ -27,9 +27,44 @@ type Doc struct {
 
 // A Rule finds one kind of unowned background work.
 type Rule struct {
-	Name string // lowercase words joined by dashes; usable as a flag value
-	Doc  Doc
-	Find func(*Pass) []*Finding
+	Name  string // lowercase words joined by dashes; usable as a flag value
+	Doc   Doc
+	Needs Needs // what a package's source must show for Find to report there
+	Find  func(*Pass) []*Finding
+}
+
+// Needs is what a package's source must show, read without types, for a
+// rule to report on it. The engine's syntactic pass reads it to leave out of
+// type-checking the packages no enabled rule could report on, so it must
+// never exclude a package the rule reports on; keeping too many only costs
+// time. The zero Needs keeps every package.
+//
+// The conditions that are set must all hold, except that the package's
+// code need show only one of Go, Calls, InstanceCalls and Assigns.
+type Needs struct {
+	// NotMain: the rule never reports in package main.
+	NotMain bool
+	// DependsOn: the package imports one of these paths, directly or through
+	// its dependencies. An object of package P (a channel of time.Time, a
+	// *time.Ticker field of another package's struct) can only appear in a
+	// package that depends on P.
+	DependsOn []string
+	// GoBefore: the main module's go line is known and below this version
+	// ("1.23").
+	GoBefore string
+
+	// Go: a go statement, or a call x.Go(func() {...}) as errgroup's.
+	Go bool
+	// Calls: a call of one of these functions ("time.AfterFunc",
+	// "os/signal.Notify"), named through the calling file's import of its
+	// package, as calling it by name requires.
+	Calls []string
+	// InstanceCalls: Calls in methods and in functions returning a type of
+	// the package, the code that may run once per instance.
+	InstanceCalls []string
+	// Assigns: an assignment to a variable of an imported package
+	// (http.DefaultClient = ...).
+	Assigns bool
 }
 
 // All lists every rule in the order they run.

@@ -10,6 +10,9 @@ const unstoppedSignal = "unstopped-signal"
 //	=> the loop selects on a stop signal and calls signal.Stop(c) when it returns
 var UnstoppedSignal = &Rule{
 	Name: unstoppedSignal,
+	// The loops reading a channel given to signal.Notify, or a
+	// signal.Notify call that nothing undoes.
+	Needs: Needs{NotMain: true, DependsOn: []string{"os/signal"}, Go: true, Calls: []string{"os/signal.Notify"}},
 	Doc: Doc{
 		Title: "signal.Notify is never undone and its reader never ends",
 		Text: `signal.Notify registers a channel with the runtime for the life of the process

@@ -25,6 +25,9 @@ type TickerStop struct {
 //	=> defer t.Stop() after the ticker is made
 var UnstoppedTicker = &Rule{
 	Name: unstoppedTicker,
+	// Only where the module's go line is below 1.23, when unstopped
+	// tickers are never collected.
+	Needs: Needs{Calls: []string{"time.NewTicker"}, GoBefore: "1.23"},
 	Doc: Doc{
 		Title: "Ticker never stopped (modules before Go 1.23)",
 		Text: `Before Go 1.23 the runtime keeps every Ticker that was not stopped, and its

@@ -21,7 +21,8 @@ type Timer struct {
 //	time.AfterFunc(d, c.refresh)   // in NewCache, (*Cache).Start or init
 //	=> c.refreshTimer = time.AfterFunc(d, c.refresh), stopped by Shutdown
 var DiscardedTimer = &Rule{
-	Name: discardedTimer,
+	Name:  discardedTimer,
+	Needs: Needs{NotMain: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
 		Title: "time.AfterFunc timer discarded by a long-lived type",
 		Text: `time.AfterFunc returns the *Timer that is the only way to cancel the call. A

