@@ -352,7 +352,7 @@ func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string
 	}
 	lock := &dst.ExprStmt{X: call(sel(ref(mu), "Lock"))}
 	unlock := &dst.ExprStmt{X: call(sel(ref(mu), "Unlock"))}
-	if !insertBefore(starter, old, lock, store) || !replace(starter, old, unlock) {
+	if !insertReplacing(starter, old, lock, store) || !replace(starter, old, unlock) {
 		return fmt.Errorf("%s: timer statement is not in a statement list", rw.pkg.Fset.Position(t.Stmt.Pos()))
 	}
 	unlock.Decs.End = old.Decorations().End

@@ -402,10 +402,22 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// insertBefore inserts stmts before target in the statement list holding it,
-// moving target's leading comments to the first inserted statement so they
-// keep describing the block.
+// insertBefore inserts stmts before target in the statement list holding it.
+// Target keeps its leading comments, which describe it (and may be
+// directives such as //nolint that apply to it alone); the blank line before
+// target, if any, moves above the first inserted statement, so the new
+// statements join target's paragraph.
 func insertBefore(root dst.Node, target dst.Stmt, stmts ...dst.Stmt) bool {
+	return insert(root, target, false, stmts)
+}
+
+// insertReplacing is insertBefore for a target about to be replaced: its
+// leading comments move to the first inserted statement so they are kept.
+func insertReplacing(root dst.Node, target dst.Stmt, stmts ...dst.Stmt) bool {
+	return insert(root, target, true, stmts)
+}
+
+func insert(root dst.Node, target dst.Stmt, moveComments bool, stmts []dst.Stmt) bool {
 	done := false
 	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
 		if done || c.Node() != target {
@@ -416,8 +428,10 @@ func insertBefore(root dst.Node, target dst.Stmt, stmts ...dst.Stmt) bool {
 		}
 		first := stmts[0].Decorations()
 		td := target.Decorations()
-		first.Before, first.Start = td.Before, td.Start
-		td.Before, td.Start = dst.NewLine, nil
+		first.Before, td.Before = td.Before, dst.NewLine
+		if moveComments {
+			first.Start, td.Start = td.Start, nil
+		}
 		for _, s := range stmts {
 			c.InsertBefore(s)
 		}
