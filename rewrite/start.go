@@ -1,0 +1,241 @@
+package rewrite
+
+import (
+	"fmt"
+	"go/token"
+
+	"github.com/dave/dst"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// This file writes what a fix adds where the work starts (the context, the
+// stored cancel function and done channel, the stored timer) and what the
+// cleanup runs to stop it.
+
+// startRef returns how the starter of a fix names a state variable.
+func (rw *rewriter) startRef(h *holder, fix rules.Fix) (func(string) dst.Expr, error) {
+	if h.typ == nil {
+		return func(name string) dst.Expr { return dst.NewIdent(name) }, nil
+	}
+	expr := fix.Base().Owner.Expr
+	var owner dst.Expr
+	if n, ok := rw.dec.Dst.Nodes[expr]; ok {
+		owner = n.(dst.Expr)
+	} else if _, err := rw.file(expr); err != nil {
+		return nil, err
+	} else if n, ok := rw.dec.Dst.Nodes[expr]; ok {
+		owner = n.(dst.Expr)
+	} else {
+		return nil, fmt.Errorf("%s: owner expression not found", rw.pkg.Fset.Position(expr.Pos()))
+	}
+	return func(name string) dst.Expr { return sel(dst.Clone(owner).(dst.Expr), name) }, nil
+}
+
+// storeTimer keeps the timer a time.AfterFunc call returns:
+//
+//	time.AfterFunc(d, f)   =>   c.refreshTimer = time.AfterFunc(d, f)
+//
+// under the owner's mutex when it is guarded.
+func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string) dst.Expr) error {
+	n, err := rw.node(t.Stmt)
+	if err != nil {
+		return err
+	}
+	c, err := rw.node(t.Call)
+	if err != nil {
+		return err
+	}
+	old := n.(dst.Stmt)
+	store := &dst.AssignStmt{Lhs: []dst.Expr{ref(timer)}, Tok: token.ASSIGN, Rhs: []dst.Expr{c.(dst.Expr)}}
+	starter, err := rw.node(t.Starter)
+	if err != nil {
+		return err
+	}
+	if mu == "" {
+		store.Decs.NodeDecs = *old.Decorations()
+		if !replace(starter, old, store) {
+			return fmt.Errorf("%s: timer statement not found", rw.pkg.Fset.Position(t.Stmt.Pos()))
+		}
+		return nil
+	}
+	lock := &dst.ExprStmt{X: call(sel(ref(mu), "Lock"))}
+	unlock := &dst.ExprStmt{X: call(sel(ref(mu), "Unlock"))}
+	if !insertReplacing(starter, old, lock, store) || !replace(starter, old, unlock) {
+		return fmt.Errorf("%s: timer statement is not in a statement list", rw.pkg.Fset.Position(t.Stmt.Pos()))
+	}
+	unlock.Decs.End = old.Decorations().End
+	return nil
+}
+
+// stopTimer stops a stored timer: if c.refreshTimer != nil { c.refreshTimer.Stop() }.
+func stopTimer(timer, mu string, ref func(string) dst.Expr) []dst.Stmt {
+	block := []dst.Stmt{&dst.IfStmt{
+		Cond: &dst.BinaryExpr{X: ref(timer), Op: token.NEQ, Y: dst.NewIdent("nil")},
+		Body: &dst.BlockStmt{List: []dst.Stmt{&dst.ExprStmt{X: call(sel(ref(timer), "Stop"))}}},
+	}}
+	if mu == "" {
+		return block
+	}
+	return append([]dst.Stmt{&dst.ExprStmt{X: call(sel(ref(mu), "Lock"))}},
+		append(block, &dst.ExprStmt{X: call(sel(ref(mu), "Unlock"))})...)
+}
+
+// cleanupRef returns how the cleanup names a state variable.
+func (h *holder) cleanupRef() func(string) dst.Expr {
+	if h.typ == nil {
+		return func(name string) dst.Expr { return dst.NewIdent(name) }
+	}
+	return func(name string) dst.Expr { return sel(dst.NewIdent(h.recv), name) }
+}
+
+// stopBlock stops one loop and waits for it:
+//
+//	if s.stopCleanup != nil {
+//		s.stopCleanup()
+//		<-s.cleanupDone
+//	}
+//
+// guarded by the loop's mutex when it has one. With ctx set, the wait also
+// ends when that context is done:
+//
+//	select {
+//	case <-s.cleanupDone:
+//	case <-ctx.Done():
+//	}
+func stopBlock(st state, ref func(string) dst.Expr, ctx string) []dst.Stmt {
+	var wait dst.Stmt = &dst.ExprStmt{X: recv(ref(st.done))}
+	if ctx != "" {
+		wait = &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{
+			&dst.CommClause{Comm: &dst.ExprStmt{X: recv(ref(st.done))}},
+			&dst.CommClause{Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(ctx), "Done")))}},
+		}}}
+	}
+	block := []dst.Stmt{&dst.IfStmt{
+		Cond: &dst.BinaryExpr{X: ref(st.stop), Op: token.NEQ, Y: dst.NewIdent("nil")},
+		Body: &dst.BlockStmt{List: []dst.Stmt{
+			&dst.ExprStmt{X: call(ref(st.stop))},
+			wait,
+		}},
+	}}
+	if st.mu == "" {
+		return block
+	}
+	return append([]dst.Stmt{&dst.ExprStmt{X: call(sel(ref(st.mu), "Lock"))}},
+		append(block, &dst.ExprStmt{X: call(sel(ref(st.mu), "Unlock"))})...)
+}
+
+// start creates the loop's context right before the go statement, stores
+// its cancel function and done channel, and makes the goroutine close done
+// when it returns.
+//
+// Unguarded, the goroutine closes the stored channel. Guarded, the state is
+// stored under the mutex and the goroutine closes its own channel, so that a
+// later start cannot make it close another loop's.
+func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) error {
+	taken := rw.takenIn(l.Starter)
+	ctx, cancel := "ctx", "cancel"
+	if taken[ctx] || taken[cancel] {
+		ctx, cancel = fresh(taken, l.Name+"Ctx"), fresh(taken, "cancel"+upperFirst(l.Name))
+	} else {
+		taken[ctx], taken[cancel] = true, true
+	}
+	starter, err := rw.node(l.Starter)
+	if err != nil {
+		return err
+	}
+	g, err := rw.node(l.Start)
+	if err != nil {
+		return err
+	}
+	startStmt := g.(dst.Stmt)
+	stmts := []dst.Stmt{&dst.AssignStmt{
+		Lhs: []dst.Expr{dst.NewIdent(ctx), dst.NewIdent(cancel)},
+		Tok: token.DEFINE,
+		Rhs: []dst.Expr{call(qual("context", "WithCancel"), call(qual("context", "Background")))},
+	}}
+	store := func(done dst.Expr) dst.Stmt {
+		return &dst.AssignStmt{
+			Lhs: []dst.Expr{ref(st.stop), ref(st.done)},
+			Tok: token.ASSIGN,
+			Rhs: []dst.Expr{dst.NewIdent(cancel), done},
+		}
+	}
+	var closeDone func() dst.Stmt
+	if st.mu == "" {
+		stmts = append(stmts, store(call(dst.NewIdent("make"), chanStruct())))
+		closeDone = func() dst.Stmt {
+			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
+		}
+	} else {
+		done := fresh(taken, "done", l.Name+"Done")
+		stmts = append(stmts,
+			define(done, call(dst.NewIdent("make"), chanStruct())),
+			&dst.ExprStmt{X: call(sel(ref(st.mu), "Lock"))},
+			store(dst.NewIdent(done)),
+			&dst.ExprStmt{X: call(sel(ref(st.mu), "Unlock"))},
+		)
+		closeDone = func() dst.Stmt {
+			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), dst.NewIdent(done))}
+		}
+	}
+	if !insertBefore(starter, startStmt, stmts...) {
+		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
+	}
+	// A return that hands the caller no owner stops the work first:
+	//
+	//	cancel()
+	//	<-s.cleanupDone
+	//	return nil, err
+	for _, ret := range l.Abandon {
+		if st.mu != "" {
+			return fmt.Errorf("%s: a guarded loop is never abandoned", rw.pkg.Fset.Position(ret.Pos()))
+		}
+		r, err := rw.node(ret)
+		if err != nil {
+			return err
+		}
+		if !insertBefore(starter, r.(dst.Stmt), &dst.ExprStmt{X: call(dst.NewIdent(cancel))}, &dst.ExprStmt{X: recv(ref(st.done))}) {
+			return fmt.Errorf("%s: return is not in a statement list", rw.pkg.Fset.Position(ret.Pos()))
+		}
+	}
+
+	if l.Lit != nil {
+		lit, err := rw.node(l.Lit)
+		if err != nil {
+			return err
+		}
+		if err := rw.stoppable(l, ctx); err != nil {
+			return err
+		}
+		body := lit.(*dst.FuncLit).Body
+		body.List = append([]dst.Stmt{closeDone()}, body.List...)
+		return nil
+	}
+
+	m, err := rw.node(l.Method)
+	if err != nil {
+		return err
+	}
+	method := m.(*dst.FuncDecl)
+	goStmt := startStmt.(*dst.GoStmt) // only go statements start methods
+	mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
+	param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
+	method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
+	goStmt.Call.Args = append([]dst.Expr{dst.NewIdent(ctx)}, goStmt.Call.Args...)
+	if err := rw.stoppable(l, mctx); err != nil {
+		return err
+	}
+	if st.mu == "" {
+		receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
+		method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
+	} else {
+		// go s.poll(ctx) becomes go func() { defer close(done); s.poll(ctx) }()
+		lit := &dst.FuncLit{Type: &dst.FuncType{}, Body: &dst.BlockStmt{List: []dst.Stmt{
+			closeDone(),
+			&dst.ExprStmt{X: goStmt.Call},
+		}}}
+		goStmt.Call = call(lit)
+	}
+	return nil
+}
