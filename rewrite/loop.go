@@ -532,15 +532,6 @@ func joinNames(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Node builders.
 
 func qual(path, name string) *dst.Ident { return &dst.Ident{Name: name, Path: path} }

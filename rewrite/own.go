@@ -14,7 +14,9 @@ import (
 )
 
 // cleanupNames are the names a generated cleanup may take, in order: the
-// first that is free on the owner is used.
+// first that is free on the owner is used. They are a subset of
+// rules.CleanupNames, the names the rules take for an existing cleanup (and
+// so extend rather than add): a generated Destroy would say more than it does.
 var cleanupNames = []string{"Shutdown", "Stop", "Close"}
 
 // state names the variables (fields or package variables) one loop keeps.
@@ -118,6 +120,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		timed    []string // the functions that schedule calls
 		guarded  []string
 	)
+	groups := rw.groups(h)
 	for _, item := range h.items {
 		site := item.Base()
 		starter := site.Starter.Name.Name
@@ -125,27 +128,68 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		loop, _ := item.(*rules.Loop)
+		g := groups[loop]
 		mu := ""
 		if site.Owner.Guarded && (h.typ == nil || !rw.copied(h.typ)) {
-			mu = fresh(site.Name + "Mu")
-			if !contains(guarded, starter) {
+			switch {
+			case g == nil:
+				mu = fresh(site.Name + "Mu")
+			case g.loops[0] == loop:
+				mu = fresh(g.name + "Mu")
+			default:
+				mu = g.mu
+			}
+			if !slices.Contains(guarded, starter) {
 				guarded = append(guarded, starter)
 			}
 		}
 		switch item := item.(type) {
 		case *rules.Loop:
-			st := state{stop: fresh("stop" + upperFirst(site.Name)), done: fresh(site.Name + "Done"), mu: mu}
-			if mu != "" {
-				decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
+			var st state
+			switch {
+			case g == nil:
+				st = state{stop: fresh("stop" + upperFirst(site.Name)), done: fresh(site.Name + "Done"), mu: mu}
+				if mu != "" {
+					decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
+				}
+				decls = append(decls,
+					declared{st.stop, qual("context", "CancelFunc"), "ends the " + loopName(site.Name) + " started by " + starter},
+					declared{st.done, chanStruct(), "closed when the " + loopName(site.Name) + " has returned"},
+				)
+			case g.loops[0] == item:
+				// The group's state is declared, and stored, with its
+				// first loop.
+				g.stop, g.mu = fresh("stop"+upperFirst(g.name)), mu
+				var names []string
+				for _, l := range g.loops {
+					g.dones = append(g.dones, fresh(l.Name+"Done"))
+					names = append(names, l.Name)
+				}
+				if mu != "" {
+					decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + joinNames(append([]string{g.stop}, g.dones...))})
+				}
+				what := "the " + joinNames(names) + " loops"
+				if g.name != "loops" {
+					what = "the " + loopName(g.name) + "s"
+				}
+				decls = append(decls, declared{g.stop, qual("context", "CancelFunc"), "ends " + what + " started by " + starter})
+				for i, l := range g.loops {
+					decls = append(decls, declared{g.dones[i], chanStruct(), "closed when the " + loopName(l.Name) + " has returned"})
+				}
 			}
-			decls = append(decls,
-				declared{st.stop, qual("context", "CancelFunc"), "ends the " + loopName(site.Name) + " started by " + starter},
-				declared{st.done, chanStruct(), "closed when the " + loopName(site.Name) + " has returned"},
-			)
-			if err := rw.start(item, st, ref); err != nil {
+			if g != nil {
+				st = state{stop: g.stop, done: g.dones[slices.Index(g.loops, item)], mu: g.mu}
+			}
+			if err := rw.start(item, st, ref, g); err != nil {
 				return "", err
 			}
-			stops = append(stops, stopBlock(st, h.cleanupRef(), waitCtx)...)
+			switch {
+			case g == nil:
+				stops = append(stops, stopBlock(st, h.cleanupRef(), waitCtx)...)
+			case g.loops[len(g.loops)-1] == item:
+				stops = append(stops, stopBlock(state{stop: g.stop, done: g.dones[0], mu: g.mu}, h.cleanupRef(), waitCtx, g.dones[1:]...)...)
+			}
 		case *rules.Timer:
 			timer := fresh(site.Name + "Timer")
 			if site.Name == "timer" {
@@ -159,12 +203,14 @@ func (rw *rewriter) own(h *holder) (string, error) {
 				return "", err
 			}
 			stops = append(stops, stopTimer(timer, mu, h.cleanupRef())...)
+		default:
+			return "", fmt.Errorf("rewrite: fix plan %T has an owner but no transform", item)
 		}
 		if _, ok := item.(*rules.Timer); ok {
-			if !contains(timed, starter) {
+			if !slices.Contains(timed, starter) {
 				timed = append(timed, starter)
 			}
-		} else if !contains(starters, starter) {
+		} else if !slices.Contains(starters, starter) {
 			starters = append(starters, starter)
 		}
 	}

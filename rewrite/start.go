@@ -3,6 +3,7 @@ package rewrite
 import (
 	"fmt"
 	"go/token"
+	"slices"
 
 	"github.com/dave/dst"
 
@@ -96,27 +97,29 @@ func (h *holder) cleanupRef() func(string) dst.Expr {
 //		<-s.cleanupDone
 //	}
 //
-// guarded by the loop's mutex when it has one. With ctx set, the wait also
-// ends when that context is done:
+// guarded by the loop's mutex when it has one. A group's cancel stops all
+// its loops, and the block waits for each (more are the other loops' done
+// channels). With ctx set, each wait also ends when that context is done:
 //
 //	select {
 //	case <-s.cleanupDone:
 //	case <-ctx.Done():
 //	}
-func stopBlock(st state, ref func(string) dst.Expr, ctx string) []dst.Stmt {
-	var wait dst.Stmt = &dst.ExprStmt{X: recv(ref(st.done))}
-	if ctx != "" {
-		wait = &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{
-			&dst.CommClause{Comm: &dst.ExprStmt{X: recv(ref(st.done))}},
-			&dst.CommClause{Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(ctx), "Done")))}},
-		}}}
+func stopBlock(st state, ref func(string) dst.Expr, ctx string, more ...string) []dst.Stmt {
+	body := []dst.Stmt{&dst.ExprStmt{X: call(ref(st.stop))}}
+	for _, done := range append([]string{st.done}, more...) {
+		var wait dst.Stmt = &dst.ExprStmt{X: recv(ref(done))}
+		if ctx != "" {
+			wait = &dst.SelectStmt{Body: &dst.BlockStmt{List: []dst.Stmt{
+				&dst.CommClause{Comm: &dst.ExprStmt{X: recv(ref(done))}},
+				&dst.CommClause{Comm: &dst.ExprStmt{X: recv(call(sel(dst.NewIdent(ctx), "Done")))}},
+			}}}
+		}
+		body = append(body, wait)
 	}
 	block := []dst.Stmt{&dst.IfStmt{
 		Cond: &dst.BinaryExpr{X: ref(st.stop), Op: token.NEQ, Y: dst.NewIdent("nil")},
-		Body: &dst.BlockStmt{List: []dst.Stmt{
-			&dst.ExprStmt{X: call(ref(st.stop))},
-			wait,
-		}},
+		Body: &dst.BlockStmt{List: body},
 	}}
 	if st.mu == "" {
 		return block
@@ -132,54 +135,92 @@ func stopBlock(st state, ref func(string) dst.Expr, ctx string) []dst.Stmt {
 // Unguarded, the goroutine closes the stored channel. Guarded, the state is
 // stored under the mutex and the goroutine closes its own channel, so that a
 // later start cannot make it close another loop's.
-func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) error {
-	taken := rw.takenIn(l.Starter)
-	ctx, cancel := "ctx", "cancel"
-	if taken[ctx] || taken[cancel] {
-		ctx, cancel = fresh(taken, l.Name+"Ctx"), fresh(taken, "cancel"+upperFirst(l.Name))
-	} else {
-		taken[ctx], taken[cancel] = true, true
-	}
+func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g *group) error {
 	starter, err := rw.node(l.Starter)
 	if err != nil {
 		return err
 	}
-	g, err := rw.node(l.Start)
+	gs, err := rw.node(l.Start)
 	if err != nil {
 		return err
 	}
-	startStmt := g.(dst.Stmt)
-	stmts := []dst.Stmt{&dst.AssignStmt{
-		Lhs: []dst.Expr{dst.NewIdent(ctx), dst.NewIdent(cancel)},
-		Tok: token.DEFINE,
-		Rhs: []dst.Expr{call(qual("context", "WithCancel"), call(qual("context", "Background")))},
-	}}
-	store := func(done dst.Expr) dst.Stmt {
-		return &dst.AssignStmt{
-			Lhs: []dst.Expr{ref(st.stop), ref(st.done)},
-			Tok: token.ASSIGN,
-			Rhs: []dst.Expr{dst.NewIdent(cancel), done},
-		}
-	}
-	var closeDone func() dst.Stmt
-	if st.mu == "" {
-		stmts = append(stmts, store(call(dst.NewIdent("make"), chanStruct())))
-		closeDone = func() dst.Stmt {
-			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
-		}
+	startStmt := gs.(dst.Stmt)
+	later := g != nil && g.loops[0] != l // the group's state is already stored
+	var ctx, cancel string
+	var stmts []dst.Stmt
+	if later {
+		ctx, cancel = g.ctx, g.cancel
 	} else {
-		done := fresh(taken, "done", l.Name+"Done")
+		taken := rw.takenIn(l.Starter)
+		ctx, cancel = "ctx", "cancel"
+		if taken[ctx] || taken[cancel] {
+			ctx, cancel = fresh(taken, l.Name+"Ctx"), fresh(taken, "cancel"+upperFirst(l.Name))
+		} else {
+			taken[ctx], taken[cancel] = true, true
+		}
+		stmts = []dst.Stmt{&dst.AssignStmt{
+			Lhs: []dst.Expr{dst.NewIdent(ctx), dst.NewIdent(cancel)},
+			Tok: token.DEFINE,
+			Rhs: []dst.Expr{call(qual("context", "WithCancel"), call(qual("context", "Background")))},
+		}}
+	}
+	dones := []string{st.done} // the done channels stored here
+	var locals []string        // guarded: the starter's own done channels, in the order of dones
+	if g != nil {
+		g.ctx, g.cancel = ctx, cancel
+		dones = g.dones
+	}
+	// store assigns the cancel function and the done channels.
+	store := func(values []dst.Expr) dst.Stmt {
+		lhs := []dst.Expr{ref(st.stop)}
+		for _, d := range dones {
+			lhs = append(lhs, ref(d))
+		}
+		return &dst.AssignStmt{Lhs: lhs, Tok: token.ASSIGN, Rhs: append([]dst.Expr{dst.NewIdent(cancel)}, values...)}
+	}
+	switch {
+	case st.mu == "" && !later:
+		var values []dst.Expr
+		for range dones {
+			values = append(values, call(dst.NewIdent("make"), chanStruct()))
+		}
+		stmts = append(stmts, store(values))
+	case st.mu != "" && !later:
+		// Guarded, each goroutine closes a channel of the starter's own,
+		// so that a later start cannot make it close another loop's.
+		taken := rw.takenIn(l.Starter)
+		var values []dst.Expr
+		for i := range dones {
+			local := fresh(taken, "done", l.Name+"Done")
+			if g != nil {
+				local = fresh(taken, g.loops[i].Name+"Done")
+			}
+			locals = append(locals, local)
+			values = append(values, dst.NewIdent(local))
+			stmts = append(stmts, define(local, call(dst.NewIdent("make"), chanStruct())))
+		}
+		if g != nil {
+			g.locals = locals
+		}
 		stmts = append(stmts,
-			define(done, call(dst.NewIdent("make"), chanStruct())),
 			&dst.ExprStmt{X: call(sel(ref(st.mu), "Lock"))},
-			store(dst.NewIdent(done)),
+			store(values),
 			&dst.ExprStmt{X: call(sel(ref(st.mu), "Unlock"))},
 		)
-		closeDone = func() dst.Stmt {
-			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), dst.NewIdent(done))}
-		}
+	case st.mu != "":
+		locals = g.locals
 	}
-	if !insertBefore(starter, startStmt, stmts...) {
+	closeDone := func() dst.Stmt {
+		if st.mu == "" {
+			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
+		}
+		i := 0
+		if g != nil {
+			i = slices.Index(g.loops, l)
+		}
+		return &dst.DeferStmt{Call: call(dst.NewIdent("close"), dst.NewIdent(locals[i]))}
+	}
+	if len(stmts) > 0 && !insertBefore(starter, startStmt, stmts...) {
 		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
 	}
 	// A return that hands the caller no owner stops the work first:
@@ -195,7 +236,13 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr) er
 		if err != nil {
 			return err
 		}
-		if !insertBefore(starter, r.(dst.Stmt), &dst.ExprStmt{X: call(dst.NewIdent(cancel))}, &dst.ExprStmt{X: recv(ref(st.done))}) {
+		stop := []dst.Stmt{&dst.ExprStmt{X: call(dst.NewIdent(cancel))}, &dst.ExprStmt{X: recv(ref(st.done))}}
+		if g != nil && g.stopped[ret] {
+			stop = stop[1:] // an earlier loop of the group cancelled them all here
+		} else if g != nil {
+			g.stopped[ret] = true
+		}
+		if !insertBefore(starter, r.(dst.Stmt), stop...) {
 			return fmt.Errorf("%s: return is not in a statement list", rw.pkg.Fset.Position(ret.Pos()))
 		}
 	}
