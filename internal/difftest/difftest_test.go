@@ -18,7 +18,8 @@ var logTo = flag.String("difftest.log", "", "append how many programs each run m
 var keep = flag.String("difftest.keep", "", "write every program that breaks a promise as a txtar golden case into this directory")
 
 // TestDifferential runs a fixed set of generated programs before and after
-// the fix (see the package comment).
+// the fix (see the package comment): 40 from a fixed seed, and 6 that start
+// two goroutines.
 func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go command")
@@ -39,6 +40,24 @@ func TestDifferential(t *testing.T) {
 		}
 		groups = append(groups, group)
 	}
+	// And programs whose constructor or Start starts two goroutines back to
+	// back, which the fix gives one context and cancel: the first two bytes
+	// choose the owner (ctorLit, startLit) and the second goroutine.
+	var two []*program
+	for i := range 6 {
+		data := make([]byte, 64)
+		for i := range data {
+			data[i] = byte(rng.UintN(256))
+		}
+		data[0], data[1] = byte([]ownerKind{ctorLit, startLit}[i%2]), 0
+		p, _ := generate(data, fmt.Sprint(n))
+		if len(p.traces) != 2 {
+			t.Fatalf("program %d has %d goroutines, want 2", n, len(p.traces))
+		}
+		two = append(two, p)
+		n++
+	}
+	groups = append(groups, two)
 	report(t, runBatch(t, groups, true))
 }
 

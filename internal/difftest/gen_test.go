@@ -11,7 +11,7 @@ var counter = regexp.MustCompile(`\bt\.n\b`)
 
 // The grammar of a program:
 //
-//	program := owner goroutine
+//	program := owner goroutine [goroutine]  (a second one from New or Start)
 //	owner   := New starts go func(){…}()  | New starts go t.loop()
 //	         | (*T).Start starts go func(){…}() | (*T).Start starts go t.run()
 //	         | package func Start starts go func(){…}() once (package state)
@@ -126,7 +126,7 @@ func generate(data []byte, id string) (*program, []byte) {
 
 	// Two goroutines never exit or refuse a fix: the test after the fix
 	// could not end while one it did not stop runs.
-	two := owner == ctorLit && g.choose(4) == 0
+	two := (owner == ctorLit || owner == startLit) && g.choose(4) == 0
 	g.plain = two
 	var body strings.Builder
 	prog.traces = append(prog.traces, "trace"+id)
@@ -186,7 +186,11 @@ func generate(data []byte, id string) (*program, []byte) {
 	case ctorMethod:
 		g.p("// %[1]s starts the work.\nfunc %[1]s() *%[2]s {\n%[3]sgo t.loop()\nreturn t\n}\n\nfunc (t *%[2]s) loop() {\n%[4]s}\n\n", New, T, newT, body.String())
 	case startLit:
-		g.p("// Start starts the work.\nfunc (t *%s) Start() {\n%s%s}\n\n", T, every, goLit(body.String()))
+		g.p("// Start starts the work.\nfunc (t *%s) Start() {\n%s%s", T, every, goLit(body.String()))
+		if second != "" {
+			g.p("%s", goLit(second))
+		}
+		g.p("}\n\n")
 	case startMethod:
 		g.p("// Start starts the work.\nfunc (t *%[1]s) Start() {\n%[2]sgo t.run()\n}\n\nfunc (t *%[1]s) run() {\n%[3]s}\n\n", T, every, body.String())
 	case pkgFunc:
@@ -280,6 +284,11 @@ func (g *gen) loop() {
 		tick = "now"
 	}
 	kind := g.choose(numWaits)
+	if kind == waitClosedChan && g.plain {
+		// The channel's sender outlives the loop a cleanup stops, and the
+		// loop ends by itself: neither fits a program of two goroutines.
+		kind = waitTick
+	}
 	g.note("%s: wait %s", g.tr, waitNames[kind])
 	P := g.period()
 	tickRecord := func() {
