@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -137,6 +138,9 @@ type Change struct {
 	New     []byte
 	Package string // import path of the package the file belongs to
 }
+
+// An Edit replaces whole lines of a file (see fixpkg.Edit).
+type Edit = fixpkg.Edit
 
 // Result is what a run found and changed.
 type Result struct {

@@ -1,16 +1,13 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"go/ast"
 	"go/token"
 	"go/types"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
@@ -436,169 +434,63 @@ func (r *run) vendored(pkg *packages.Package) bool {
 }
 
 // analyse runs the rules on one package and, when asked, fixes what they
-// found. It returns nil when nothing was found.
+// found (the per-package core, internal/fixpkg). It returns nil when
+// nothing was found.
 func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
-	goFiles := map[string]bool{}
-	for _, f := range pkg.GoFiles {
-		goFiles[f] = true
-	}
 	for _, f := range pkg.IgnoredFiles {
 		if strings.HasSuffix(f, ".go") && (r.opts.Tests || !strings.HasSuffix(f, "_test.go")) {
 			r.excluded[f] = true
 		}
 	}
-	pass := &rules.Pass{Fset: pkg.Fset, Pkg: pkg.Types, Info: pkg.TypesInfo, AllFiles: pkg.Syntax}
-	if pkg.Module != nil {
-		pass.GoVersion = pkg.Module.GoVersion
-	}
-	cgo := map[*token.File]bool{} // files cgo translated from a user's file, or that import "C"
-	cgoFiles := map[string]bool{} // the files of the package that import "C"
-	generated := map[string]bool{}
-	for _, f := range pkg.Syntax {
-		tf := pkg.Fset.File(f.Pos())
-		name := tf.Name()
-		switch {
-		case goFiles[name] && importsC(f):
-			// A file with import "C", type-checked from source as it
-			// is: its findings are reported, but it is not rewritten.
-			r.seen[name] = true
-			cgo[tf], cgoFiles[name] = true, true
-			pass.Files = append(pass.Files, f)
-		case goFiles[name]:
-			r.seen[name] = true
-			if ast.IsGenerated(f) {
-				generated[name] = true
-				if !r.gen[name] {
-					r.gen[name] = true
-					r.res.Generated++
-				}
-				continue
-			}
-			pass.Files = append(pass.Files, f)
-		default:
-			// A file with import "C" is compiled from cgo's translation,
-			// whose //line comments lead back to the user's file: its
-			// findings are reported there, but it cannot be rewritten.
-			if user := pkg.Fset.PositionFor(f.Package, true).Filename; goFiles[user] {
-				r.seen[user] = true
-				cgo[tf] = true
-				pass.Files = append(pass.Files, f)
-			}
-		}
-	}
-	// A pass that does not fix applies Options.Keep to what it found, once
-	// that is cached (r.found); one that fixes, before it plans the fixes.
-	keepIt := r.opts.Keep
-	if !fixing {
-		keepIt = nil
-	}
-	var found []*rules.Finding
-	failed := false
-	for _, rule := range r.rules {
-		fs, err := find(rule, pass)
-		if err != nil {
-			failed = true
-			r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
-		}
-		found = append(found, fs...)
-	}
-	// Suppression sees every finding, so that an ignore comment covering
-	// one that Keep drops is not taken for one that matches nothing.
-	found, invalid := suppress(pkg, pass, found, r.rules) // invalid: findings about //leakfix:ignore comments
-	if keepIt != nil {
-		found = slices.DeleteFunc(found, func(f *rules.Finding) bool { return !keep(pkg, f, keepIt) })
-	}
+	opts := fixpkg.Options{Rules: r.rules, Tests: r.opts.Tests, Fix: fixing, Edits: r.opts.Edits}
 	if fixing {
-		invalid = r.keepInvalid(invalid)
+		// A pass that does not fix applies Options.Keep to what it found
+		// once that is cached (r.kept); one that fixes, before it plans
+		// the fixes.
+		opts.Keep = r.opts.Keep
+		opts.Accept = func(name string, _ []byte) ([]byte, string) { return r.current(pkg, name) }
 	}
-	if len(found) == 0 && len(invalid) == 0 {
+	res := fixpkg.Run(v.view(pkg, nil), opts)
+	for _, name := range res.Seen {
+		r.seen[name] = true
+	}
+	for _, name := range res.Generated {
+		if !r.gen[name] {
+			r.gen[name] = true
+			r.res.Generated++
+		}
+	}
+	for _, err := range res.Errors {
+		r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
+	}
+	failed := len(res.Errors) > 0
+	invalid := invalidFindings(pkg.Fset, pkg.PkgPath, res.Invalid) // findings about //leakfix:ignore comments
+	if len(res.Found) == 0 && len(invalid) == 0 {
 		if !fixing && !failed {
-			r.store(pkg, nil, names(generated))
+			r.store(pkg, nil, res.Generated)
 		}
 		return nil
 	}
 
-	pf := &pkgFix{pkg: pkg, found: found, extra: invalid}
-	var fixable []*rules.Finding
-	unfixed := map[*rules.Finding]string{}
-	for _, f := range found {
-		switch {
-		case f.Fix == nil:
-		case cgo[pkg.Fset.File(f.Pos)]:
-			unfixed[f] = "the loop is in a file that uses cgo, which leakfix does not rewrite"
-		default:
-			fixable = append(fixable, f)
-		}
-	}
-	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
-	if fixing && len(fixable) > 0 {
-		files, why, done := fix(pkg, fixable, v)
-		pf.done = done
-		for f, reason := range why {
-			unfixed[f] = reason
-		}
-		if len(files) > 0 {
-			reported := func(name string) bool { return goFiles[name] && !generated[name] && !cgoFiles[name] }
-			allowed := map[string]bool{}
-			for _, f := range found {
-				if key := goKey(pkg, f.Pos); key != "" {
-					allowed[key] = true
-				}
-			}
-			var later map[string]rewrite.Done
-			files, later = settle(pkg, files, r.rules, reported, allowed, v)
-			for key, d := range later {
-				for _, f := range found {
-					if key != "" && goKey(pkg, f.Pos) == key {
-						laterFixed[f] = true
-						pf.done[f] = d
-					}
-				}
-			}
-		}
-		if err := r.acceptFiles(pkg, files, goFiles, generated, cgoFiles, pf); err != "" {
-			for _, f := range found {
-				if unfixed[f] == "" && (f.Fix != nil || laterFixed[f]) {
-					unfixed[f] = err
-				}
-			}
-			laterFixed = nil
-			pf.files, pf.old = nil, nil
-		}
-	}
-	var edits map[*rules.Finding][]Edit
-	if r.opts.Edits && len(pf.files) > 0 {
-		var changes []Change
-		for name, content := range pf.files {
-			changes = append(changes, Change{Path: name, Old: pf.old[name], New: content, Package: pkg.PkgPath})
-		}
-		edits = splitPackage(pkg, found, unfixed, laterFixed, changes)
-	}
-	for _, f := range found {
+	pf := &pkgFix{pkg: pkg, found: res.Found, extra: invalid, done: res.Done, files: res.Files, old: res.Old}
+	for _, f := range res.Found {
+		o := res.Outcome[f]
 		out := Finding{
 			Rule:    f.Rule,
 			Pos:     r.position(pkg.Fset, f.Pos),
 			Message: f.Message,
 			Fixable: f.Fix != nil,
 			Package: pkg.PkgPath,
-			Unfixed: f.Unfixable,
-			Edits:   edits[f],
+			Unfixed: o.Reason,
+			Fixed:   o.Fixed,
+			Edits:   o.Edits,
 		}
 		out.End, out.Related = extent(pkg, f)
-		if fixing && laterFixed[f] {
-			out.Fixed, out.Unfixed = true, ""
-		} else if fixing && f.Fix != nil {
-			out.Unfixed = unfixed[f]
-			out.Fixed = out.Unfixed == "" && len(pf.files) > 0
-			if !out.Fixed && out.Unfixed == "" {
-				out.Unfixed = "the fix changed nothing"
-			}
-		}
 		pf.findings = append(pf.findings, out)
 	}
 	if !fixing {
 		if !failed {
-			r.store(pkg, append(pf.findings[:len(pf.findings):len(pf.findings)], invalid...), names(generated))
+			r.store(pkg, append(pf.findings[:len(pf.findings):len(pf.findings)], invalid...), res.Generated)
 		}
 		return r.kept(pf)
 	}
@@ -620,40 +512,25 @@ func (r *run) keepInvalid(invalid []Finding) []Finding {
 	return out
 }
 
-// acceptFiles checks that leakfix may write every file a fix changes, and
-// keeps the changed ones in pf with the content they had. It returns why
-// the fix cannot be written, or "".
-func (r *run) acceptFiles(pkg *packages.Package, files map[string][]byte, goFiles, generated, cgoFiles map[string]bool, pf *pkgFix) string {
-	pf.files, pf.old = map[string][]byte{}, map[string][]byte{}
-	for name, content := range files {
-		switch {
-		case !goFiles[name]:
-			return "the fix would edit " + filepath.Base(name) + ", which cgo generated"
-		case cgoFiles[name]:
-			return "the fix would edit " + filepath.Base(name) + ", which uses cgo, which leakfix does not rewrite"
-		case generated[name]:
-			return "the fix would edit the generated file " + filepath.Base(name)
-		}
-		if why := r.writable(pkg, name); why != "" {
-			return why
-		}
-		old, ok := r.overlay[name]
-		if !ok {
-			var err error
-			if old, err = os.ReadFile(name); err != nil {
-				return Rel(r.dir, name) + ": " + readError(err)
-			}
-			// The rewrite is based on the content go list read; if the
-			// file has changed since, writing would lose that change.
-			if tf := fileOf(pkg, name); tf != nil && tf.Size() != len(old) {
-				return Rel(r.dir, name) + " changed on disk while leakfix read it"
-			}
-		}
-		if !bytes.Equal(old, content) {
-			pf.files[name], pf.old[name] = content, old
-		}
+// current returns the content a file a fix changes has before the fix, or
+// why leakfix may not write it.
+func (r *run) current(pkg *packages.Package, name string) ([]byte, string) {
+	if why := r.writable(pkg, name); why != "" {
+		return nil, why
 	}
-	return ""
+	if old, ok := r.overlay[name]; ok {
+		return old, ""
+	}
+	old, err := os.ReadFile(name)
+	if err != nil {
+		return nil, Rel(r.dir, name) + ": " + readError(err)
+	}
+	// The rewrite is based on the content go list read; if the file has
+	// changed since, writing would lose that change.
+	if tf := fileOf(pkg, name); tf != nil && tf.Size() != len(old) {
+		return nil, Rel(r.dir, name) + " changed on disk while leakfix read it"
+	}
+	return old, ""
 }
 
 func fileOf(pkg *packages.Package, name string) *token.File {
@@ -826,15 +703,4 @@ func (r *run) dropPackage(path, reason string) {
 // funcKey names a function across loads and packages.
 func funcKey(fn *types.Func) string {
 	return fn.Origin().FullName()
-}
-
-// find runs a rule, turning a panic into an error so that the run goes on
-// with the other packages.
-func find(rule *rules.Rule, pass *rules.Pass) (found []*rules.Finding, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			found, err = nil, fmt.Errorf("rule %s failed (please report this bug): %v", rule.Name, p)
-		}
-	}()
-	return rule.Find(pass), nil
 }

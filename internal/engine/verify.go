@@ -33,13 +33,13 @@ import (
 	"context"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/types"
 	"slices"
 	"sync"
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
 )
@@ -77,91 +77,19 @@ func newVerifier(ctx context.Context, dir string, env []string, pkgs ...*package
 // then through the package's own imports. It records into info when that
 // is not nil, and returns the new package.
 func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
-	files, err := replaceFiles(pkg, changed)
-	if err != nil {
-		return nil, err
-	}
-	if info == nil {
-		info = fullInfo()
-	}
-	checked, err := v.typeCheck(pkg, files, override, info)
-	if err != nil {
-		return nil, err
-	}
-	if len(changed) == 0 || override != nil || pkg.TypesInfo == nil {
-		// An importer (its own code did not change), or a test variant,
-		// loaded without type information: the fixed package itself was
-		// vetted when it was fixed.
-		return checked, nil
-	}
-
-	// The fix must not add what go vet would report.
-	before, err := vet(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo)
-	if err != nil {
-		return nil, err
-	}
-	after, err := vet(pkg.Fset, files, checked, info)
-	if err != nil {
-		return nil, err
-	}
-	if added := newVetFindings(before, after); len(added) > 0 {
-		return nil, fmt.Errorf("go vet would report %s", added[0])
-	}
-	return checked, nil
+	// An importer (its own code did not change), or a test variant, loaded
+	// without type information, is not vetted: the fixed package itself
+	// was vetted when it was fixed.
+	return fixpkg.Check(v.view(pkg, override), changed, info, override == nil && pkg.TypesInfo != nil)
 }
 
-// fullInfo returns a types.Info that records everything the rules, the
-// rewriter and go vet's checks read.
-func fullInfo() *types.Info {
-	return &types.Info{
-		Types:        map[ast.Expr]types.TypeAndValue{},
-		Defs:         map[*ast.Ident]types.Object{},
-		Uses:         map[*ast.Ident]types.Object{},
-		Implicits:    map[ast.Node]types.Object{},
-		Selections:   map[*ast.SelectorExpr]*types.Selection{},
-		Scopes:       map[ast.Node]*types.Scope{},
-		Instances:    map[*ast.Ident]types.Instance{},
-		FileVersions: map[*ast.File]string{},
-	}
-}
-
-// rebuild returns pkg as it is with the changed files: parsed, and
-// type-checked with full information, so that the rules can run on it.
-func (v *verifier) rebuild(pkg *packages.Package, changed map[string][]byte) (*packages.Package, error) {
-	files, err := replaceFiles(pkg, changed)
-	if err != nil {
-		return nil, err
-	}
-	info := fullInfo()
-	tp, err := v.typeCheck(pkg, files, nil, info)
-	if err != nil {
-		return nil, err
-	}
-	np := *pkg
-	np.Syntax, np.Types, np.TypesInfo = files, tp, info
-	return &np, nil
-}
-
-// replaceFiles returns pkg's syntax with the changed files parsed anew.
-func replaceFiles(pkg *packages.Package, changed map[string][]byte) ([]*ast.File, error) {
-	var files []*ast.File
-	for _, f := range pkg.Syntax {
-		name := pkg.Fset.File(f.Pos()).Name()
-		if content, ok := changed[name]; ok {
-			nf, err := parser.ParseFile(pkg.Fset, name, content, parser.SkipObjectResolution|parser.ParseComments)
-			if err != nil {
-				return nil, fmt.Errorf("it would not parse: %w", err)
-			}
-			files = append(files, nf)
-			continue
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
-func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
-	conf := types.Config{
+// view returns pkg as the per-package core sees it, its imports resolved
+// through override first, when it is not nil, then through the package's
+// own imports, then, for what a fix may add, through v.std.
+func (v *verifier) view(pkg *packages.Package, override func(*packages.Package) *types.Package) *fixpkg.Package {
+	p := &fixpkg.Package{
+		Path: pkg.PkgPath, Fset: pkg.Fset, Syntax: pkg.Syntax, Types: pkg.Types, Info: pkg.TypesInfo,
+		GoFiles: pkg.GoFiles, Sizes: pkg.TypesSizes,
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if dep := pkg.Imports[path]; dep != nil {
 				if override != nil {
@@ -178,29 +106,11 @@ func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override 
 			}
 			return nil, fmt.Errorf("cannot import %q", path)
 		}),
-		Sizes: pkg.TypesSizes,
 	}
-	if pkg.Module != nil && pkg.Module.GoVersion != "" {
-		conf.GoVersion = "go" + pkg.Module.GoVersion
+	if pkg.Module != nil {
+		p.GoVersion = pkg.Module.GoVersion
 	}
-	// Files that import "C" are checked as they are, as the fast load
-	// checks them (internal/load).
-	conf.FakeImportC = true
-	fakeC := load.FakeCgo(pkg.Fset, files)
-	var first error
-	conf.Error = func(err error) {
-		if terr, ok := err.(types.Error); ok && fakeC(terr) {
-			return
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	checked, _ := conf.Check(pkg.PkgPath, pkg.Fset, files, info)
-	if first != nil {
-		return nil, fmt.Errorf("it would not compile: %w", first)
-	}
-	return checked, nil
+	return p
 }
 
 // std returns one of the packages a fix may import (rewrite.MayImport): from the loaded packages'
