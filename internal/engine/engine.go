@@ -382,8 +382,18 @@ func selectRules(names []string) ([]*rules.Rule, error) {
 
 // Rel returns path relative to dir when it lies below it.
 func Rel(dir, path string) string {
-	if rel, err := filepath.Rel(dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if rel, ok := relBelow(dir, path); ok {
 		return rel
 	}
 	return path
+}
+
+// relBelow returns path relative to root, and whether path lies in root or
+// below it.
+func relBelow(root, path string) (string, bool) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }

@@ -355,26 +355,10 @@ func importersOf(pkgs []*packages.Package, set map[*packages.Package]bool) []*pa
 	for p := range set {
 		ids[p.ID] = true
 	}
-	reaches := map[string]bool{}
-	seen := map[string]bool{}
-	var visit func(p *packages.Package) bool
-	visit = func(p *packages.Package) bool {
-		if seen[p.ID] {
-			return reaches[p.ID]
-		}
-		seen[p.ID] = true
-		r := ids[p.ID]
-		for _, dep := range p.Imports {
-			if visit(dep) {
-				r = true
-			}
-		}
-		reaches[p.ID] = r
-		return r
-	}
+	reaches := reaching(func(p *packages.Package) bool { return ids[p.ID] })
 	var out []*packages.Package
 	for _, p := range pkgs {
-		if visit(p) {
+		if reaches(p) {
 			out = append(out, p)
 		}
 	}
@@ -553,8 +537,8 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 		}
 		root = m.Dir
 	}
-	rel, err := filepath.Rel(root, name)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	rel, ok := relBelow(root, name)
+	if !ok {
 		return Rel(r.dir, name) + " lies outside its module"
 	}
 	for _, elem := range strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/") {
@@ -572,7 +556,7 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 	if err1 != nil || err2 != nil {
 		return Rel(r.dir, name) + ": cannot resolve symbolic links"
 	}
-	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if _, ok := relBelow(realRoot, real); !ok {
 		return Rel(r.dir, name) + " is reached through a symbolic link to outside its module"
 	}
 	return ""
@@ -659,22 +643,12 @@ func (r *run) changedIn(pkg *packages.Package) []string {
 		changed[p] = true
 	}
 	var out []string
-	seen := map[*packages.Package]bool{}
-	var visit func(p *packages.Package)
-	visit = func(p *packages.Package) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
+	visitDeps(pkg, func(p *packages.Package) {
 		if changed[p.PkgPath] {
 			changed[p.PkgPath] = false
 			out = append(out, p.PkgPath)
 		}
-		for _, dep := range p.Imports {
-			visit(dep)
-		}
-	}
-	visit(pkg)
+	})
 	return out
 }
 

@@ -206,24 +206,8 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 // its importers: that package keeps the old types, and mixing them with the
 // new ones would fail on types that are in fact the same.
 func affected(clean []*packages.Package, inSet map[*packages.Package]bool, changed map[*packages.Package]*pkgFix) []*packages.Package {
-	// anyPath: p reaches a changed package by any path at all.
-	anyPath := map[*packages.Package]bool{}
-	seen := map[*packages.Package]bool{}
-	var reachesAny func(p *packages.Package) bool
-	reachesAny = func(p *packages.Package) bool {
-		if seen[p] {
-			return anyPath[p]
-		}
-		seen[p] = true
-		r := changed[p] != nil
-		for _, dep := range p.Imports {
-			if reachesAny(dep) {
-				r = true
-			}
-		}
-		anyPath[p] = r
-		return r
-	}
+	// reachesAny: p reaches a changed package by any path at all.
+	reachesAny := reaching(func(p *packages.Package) bool { return changed[p] != nil })
 
 	reaches := map[*packages.Package]bool{}
 	mixed := map[*packages.Package]bool{}
@@ -265,21 +249,11 @@ func affected(clean []*packages.Package, inSet map[*packages.Package]bool, chang
 // dependsOn returns the changed packages among p and its dependencies.
 func dependsOn(p *packages.Package, changed map[*packages.Package]*pkgFix) []*pkgFix {
 	var out []*pkgFix
-	seen := map[*packages.Package]bool{}
-	var visit func(p *packages.Package)
-	visit = func(p *packages.Package) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		if pf := changed[p]; pf != nil {
+	visitDeps(p, func(q *packages.Package) {
+		if pf := changed[q]; pf != nil {
 			out = append(out, pf)
 		}
-		for _, dep := range p.Imports {
-			visit(dep)
-		}
-	}
-	visit(p)
+	})
 	return out
 }
 
@@ -417,20 +391,7 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 	for _, p := range paths {
 		target[p] = true
 	}
-	memo := map[*packages.Package]bool{}
-	var reaches func(p *packages.Package) bool
-	reaches = func(p *packages.Package) bool {
-		if v, ok := memo[p]; ok {
-			return v
-		}
-		memo[p] = false
-		v := target[p.PkgPath]
-		for _, dep := range p.Imports {
-			v = reaches(dep) || v
-		}
-		memo[p] = v
-		return v
-	}
+	reaches := reaching(func(p *packages.Package) bool { return target[p.PkgPath] })
 	opts := Options{Tests: true, BuildFlags: r.opts.BuildFlags}
 	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches)
 	if err != nil {
@@ -542,18 +503,7 @@ func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) 
 			return
 		}
 		var deps []string
-		seen := map[*packages.Package]bool{}
-		var visit func(*packages.Package)
-		visit = func(q *packages.Package) {
-			if !seen[q] {
-				seen[q] = true
-				deps = append(deps, q.PkgPath)
-				for _, d := range q.Imports {
-					visit(d)
-				}
-			}
-		}
-		visit(p)
+		visitDeps(p, func(q *packages.Package) { deps = append(deps, q.PkgPath) })
 		broken[p.ID] = brokenPkg{pkg: p, err: pkgErrors(u.dir, p)[0], deps: deps}
 	})
 	return broken
@@ -619,6 +569,6 @@ func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string
 }
 
 func within(dir, path string) bool {
-	rel := Rel(dir, path)
-	return rel != path || dir == path
+	_, ok := relBelow(dir, path)
+	return ok
 }

@@ -73,7 +73,7 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 		}
 		why[f] = failed[f]
 		if files == nil && why[f] == "" {
-			why[f] = "not fixed: another fix in this package failed"
+			why[f] = "another fix in this package failed"
 		}
 		if d, ok := done[f.Fix]; ok && why[f] == "" {
 			records[f] = d
