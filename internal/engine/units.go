@@ -364,4 +364,3 @@ func getEnv(env []string, key string) string {
 	}
 	return v
 }
-
