@@ -63,7 +63,7 @@ func describeFindings(fs []Finding) string {
 // TestGoldenLoadPaths without tests.)
 func TestCacheEdges(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
-	for _, opts := range []Options{{}, {Edits: true}, {Tests: true}} {
+	for _, opts := range []Options{{}, {Mode: ModeDiff, Edits: true}, {Tests: true}} {
 		compareCached(t, dir, opts, runIn(t, dir, "", opts))
 	}
 }
@@ -174,8 +174,8 @@ func TestCacheThenFix(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
 	cacheDir := t.TempDir()
 	runIn(t, dir, cacheDir, Options{})
-	want := runIn(t, dir, "", Options{Edits: true})
-	got := runIn(t, dir, cacheDir, Options{Edits: true})
+	want := runIn(t, dir, "", Options{Mode: ModeDiff, Edits: true})
+	got := runIn(t, dir, cacheDir, Options{Mode: ModeDiff, Edits: true})
 	if diff := sameResult(got, want); diff != "" {
 		t.Error(diff)
 	}
@@ -263,7 +263,7 @@ func TestTuneGC(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
 	old := debug.SetGCPercent(137)
 	defer debug.SetGCPercent(old)
-	for _, opts := range []Options{{TuneGC: true}, {TuneGC: true, Edits: true}} {
+	for _, opts := range []Options{{TuneGC: true}, {TuneGC: true, Mode: ModeDiff, Edits: true}} {
 		runIn(t, dir, "", opts)
 		if got := debug.SetGCPercent(137); got != 137 {
 			t.Errorf("%+v: after the run the GC target is %d, want 137 as before", opts, got)

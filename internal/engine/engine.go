@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"go/token"
 	"io/fs"
 	"os"
@@ -29,17 +30,15 @@ type Options struct {
 	Tests bool
 	// Rules lists the rules to run by name; empty means all.
 	Rules []string
-	// Fix computes a fix for every finding that has one; Result.Changes
-	// holds the new file contents.
-	Fix bool
-	// Write writes the fixed files to disk. It implies Fix.
-	Write bool
+	// Mode says whether the run only reports (ModeCheck, the zero value),
+	// also computes the fixes (ModeDiff) or also writes them (ModeFix).
+	Mode Mode
 	// BuildFlags are passed to the go command (e.g. -tags=integration).
 	BuildFlags []string
 	// Env is the go command's environment; nil means os.Environ().
 	Env []string
 	// Edits also divides each package's fix among its findings, as
-	// Finding.Edits. It implies Fix.
+	// Finding.Edits. It needs the fixes: ModeDiff or ModeFix.
 	Edits bool
 	// Keep, when set, decides which findings are reported and fixed, from
 	// the rule and the first and last position of the reported statement;
@@ -71,6 +70,19 @@ type Options struct {
 	typedOnly bool
 }
 
+// A Mode is what a run does with what it finds.
+type Mode int
+
+const (
+	// ModeCheck reports the findings and changes nothing.
+	ModeCheck Mode = iota
+	// ModeDiff also computes a fix for every finding that has one;
+	// Result.Changes holds the new file contents, and nothing is written.
+	ModeDiff
+	// ModeFix also writes the fixed files to disk.
+	ModeFix
+)
+
 // Progress says how far a run has got.
 type Progress struct {
 	Platform string // GOOS/GOARCH being analysed; "" for the default
@@ -100,9 +112,9 @@ type Finding struct {
 	Rule    string
 	Pos     token.Position // Filename is absolute
 	Message string
-	Fixed   bool           // a fix was computed (and written, when Options.Write is set)
+	Fixed   bool           // a fix was computed (and written, with ModeFix)
 	Unfixed string         // why no fix was made; empty when Fixed or when fixes were not asked for
-	Fixable bool           // the rule offers a fix and, with Options.Fix, it was made (not dropped)
+	Fixable bool           // the rule offers a fix and, with ModeDiff or ModeFix, it was made (not dropped)
 	Package string         // import path
 	End     token.Position // end of the reported statement
 	Related []Related      // other places that explain the finding
@@ -178,8 +190,8 @@ func (e *PosError) Error() string {
 // whole run is repeated per platform on the output of the previous one, and
 // the findings are merged.
 func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) {
-	if opts.Write || opts.Edits {
-		opts.Fix = true
+	if opts.Edits && opts.Mode == ModeCheck {
+		return nil, errors.New("Options.Edits divides the fixes among the findings: it needs ModeDiff or ModeFix")
 	}
 	enabled, err := selectRules(opts.Rules)
 	if err != nil {
@@ -237,11 +249,11 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 		return nil, err
 	}
 	r.unmatched(units)
-	if opts.Fix && len(platforms) > 1 {
+	if opts.Mode != ModeCheck && len(platforms) > 1 {
 		r.verifyPlatforms(platforms, units, base)
 	}
 	res := r.finish(units)
-	if opts.Write {
+	if opts.Mode == ModeFix {
 		res.Errors = append(res.Errors, writeAll(ctx, res.Changes)...)
 	}
 	return res, nil
@@ -298,7 +310,7 @@ func (r *run) finish(units []unit) *Result {
 	})
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		if r.opts.Fix && !f.Fixed {
+		if r.fixing() && !f.Fixed {
 			f.Fixable = false
 		}
 		// Reasons quote the type checker and the go command, which name

@@ -18,7 +18,7 @@ import (
 // and analyse it, and requires of every way the answer of the reference (a
 // go/packages typed load of every package, as leakfix did before it had a
 // syntactic pass). For check (Options{}), check with tests and fix
-// (Options{Edits: true}) it loads the case once with the reference and once
+// (Options{Mode: ModeDiff, Edits: true}) it loads the case once with the reference and once
 // with Run, and builds on those two runs every property below, so that the
 // case is loaded no more often than the properties need:
 //
@@ -54,7 +54,7 @@ func TestGoldenLoadPaths(t *testing.T) {
 					t.Fatal(err)
 				}
 				dir := writeArchive(t, a)
-				for _, opts := range []Options{{}, {Tests: true}, {Edits: true}} {
+				for _, opts := range []Options{{}, {Tests: true}, {Mode: ModeDiff, Edits: true}} {
 					what := fmt.Sprintf("tests=%v fix=%v", opts.Tests, opts.Edits)
 					want := reference(t, dir, nil, opts)
 					got := runIn(t, dir, "", opts)

@@ -498,7 +498,7 @@ import "example.com/golden/p"
 // StartW starts the second.
 func StartW() *p.T { return p.NewW() }
 `)))
-	opts := Options{Edits: true, Platforms: []string{"linux/amd64", "windows/amd64"}}
+	opts := Options{Mode: ModeDiff, Edits: true, Platforms: []string{"linux/amd64", "windows/amd64"}}
 	if n := checkRefix(t, dir, []string{"./..."}, opts); n != 2 {
 		t.Errorf("%d findings fixed, want 2 (one on each platform)", n)
 	}

@@ -67,6 +67,9 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 	}
 }
 
+// fixing reports whether the run computes fixes.
+func (r *run) fixing() bool { return r.opts.Mode != ModeCheck }
+
 func (r *run) addErr(err error) {
 	if key := err.Error(); !r.errs[key] {
 		r.errs[key] = true
@@ -183,8 +186,8 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	if fl.checker != nil {
 		v.source = r.stdFrom(fl.checker, u.dir, env)
 	}
-	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.opts.Fix && !fast, true)
-	if r.opts.Fix && fast {
+	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.fixing() && !fast, true)
+	if r.fixing() && fast {
 		// The fast load found what there is to fix, without fixing it:
 		// the packages that have something to fix, and those that import
 		// them, are type-checked again and fixed.
@@ -193,7 +196,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 			return false
 		}
 	}
-	if r.opts.Fix {
+	if r.fixing() {
 		r.verifyImporters(clean, fixes, v)
 		if !r.opts.Tests {
 			r.verifyTests(u, env, fixes)
