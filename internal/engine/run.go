@@ -137,10 +137,53 @@ func (r *run) pass(pl platform, u unit, env []string) {
 // passOnce runs a pass and reports whether it must be run again because
 // an earlier platform's fix turned out not to compile on this one.
 func (r *run) passOnce(pl platform, u unit, env []string) bool {
-	var pkgs []*packages.Package
-	fl := &fastLoad{}
-	var err error
 	fast := r.fast()
+	pkgs, fl, ok := r.load(pl, u, env, fast)
+	if !ok {
+		return false
+	}
+	// An earlier platform's fix that breaks this one is withdrawn, and the
+	// pass starts again without it.
+	if len(r.overlay) > 0 && r.dropBreaking(pl, u, env, pkgs) {
+		return true
+	}
+	r.countMatches(u, pkgs)
+	r.loaded += len(pkgs)
+	r.progress(pl)
+
+	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	if fl.checker != nil {
+		v.source = r.stdFrom(fl.checker, u.dir, env)
+	}
+	// The fast load has the types only of the packages a rule could report
+	// on, too few to verify a fix against its importers: it finds without
+	// fixing, and refix loads again with types, and fixes, the packages
+	// that have something to fix and those that import them.
+	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.fixing() && !fast, true)
+	if r.fixing() && fast {
+		if clean, fixes, v, ok = r.refix(pl, u, env, fl, fixes); !ok {
+			return false
+		}
+	}
+	if r.fixing() {
+		r.verifyImporters(clean, fixes, v)
+		if !r.opts.Tests { // with Tests, the tests were loaded and verifyImporters checked them
+			r.verifyTests(u, env, fixes)
+		}
+	}
+	r.wire(clean, fixes)
+	for _, pf := range fixes {
+		r.merge(pf)
+	}
+	return false
+}
+
+// load loads the unit's packages for a pass: with the fast load, or every
+// package with types. When the load fails, it reports why and marks the
+// unit's patterns as failed (the error says why they matched nothing).
+func (r *run) load(pl platform, u unit, env []string, fast bool) (pkgs []*packages.Package, fl *fastLoad, ok bool) {
+	fl = &fastLoad{}
+	var err error
 	r.tuneGC(fast)
 	r.keys = map[string]cache.Key{} // only the fast load keys packages; a key is good for its own pass
 	if fast {
@@ -154,20 +197,19 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 		if r.ctx.Err() == nil {
 			r.addErr(err)
 		}
-		// The error says why the unit's patterns matched nothing.
 		for _, origins := range u.origins {
 			for _, o := range origins {
 				r.failed[o] = true
 			}
 		}
-		return false
+		return nil, nil, false
 	}
-	// An earlier platform's fix that breaks this one is withdrawn, and the
-	// pass starts again without it.
-	if len(r.overlay) > 0 && r.dropBreaking(pl, u, env, pkgs) {
-		return true
-	}
+	return pkgs, fl, true
+}
 
+// countMatches counts, for each of the user's patterns, the packages of the
+// unit it matched, so that a pattern that matched none is reported.
+func (r *run) countMatches(u unit, pkgs []*packages.Package) {
 	for pattern, origins := range u.origins {
 		n := 0
 		for _, pkg := range pkgs {
@@ -179,34 +221,6 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 			r.matched[o] += n
 		}
 	}
-	r.loaded += len(pkgs)
-	r.progress(pl)
-
-	v := newVerifier(r.ctx, u.dir, env, pkgs...)
-	if fl.checker != nil {
-		v.source = r.stdFrom(fl.checker, u.dir, env)
-	}
-	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.fixing() && !fast, true)
-	if r.fixing() && fast {
-		// The fast load found what there is to fix, without fixing it:
-		// the packages that have something to fix, and those that import
-		// them, are type-checked again and fixed.
-		var ok bool
-		if clean, fixes, v, ok = r.refix(pl, u, env, fl, fixes); !ok {
-			return false
-		}
-	}
-	if r.fixing() {
-		r.verifyImporters(clean, fixes, v)
-		if !r.opts.Tests {
-			r.verifyTests(u, env, fixes)
-		}
-	}
-	r.wire(clean, fixes)
-	for _, pf := range fixes {
-		r.merge(pf)
-	}
-	return false
 }
 
 // analyseAll analyses the loaded packages, fixing what it finds when
