@@ -17,14 +17,7 @@ import (
 // package under test (whose types there would then disagree with the new
 // ones) are they loaded again with the fixes as an overlay.
 func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix) {
-	changed := map[string]*pkgFix{}
-	var paths []string
-	for _, pf := range fixes {
-		if len(pf.files) > 0 {
-			changed[pf.pkg.PkgPath] = pf
-			paths = append(paths, pf.pkg.PkgPath)
-		}
-	}
+	changed, paths := fixedPackages(fixes)
 	if len(paths) == 0 {
 		return
 	}
@@ -139,6 +132,20 @@ func (r *run) testConfig(u unit, env []string, overlay map[string][]byte) *packa
 	}
 }
 
+// fixedPackages returns the fixes that change something, by import path,
+// and their paths in the order of fixes.
+func fixedPackages(fixes []*pkgFix) (map[string]*pkgFix, []string) {
+	changed := map[string]*pkgFix{}
+	var paths []string
+	for _, pf := range fixes {
+		if len(pf.files) > 0 {
+			changed[pf.pkg.PkgPath] = pf
+			paths = append(paths, pf.pkg.PkgPath)
+		}
+	}
+	return changed, paths
+}
+
 // verifyTestsFromSource type-checks the tests of the fixed packages with
 // go/packages and the fixes as an overlay, which type-checks every
 // dependency from source.
@@ -148,15 +155,10 @@ func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
 		if overlay == nil {
 			overlay = map[string][]byte{}
 		}
-		changed := map[string]*pkgFix{}
-		var paths []string
+		changed, paths := fixedPackages(fixes)
 		for _, pf := range fixes {
-			if len(pf.files) > 0 {
-				changed[pf.pkg.PkgPath] = pf
-				paths = append(paths, pf.pkg.PkgPath)
-				for name, content := range pf.files {
-					overlay[name] = content
-				}
+			for name, content := range pf.files {
+				overlay[name] = content
 			}
 		}
 		if len(paths) == 0 {
