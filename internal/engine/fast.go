@@ -220,7 +220,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			}
 		}
 		for i := range roots {
-			if how[i] == check && len(out.pkgs[i].Errors) > 0 && slices.ContainsFunc(out.pkgs[i].Syntax, importsC) {
+			if how[i] == check && len(out.pkgs[i].Errors) > 0 && slices.ContainsFunc(out.pkgs[i].Syntax, load.ImportsC) {
 				how[i] = reloadIt
 			}
 		}

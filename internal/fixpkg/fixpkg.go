@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -127,7 +128,7 @@ func classify(p *Package, tests bool) *files {
 			continue
 		}
 		switch {
-		case c.goFiles[name] && importsC(f):
+		case c.goFiles[name] && load.ImportsC(f):
 			// A file with import "C", type-checked from source as it
 			// is: its findings are reported, but it is not rewritten.
 			c.seen = append(c.seen, name)
@@ -170,15 +171,6 @@ func (c *files) refuse(name string) string {
 		return "the fix would edit the generated file " + filepath.Base(name)
 	}
 	return ""
-}
-
-func importsC(f *ast.File) bool {
-	for _, imp := range f.Imports {
-		if imp.Path.Value == `"C"` {
-			return true
-		}
-	}
-	return false
 }
 
 // Run runs the rules on p and, with Options.Fix, fixes what they found.
