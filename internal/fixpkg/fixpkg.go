@@ -229,7 +229,12 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		for f, reason := range why {
 			unfixed[f] = reason
 		}
-		// settle needs to check the fixed package to run the rules on it.
+		// A fix can make another finding fixable (it brings a context into
+		// scope); settle fixes those too, so that a second run changes
+		// nothing. It runs the rules on the fixed package, which it must
+		// type-check to do so. Findings are matched across the rewrite by
+		// goKey, as positions move; only those the run reports (not dropped
+		// by an ignore comment or Keep) may be fixed so.
 		if len(files) > 0 && p.Importer != nil {
 			allowed := map[string]bool{}
 			for _, f := range res.Found {
@@ -249,7 +254,9 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 			}
 		}
 		if why := accept(p, c, opts, files, res); why != "" {
-			// The package's fix is kept whole or not at all.
+			// The package's fix is kept whole or not at all: the fixes of
+			// one package depend on each other (shared fields, one
+			// Shutdown), so part of it may not compile.
 			for _, f := range res.Found {
 				if unfixed[f] == "" && (f.Fix != nil || laterFixed[f]) {
 					unfixed[f] = why
@@ -259,6 +266,9 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 			res.Files, res.Old = nil, nil
 		}
 	}
+	// A finding is fixed when its own plan, or settle, made a change that
+	// was accepted; one whose plan went through but changed no file says
+	// so rather than pass for fixed.
 	var fixed []*rules.Finding
 	for _, f := range res.Found {
 		o := res.Outcome[f]
