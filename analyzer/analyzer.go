@@ -5,7 +5,7 @@
 //
 // Each finding with a fix carries it as one SuggestedFix of whole-line text
 // edits, taken from the same dst rewrite leakfix fix uses and divided among
-// the findings the same way (engine.SplitFix), so that applying every fix
+// the findings the same way (fixpkg.SplitFix), so that applying every fix
 // (go vet -fix) writes what leakfix fix writes.
 //
 // Unlike leakfix fix, the analyzer cannot type-check its own output before
@@ -16,18 +16,16 @@
 package analyzer
 
 import (
+	"errors"
 	"fmt"
-	"go/ast"
 	"go/token"
-	"sort"
 	"strings"
 
 	"golang.org/x/tools/go/analysis"
 
-	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/ignore"
-	"github.com/leakfix/leakfix/internal/report"
-	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/internal/version"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -40,7 +38,7 @@ leakfix finds goroutines that loop on tickers, time.Tick, time.After or
 time.Sleep with no way to stop them. Its fix moves the stop and done signals
 into fields of the type that starts the work and adds a Shutdown method (or
 extends the type's Close or Stop) that ends the work and waits for it.`,
-	URL: report.HelpURI,
+	URL: version.HelpURI,
 	Run: run,
 }
 
@@ -66,19 +64,22 @@ func run(pass *analysis.Pass) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rp := &rules.Pass{Fset: pass.Fset, Pkg: pass.Pkg, Info: pass.TypesInfo, AllFiles: pass.Files}
-	for _, f := range pass.Files {
-		name := pass.Fset.File(f.Pos()).Name()
-		if ast.IsGenerated(f) || !withTests && strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		rp.Files = append(rp.Files, f)
+	// The driver hands over one package's syntax and types, not the means
+	// to load what a fix may import: the package has no Importer, so the
+	// fixes are offered unverified (see the package comment).
+	p := &fixpkg.Package{Path: pass.Pkg.Path(), Fset: pass.Fset, Syntax: pass.Files, Types: pass.Pkg, Info: pass.TypesInfo}
+	res := fixpkg.Run(p, fixpkg.Options{Rules: enabled, Tests: withTests, Fix: true, Edits: true,
+		Accept: func(name string, _ []byte) ([]byte, string) {
+			old, err := pass.ReadFile(name)
+			if err != nil {
+				return nil, "cannot read " + name + ": " + err.Error()
+			}
+			return old, ""
+		}})
+	if len(res.Errors) > 0 {
+		return nil, errors.Join(res.Errors...) // a rule that failed: the driver says so
 	}
-	var found []*rules.Finding
-	for _, r := range enabled {
-		found = append(found, r.Find(rp)...)
-	}
-	found, invalid := ignore.Filter(pass.Fset, rp.Files, found, enabled)
+	found, invalid := res.Found, res.Invalid
 	// In compact mode, a bad ignore comment on the line of a finding is
 	// told in the finding's message: one issue per line would hide one of
 	// them otherwise.
@@ -98,22 +99,22 @@ func run(pass *analysis.Pass) (any, error) {
 		}
 	}
 
-	unfixed, edits := fixes(pass, found)
 	for _, f := range found {
-		end, related := engine.Extent(pass.Files, f)
-		d := analysis.Diagnostic{Pos: f.Pos, End: end, Category: f.Rule, Message: f.Message, URL: report.HelpURI}
+		o := res.Outcome[f]
+		end, related := fixpkg.Extent(pass.Files, f)
+		d := analysis.Diagnostic{Pos: f.Pos, End: end, Category: f.Rule, Message: f.Message, URL: version.HelpURI}
 		if !compact {
 			for _, r := range related {
 				d.Related = append(d.Related, analysis.RelatedInformation{Pos: r.Pos, Message: r.Message})
 			}
 		}
-		switch why := unfixed[f]; {
+		switch {
 		case f.Unfixable != "":
 			d.Message += " (not fixed: " + f.Unfixable + ")"
-		case why != "":
-			d.Message += " (not fixed: " + why + ")"
-		case len(edits[f]) > 0:
-			d.SuggestedFixes = []analysis.SuggestedFix{{Message: "Make the work stoppable", TextEdits: textEdits(pass, edits[f])}}
+		case o.Reason != "":
+			d.Message += " (not fixed: " + o.Reason + ")"
+		case len(o.Edits) > 0:
+			d.SuggestedFixes = []analysis.SuggestedFix{{Message: "Make the work stoppable", TextEdits: textEdits(pass, o.Edits)}}
 		}
 		for _, p := range onLine[line(f.Pos)] {
 			d.Message += "; " + ignore.InvalidIgnore.Name + ": " + p
@@ -122,64 +123,13 @@ func run(pass *analysis.Pass) (any, error) {
 		pass.Report(d)
 	}
 	for _, d := range alone {
-		pass.Report(analysis.Diagnostic{Pos: d.Pos, End: d.End, Category: ignore.InvalidIgnore.Name, Message: d.Problem, URL: report.HelpURI})
+		pass.Report(analysis.Diagnostic{Pos: d.Pos, End: d.End, Category: ignore.InvalidIgnore.Name, Message: d.Problem, URL: version.HelpURI})
 	}
 	return nil, nil
 }
 
-// fixes rewrites the fixable findings together and divides the result
-// among them. It returns why a finding was not fixed, and each fixed
-// finding's edits.
-func fixes(pass *analysis.Pass, found []*rules.Finding) (map[*rules.Finding]string, map[*rules.Finding][]engine.Edit) {
-	unfixed := map[*rules.Finding]string{}
-	var plans []rules.Fix
-	byPlan := map[rules.Fix]*rules.Finding{}
-	for _, f := range found {
-		if f.Fix != nil {
-			plans = append(plans, f.Fix)
-			byPlan[f.Fix] = f
-		}
-	}
-	if len(plans) == 0 {
-		return unfixed, nil
-	}
-	pkg := &rewrite.Package{Path: pass.Pkg.Path(), Fset: pass.Fset, Files: pass.Files, Info: pass.TypesInfo, Types: pass.Pkg}
-	res, err := rewrite.Apply(pkg, plans)
-	if err != nil {
-		for _, f := range byPlan {
-			unfixed[f] = err.Error()
-		}
-		return unfixed, nil
-	}
-	files := res.Files
-	for _, fl := range res.Failures {
-		unfixed[byPlan[fl.Fix]] = fl.Reason
-	}
-	var changes []engine.Change
-	for name, content := range files {
-		old, err := pass.ReadFile(name)
-		if err != nil {
-			for _, f := range byPlan {
-				unfixed[f] = "cannot read " + name + ": " + err.Error()
-			}
-			return unfixed, nil
-		}
-		if string(old) != string(content) {
-			changes = append(changes, engine.Change{Path: name, Old: old, New: content})
-		}
-	}
-	var fixed []*rules.Finding
-	for _, f := range found {
-		if f.Fix != nil && unfixed[f] == "" {
-			fixed = append(fixed, f)
-		}
-	}
-	sort.Slice(fixed, func(i, j int) bool { return fixed[i].Pos < fixed[j].Pos })
-	return unfixed, engine.SplitFix(pkg, fixed, changes)
-}
-
 // textEdits turns whole-line edits into the driver's positions.
-func textEdits(pass *analysis.Pass, edits []engine.Edit) []analysis.TextEdit {
+func textEdits(pass *analysis.Pass, edits []fixpkg.Edit) []analysis.TextEdit {
 	var out []analysis.TextEdit
 	files := map[string]*token.File{}
 	for _, f := range pass.Files {

@@ -35,7 +35,7 @@ func TestGoldenIsLeakfixFix(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			src := filepath.Join("testdata", "src", c)
 			dir := module(t, src)
-			res, err := engine.Run(context.Background(), nil, engine.Options{Dir: dir, Fix: true})
+			res, err := engine.Run(context.Background(), nil, engine.Options{Dir: dir, Mode: engine.ModeDiff})
 			if err != nil {
 				t.Fatal(err)
 			}

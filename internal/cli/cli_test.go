@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/golden"
 	"github.com/leakfix/leakfix/internal/version"
 )
@@ -29,7 +30,7 @@ func TestFlags(t *testing.T) {
 		rules     []string
 		dir       string
 		build     []string
-		fix, wrt  bool
+		fix, wrt  bool   // ModeDiff, ModeFix
 		format    string // "" = text
 		edits     bool
 		platforms []string
@@ -46,12 +47,12 @@ func TestFlags(t *testing.T) {
 			report: "r.md", untrusted: true, platforms: []string{"linux/amd64", "windows/amd64"}},
 		{args: []string{"check", "--report", "r.md"}, wantError: "unknown flag: --report"},
 		{args: []string{"check", "--frobnicate"}, wantError: "unknown flag: --frobnicate"},
-		{args: []string{"check", "--format=sarif"}, format: "sarif", edits: true},
+		{args: []string{"check", "--format=sarif"}, format: "sarif", fix: true, edits: true},
 		{args: []string{"diff", "--format", "rdjsonl"}, format: "rdjsonl", fix: true, edits: true},
 		{args: []string{"check", "--format=xml"}, wantError: `unknown format "xml"`},
 		{args: []string{"check", "--new-from-rev=main", "--new-from-patch=p"}, wantError: "none of the others can be"},
 		{args: []string{"fix", "--format=json"}, wantError: "unknown flag: --format"},
-		{args: []string{"check", "-f", "json"}, format: "json", edits: true},
+		{args: []string{"check", "-f", "json"}, format: "json", fix: true, edits: true},
 		{args: []string{"diff", "-fgithub"}, format: "github", fix: true, edits: true},
 		{args: []string{"check", "--rules=-global-hook,-unstopped-ticker"}, rules: []string{"-global-hook", "-unstopped-ticker"}},
 		{args: []string{"check", "--new-from-merge-base=main", "--new-from-rev=main"}, wantError: "none of the others can be"},
@@ -80,7 +81,14 @@ func TestFlags(t *testing.T) {
 			if tt.format == "" && got.Format != "text" && got.Format != "" || tt.format != "" && got.Format != tt.format {
 				t.Errorf("format %q, want %q", got.Format, tt.format)
 			}
-			if e.Tests != tt.tests || e.Dir != tt.dir || e.Fix != tt.fix || e.Write != tt.wrt || e.Edits != tt.edits ||
+			mode := engine.ModeCheck
+			if tt.fix {
+				mode = engine.ModeDiff
+			}
+			if tt.wrt {
+				mode = engine.ModeFix
+			}
+			if e.Tests != tt.tests || e.Dir != tt.dir || e.Mode != mode || e.Edits != tt.edits ||
 				!reflect.DeepEqual(e.Rules, tt.rules) || !reflect.DeepEqual(e.BuildFlags, tt.build) ||
 				!reflect.DeepEqual(e.Platforms, tt.platforms) || e.Untrusted != tt.untrusted || got.Report != tt.report {
 				t.Errorf("engine options %+v", e)

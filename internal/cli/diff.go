@@ -25,7 +25,7 @@ says whether there is anything to change.
 Exit status: 0 no changes, 1 the diff is not empty, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Patterns = args
-			o.Engine.Fix = true
+			o.Engine.Mode = engine.ModeDiff
 			if err := checkFormat(o); err != nil {
 				return err
 			}

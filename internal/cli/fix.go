@@ -34,7 +34,7 @@ once replacing has begun it is finished, so each file is either old or new.
 Exit status: 0 everything found was fixed, 1 some findings were not fixed, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Patterns = args
-			o.Engine.Write = true
+			o.Engine.Mode = engine.ModeFix
 			if runF != nil {
 				return runF(o)
 			}

@@ -274,13 +274,17 @@ func addFormatFlag(cmd *cobra.Command, o *Options, what string) {
 }
 
 // checkFormat rejects an unknown --format and, for the formats that carry
-// fixes, asks the engine for each finding's edits.
+// fixes, asks the engine for each finding's edits: a check then computes
+// the fixes as diff does, and still writes nothing.
 func checkFormat(o *Options) error {
 	if !report.Known(o.Format) {
 		return fmt.Errorf("unknown format %q; known formats: %s", o.Format, strings.Join(report.Formats, ", "))
 	}
 	if o.Format != "text" {
 		o.Engine.Edits = true
+		if o.Engine.Mode == engine.ModeCheck {
+			o.Engine.Mode = engine.ModeDiff
+		}
 	}
 	return nil
 }

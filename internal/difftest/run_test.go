@@ -109,7 +109,7 @@ func runBatch(t *testing.T, groups [][]*program, race bool) []*outcome {
 	}
 
 	// The fix, as leakfix fix makes it.
-	res, err := engine.Run(context.Background(), []string{"./..."}, engine.Options{Dir: dir, Fix: true})
+	res, err := engine.Run(context.Background(), []string{"./..."}, engine.Options{Dir: dir, Mode: engine.ModeDiff})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/txtar"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -111,7 +112,7 @@ func BenchmarkLoad(b *testing.B) {
 			isKept[p] = true
 		}
 		loop(b, func() {
-			c := &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Info: fullInfo}
+			c := &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Info: fixpkg.FullInfo}
 			err := c.Check(ctx, roots, func(p *packages.Package) load.Need {
 				if isKept[p] {
 					return load.Full
@@ -178,8 +179,8 @@ func BenchmarkFind(b *testing.B) {
 	b.ReportMetric(float64(n), "findings")
 }
 
-// BenchmarkRewrite measures fixing, with verification, on a module of
-// copies of the golden cases.
+// BenchmarkRewrite measures finding and fixing, with verification, on a
+// module of copies of the golden cases.
 func BenchmarkRewrite(b *testing.B) {
 	dir := goldenModule(b, 10)
 	ctx := context.Background()
@@ -195,13 +196,8 @@ func BenchmarkRewrite(b *testing.B) {
 			if len(p.Errors) > 0 {
 				b.Fatalf("%s: %v", p.ID, p.Errors)
 			}
-			pass := &rules.Pass{Fset: p.Fset, Pkg: p.Types, Info: p.TypesInfo, Files: p.Syntax, AllFiles: p.Syntax}
-			found := rules.UnstoppableLoop.Find(pass)
-			if len(found) == 0 {
-				continue
-			}
-			changes, _, _ := fix(p, found, v)
-			fixed += len(changes)
+			res := fixpkg.Run(v.view(p, nil), fixpkg.Options{Rules: []*rules.Rule{rules.UnstoppableLoop}, Fix: true})
+			fixed += len(res.Files)
 		}
 	})
 	if fixed == 0 {

@@ -55,49 +55,16 @@ func describeFindings(fs []Finding) string {
 	return b.String()
 }
 
-// TestCacheGivesSameResult runs every golden case and the prefilter's edge
-// cases three times: without the cache, with an empty one, and with the
-// one the second run filled. The third run must read every package from
-// the cache and report exactly what the first did, for check and for diff.
-func TestCacheGivesSameResult(t *testing.T) {
-	names, err := filepath.Glob("../../testdata/golden/*.txtar")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	archives := map[string]*txtar.Archive{"edges": txtar.Parse([]byte(edges))}
-	for _, name := range names {
-		a, err := txtar.ParseFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		archives[strings.TrimSuffix(filepath.Base(name), ".txtar")] = a
-	}
-	for name, a := range archives {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			dir := writeArchive(t, a)
-			settings := []Options{{}, {Edits: true}}
-			if name == "edges" {
-				// The golden cases' tests call the Shutdown the fix adds:
-				// with Tests, they do not compile before it.
-				settings = append(settings, Options{Tests: true})
-			}
-			for _, opts := range settings {
-				want := runIn(t, dir, "", opts)
-				cacheDir := t.TempDir()
-				first := runIn(t, dir, cacheDir, opts)
-				second := runIn(t, dir, cacheDir, opts)
-				if diff := sameResult(first, want); diff != "" {
-					t.Errorf("%+v: with an empty cache: %s", opts, diff)
-				}
-				if diff := sameResult(second, want); diff != "" {
-					t.Errorf("%+v: from the cache: %s", opts, diff)
-				}
-				if first.Cached != 0 || second.Cached != second.Packages || second.Packages == 0 {
-					t.Errorf("%+v: %d of %d packages from an empty cache, then %d of %d", opts, first.Cached, first.Packages, second.Cached, second.Packages)
-				}
-			}
-		})
+// TestCacheEdges runs the prefilter's edge cases three times: without the
+// cache, with an empty one, and with the one the second run filled. The
+// third run must read every package from the cache and report exactly what
+// the first did, for check, diff and check with tests. (The golden cases,
+// whose tests do not compile before the fix, are run so by
+// TestGoldenLoadPaths without tests.)
+func TestCacheEdges(t *testing.T) {
+	dir := writeArchive(t, txtar.Parse([]byte(edges)))
+	for _, opts := range []Options{{}, {Mode: ModeDiff, Edits: true}, {Tests: true}} {
+		compareCached(t, dir, opts, runIn(t, dir, "", opts))
 	}
 }
 
@@ -207,8 +174,8 @@ func TestCacheThenFix(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
 	cacheDir := t.TempDir()
 	runIn(t, dir, cacheDir, Options{})
-	want := runIn(t, dir, "", Options{Edits: true})
-	got := runIn(t, dir, cacheDir, Options{Edits: true})
+	want := runIn(t, dir, "", Options{Mode: ModeDiff, Edits: true})
+	got := runIn(t, dir, cacheDir, Options{Mode: ModeDiff, Edits: true})
 	if diff := sameResult(got, want); diff != "" {
 		t.Error(diff)
 	}
@@ -296,7 +263,7 @@ func TestTuneGC(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
 	old := debug.SetGCPercent(137)
 	defer debug.SetGCPercent(old)
-	for _, opts := range []Options{{TuneGC: true}, {TuneGC: true, Edits: true}} {
+	for _, opts := range []Options{{TuneGC: true}, {TuneGC: true, Mode: ModeDiff, Edits: true}} {
 		runIn(t, dir, "", opts)
 		if got := debug.SetGCPercent(137); got != 137 {
 			t.Errorf("%+v: after the run the GC target is %d, want 137 as before", opts, got)

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"go/token"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -28,17 +30,15 @@ type Options struct {
 	Tests bool
 	// Rules lists the rules to run by name; empty means all.
 	Rules []string
-	// Fix computes a fix for every finding that has one; Result.Changes
-	// holds the new file contents.
-	Fix bool
-	// Write writes the fixed files to disk. It implies Fix.
-	Write bool
+	// Mode says whether the run only reports (ModeCheck, the zero value),
+	// also computes the fixes (ModeDiff) or also writes them (ModeFix).
+	Mode Mode
 	// BuildFlags are passed to the go command (e.g. -tags=integration).
 	BuildFlags []string
 	// Env is the go command's environment; nil means os.Environ().
 	Env []string
 	// Edits also divides each package's fix among its findings, as
-	// Finding.Edits. It implies Fix.
+	// Finding.Edits. It needs the fixes: ModeDiff or ModeFix.
 	Edits bool
 	// Keep, when set, decides which findings are reported and fixed, from
 	// the rule and the first and last position of the reported statement;
@@ -70,6 +70,19 @@ type Options struct {
 	typedOnly bool
 }
 
+// A Mode is what a run does with what it finds.
+type Mode int
+
+const (
+	// ModeCheck reports the findings and changes nothing.
+	ModeCheck Mode = iota
+	// ModeDiff also computes a fix for every finding that has one;
+	// Result.Changes holds the new file contents, and nothing is written.
+	ModeDiff
+	// ModeFix also writes the fixed files to disk.
+	ModeFix
+)
+
 // Progress says how far a run has got.
 type Progress struct {
 	Platform string // GOOS/GOARCH being analysed; "" for the default
@@ -99,9 +112,9 @@ type Finding struct {
 	Rule    string
 	Pos     token.Position // Filename is absolute
 	Message string
-	Fixed   bool           // a fix was computed (and written, when Options.Write is set)
+	Fixed   bool           // a fix was computed (and written, with ModeFix)
 	Unfixed string         // why no fix was made; empty when Fixed or when fixes were not asked for
-	Fixable bool           // the rule offers a fix and, with Options.Fix, it was made (not dropped)
+	Fixable bool           // the rule offers a fix and, with ModeDiff or ModeFix, it was made (not dropped)
 	Package string         // import path
 	End     token.Position // end of the reported statement
 	Related []Related      // other places that explain the finding
@@ -137,6 +150,9 @@ type Change struct {
 	New     []byte
 	Package string // import path of the package the file belongs to
 }
+
+// An Edit replaces whole lines of a file (see fixpkg.Edit).
+type Edit = fixpkg.Edit
 
 // Result is what a run found and changed.
 type Result struct {
@@ -174,8 +190,8 @@ func (e *PosError) Error() string {
 // whole run is repeated per platform on the output of the previous one, and
 // the findings are merged.
 func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) {
-	if opts.Write || opts.Edits {
-		opts.Fix = true
+	if opts.Edits && opts.Mode == ModeCheck {
+		return nil, errors.New("Options.Edits divides the fixes among the findings: it needs ModeDiff or ModeFix")
 	}
 	enabled, err := selectRules(opts.Rules)
 	if err != nil {
@@ -233,11 +249,11 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 		return nil, err
 	}
 	r.unmatched(units)
-	if opts.Fix && len(platforms) > 1 {
+	if opts.Mode != ModeCheck && len(platforms) > 1 {
 		r.verifyPlatforms(platforms, units, base)
 	}
 	res := r.finish(units)
-	if opts.Write {
+	if opts.Mode == ModeFix {
 		res.Errors = append(res.Errors, writeAll(ctx, res.Changes)...)
 	}
 	return res, nil
@@ -294,7 +310,7 @@ func (r *run) finish(units []unit) *Result {
 	})
 	for i := range res.Findings {
 		f := &res.Findings[i]
-		if r.opts.Fix && !f.Fixed {
+		if r.fixing() && !f.Fixed {
 			f.Fixable = false
 		}
 		// Reasons quote the type checker and the go command, which name
@@ -378,8 +394,18 @@ func selectRules(names []string) ([]*rules.Rule, error) {
 
 // Rel returns path relative to dir when it lies below it.
 func Rel(dir, path string) string {
-	if rel, err := filepath.Rel(dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if rel, ok := relBelow(dir, path); ok {
 		return rel
 	}
 	return path
+}
+
+// relBelow returns path relative to root, and whether path lies in root or
+// below it.
+func relBelow(root, path string) (string, bool) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }

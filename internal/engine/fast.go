@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
 )
 
@@ -167,7 +168,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			Sizes:    sizes,
 			Overlay:  overlay,
 			Parse:    scanOnce,
-			Info:     fullInfo,
+			Info:     fixpkg.FullInfo,
 			Progress: func(done, total int) { r.stage(pl, StageChecking, done, total) },
 		}
 		need := func(p *packages.Package) load.Need {
@@ -219,7 +220,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			}
 		}
 		for i := range roots {
-			if how[i] == check && len(out.pkgs[i].Errors) > 0 && slices.ContainsFunc(out.pkgs[i].Syntax, importsC) {
+			if how[i] == check && len(out.pkgs[i].Errors) > 0 && slices.ContainsFunc(out.pkgs[i].Syntax, load.ImportsC) {
 				how[i] = reloadIt
 			}
 		}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -51,13 +52,13 @@ func FuzzFix(f *testing.F) {
 			t.Fatalf("the generator made code that does not compile: %v\n%s", err, src)
 		}
 		v := &verifier{ctx: context.Background(), known: std}
-		found, files, why, later := fixAll(pkg, v)
-		for f, reason := range why {
-			if strings.HasPrefix(reason, "the fix would not compile") || strings.Contains(reason, "rewriter failed") {
-				t.Fatalf("%s: %s\ninput:\n%s", pkg.Fset.Position(f.Pos), reason, src)
+		res := fixAll(pkg, v)
+		for f, o := range res.Outcome {
+			if strings.Contains(o.Reason, "would not compile") || strings.Contains(o.Reason, "rewriter failed") {
+				t.Fatalf("%s: %s\ninput:\n%s", pkg.Fset.Position(f.Pos), o.Reason, src)
 			}
 		}
-		out, changed := files[fuzzFile]
+		out, changed := res.Files[fuzzFile]
 		if !changed {
 			return
 		}
@@ -70,14 +71,15 @@ func FuzzFix(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the output does not type-check: %v\ninput:\n%s\noutput:\n%s", err, src, out)
 		}
-		unfixed := -len(later) // fixed once the others were
-		for _, f := range found {
-			if f.Fix == nil || why[f] != "" {
+		unfixed := 0
+		for _, f := range res.Found {
+			if !res.Outcome[f].Fixed {
 				unfixed++
 			}
 		}
-		found2, files2, _, _ := fixAll(pkg2, v)
-		if again, ok := files2[fuzzFile]; ok && !bytes.Equal(again, out) {
+		res2 := fixAll(pkg2, v)
+		found2 := res2.Found
+		if again, ok := res2.Files[fuzzFile]; ok && !bytes.Equal(again, out) {
 			t.Fatalf("a second fix changed the output\ninput:\n%s\nfirst:\n%s\nsecond:\n%s", src, out, again)
 		}
 		if len(found2) != unfixed {
@@ -93,29 +95,10 @@ func FuzzFix(f *testing.F) {
 
 const fuzzFile = "/fuzz/p.go"
 
-// fixAll runs the rule and the engine's fix (rewrite, verify, settle) on pkg.
-func fixAll(pkg *packages.Package, v *verifier) ([]*rules.Finding, map[string][]byte, map[*rules.Finding]string, map[string]rewrite.Done) {
-	pass := &rules.Pass{Fset: pkg.Fset, Files: pkg.Syntax, AllFiles: pkg.Syntax, Pkg: pkg.Types, Info: pkg.TypesInfo}
-	found := rules.UnstoppableLoop.Find(pass)
-	var fixable []*rules.Finding
-	for _, f := range found {
-		if f.Fix != nil {
-			fixable = append(fixable, f)
-		}
-	}
-	if len(fixable) == 0 {
-		return found, nil, nil, nil
-	}
-	files, why, _ := fix(pkg, fixable, v)
-	var later map[string]rewrite.Done
-	if len(files) > 0 {
-		allowed := map[string]bool{}
-		for _, f := range found {
-			allowed[goKey(pkg, f.Pos)] = true
-		}
-		files, later = settle(pkg, files, []*rules.Rule{rules.UnstoppableLoop}, func(string) bool { return true }, allowed, v)
-	}
-	return found, files, why, later
+// fixAll runs the rule and the per-package core's fix (rewrite, verify,
+// settle) on pkg.
+func fixAll(pkg *packages.Package, v *verifier) *fixpkg.Result {
+	return fixpkg.Run(v.view(pkg, nil), fixpkg.Options{Rules: []*rules.Rule{rules.UnstoppableLoop}, Fix: true})
 }
 
 var (
@@ -151,7 +134,7 @@ func typeCheck(src string, std map[string]*types.Package) (*packages.Package, er
 	if err != nil {
 		return nil, err
 	}
-	info := fullInfo()
+	info := fixpkg.FullInfo()
 	imports := map[string]*packages.Package{}
 	conf := types.Config{
 		GoVersion: "go1.26",

@@ -250,14 +250,3 @@ func binaryID(name string) (string, error) {
 	}
 	return fmt.Sprintf("binary %x", h.Sum(nil)), nil
 }
-
-// lookupEnv returns the last value of name in env, as the go command reads it.
-func lookupEnv(env []string, name string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
-			v = val
-		}
-	}
-	return v
-}

@@ -142,7 +142,7 @@ func listKey(dir string, patterns []string, opts Options, env []string) (cache.K
 // what of env it reads: every GO and CGO_ variable, HOME, PATH and
 // XDG_CONFIG_HOME, and the file go env -w writes.
 func goEnvKey(h hash.Hash, env []string) error {
-	goBin, err := lookPath("go", lookupEnv(env, "PATH"))
+	goBin, err := lookPath("go", getEnv(env, "PATH"))
 	if err != nil {
 		return err
 	}
@@ -159,9 +159,9 @@ func goEnvKey(h hash.Hash, env []string) error {
 			field(h, "env", kv)
 		}
 	}
-	cfg := lookupEnv(env, "XDG_CONFIG_HOME")
+	cfg := getEnv(env, "XDG_CONFIG_HOME")
 	if cfg == "" {
-		cfg = filepath.Join(lookupEnv(env, "HOME"), ".config")
+		cfg = filepath.Join(getEnv(env, "HOME"), ".config")
 	}
 	data, _ := os.ReadFile(filepath.Join(cfg, "go", "env")) // go env -w writes here
 	field(h, "goenv", string(data))

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
 )
 
@@ -77,7 +78,7 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 	if sizesErr != nil {
 		return nil, nil, driverError(dir, patterns, sizesErr)
 	}
-	newInfo := fullInfo
+	newInfo := fixpkg.FullInfo
 	if !info {
 		newInfo = func() *types.Info { return nil }
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -104,7 +105,7 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			continue
 		}
 		parsed = append(parsed, f)
-		if importsC(f) {
+		if load.ImportsC(f) {
 			continue
 		}
 		if ast.IsGenerated(f) {
@@ -259,15 +260,6 @@ func (s *scan) call(fn string, instance bool) {
 	if instance {
 		s.instanceCalls[fn] = true
 	}
-}
-
-func importsC(f *ast.File) bool {
-	for _, imp := range f.Imports {
-		if path, err := strconv.Unquote(imp.Path.Value); err == nil && path == "C" {
-			return true
-		}
-	}
-	return false
 }
 
 // needsTypes reports whether any of the enabled rules could report on p: s

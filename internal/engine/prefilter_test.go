@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"golang.org/x/tools/go/packages"
@@ -300,6 +299,15 @@ func kept(t *testing.T, dir string, patterns []string, opts Options) map[string]
 func checkPrefilter(t *testing.T, dir string, patterns []string, opts Options) *Result {
 	t.Helper()
 	want := reference(t, dir, patterns, opts)
+	comparePrefilter(t, dir, patterns, opts, runIn(t, dir, "", opts, patterns...), want)
+	return want
+}
+
+// comparePrefilter requires of the syntactic pass that it keep every
+// package the reference (want) reports on, and of Run's result (got) that
+// it be the reference's.
+func comparePrefilter(t *testing.T, dir string, patterns []string, opts Options, got, want *Result) {
+	t.Helper()
 	keep := kept(t, dir, patterns, opts)
 	for _, f := range want.Findings {
 		id := f.Package
@@ -310,11 +318,6 @@ func checkPrefilter(t *testing.T, dir string, patterns []string, opts Options) *
 			t.Errorf("the syntactic pass drops %s, which has a finding: %s", f.Package, f.Message)
 		}
 	}
-	opts.Dir = dir
-	got, err := Run(context.Background(), patterns, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !reflect.DeepEqual(got.Findings, want.Findings) {
 		t.Errorf("Run found\n%v\nwant (full typed analysis)\n%v", got.Findings, want.Findings)
 	}
@@ -322,7 +325,6 @@ func checkPrefilter(t *testing.T, dir string, patterns []string, opts Options) *
 		t.Errorf("Run: %d packages, %d generated files, errors %v; full typed analysis: %d, %d, %v",
 			got.Packages, got.Generated, got.Errors, want.Packages, want.Generated, want.Errors)
 	}
-	return want
 }
 
 func TestPrefilterEdges(t *testing.T) {
@@ -357,33 +359,6 @@ func TestPrefilterEdges(t *testing.T) {
 	}
 }
 
-func TestPrefilterGolden(t *testing.T) {
-	names, err := filepath.Glob("../../testdata/golden/*.txtar")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	var found, fixed atomic.Int64
-	t.Run("cases", func(t *testing.T) {
-		for _, name := range names {
-			t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
-				t.Parallel()
-				a, err := txtar.ParseFile(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				dir := writeArchive(t, a)
-				for _, tests := range []bool{false, true} {
-					found.Add(int64(len(checkPrefilter(t, dir, []string{"./..."}, Options{Tests: tests}).Findings)))
-				}
-				fixed.Add(int64(checkRefix(t, dir, []string{"./..."}, Options{Edits: true})))
-			})
-		}
-	})
-	if found.Load() == 0 || fixed.Load() == 0 {
-		t.Errorf("the golden cases have %d findings, %d fixed; the test proves nothing", found.Load(), fixed.Load())
-	}
-}
-
 // checkRefix fixes the packages as Run does, finding on the fast load and
 // loading again with types only the packages to fix and their importers,
 // and as the reference does, with every package typed: the findings (with
@@ -392,11 +367,13 @@ func TestPrefilterGolden(t *testing.T) {
 func checkRefix(t *testing.T, dir string, patterns []string, opts Options) int {
 	t.Helper()
 	want := reference(t, dir, patterns, opts)
-	opts.Dir = dir
-	got, err := Run(context.Background(), patterns, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	compareRefix(t, runIn(t, dir, "", opts, patterns...), want)
+	return countFixed(want)
+}
+
+// compareRefix requires of a fix's result (got) the reference's (want).
+func compareRefix(t *testing.T, got, want *Result) {
+	t.Helper()
 	if !reflect.DeepEqual(got.Findings, want.Findings) {
 		t.Errorf("fix found\n%+v\nwant (full typed analysis)\n%+v", got.Findings, want.Findings)
 	}
@@ -406,13 +383,6 @@ func checkRefix(t *testing.T, dir string, patterns []string, opts Options) int {
 	if got.Packages != want.Packages || len(got.Errors) != len(want.Errors) {
 		t.Errorf("fix: %d packages, errors %v; full typed analysis: %d, %v", got.Packages, got.Errors, want.Packages, want.Errors)
 	}
-	n := 0
-	for _, f := range want.Findings {
-		if f.Fixed {
-			n++
-		}
-	}
-	return n
 }
 
 // TestPrefilterStd checks the syntactic pass on the standard library, where
@@ -528,7 +498,7 @@ import "example.com/golden/p"
 // StartW starts the second.
 func StartW() *p.T { return p.NewW() }
 `)))
-	opts := Options{Edits: true, Platforms: []string{"linux/amd64", "windows/amd64"}}
+	opts := Options{Mode: ModeDiff, Edits: true, Platforms: []string{"linux/amd64", "windows/amd64"}}
 	if n := checkRefix(t, dir, []string{"./..."}, opts); n != 2 {
 		t.Errorf("%d findings fixed, want 2 (one on each platform)", n)
 	}

@@ -191,7 +191,7 @@ func NewU() *U {
 				tt.setup(t, dir)
 			}
 			opts := tt.opts
-			opts.Dir, opts.Write = dir, true
+			opts.Dir, opts.Mode = dir, ModeFix
 			res, err := Run(context.Background(), tt.patterns, opts)
 			if err != nil {
 				t.Fatal(err)

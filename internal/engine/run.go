@@ -1,25 +1,15 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"go/ast"
-	"go/token"
 	"go/types"
-	"os"
-	"path/filepath"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
-	"github.com/leakfix/leakfix/internal/ignore"
-	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -76,6 +66,9 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 		unused: map[findingKey]int{}, platforms: 1,
 	}
 }
+
+// fixing reports whether the run computes fixes.
+func (r *run) fixing() bool { return r.opts.Mode != ModeCheck }
 
 func (r *run) addErr(err error) {
 	if key := err.Error(); !r.errs[key] {
@@ -144,10 +137,53 @@ func (r *run) pass(pl platform, u unit, env []string) {
 // passOnce runs a pass and reports whether it must be run again because
 // an earlier platform's fix turned out not to compile on this one.
 func (r *run) passOnce(pl platform, u unit, env []string) bool {
-	var pkgs []*packages.Package
-	fl := &fastLoad{}
-	var err error
 	fast := r.fast()
+	pkgs, fl, ok := r.load(pl, u, env, fast)
+	if !ok {
+		return false
+	}
+	// An earlier platform's fix that breaks this one is withdrawn, and the
+	// pass starts again without it.
+	if len(r.overlay) > 0 && r.dropBreaking(pl, u, env, pkgs) {
+		return true
+	}
+	r.countMatches(u, pkgs)
+	r.loaded += len(pkgs)
+	r.progress(pl)
+
+	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	if fl.checker != nil {
+		v.source = r.stdFrom(fl.checker, u.dir, env)
+	}
+	// The fast load has the types only of the packages a rule could report
+	// on, too few to verify a fix against its importers: it finds without
+	// fixing, and refix loads again with types, and fixes, the packages
+	// that have something to fix and those that import them.
+	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.fixing() && !fast, true)
+	if r.fixing() && fast {
+		if clean, fixes, v, ok = r.refix(pl, u, env, fl, fixes); !ok {
+			return false
+		}
+	}
+	if r.fixing() {
+		r.verifyImporters(clean, fixes, v)
+		if !r.opts.Tests { // with Tests, the tests were loaded and verifyImporters checked them
+			r.verifyTests(u, env, fixes)
+		}
+	}
+	r.wire(clean, fixes)
+	for _, pf := range fixes {
+		r.merge(pf)
+	}
+	return false
+}
+
+// load loads the unit's packages for a pass: with the fast load, or every
+// package with types. When the load fails, it reports why and marks the
+// unit's patterns as failed (the error says why they matched nothing).
+func (r *run) load(pl platform, u unit, env []string, fast bool) (pkgs []*packages.Package, fl *fastLoad, ok bool) {
+	fl = &fastLoad{}
+	var err error
 	r.tuneGC(fast)
 	r.keys = map[string]cache.Key{} // only the fast load keys packages; a key is good for its own pass
 	if fast {
@@ -161,20 +197,19 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 		if r.ctx.Err() == nil {
 			r.addErr(err)
 		}
-		// The error says why the unit's patterns matched nothing.
 		for _, origins := range u.origins {
 			for _, o := range origins {
 				r.failed[o] = true
 			}
 		}
-		return false
+		return nil, nil, false
 	}
-	// An earlier platform's fix that breaks this one is withdrawn, and the
-	// pass starts again without it.
-	if len(r.overlay) > 0 && r.dropBreaking(pl, u, env, pkgs) {
-		return true
-	}
+	return pkgs, fl, true
+}
 
+// countMatches counts, for each of the user's patterns, the packages of the
+// unit it matched, so that a pattern that matched none is reported.
+func (r *run) countMatches(u unit, pkgs []*packages.Package) {
 	for pattern, origins := range u.origins {
 		n := 0
 		for _, pkg := range pkgs {
@@ -186,34 +221,6 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 			r.matched[o] += n
 		}
 	}
-	r.loaded += len(pkgs)
-	r.progress(pl)
-
-	v := newVerifier(r.ctx, u.dir, env, pkgs...)
-	if fl.checker != nil {
-		v.source = r.stdFrom(fl.checker, u.dir, env)
-	}
-	clean, fixes := r.analyseAll(pl, u, pkgs, fl, v, r.opts.Fix && !fast, true)
-	if r.opts.Fix && fast {
-		// The fast load found what there is to fix, without fixing it:
-		// the packages that have something to fix, and those that import
-		// them, are type-checked again and fixed.
-		var ok bool
-		if clean, fixes, v, ok = r.refix(pl, u, env, fl, fixes); !ok {
-			return false
-		}
-	}
-	if r.opts.Fix {
-		r.verifyImporters(clean, fixes, v)
-		if !r.opts.Tests {
-			r.verifyTests(u, env, fixes)
-		}
-	}
-	r.wire(clean, fixes)
-	for _, pf := range fixes {
-		r.merge(pf)
-	}
-	return false
 }
 
 // analyseAll analyses the loaded packages, fixing what it finds when
@@ -268,121 +275,6 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fast
 	return clean, fixes
 }
 
-// refix takes the outcome of a pass over the fast load, which found but did
-// not fix, and fixes it: the packages with a finding to fix and every
-// listed package that imports one of them are type-checked again from
-// source and analysed with fixes, so that the fixes can be verified
-// against their importers and their starters' callers found, as after a
-// full load; the other packages keep what the fast pass found. It returns
-// the reloaded packages, every package's outcome and a verifier for the
-// reloaded packages; ok is false when the pass was cancelled or could not
-// load them again.
-func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
-	fixable := map[*packages.Package]bool{}
-	for _, pf := range found {
-		for _, f := range pf.findings {
-			if f.Fixable {
-				fixable[pf.pkg] = true
-			}
-		}
-	}
-	if len(fixable) == 0 {
-		return nil, found, nil, true
-	}
-	again := importersOf(fl.pkgs, fixable)
-	r.tuneGC(false)
-	// The types the fast load checked serve again, but for those of the
-	// packages to fix again and of what imports them: those are checked
-	// anew, in full. What cannot be checked that way is loaded by
-	// go/packages.
-	overlay := r.snapshot()
-	byID := map[string]*packages.Package{}
-	if c := fl.checker; c != nil {
-		ids := map[string]bool{}
-		for _, p := range again {
-			ids[p.ID] = true
-		}
-		c.Forget(ids)
-		if err := c.Check(r.ctx, again, func(*packages.Package) load.Need { return load.Full }); err != nil {
-			return nil, nil, nil, false
-		}
-		for _, p := range again {
-			if t, ok := c.Package(p); ok {
-				byID[p.ID] = t
-			}
-		}
-	}
-	fromSource := len(byID) == len(again)
-	if !fromSource {
-		var err error
-		if byID, err = reload(r.ctx, u.dir, u.patterns, again, r.opts, env, overlay, nil, nil); err != nil {
-			if r.ctx.Err() == nil {
-				r.addErr(err)
-			}
-			return nil, nil, nil, false
-		}
-	}
-	typed := make([]*packages.Package, len(again))
-	inAgain := map[string]bool{}
-	for i, p := range again {
-		inAgain[p.ID] = true
-		if typed[i] = byID[p.ID]; typed[i] == nil {
-			failed := *p
-			failed.Errors = append(append([]packages.Error{}, p.Errors...), packages.Error{Pos: "-", Msg: "the package could not be loaded again with types"})
-			typed[i] = &failed
-		}
-	}
-	for _, pf := range found {
-		if !inAgain[pf.pkg.ID] {
-			fixes = append(fixes, pf)
-		}
-	}
-	v = newVerifier(r.ctx, u.dir, env, typed...)
-	if fromSource {
-		v.source = r.stdFrom(fl.checker, u.dir, env)
-	}
-	clean, refixed := r.analyseAll(pl, u, typed, &fastLoad{}, v, true, false)
-	if r.ctx.Err() != nil {
-		return nil, nil, nil, false
-	}
-	return clean, append(fixes, refixed...), v, true
-}
-
-// importersOf returns, in pkgs' order, the packages of pkgs that are in
-// set or import one of them, directly or through other packages. Packages
-// are told apart by ID: the fast load's typed packages are copies of the
-// listed ones that the import graph links.
-func importersOf(pkgs []*packages.Package, set map[*packages.Package]bool) []*packages.Package {
-	ids := map[string]bool{}
-	for p := range set {
-		ids[p.ID] = true
-	}
-	reaches := map[string]bool{}
-	seen := map[string]bool{}
-	var visit func(p *packages.Package) bool
-	visit = func(p *packages.Package) bool {
-		if seen[p.ID] {
-			return reaches[p.ID]
-		}
-		seen[p.ID] = true
-		r := ids[p.ID]
-		for _, dep := range p.Imports {
-			if visit(dep) {
-				r = true
-			}
-		}
-		reaches[p.ID] = r
-		return r
-	}
-	var out []*packages.Package
-	for _, p := range pkgs {
-		if visit(p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // fastGCPercent is the garbage collector's target while a pass keeps only
 // the syntax and types of the packages a rule could report on: collecting
 // less often saves a quarter of the CPU time of a check of std, for a few
@@ -416,425 +308,7 @@ func (r *run) snapshot() map[string][]byte {
 	return m
 }
 
-// vendored reports whether pkg lies in a vendor directory of its module
-// (or of the run's directory): leakfix never reports or edits vendored code.
-func (r *run) vendored(pkg *packages.Package) bool {
-	root := r.dir
-	if pkg.Module != nil && pkg.Module.Dir != "" {
-		root = pkg.Module.Dir
-	}
-	rel, err := filepath.Rel(root, pkg.Dir)
-	if err != nil || pkg.Dir == "" {
-		return false
-	}
-	for _, elem := range strings.Split(filepath.ToSlash(rel), "/") {
-		if elem == "vendor" {
-			return true
-		}
-	}
-	return false
-}
-
-// analyse runs the rules on one package and, when asked, fixes what they
-// found. It returns nil when nothing was found.
-func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
-	goFiles := map[string]bool{}
-	for _, f := range pkg.GoFiles {
-		goFiles[f] = true
-	}
-	for _, f := range pkg.IgnoredFiles {
-		if strings.HasSuffix(f, ".go") && (r.opts.Tests || !strings.HasSuffix(f, "_test.go")) {
-			r.excluded[f] = true
-		}
-	}
-	pass := &rules.Pass{Fset: pkg.Fset, Pkg: pkg.Types, Info: pkg.TypesInfo, AllFiles: pkg.Syntax}
-	if pkg.Module != nil {
-		pass.GoVersion = pkg.Module.GoVersion
-	}
-	cgo := map[*token.File]bool{} // files cgo translated from a user's file, or that import "C"
-	cgoFiles := map[string]bool{} // the files of the package that import "C"
-	generated := map[string]bool{}
-	for _, f := range pkg.Syntax {
-		tf := pkg.Fset.File(f.Pos())
-		name := tf.Name()
-		switch {
-		case goFiles[name] && importsC(f):
-			// A file with import "C", type-checked from source as it
-			// is: its findings are reported, but it is not rewritten.
-			r.seen[name] = true
-			cgo[tf], cgoFiles[name] = true, true
-			pass.Files = append(pass.Files, f)
-		case goFiles[name]:
-			r.seen[name] = true
-			if ast.IsGenerated(f) {
-				generated[name] = true
-				if !r.gen[name] {
-					r.gen[name] = true
-					r.res.Generated++
-				}
-				continue
-			}
-			pass.Files = append(pass.Files, f)
-		default:
-			// A file with import "C" is compiled from cgo's translation,
-			// whose //line comments lead back to the user's file: its
-			// findings are reported there, but it cannot be rewritten.
-			if user := pkg.Fset.PositionFor(f.Package, true).Filename; goFiles[user] {
-				r.seen[user] = true
-				cgo[tf] = true
-				pass.Files = append(pass.Files, f)
-			}
-		}
-	}
-	// A pass that does not fix applies Options.Keep to what it found, once
-	// that is cached (r.found); one that fixes, before it plans the fixes.
-	keepIt := r.opts.Keep
-	if !fixing {
-		keepIt = nil
-	}
-	var found []*rules.Finding
-	failed := false
-	for _, rule := range r.rules {
-		fs, err := find(rule, pass)
-		if err != nil {
-			failed = true
-			r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
-		}
-		found = append(found, fs...)
-	}
-	// Suppression sees every finding, so that an ignore comment covering
-	// one that Keep drops is not taken for one that matches nothing.
-	found, invalid := suppress(pkg, pass, found, r.rules) // invalid: findings about //leakfix:ignore comments
-	if keepIt != nil {
-		found = slices.DeleteFunc(found, func(f *rules.Finding) bool { return !keep(pkg, f, keepIt) })
-	}
-	if fixing {
-		invalid = r.keepInvalid(invalid)
-	}
-	if len(found) == 0 && len(invalid) == 0 {
-		if !fixing && !failed {
-			r.store(pkg, nil, names(generated))
-		}
-		return nil
-	}
-
-	pf := &pkgFix{pkg: pkg, found: found, extra: invalid}
-	var fixable []*rules.Finding
-	unfixed := map[*rules.Finding]string{}
-	for _, f := range found {
-		switch {
-		case f.Fix == nil:
-		case cgo[pkg.Fset.File(f.Pos)]:
-			unfixed[f] = "the loop is in a file that uses cgo, which leakfix does not rewrite"
-		default:
-			fixable = append(fixable, f)
-		}
-	}
-	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
-	if fixing && len(fixable) > 0 {
-		files, why, done := fix(pkg, fixable, v)
-		pf.done = done
-		for f, reason := range why {
-			unfixed[f] = reason
-		}
-		if len(files) > 0 {
-			reported := func(name string) bool { return goFiles[name] && !generated[name] && !cgoFiles[name] }
-			allowed := map[string]bool{}
-			for _, f := range found {
-				if key := goKey(pkg, f.Pos); key != "" {
-					allowed[key] = true
-				}
-			}
-			var later map[string]rewrite.Done
-			files, later = settle(pkg, files, r.rules, reported, allowed, v)
-			for key, d := range later {
-				for _, f := range found {
-					if key != "" && goKey(pkg, f.Pos) == key {
-						laterFixed[f] = true
-						pf.done[f] = d
-					}
-				}
-			}
-		}
-		if err := r.acceptFiles(pkg, files, goFiles, generated, cgoFiles, pf); err != "" {
-			for _, f := range found {
-				if unfixed[f] == "" && (f.Fix != nil || laterFixed[f]) {
-					unfixed[f] = err
-				}
-			}
-			laterFixed = nil
-			pf.files, pf.old = nil, nil
-		}
-	}
-	var edits map[*rules.Finding][]Edit
-	if r.opts.Edits && len(pf.files) > 0 {
-		var changes []Change
-		for name, content := range pf.files {
-			changes = append(changes, Change{Path: name, Old: pf.old[name], New: content, Package: pkg.PkgPath})
-		}
-		edits = splitPackage(pkg, found, unfixed, laterFixed, changes)
-	}
-	for _, f := range found {
-		out := Finding{
-			Rule:    f.Rule,
-			Pos:     r.position(pkg.Fset, f.Pos),
-			Message: f.Message,
-			Fixable: f.Fix != nil,
-			Package: pkg.PkgPath,
-			Unfixed: f.Unfixable,
-			Edits:   edits[f],
-		}
-		out.End, out.Related = extent(pkg, f)
-		if fixing && laterFixed[f] {
-			out.Fixed, out.Unfixed = true, ""
-		} else if fixing && f.Fix != nil {
-			out.Unfixed = unfixed[f]
-			out.Fixed = out.Unfixed == "" && len(pf.files) > 0
-			if !out.Fixed && out.Unfixed == "" {
-				out.Unfixed = "the fix changed nothing"
-			}
-		}
-		pf.findings = append(pf.findings, out)
-	}
-	if !fixing {
-		if !failed {
-			r.store(pkg, append(pf.findings[:len(pf.findings):len(pf.findings)], invalid...), names(generated))
-		}
-		return r.kept(pf)
-	}
-	return pf
-}
-
-// keepInvalid returns the findings about //leakfix:ignore comments that
-// Options.Keep keeps.
-func (r *run) keepInvalid(invalid []Finding) []Finding {
-	if r.opts.Keep == nil {
-		return invalid
-	}
-	var out []Finding
-	for _, f := range invalid {
-		if r.opts.Keep(f.Rule, f.Pos, f.End) {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// acceptFiles checks that leakfix may write every file a fix changes, and
-// keeps the changed ones in pf with the content they had. It returns why
-// the fix cannot be written, or "".
-func (r *run) acceptFiles(pkg *packages.Package, files map[string][]byte, goFiles, generated, cgoFiles map[string]bool, pf *pkgFix) string {
-	pf.files, pf.old = map[string][]byte{}, map[string][]byte{}
-	for name, content := range files {
-		switch {
-		case !goFiles[name]:
-			return "the fix would edit " + filepath.Base(name) + ", which cgo generated"
-		case cgoFiles[name]:
-			return "the fix would edit " + filepath.Base(name) + ", which uses cgo, which leakfix does not rewrite"
-		case generated[name]:
-			return "the fix would edit the generated file " + filepath.Base(name)
-		}
-		if why := r.writable(pkg, name); why != "" {
-			return why
-		}
-		old, ok := r.overlay[name]
-		if !ok {
-			var err error
-			if old, err = os.ReadFile(name); err != nil {
-				return Rel(r.dir, name) + ": " + readError(err)
-			}
-			// The rewrite is based on the content go list read; if the
-			// file has changed since, writing would lose that change.
-			if tf := fileOf(pkg, name); tf != nil && tf.Size() != len(old) {
-				return Rel(r.dir, name) + " changed on disk while leakfix read it"
-			}
-		}
-		if !bytes.Equal(old, content) {
-			pf.files[name], pf.old[name] = content, old
-		}
-	}
-	return ""
-}
-
-func fileOf(pkg *packages.Package, name string) *token.File {
-	for _, f := range pkg.Syntax {
-		if tf := pkg.Fset.File(f.Pos()); tf != nil && tf.Name() == name {
-			return tf
-		}
-	}
-	return nil
-}
-
-// writable says why leakfix must not write a file, or "". It writes only
-// files of the main modules (or of the run's directory outside modules),
-// never through a symbolic link to outside them, and never in vendor/.
-func (r *run) writable(pkg *packages.Package, name string) string {
-	root := r.dir
-	if m := pkg.Module; m != nil {
-		if !m.Main {
-			return fmt.Sprintf("%s belongs to module %s, not to a main module", Rel(r.dir, name), m.Path)
-		}
-		root = m.Dir
-	}
-	rel, err := filepath.Rel(root, name)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return Rel(r.dir, name) + " lies outside its module"
-	}
-	for _, elem := range strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/") {
-		if elem == "vendor" {
-			return Rel(r.dir, name) + " is vendored"
-		}
-	}
-	if info, err := os.Lstat(name); err != nil {
-		return Rel(r.dir, name) + ": " + readError(err)
-	} else if info.Mode()&os.ModeSymlink != 0 {
-		return Rel(r.dir, name) + " is a symbolic link, which replacing the file would break"
-	}
-	realRoot, err1 := filepath.EvalSymlinks(root)
-	real, err2 := filepath.EvalSymlinks(name)
-	if err1 != nil || err2 != nil {
-		return Rel(r.dir, name) + ": cannot resolve symbolic links"
-	}
-	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return Rel(r.dir, name) + " is reached through a symbolic link to outside its module"
-	}
-	return ""
-}
-
-// position returns the position of pos in the file as it is on disk: in a
-// file an earlier pass changed, offsets are mapped back through the change.
-func (r *run) position(fset *token.FileSet, pos token.Pos) token.Position {
-	p := fset.Position(pos)
-	now, ok := r.overlay[p.Filename]
-	if !ok {
-		return p
-	}
-	return offsetPosition(r.orig[p.Filename], p.Filename, oldOffset(r.orig[p.Filename], now, p.Offset))
-}
-
-// merge adds a pass's findings and changes to the run. A finding seen on
-// an earlier platform is kept once.
-func (r *run) merge(pf *pkgFix) {
-	for _, f := range append(pf.findings, pf.extra...) {
-		key := findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}
-		if f.Rule == ignore.InvalidIgnore.Name && strings.HasPrefix(f.Message, ignore.UnusedPrefix) {
-			r.unused[key]++
-		}
-		if i, ok := r.findings[key]; ok {
-			if !r.res.Findings[i].Fixed && f.Fixed {
-				r.res.Findings[i] = f
-			}
-			continue
-		}
-		r.findings[key] = len(r.res.Findings)
-		r.res.Findings = append(r.res.Findings, f)
-	}
-	for name, content := range pf.files {
-		if _, ok := r.orig[name]; !ok {
-			r.orig[name] = pf.old[name]
-		}
-		r.overlay[name] = content
-		r.owner[name] = pf.pkg.PkgPath
-	}
-}
-
-// dropBreaking withdraws the earlier platforms' fixes that make a package
-// of this pass fail to load, and reports whether it withdrew any. A package
-// that fails without the fixes too is not theirs to answer for.
-func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.Package) bool {
-	var suspects []*packages.Package
-	var paths []string
-	for _, pkg := range pkgs {
-		if len(pkg.Errors) > 0 && len(r.changedIn(pkg)) > 0 {
-			suspects = append(suspects, pkg)
-			paths = append(paths, pkg.PkgPath)
-		}
-	}
-	if len(suspects) == 0 {
-		return false
-	}
-	before := map[string]bool{} // IDs of the packages that fail without the fixes
-	if base, _, err := r.loadChecked(u.dir, paths, env, nil); err == nil {
-		for _, p := range base {
-			if len(p.Errors) > 0 {
-				before[p.ID] = true
-			}
-		}
-	}
-	dropped := false
-	for _, pkg := range suspects {
-		if before[pkg.ID] {
-			continue
-		}
-		for _, path := range r.changedIn(pkg) {
-			r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, pkgErrors(u.dir, pkg)[0])))
-			dropped = true
-		}
-	}
-	return dropped
-}
-
-// changedIn returns the packages an earlier pass changed among pkg and
-// the packages it imports, directly or not.
-func (r *run) changedIn(pkg *packages.Package) []string {
-	changed := map[string]bool{}
-	for _, p := range r.owner {
-		changed[p] = true
-	}
-	var out []string
-	seen := map[*packages.Package]bool{}
-	var visit func(p *packages.Package)
-	visit = func(p *packages.Package) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		if changed[p.PkgPath] {
-			changed[p.PkgPath] = false
-			out = append(out, p.PkgPath)
-		}
-		for _, dep := range p.Imports {
-			visit(dep)
-		}
-	}
-	visit(pkg)
-	return out
-}
-
-// relTo words err with paths relative to dir, for a reason shown beside a
-// finding.
-func relTo(dir string, err error) string {
-	return strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
-}
-
-// dropPackage withdraws every fix merged for the package path.
-func (r *run) dropPackage(path, reason string) {
-	for i := range r.res.Findings {
-		if f := &r.res.Findings[i]; f.Package == path && f.Fixed {
-			f.Fixed, f.Unfixed, f.Wire, f.Edits = false, reason, nil, nil
-		}
-	}
-	for name, p := range r.owner {
-		if p == path {
-			delete(r.overlay, name)
-			delete(r.owner, name)
-			delete(r.orig, name)
-		}
-	}
-}
-
 // funcKey names a function across loads and packages.
 func funcKey(fn *types.Func) string {
 	return fn.Origin().FullName()
-}
-
-// find runs a rule, turning a panic into an error so that the run goes on
-// with the other packages.
-func find(rule *rules.Rule, pass *rules.Pass) (found []*rules.Finding, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			found, err = nil, fmt.Errorf("rule %s failed (please report this bug): %v", rule.Name, p)
-		}
-	}()
-	return rule.Find(pass), nil
 }

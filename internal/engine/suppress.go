@@ -3,20 +3,9 @@ package engine
 import (
 	"go/token"
 
-	"golang.org/x/tools/go/packages"
-
 	"github.com/leakfix/leakfix/internal/ignore"
 	"github.com/leakfix/leakfix/rules"
 )
-
-// suppress drops the findings that a //leakfix:ignore comment covers and
-// returns the comments that cannot be honoured, or that matched none of the
-// findings of the enabled rules, as findings of their own, so that a bare
-// ignore never silences anything unseen.
-func suppress(pkg *packages.Package, pass *rules.Pass, found []*rules.Finding, enabled []*rules.Rule) ([]*rules.Finding, []Finding) {
-	kept, invalid := ignore.Filter(pkg.Fset, pass.Files, found, enabled)
-	return kept, invalidFindings(pkg.Fset, pkg.PkgPath, invalid)
-}
 
 // invalidFindings reports directives that cannot be honoured, or match
 // nothing.

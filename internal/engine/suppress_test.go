@@ -51,7 +51,7 @@ var X = 1
 		{"windows", Options{Platforms: []string{"windows/amd64"}}, []string{"p/p.go:4", "q/q.go:3"}},
 		{"both", Options{Platforms: []string{"windows/amd64", "linux/amd64"}}, []string{"q/q.go:3"}},
 		{"other rule only", Options{Platforms: []string{"windows/amd64"}, Rules: []string{"global-hook"}}, nil},
-		{"fix", Options{Platforms: []string{"windows/amd64"}, Fix: true}, []string{"p/p.go:4", "q/q.go:3"}},
+		{"fix", Options{Platforms: []string{"windows/amd64"}, Mode: ModeDiff}, []string{"p/p.go:4", "q/q.go:3"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.Dir = dir

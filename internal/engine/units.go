@@ -244,8 +244,11 @@ func modError(err error) error {
 	if !ok {
 		return &PosError{Msg: err.Error()}
 	}
-	if len(lines) > 1 {
-		msg += " (and " + plural(len(lines)-1, "more error") + ")"
+	switch n := len(lines) - 1; {
+	case n == 1:
+		msg += " (and 1 more error)"
+	case n > 1:
+		msg += fmt.Sprintf(" (and %d more errors)", n)
 	}
 	return &PosError{Pos: pos, Msg: msg}
 }
@@ -351,19 +354,13 @@ func setEnv(env []string, key, value string) []string {
 	return append(out, key+"="+value)
 }
 
+// getEnv returns the last value of key in env, as the go command reads it.
 func getEnv(env []string, key string) string {
 	v := ""
 	for _, kv := range env {
 		if val, ok := strings.CutPrefix(kv, key+"="); ok {
-			v = val // the last setting wins, as in the go command
+			v = val
 		}
 	}
 	return v
-}
-
-func plural(n int, one string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %ss", n, one)
 }

@@ -2,7 +2,7 @@ package engine
 
 // What is verified before anything is written, and why that much:
 //
-//  1. Each fixed package is type-checked with its new files (fix.go), against
+//  1. Each fixed package is type-checked with its new files (internal/fixpkg), against
 //     the dependencies as they were. A fix that does not compile is dropped.
 //  2. Every loaded package that imports a fixed package, directly or through
 //     other loaded packages, is type-checked again against the fixed
@@ -33,13 +33,13 @@ import (
 	"context"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/types"
 	"slices"
 	"sync"
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rewrite"
 )
@@ -77,91 +77,19 @@ func newVerifier(ctx context.Context, dir string, env []string, pkgs ...*package
 // then through the package's own imports. It records into info when that
 // is not nil, and returns the new package.
 func (v *verifier) check(pkg *packages.Package, changed map[string][]byte, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
-	files, err := replaceFiles(pkg, changed)
-	if err != nil {
-		return nil, err
-	}
-	if info == nil {
-		info = fullInfo()
-	}
-	checked, err := v.typeCheck(pkg, files, override, info)
-	if err != nil {
-		return nil, err
-	}
-	if len(changed) == 0 || override != nil || pkg.TypesInfo == nil {
-		// An importer (its own code did not change), or a test variant,
-		// loaded without type information: the fixed package itself was
-		// vetted when it was fixed.
-		return checked, nil
-	}
-
-	// The fix must not add what go vet would report.
-	before, err := vet(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo)
-	if err != nil {
-		return nil, err
-	}
-	after, err := vet(pkg.Fset, files, checked, info)
-	if err != nil {
-		return nil, err
-	}
-	if added := newVetFindings(before, after); len(added) > 0 {
-		return nil, fmt.Errorf("go vet would report %s", added[0])
-	}
-	return checked, nil
+	// An importer (its own code did not change), or a test variant, loaded
+	// without type information, is not vetted: the fixed package itself
+	// was vetted when it was fixed.
+	return fixpkg.Check(v.view(pkg, override), changed, info, override == nil && pkg.TypesInfo != nil)
 }
 
-// fullInfo returns a types.Info that records everything the rules, the
-// rewriter and go vet's checks read.
-func fullInfo() *types.Info {
-	return &types.Info{
-		Types:        map[ast.Expr]types.TypeAndValue{},
-		Defs:         map[*ast.Ident]types.Object{},
-		Uses:         map[*ast.Ident]types.Object{},
-		Implicits:    map[ast.Node]types.Object{},
-		Selections:   map[*ast.SelectorExpr]*types.Selection{},
-		Scopes:       map[ast.Node]*types.Scope{},
-		Instances:    map[*ast.Ident]types.Instance{},
-		FileVersions: map[*ast.File]string{},
-	}
-}
-
-// rebuild returns pkg as it is with the changed files: parsed, and
-// type-checked with full information, so that the rules can run on it.
-func (v *verifier) rebuild(pkg *packages.Package, changed map[string][]byte) (*packages.Package, error) {
-	files, err := replaceFiles(pkg, changed)
-	if err != nil {
-		return nil, err
-	}
-	info := fullInfo()
-	tp, err := v.typeCheck(pkg, files, nil, info)
-	if err != nil {
-		return nil, err
-	}
-	np := *pkg
-	np.Syntax, np.Types, np.TypesInfo = files, tp, info
-	return &np, nil
-}
-
-// replaceFiles returns pkg's syntax with the changed files parsed anew.
-func replaceFiles(pkg *packages.Package, changed map[string][]byte) ([]*ast.File, error) {
-	var files []*ast.File
-	for _, f := range pkg.Syntax {
-		name := pkg.Fset.File(f.Pos()).Name()
-		if content, ok := changed[name]; ok {
-			nf, err := parser.ParseFile(pkg.Fset, name, content, parser.SkipObjectResolution|parser.ParseComments)
-			if err != nil {
-				return nil, fmt.Errorf("it would not parse: %w", err)
-			}
-			files = append(files, nf)
-			continue
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
-func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override func(*packages.Package) *types.Package, info *types.Info) (*types.Package, error) {
-	conf := types.Config{
+// view returns pkg as the per-package core sees it, its imports resolved
+// through override first, when it is not nil, then through the package's
+// own imports, then, for what a fix may add, through v.std.
+func (v *verifier) view(pkg *packages.Package, override func(*packages.Package) *types.Package) *fixpkg.Package {
+	p := &fixpkg.Package{
+		Path: pkg.PkgPath, Fset: pkg.Fset, Syntax: pkg.Syntax, Types: pkg.Types, Info: pkg.TypesInfo,
+		GoFiles: pkg.GoFiles, Sizes: pkg.TypesSizes,
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if dep := pkg.Imports[path]; dep != nil {
 				if override != nil {
@@ -178,29 +106,11 @@ func (v *verifier) typeCheck(pkg *packages.Package, files []*ast.File, override 
 			}
 			return nil, fmt.Errorf("cannot import %q", path)
 		}),
-		Sizes: pkg.TypesSizes,
 	}
-	if pkg.Module != nil && pkg.Module.GoVersion != "" {
-		conf.GoVersion = "go" + pkg.Module.GoVersion
+	if pkg.Module != nil {
+		p.GoVersion = pkg.Module.GoVersion
 	}
-	// Files that import "C" are checked as they are, as the fast load
-	// checks them (internal/load).
-	conf.FakeImportC = true
-	fakeC := load.FakeCgo(pkg.Fset, files)
-	var first error
-	conf.Error = func(err error) {
-		if terr, ok := err.(types.Error); ok && fakeC(terr) {
-			return
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	checked, _ := conf.Check(pkg.PkgPath, pkg.Fset, files, info)
-	if first != nil {
-		return nil, fmt.Errorf("it would not compile: %w", first)
-	}
-	return checked, nil
+	return p
 }
 
 // std returns one of the packages a fix may import (rewrite.MayImport): from the loaded packages'
@@ -296,24 +206,8 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 // its importers: that package keeps the old types, and mixing them with the
 // new ones would fail on types that are in fact the same.
 func affected(clean []*packages.Package, inSet map[*packages.Package]bool, changed map[*packages.Package]*pkgFix) []*packages.Package {
-	// anyPath: p reaches a changed package by any path at all.
-	anyPath := map[*packages.Package]bool{}
-	seen := map[*packages.Package]bool{}
-	var reachesAny func(p *packages.Package) bool
-	reachesAny = func(p *packages.Package) bool {
-		if seen[p] {
-			return anyPath[p]
-		}
-		seen[p] = true
-		r := changed[p] != nil
-		for _, dep := range p.Imports {
-			if reachesAny(dep) {
-				r = true
-			}
-		}
-		anyPath[p] = r
-		return r
-	}
+	// reachesAny: p reaches a changed package by any path at all.
+	reachesAny := reaching(func(p *packages.Package) bool { return changed[p] != nil })
 
 	reaches := map[*packages.Package]bool{}
 	mixed := map[*packages.Package]bool{}
@@ -355,21 +249,11 @@ func affected(clean []*packages.Package, inSet map[*packages.Package]bool, chang
 // dependsOn returns the changed packages among p and its dependencies.
 func dependsOn(p *packages.Package, changed map[*packages.Package]*pkgFix) []*pkgFix {
 	var out []*pkgFix
-	seen := map[*packages.Package]bool{}
-	var visit func(p *packages.Package)
-	visit = func(p *packages.Package) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		if pf := changed[p]; pf != nil {
+	visitDeps(p, func(q *packages.Package) {
+		if pf := changed[q]; pf != nil {
 			out = append(out, pf)
 		}
-		for _, dep := range p.Imports {
-			visit(dep)
-		}
-	}
-	visit(p)
+	})
 	return out
 }
 
@@ -398,137 +282,6 @@ func describe(s *types.Selection) string {
 	return fmt.Sprintf("field %s of %s", s.Obj().Name(), s.Recv())
 }
 
-// verifyTests type-checks the test files of the fixed packages with the
-// fixes applied (step 3 above). The tests are loaded as they are
-// (loadTestsOf); the test variant of each fixed package is then checked
-// again with its new files, and its external test package against that.
-// Only when the external tests also import, through other packages, the
-// package under test (whose types there would then disagree with the new
-// ones) are they loaded again with the fixes as an overlay.
-func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix) {
-	changed := map[string]*pkgFix{}
-	var paths []string
-	for _, pf := range fixes {
-		if len(pf.files) > 0 {
-			changed[pf.pkg.PkgPath] = pf
-			paths = append(paths, pf.pkg.PkgPath)
-		}
-	}
-	if len(paths) == 0 {
-		return
-	}
-	pkgs, source, err := r.loadTestsOf(u, env, paths, nil)
-	if err != nil {
-		return // the go command cannot list the tests at all, fix or no fix
-	}
-	v := newVerifier(r.ctx, u.dir, env, pkgs...)
-	v.source = source
-	var slow []*pkgFix
-	for _, path := range paths {
-		pf := changed[path]
-		// The test variant holds the package's files and its in-package
-		// tests; without such tests, external tests import the package itself.
-		var tv *packages.Package
-		for _, p := range pkgs {
-			if p.PkgPath == path && (p.ForTest == path || tv == nil && p.ID == path) {
-				tv = p
-			}
-		}
-		if tv == nil || len(tv.Errors) > 0 {
-			continue // broken before the fix: nothing to compare with
-		}
-		tp, err := v.check(tv, pf.files, nil, nil)
-		if err != nil {
-			pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
-			continue
-		}
-		for _, xt := range pkgs {
-			if xt.ForTest != path || xt.PkgPath == path || len(xt.Errors) > 0 || xt.Imports[path] != tv {
-				continue
-			}
-			if reachesThroughOthers(xt, tv) {
-				slow = append(slow, pf)
-				break
-			}
-			override := func(dep *packages.Package) *types.Package {
-				if dep == tv {
-					return tp
-				}
-				return nil
-			}
-			if _, err := v.check(xt, nil, override, nil); err != nil {
-				pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
-				break
-			}
-		}
-	}
-	if len(slow) > 0 {
-		r.verifyTestsFromSource(u, env, slow)
-	}
-}
-
-// reachesThroughOthers reports whether p imports target through another
-// package, not only directly.
-func reachesThroughOthers(p, target *packages.Package) bool {
-	seen := map[*packages.Package]bool{target: true}
-	var visit func(q *packages.Package) bool
-	visit = func(q *packages.Package) bool {
-		if seen[q] {
-			return false
-		}
-		seen[q] = true
-		for _, dep := range q.Imports {
-			if dep == target || visit(dep) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, dep := range p.Imports {
-		if dep != target && visit(dep) {
-			return true
-		}
-	}
-	return false
-}
-
-// loadTestsOf loads paths with their tests, with syntax and types but no
-// types.Info: from source, unless the run is the reference, which loads
-// them with go/packages (and reuses the go command's export data). From
-// source, the packages between the tests and paths have their function
-// bodies checked too, so that a fix that breaks them is seen. source loads
-// the packages a fix may add into the same types, or is nil.
-func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
-	if !r.fast() {
-		pkgs, err = packages.Load(r.testConfig(u, env, overlay), paths...)
-		return pkgs, nil, err
-	}
-	target := map[string]bool{}
-	for _, p := range paths {
-		target[p] = true
-	}
-	memo := map[*packages.Package]bool{}
-	var reaches func(p *packages.Package) bool
-	reaches = func(p *packages.Package) bool {
-		if v, ok := memo[p]; ok {
-			return v
-		}
-		memo[p] = false
-		v := target[p.PkgPath]
-		for _, dep := range p.Imports {
-			v = reaches(dep) || v
-		}
-		memo[p] = v
-		return v
-	}
-	opts := Options{Tests: true, BuildFlags: r.opts.BuildFlags}
-	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pkgs, r.stdFrom(c, u.dir, env), nil
-}
-
 // stdFrom returns what loads the packages of rewrite.MayImport (a fix's new imports)
 // from source into c's types, so that they share with the packages c
 // checked the types of what they import.
@@ -549,166 +302,4 @@ func (r *run) stdFrom(c *load.Checker, dir string, env []string) func() map[stri
 		}
 		return out
 	}
-}
-
-func (r *run) testConfig(u unit, env []string, overlay map[string][]byte) *packages.Config {
-	return &packages.Config{
-		Context:    r.ctx,
-		Mode:       packages.NeedName | packages.NeedFiles | packages.NeedImports | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest,
-		Dir:        u.dir,
-		Tests:      true,
-		BuildFlags: r.opts.BuildFlags,
-		Env:        env,
-		Overlay:    overlay,
-	}
-}
-
-// verifyTestsFromSource type-checks the tests of the fixed packages with
-// go/packages and the fixes as an overlay, which type-checks every
-// dependency from source.
-func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
-	for round := 0; round < 3; round++ {
-		overlay := r.snapshot()
-		if overlay == nil {
-			overlay = map[string][]byte{}
-		}
-		changed := map[string]*pkgFix{}
-		var paths []string
-		for _, pf := range fixes {
-			if len(pf.files) > 0 {
-				changed[pf.pkg.PkgPath] = pf
-				paths = append(paths, pf.pkg.PkgPath)
-				for name, content := range pf.files {
-					overlay[name] = content
-				}
-			}
-		}
-		if len(paths) == 0 {
-			return
-		}
-		broken := r.loadTests(u, env, paths, overlay)
-		if len(broken) == 0 {
-			return
-		}
-		before := r.loadTests(u, env, paths, nil)
-		dropped := false
-		for id, b := range broken {
-			if _, ok := before[id]; ok {
-				continue // the tests did not compile before the fix either
-			}
-			for _, path := range b.deps {
-				if pf := changed[path]; pf != nil && len(pf.files) > 0 {
-					pf.drop(fmt.Sprintf("the fix would break the tests of %s: %s", b.pkg.PkgPath, relTo(r.dir, b.err)))
-					dropped = true
-				}
-			}
-		}
-		if !dropped {
-			return
-		}
-	}
-}
-
-type brokenPkg struct {
-	pkg  *packages.Package
-	err  error
-	deps []string // import paths of the package and everything it imports
-}
-
-// loadTests loads paths with their tests, with overlay, and returns the
-// packages that have errors, by ID.
-func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) map[string]brokenPkg {
-	pkgs, _, err := r.loadTestsOf(u, env, paths, overlay)
-	broken := map[string]brokenPkg{}
-	if err != nil {
-		// The go command failed as a whole: say so against every package.
-		for _, path := range paths {
-			broken[path] = brokenPkg{pkg: &packages.Package{PkgPath: path}, err: err, deps: []string{path}}
-		}
-		return broken
-	}
-	packages.Visit(pkgs, nil, func(p *packages.Package) {
-		if len(p.Errors) == 0 {
-			return
-		}
-		var deps []string
-		seen := map[*packages.Package]bool{}
-		var visit func(*packages.Package)
-		visit = func(q *packages.Package) {
-			if !seen[q] {
-				seen[q] = true
-				deps = append(deps, q.PkgPath)
-				for _, d := range q.Imports {
-					visit(d)
-				}
-			}
-		}
-		visit(p)
-		broken[p.ID] = brokenPkg{pkg: p, err: pkgErrors(u.dir, p)[0], deps: deps}
-	})
-	return broken
-}
-
-// verifyPlatforms type-checks every fixed package on every platform
-// (step 4 above); a fix that does not compile on one of them is dropped.
-func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string) {
-	for _, pl := range platforms {
-		for _, u := range units {
-			var paths []string
-			seen := map[string]bool{}
-			for name, path := range r.owner {
-				if !seen[path] && within(u.dir, name) {
-					seen[path] = true
-					paths = append(paths, path)
-				}
-			}
-			if len(paths) == 0 {
-				continue
-			}
-			env := withPlatform(u.env(base), pl)
-			pkgs, source, err := r.loadChecked(u.dir, paths, env, nil)
-			if err != nil {
-				continue
-			}
-			v := newVerifier(r.ctx, u.dir, env, pkgs...)
-			v.source = source
-			for _, p := range pkgs {
-				if len(p.Errors) > 0 || !seen[p.PkgPath] {
-					continue // no files for this platform, or broken before the fix
-				}
-				files := map[string][]byte{}
-				for _, f := range p.Syntax {
-					name := p.Fset.File(f.Pos()).Name()
-					if content, ok := r.overlay[name]; ok {
-						files[name] = content
-					}
-				}
-				if _, err := v.check(p, files, nil, nil); err != nil {
-					r.dropPackage(p.PkgPath, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, err)))
-				}
-			}
-		}
-	}
-}
-
-// loadChecked loads patterns with syntax and full types: from source, or,
-// for the reference run, with go/packages. source is as for loadTestsOf.
-func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
-	if !r.fast() {
-		pkgs, err = typedLoad(r.ctx, dir, patterns, r.opts, env, overlay)
-		return pkgs, nil, err
-	}
-	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if r.opts.Tests {
-		pkgs = withoutTestDuplicates(pkgs)
-	}
-	return pkgs, r.stdFrom(c, dir, env), nil
-}
-
-func within(dir, path string) bool {
-	rel := Rel(dir, path)
-	return rel != path || dir == path
 }

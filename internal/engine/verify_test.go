@@ -213,7 +213,7 @@ var _ = B{q.Use(p.New()), C{}}.Shutdown
 				files[name] = content
 			}
 			dir := writeModule(t, files)
-			res, err := Run(context.Background(), nil, Options{Dir: dir, Fix: true})
+			res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,6 +22,7 @@ import (
 	"go/types"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -413,7 +414,7 @@ func (c *Checker) Forget(ids map[string]bool) {
 func FakeCgo(fset *token.FileSet, files []*ast.File) func(types.Error) bool {
 	cgo := map[string]bool{}
 	for _, f := range files {
-		if importsC(f) {
+		if ImportsC(f) {
 			cgo[fset.File(f.FileStart).Name()] = true
 		}
 	}
@@ -422,15 +423,17 @@ func FakeCgo(fset *token.FileSet, files []*ast.File) func(types.Error) bool {
 	}
 }
 
-func importsC(f *ast.File) bool {
+type importerFunc func(path string) (*types.Package, error)
+
+func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+
+// ImportsC reports whether f imports "C", which makes its package a cgo
+// package.
+func ImportsC(f *ast.File) bool {
 	for _, imp := range f.Imports {
-		if imp.Path.Value == `"C"` {
+		if path, err := strconv.Unquote(imp.Path.Value); err == nil && path == "C" {
 			return true
 		}
 	}
 	return false
 }
-
-type importerFunc func(path string) (*types.Package, error)
-
-func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }

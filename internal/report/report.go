@@ -14,15 +14,15 @@ import (
 
 	"github.com/leakfix/leakfix/internal/engine"
 	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/version"
 	"github.com/leakfix/leakfix/rules"
 )
 
 // Formats lists the formats Write knows, the default first.
 var Formats = []string{"text", "json", "sarif", "rdjsonl", "github"}
 
-// HelpURI is where a rule's documentation lives; the rule's name is the
-// anchor of its section.
-const HelpURI = "https://github.com/leakfix/leakfix/blob/main/README.md#rules"
+// HelpURI is where a rule's documentation lives (version.HelpURI).
+const HelpURI = version.HelpURI
 
 // Input is what a report is written from.
 type Input struct {

@@ -10,6 +10,10 @@ import (
 // Module is leakfix's module path.
 const Module = "github.com/leakfix/leakfix"
 
+// HelpURI is where a rule's documentation lives; the rule's name is the
+// anchor of its section. The reports and the go/analysis Analyzer link it.
+const HelpURI = "https://" + Module + "/blob/main/README.md#rules"
+
 // Fallback is the version reported when the build does not say: a binary
 // built from a checkout without version control information (go build
 // -buildvcs=false, or a source archive). It names the last release, with a

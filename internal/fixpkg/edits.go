@@ -1,4 +1,4 @@
-package engine
+package fixpkg
 
 import (
 	"go/token"
@@ -18,6 +18,12 @@ type Edit struct {
 	Path       string // absolute
 	Start, End token.Position
 	New        string
+}
+
+// A Change is the old and new content of one file a fix rewrites.
+type Change struct {
+	Path     string // absolute
+	Old, New []byte
 }
 
 // SplitFix divides the combined change of one package among the findings

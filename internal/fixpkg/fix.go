@@ -1,23 +1,22 @@
-package engine
+package fixpkg
 
 import (
 	"fmt"
 	"go/ast"
 	"go/token"
 
-	"golang.org/x/tools/go/packages"
-
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
 
-// fix rewrites the fixable findings of pkg and keeps only fixes whose
-// package still type-checks. It returns the new content of the files the
-// rewrite produced; for every finding, "" if it was fixed or the reason it
-// was not; and for every fixed finding, what the rewrite did.
-func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[string][]byte, map[*rules.Finding]string, map[*rules.Finding]rewrite.Done) {
+// fix rewrites the fixable findings of p and keeps only fixes whose
+// package still type-checks and vets (when p can be checked: p.Importer).
+// It returns the new content of the files the rewrite produced; for every
+// finding, "" if it was fixed or the reason it was not; and for every fixed
+// finding, what the rewrite did.
+func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Finding]string, map[*rules.Finding]rewrite.Done) {
 	why := map[*rules.Finding]string{}
-	rp := &rewrite.Package{Path: pkg.PkgPath, Fset: pkg.Fset, Files: pkg.Syntax, Info: pkg.TypesInfo, Types: pkg.Types}
+	rp := p.rewrite()
 	var done map[rules.Fix]rewrite.Done
 
 	// try rewrites the given findings and verifies the result.
@@ -36,8 +35,10 @@ func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[stri
 		for _, fl := range res.Failures {
 			failed[byFix[fl.Fix]] = fl.Reason
 		}
-		if _, err := v.check(pkg, res.Files, nil, nil); err != nil {
-			return nil, failed, err
+		if p.Importer != nil {
+			if _, err := Check(p, res.Files, nil, true); err != nil {
+				return nil, failed, err
+			}
 		}
 		done = res.Done
 		return res.Files, failed, nil
@@ -72,7 +73,7 @@ func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[stri
 		}
 		why[f] = failed[f]
 		if files == nil && why[f] == "" {
-			why[f] = "not fixed: another fix in this package failed"
+			why[f] = "another fix in this package failed"
 		}
 		if d, ok := done[f.Fix]; ok && why[f] == "" {
 			records[f] = d
@@ -86,13 +87,22 @@ func fix(pkg *packages.Package, fixable []*rules.Finding, v *verifier) (map[stri
 func apply(rp *rewrite.Package, fixes []rules.Fix) (res *rewrite.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &PosError{Pos: rp.Path, Msg: "leakfix's rewriter failed (please report this bug): " + fmtPanic(p)}
+			err = fmt.Errorf("%s: leakfix's rewriter failed (please report this bug): %v", rp.Path, p)
 		}
 	}()
 	return rewrite.Apply(rp, fixes)
 }
 
-func fmtPanic(p any) string { return fmt.Sprint(p) }
+// find runs a rule, turning a panic into an error so that the run goes on
+// with the other packages.
+func find(rule *rules.Rule, pass *rules.Pass) (found []*rules.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			found, err = nil, fmt.Errorf("rule %s failed (please report this bug): %v", rule.Name, p)
+		}
+	}()
+	return rule.Find(pass), nil
+}
 
 // settle analyses the fixed package again and fixes what the fixes
 // themselves made fixable, so that running leakfix again changes nothing.
@@ -104,18 +114,15 @@ func fmtPanic(p any) string { return fmt.Sprint(p) }
 // of the findings the run reported (those a Keep function or an ignore
 // comment dropped must stay unfixed). It returns the files with the later
 // fixes added, and what was done for the findings those fixed, by goKey.
-func settle(pkg *packages.Package, files map[string][]byte, enabled []*rules.Rule, reported func(name string) bool,
-	allowed map[string]bool, v *verifier) (map[string][]byte, map[string]rewrite.Done) {
+func settle(p *Package, files map[string][]byte, enabled []*rules.Rule, reported func(name string) bool,
+	allowed map[string]bool) (map[string][]byte, map[string]rewrite.Done) {
 	later := map[string]rewrite.Done{}
 	for round := 0; round < 2 && len(files) > 0; round++ {
-		np, err := v.rebuild(pkg, files)
+		np, err := rebuild(p, files)
 		if err != nil {
 			break
 		}
-		pass := &rules.Pass{Fset: np.Fset, Pkg: np.Types, Info: np.TypesInfo, AllFiles: np.Syntax}
-		if np.Module != nil {
-			pass.GoVersion = np.Module.GoVersion
-		}
+		pass := &rules.Pass{Fset: np.Fset, Pkg: np.Types, Info: np.Info, AllFiles: np.Syntax, GoVersion: np.GoVersion}
 		for _, f := range np.Syntax {
 			if reported(np.Fset.File(f.Pos()).Name()) {
 				pass.Files = append(pass.Files, f)
@@ -133,7 +140,7 @@ func settle(pkg *packages.Package, files map[string][]byte, enabled []*rules.Rul
 		if len(fixable) == 0 {
 			break
 		}
-		more, why, done := fix(np, fixable, v)
+		more, why, done := fix(np, fixable)
 		if len(more) == 0 {
 			break
 		}
@@ -152,8 +159,8 @@ func settle(pkg *packages.Package, files map[string][]byte, enabled []*rules.Rul
 // goKey names the go statement at pos in a way a fix does not change: its
 // file, the function declaring it and its rank among that function's go
 // statements. A fix adds no go statement and removes none.
-func goKey(pkg *packages.Package, pos token.Pos) string {
-	for _, f := range pkg.Syntax {
+func goKey(p *Package, pos token.Pos) string {
+	for _, f := range p.Syntax {
 		if pos < f.FileStart || pos >= f.FileEnd {
 			continue
 		}
@@ -166,7 +173,7 @@ func goKey(pkg *packages.Package, pos token.Pos) string {
 			ast.Inspect(fd, func(n ast.Node) bool {
 				if g, ok := n.(*ast.GoStmt); ok {
 					if g.Pos() == pos {
-						key = fmt.Sprintf("%s %s %d", pkg.Fset.File(pos).Name(), rules.FuncName(fd), rank)
+						key = fmt.Sprintf("%s %s %d", p.Fset.File(pos).Name(), rules.FuncName(fd), rank)
 					}
 					rank++
 				}

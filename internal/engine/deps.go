@@ -1,0 +1,48 @@
+package engine
+
+import "golang.org/x/tools/go/packages"
+
+// reaching returns what says whether a package is one that in accepts or
+// imports one, directly or through other packages. It remembers each
+// package's answer; a package met again while its imports are still being
+// visited (an import cycle, which only test variants can form) counts as
+// reaching nothing.
+func reaching(in func(*packages.Package) bool) func(*packages.Package) bool {
+	memo := map[*packages.Package]bool{}
+	var reaches func(p *packages.Package) bool
+	reaches = func(p *packages.Package) bool {
+		if r, ok := memo[p]; ok {
+			return r
+		}
+		memo[p] = false
+		r := in(p)
+		for _, dep := range p.Imports {
+			// Every import is visited, so that the answers of all are
+			// remembered.
+			if reaches(dep) {
+				r = true
+			}
+		}
+		memo[p] = r
+		return r
+	}
+	return reaches
+}
+
+// visitDeps calls f once for p and once for every package it imports,
+// directly or not, each before what it imports.
+func visitDeps(p *packages.Package, f func(*packages.Package)) {
+	seen := map[*packages.Package]bool{}
+	var visit func(q *packages.Package)
+	visit = func(q *packages.Package) {
+		if seen[q] {
+			return
+		}
+		seen[q] = true
+		f(q)
+		for _, dep := range q.Imports {
+			visit(dep)
+		}
+	}
+	visit(p)
+}

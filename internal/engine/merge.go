@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/ignore"
+)
+
+// merge adds a pass's findings and changes to the run. A finding seen on
+// an earlier platform is kept once.
+func (r *run) merge(pf *pkgFix) {
+	for _, f := range append(pf.findings, pf.extra...) {
+		key := findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}
+		if f.Rule == ignore.InvalidIgnore.Name && strings.HasPrefix(f.Message, ignore.UnusedPrefix) {
+			r.unused[key]++
+		}
+		if i, ok := r.findings[key]; ok {
+			if !r.res.Findings[i].Fixed && f.Fixed {
+				r.res.Findings[i] = f
+			}
+			continue
+		}
+		r.findings[key] = len(r.res.Findings)
+		r.res.Findings = append(r.res.Findings, f)
+	}
+	for name, content := range pf.files {
+		if _, ok := r.orig[name]; !ok {
+			r.orig[name] = pf.old[name]
+		}
+		r.overlay[name] = content
+		r.owner[name] = pf.pkg.PkgPath
+	}
+}
+
+// dropBreaking withdraws the earlier platforms' fixes that make a package
+// of this pass fail to load, and reports whether it withdrew any. A package
+// that fails without the fixes too is not theirs to answer for.
+func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.Package) bool {
+	var suspects []*packages.Package
+	var paths []string
+	for _, pkg := range pkgs {
+		if len(pkg.Errors) > 0 && len(r.changedIn(pkg)) > 0 {
+			suspects = append(suspects, pkg)
+			paths = append(paths, pkg.PkgPath)
+		}
+	}
+	if len(suspects) == 0 {
+		return false
+	}
+	before := map[string]bool{} // IDs of the packages that fail without the fixes
+	if base, _, err := r.loadChecked(u.dir, paths, env, nil); err == nil {
+		for _, p := range base {
+			if len(p.Errors) > 0 {
+				before[p.ID] = true
+			}
+		}
+	}
+	dropped := false
+	for _, pkg := range suspects {
+		if before[pkg.ID] {
+			continue
+		}
+		for _, path := range r.changedIn(pkg) {
+			r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, pkgErrors(u.dir, pkg)[0])))
+			dropped = true
+		}
+	}
+	return dropped
+}
+
+// changedIn returns the packages an earlier pass changed among pkg and
+// the packages it imports, directly or not.
+func (r *run) changedIn(pkg *packages.Package) []string {
+	changed := map[string]bool{}
+	for _, p := range r.owner {
+		changed[p] = true
+	}
+	var out []string
+	visitDeps(pkg, func(p *packages.Package) {
+		if changed[p.PkgPath] {
+			changed[p.PkgPath] = false
+			out = append(out, p.PkgPath)
+		}
+	})
+	return out
+}
+
+// relTo words err with paths relative to dir, for a reason shown beside a
+// finding.
+func relTo(dir string, err error) string {
+	return strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+}
+
+// dropPackage withdraws every fix merged for the package path.
+func (r *run) dropPackage(path, reason string) {
+	for i := range r.res.Findings {
+		if f := &r.res.Findings[i]; f.Package == path && f.Fixed {
+			f.Fixed, f.Unfixed, f.Wire, f.Edits = false, reason, nil, nil
+		}
+	}
+	for name, p := range r.owner {
+		if p == path {
+			delete(r.overlay, name)
+			delete(r.owner, name)
+			delete(r.orig, name)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package engine
+
+import (
+	"fmt"
+	"go/types"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// Step 4 of verify.go: every platform of a run with several.
+
+// verifyPlatforms type-checks every fixed package on every platform
+// (step 4 above); a fix that does not compile on one of them is dropped.
+func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string) {
+	for _, pl := range platforms {
+		for _, u := range units {
+			var paths []string
+			seen := map[string]bool{}
+			for name, path := range r.owner {
+				if !seen[path] && within(u.dir, name) {
+					seen[path] = true
+					paths = append(paths, path)
+				}
+			}
+			if len(paths) == 0 {
+				continue
+			}
+			env := withPlatform(u.env(base), pl)
+			pkgs, source, err := r.loadChecked(u.dir, paths, env, nil)
+			if err != nil {
+				continue
+			}
+			v := newVerifier(r.ctx, u.dir, env, pkgs...)
+			v.source = source
+			for _, p := range pkgs {
+				if len(p.Errors) > 0 || !seen[p.PkgPath] {
+					continue // no files for this platform, or broken before the fix
+				}
+				files := map[string][]byte{}
+				for _, f := range p.Syntax {
+					name := p.Fset.File(f.Pos()).Name()
+					if content, ok := r.overlay[name]; ok {
+						files[name] = content
+					}
+				}
+				if _, err := v.check(p, files, nil, nil); err != nil {
+					r.dropPackage(p.PkgPath, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, err)))
+				}
+			}
+		}
+	}
+}
+
+// loadChecked loads patterns with syntax and full types: from source, or,
+// for the reference run, with go/packages. source is as for loadTestsOf.
+func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
+	if !r.fast() {
+		pkgs, err = typedLoad(r.ctx, dir, patterns, r.opts, env, overlay)
+		return pkgs, nil, err
+	}
+	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.opts.Tests {
+		pkgs = withoutTestDuplicates(pkgs)
+	}
+	return pkgs, r.stdFrom(c, dir, env), nil
+}
+
+func within(dir, path string) bool {
+	_, ok := relBelow(dir, path)
+	return ok
+}

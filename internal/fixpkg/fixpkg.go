@@ -1,0 +1,332 @@
+// Package fixpkg is leakfix's per-package core: given one type-checked
+// package, it decides which files the rules report on, runs the rules
+// (a rule that panics fails alone), honours //leakfix:ignore comments,
+// plans and rewrites the fixes, type-checks and vets the result, and fixes
+// what the fixes themselves made fixable. The engine calls it for every
+// package it loads, and the go/analysis Analyzer for the package a driver
+// hands it, so that both report and fix alike.
+//
+// It never reads or writes a file, and never starts the go command: what
+// a fix may write is for its caller to say (Options.Accept), and the
+// packages a fix may import come from Package.Importer.
+package fixpkg
+
+import (
+	"bytes"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"maps"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// A Package is one type-checked package.
+type Package struct {
+	Path   string // import path
+	Fset   *token.FileSet
+	Syntax []*ast.File // every parsed file, including generated ones and cgo's translations
+	Types  *types.Package
+	Info   *types.Info
+	// GoVersion is the module's go line ("1.22"); "" when unknown.
+	GoVersion string
+	// GoFiles names the files the package compiles. A file of Syntax that
+	// is not one of them is cgo's translation of one, whose //line
+	// comments lead back to it. Nil means every file of Syntax.
+	GoFiles []string
+	// Importer resolves the package's imports, and those a fix may add
+	// (rewrite.MayImport), when the package is checked again with a fix.
+	// Nil means the fixes cannot be checked: they are kept unverified, and
+	// what they make fixable is left for the next run.
+	Importer types.Importer
+	Sizes    types.Sizes
+}
+
+// Options says what Run does with a package.
+type Options struct {
+	Rules []*rules.Rule
+	// Tests reports on _test.go files too.
+	Tests bool
+	// Fix rewrites what the rules found.
+	Fix bool
+	// Keep, when set, decides which findings are kept, from the rule and
+	// the first and last position of the reported statement; the others
+	// are dropped before any fix is planned. It is given the findings
+	// about ignore comments too.
+	Keep func(rule string, start, end token.Position) bool
+	// Accept, when set, is asked for every file a fix changes: it returns
+	// the file's present content, against which the change is taken, or
+	// why the file must not be written (then nothing of the package's fix
+	// is kept). Unset, every file the rewrite produced counts as changed.
+	Accept func(name string, content []byte) (old []byte, why string)
+	// Edits divides the fix among the findings it fixes (SplitFix).
+	Edits bool
+}
+
+// A Result is what Run found and fixed in a package.
+type Result struct {
+	// Found holds the rules' findings after ignore comments and Keep.
+	Found []*rules.Finding
+	// Outcome holds, for every finding of Found, whether it was fixed.
+	Outcome map[*rules.Finding]Outcome
+	// Done is what the rewrite did for each finding it fixed.
+	Done map[*rules.Finding]rewrite.Done
+	// Invalid are the ignore comments that cannot be honoured or matched
+	// no finding of the enabled rules, kept by Keep.
+	Invalid []*ignore.Directive
+	// Files and Old hold the new and present content of the files the
+	// fix changes; both are empty when nothing is fixed.
+	Files, Old map[string][]byte
+	// Seen names the files reported on, by their own name (a cgo
+	// translation by the file it translates); Generated, sorted, the
+	// generated files left out.
+	Seen, Generated []string
+	// Errors are the rules that failed on the package.
+	Errors []error
+}
+
+// An Outcome is what became of one finding.
+type Outcome struct {
+	Fixed bool
+	// Reason says why a finding was not fixed: the rule's reason for a
+	// finding it offers no fix for, else, when fixing, why the fix was not
+	// made.
+	Reason string
+	Edits  []Edit // with Options.Edits, the finding's share of the fix
+}
+
+// files sorts a package's files into those the rules report on and those
+// they must not rewrite.
+type files struct {
+	goFiles   map[string]bool
+	cgo       map[*token.File]bool // files cgo translated from a user's file, or that import "C"
+	cgoFiles  map[string]bool      // the files of the package that import "C"
+	generated map[string]bool
+	report    []*ast.File
+	seen      []string
+}
+
+func classify(p *Package, tests bool) *files {
+	c := &files{goFiles: map[string]bool{}, cgo: map[*token.File]bool{}, cgoFiles: map[string]bool{}, generated: map[string]bool{}}
+	for _, name := range p.GoFiles {
+		c.goFiles[name] = true
+	}
+	for _, f := range p.Syntax {
+		tf := p.Fset.File(f.Pos())
+		name := tf.Name()
+		if p.GoFiles == nil {
+			c.goFiles[name] = true
+		}
+		if !tests && strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		switch {
+		case c.goFiles[name] && load.ImportsC(f):
+			// A file with import "C", type-checked from source as it
+			// is: its findings are reported, but it is not rewritten.
+			c.seen = append(c.seen, name)
+			c.cgo[tf], c.cgoFiles[name] = true, true
+			c.report = append(c.report, f)
+		case c.goFiles[name]:
+			c.seen = append(c.seen, name)
+			if ast.IsGenerated(f) {
+				c.generated[name] = true
+				continue
+			}
+			c.report = append(c.report, f)
+		default:
+			// A file with import "C" is compiled from cgo's translation,
+			// whose //line comments lead back to the user's file: its
+			// findings are reported there, but it cannot be rewritten.
+			if user := p.Fset.PositionFor(f.Package, true).Filename; c.goFiles[user] {
+				c.seen = append(c.seen, user)
+				c.cgo[tf] = true
+				c.report = append(c.report, f)
+			}
+		}
+	}
+	return c
+}
+
+// reported says whether the rules report on the file of that name.
+func (c *files) reported(name string) bool {
+	return c.goFiles[name] && !c.generated[name] && !c.cgoFiles[name]
+}
+
+// refuse says why a fix must not change the file of that name, or "".
+func (c *files) refuse(name string) string {
+	switch {
+	case !c.goFiles[name]:
+		return "the fix would edit " + filepath.Base(name) + ", which cgo generated"
+	case c.cgoFiles[name]:
+		return "the fix would edit " + filepath.Base(name) + ", which uses cgo, which leakfix does not rewrite"
+	case c.generated[name]:
+		return "the fix would edit the generated file " + filepath.Base(name)
+	}
+	return ""
+}
+
+// Run runs the rules on p and, with Options.Fix, fixes what they found.
+func Run(p *Package, opts Options) *Result {
+	c := classify(p, opts.Tests)
+	res := &Result{Seen: c.seen, Generated: slices.Sorted(maps.Keys(c.generated))}
+	pass := &rules.Pass{Fset: p.Fset, Pkg: p.Types, Info: p.Info, AllFiles: p.Syntax, Files: c.report, GoVersion: p.GoVersion}
+	var found []*rules.Finding
+	for _, rule := range opts.Rules {
+		fs, err := find(rule, pass)
+		if err != nil {
+			res.Errors = append(res.Errors, err)
+		}
+		found = append(found, fs...)
+	}
+	// Suppression sees every finding, so that an ignore comment covering
+	// one that Keep drops is not taken for one that matches nothing.
+	found, invalid := ignore.Filter(p.Fset, pass.Files, found, opts.Rules)
+	if k := opts.Keep; k != nil {
+		found = slices.DeleteFunc(found, func(f *rules.Finding) bool {
+			end, _ := Extent(p.Syntax, f)
+			return !k(f.Rule, p.Fset.Position(f.Pos), p.Fset.Position(end))
+		})
+		invalid = slices.DeleteFunc(invalid, func(d *ignore.Directive) bool {
+			return !k(ignore.InvalidIgnore.Name, p.Fset.Position(d.Pos), p.Fset.Position(d.End))
+		})
+	}
+	res.Found, res.Invalid = found, invalid
+	res.Outcome = map[*rules.Finding]Outcome{}
+	for _, f := range found {
+		res.Outcome[f] = Outcome{Reason: f.Unfixable}
+	}
+	if opts.Fix && len(found) > 0 {
+		fixAll(p, c, opts, res)
+	}
+	return res
+}
+
+// fixAll fixes the findings of res and records the outcome in it.
+func fixAll(p *Package, c *files, opts Options, res *Result) {
+	var fixable []*rules.Finding
+	unfixed := map[*rules.Finding]string{}
+	for _, f := range res.Found {
+		switch {
+		case f.Fix == nil:
+		case c.cgo[p.Fset.File(f.Pos)]:
+			unfixed[f] = "the loop is in a file that uses cgo, which leakfix does not rewrite"
+		default:
+			fixable = append(fixable, f)
+		}
+	}
+	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
+	if len(fixable) > 0 {
+		files, why, done := fix(p, fixable)
+		res.Done = done
+		for f, reason := range why {
+			unfixed[f] = reason
+		}
+		// A fix can make another finding fixable (it brings a context into
+		// scope); settle fixes those too, so that a second run changes
+		// nothing. It runs the rules on the fixed package, which it must
+		// type-check to do so. Findings are matched across the rewrite by
+		// goKey, as positions move; only those the run reports (not dropped
+		// by an ignore comment or Keep) may be fixed so.
+		if len(files) > 0 && p.Importer != nil {
+			allowed := map[string]bool{}
+			for _, f := range res.Found {
+				if key := goKey(p, f.Pos); key != "" {
+					allowed[key] = true
+				}
+			}
+			var later map[string]rewrite.Done
+			files, later = settle(p, files, opts.Rules, c.reported, allowed)
+			for key, d := range later {
+				for _, f := range res.Found {
+					if key != "" && goKey(p, f.Pos) == key {
+						laterFixed[f] = true
+						res.Done[f] = d
+					}
+				}
+			}
+		}
+		if why := accept(p, c, opts, files, res); why != "" {
+			// The package's fix is kept whole or not at all: the fixes of
+			// one package depend on each other (shared fields, one
+			// Shutdown), so part of it may not compile.
+			for _, f := range res.Found {
+				if unfixed[f] == "" && (f.Fix != nil || laterFixed[f]) {
+					unfixed[f] = why
+				}
+			}
+			laterFixed = nil
+			res.Files, res.Old = nil, nil
+		}
+	}
+	// A finding is fixed when its own plan, or settle, made a change that
+	// was accepted; one whose plan went through but changed no file says
+	// so rather than pass for fixed.
+	var fixed []*rules.Finding
+	for _, f := range res.Found {
+		o := res.Outcome[f]
+		switch {
+		case laterFixed[f]:
+			o.Fixed, o.Reason = true, ""
+		case f.Fix != nil:
+			o.Reason = unfixed[f]
+			o.Fixed = o.Reason == "" && len(res.Files) > 0
+			if !o.Fixed && o.Reason == "" {
+				o.Reason = "the fix changed nothing"
+			}
+		}
+		if o.Fixed {
+			fixed = append(fixed, f)
+		}
+		res.Outcome[f] = o
+	}
+	if opts.Edits && len(res.Files) > 0 {
+		var changes []Change
+		for name, content := range res.Files {
+			changes = append(changes, Change{Path: name, Old: res.Old[name], New: content})
+		}
+		// A finding fixed once the others were has no plan of its own: its
+		// edits go to it by position.
+		sort.Slice(fixed, func(i, j int) bool { return fixed[i].Pos < fixed[j].Pos })
+		for f, edits := range SplitFix(p.rewrite(), fixed, changes) {
+			o := res.Outcome[f]
+			o.Edits = edits
+			res.Outcome[f] = o
+		}
+	}
+}
+
+// accept checks that every file the fix changes may be written, and keeps
+// in res those it changes with the content they have. It returns why the
+// fix cannot be written, or "".
+func accept(p *Package, c *files, opts Options, files map[string][]byte, res *Result) string {
+	res.Files, res.Old = map[string][]byte{}, map[string][]byte{}
+	for name, content := range files {
+		if why := c.refuse(name); why != "" {
+			return why
+		}
+		var old []byte
+		if opts.Accept != nil {
+			var why string
+			if old, why = opts.Accept(name, content); why != "" {
+				return why
+			}
+		}
+		if !bytes.Equal(old, content) {
+			res.Files[name], res.Old[name] = content, old
+		}
+	}
+	return ""
+}
+
+// rewrite returns p as the rewriter sees it.
+func (p *Package) rewrite() *rewrite.Package {
+	return &rewrite.Package{Path: p.Path, Fset: p.Fset, Files: p.Syntax, Info: p.Info, Types: p.Types}
+}
