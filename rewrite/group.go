@@ -9,11 +9,10 @@ import (
 	"github.com/leakfix/leakfix/rules"
 )
 
-// A group is the loops one starter starts one after the other in one
-// statement list, with nothing between their starts that could return or
-// wait. They share one context and one cancel function, and each closes a
-// done channel of its own; the state for all of them is stored at the
-// first start:
+// A group is the loops one starter starts one right after the other in one
+// statement list. They share one context and one cancel function, and each
+// closes a done channel of its own; the state for all of them is stored at
+// the first start:
 //
 //	ctx, cancel := context.WithCancel(context.Background())
 //	s.stopLoops, s.sweepDone, s.flushDone = cancel, make(chan struct{}), make(chan struct{})
@@ -21,9 +20,19 @@ import (
 //	go func() { defer close(s.flushDone); ... }()
 //
 // instead of a context, a cancel field and a done field for each loop.
-// Storing every done channel at once keeps the cleanup from ever waiting on
-// a channel that is not there yet; the next loop starts right after, since
-// nothing between can block or leave the function.
+//
+// Grouping must not change when each loop stops, so it is kept to where the
+// order cannot matter:
+//   - The starts are adjacent, and starting the later loops evaluates
+//     nothing that can panic or wait: the cleanup then never waits on a done
+//     channel whose loop was not started.
+//   - No loop of the group communicates with anything but its timer: no
+//     channel operation but receiving from a time channel or a context's
+//     Done, no sync.Cond or WaitGroup wait, in its code or in the package's
+//     functions it calls. Separate state stops and waits for each loop in
+//     start order, one cancel stops them at once; a loop that waits on
+//     another (a sampler on a full buffer its shipper drains) would then
+//     wait for ever.
 type group struct {
 	loops []*rules.Loop
 	name  string // the base of the cancel's name
@@ -80,7 +89,7 @@ func (rw *rewriter) startsNext(a, b *rules.Loop) bool {
 	}
 	list := stmtListOf(a.Starter.Body, a.Start)
 	i, j := slices.Index(list, a.Start), slices.Index(list, b.Start)
-	if i < 0 || j <= i {
+	if i < 0 || j != i+1 || !rw.quietStart(b.Start) || rw.communicates(a) || rw.communicates(b) {
 		return false
 	}
 	// Both stop at the same returns after b starts (the same owner is
@@ -94,40 +103,131 @@ func (rw *rewriter) startsNext(a, b *rules.Loop) bool {
 		}
 		return rs
 	}
-	return slices.Equal(after(a), after(b)) && rw.quiet(list[i+1:j])
+	return slices.Equal(after(a), after(b))
 }
 
-// quiet reports whether stmts can neither leave the function nor wait:
-// no return, branch, label or defer, no channel operation and no call but
-// of a builtin or a conversion. Function literals are not run by them.
-func (rw *rewriter) quiet(stmts []ast.Stmt) bool {
-	ok := true
-	for _, s := range stmts {
-		ast.Inspect(s, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.FuncLit:
+// quietStart reports whether starting the work of start evaluates nothing
+// that can panic or wait: go func() {...}(), go s.loop(), or a call of
+// the package's wrapper with a function literal, with arguments that are
+// names, constants or function literals.
+func (rw *rewriter) quietStart(start ast.Stmt) bool {
+	var c *ast.CallExpr
+	switch s := start.(type) {
+	case *ast.GoStmt:
+		c = s.Call
+	case *ast.ExprStmt:
+		c, _ = s.X.(*ast.CallExpr)
+	}
+	if c == nil {
+		return false
+	}
+	simple := func(e ast.Expr) bool {
+		switch e := ast.Unparen(e).(type) {
+		case *ast.Ident, *ast.BasicLit, *ast.FuncLit:
+			return true
+		case *ast.SelectorExpr: // s.loop, a method value of a named receiver
+			_, ok := e.X.(*ast.Ident)
+			return ok
+		}
+		return false
+	}
+	return simple(c.Fun) && !slices.ContainsFunc(c.Args, func(e ast.Expr) bool { return !simple(e) })
+}
+
+// communicates reports whether the loop's code, or a function of the
+// package it calls (to a few calls deep), does a channel operation other
+// than receiving from a time channel or a context's Done, waits on a
+// sync.Cond or a WaitGroup, or calls a func value (a callback may do any of
+// that). Other packages' functions are taken as they are: a handoff between
+// two loops through another package's blocking queue is not seen.
+func (rw *rewriter) communicates(l *rules.Loop) bool {
+	var body ast.Node = l.Lit
+	if l.Method != nil {
+		body = l.Method
+	}
+	if body == nil {
+		return true
+	}
+	seen := map[ast.Node]bool{}
+	var visit func(n ast.Node, depth int) bool
+	visit = func(n ast.Node, depth int) bool {
+		if seen[n] {
+			return false
+		}
+		seen[n] = true
+		found := false
+		ast.Inspect(n, func(n ast.Node) bool {
+			if found {
 				return false
-			case *ast.ReturnStmt, *ast.BranchStmt, *ast.LabeledStmt, *ast.DeferStmt, *ast.SendStmt, *ast.SelectStmt, *ast.GoStmt:
-				ok = false
+			}
+			switch n := n.(type) {
+			case *ast.SendStmt:
+				found = true
 			case *ast.UnaryExpr:
-				if n.Op == token.ARROW {
-					ok = false
-				}
+				found = n.Op == token.ARROW && !rw.timerChan(n.X)
 			case *ast.RangeStmt:
-				// A range over a channel waits; one over a function calls it.
-				switch rw.pkg.Info.TypeOf(n.X).Underlying().(type) {
-				case *types.Chan, *types.Signature:
-					ok = false
-				}
+				_, ch := rw.pkg.Info.TypeOf(n.X).Underlying().(*types.Chan)
+				found = ch && !rw.timerChan(n.X)
 			case *ast.CallExpr:
-				if tv, found := rw.pkg.Info.Types[n.Fun]; !found || !(tv.IsType() || tv.IsBuiltin()) {
-					ok = false
+				fn, _ := typeutilCallee(rw.pkg.Info, n).(*types.Func)
+				switch {
+				case fn == nil:
+					// close, or a call of a func value (a callback may do
+					// anything); other builtins and conversions are quiet.
+					tv := rw.pkg.Info.Types[n.Fun]
+					id, isIdent := ast.Unparen(n.Fun).(*ast.Ident)
+					found = isIdent && id.Name == "close" || !tv.IsType() && !tv.IsBuiltin()
+				case fn.Pkg() != nil && fn.Pkg().Path() == "sync" && fn.Name() == "Wait":
+					found = true
+				case fn.Pkg() == rw.pkg.Types:
+					if d := rw.decl(fn); d != nil && d.Body != nil {
+						found = depth >= 3 || visit(d.Body, depth+1)
+					}
 				}
 			}
-			return ok
+			return !found
 		})
+		return found
 	}
-	return ok
+	return visit(body, 0)
+}
+
+// timerChan reports whether e is a channel of time.Time (a ticker's or a
+// timer's C, time.After, time.Tick) or a context's Done().
+func (rw *rewriter) timerChan(e ast.Expr) bool {
+	e = ast.Unparen(e)
+	if c, ok := e.(*ast.CallExpr); ok {
+		if sel, ok := ast.Unparen(c.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" {
+			if isNamedType(rw.pkg.Info.TypeOf(sel.X), "context", "Context") {
+				return true
+			}
+		}
+	}
+	ch, ok := rw.pkg.Info.TypeOf(e).Underlying().(*types.Chan)
+	return ok && isNamedType(ch.Elem(), "time", "Time")
+}
+
+// isNamedType reports whether t is the named type path.name.
+func isNamedType(t types.Type, path, name string) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == path && n.Obj().Name() == name
+}
+
+// typeutilCallee returns the function or method a call calls, or nil (a
+// builtin, a conversion, a call of a func value).
+func typeutilCallee(info *types.Info, c *ast.CallExpr) types.Object {
+	switch f := ast.Unparen(c.Fun).(type) {
+	case *ast.Ident:
+		return info.Uses[f]
+	case *ast.SelectorExpr:
+		if sel, ok := info.Selections[f]; ok {
+			return sel.Obj()
+		}
+		return info.Uses[f.Sel]
+	case *ast.IndexExpr:
+		return typeutilCallee(info, &ast.CallExpr{Fun: f.X})
+	}
+	return nil
 }
 
 // stmtListOf returns the statement list of body (or of a block, case or
