@@ -211,6 +211,13 @@ func analyseLoops(pass *Pass) []*Finding {
 				if call, ok := n.X.(*ast.CallExpr); ok {
 					if lit := f.wrapped(call); lit != nil {
 						found = f.goroutine(fn, n, lit)
+						if w := f.skipping(call); w != "" {
+							for _, finding := range found {
+								if finding.Fix != nil {
+									finding.Fix, finding.Unfixable = nil, w+" may return without starting the function, and its done signal would then never come"
+								}
+							}
+						}
 					}
 				}
 			}
@@ -266,6 +273,7 @@ type loopFinder struct {
 	uses         map[types.Object]int           // how often each function or method is referenced
 	notified     map[types.Object]*ast.CallExpr // channels passed to signal.Notify, and the call
 	wrappers     map[*types.Func][]int          // functions that run some of their arguments in a goroutine
+	skips        map[*types.Func]bool           // wrappers that may return without starting their function
 	process      []ast.Node                     // command actions, which live as long as the process
 	processFuncs []*types.Func                  // functions used as command actions
 	sigStopped   map[types.Object]bool          // channels passed to signal.Stop
@@ -348,6 +356,7 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		notified:     map[types.Object]*ast.CallExpr{},
 		sigStopped:   map[types.Object]bool{},
 		wrappers:     map[*types.Func][]int{},
+		skips:        map[*types.Func]bool{},
 		sigHelpers:   map[*types.Func][]sigParam{},
 		sigParamObjs: map[types.Object]bool{},
 		life:         newLifetimeFacts(),
@@ -369,6 +378,7 @@ func (f *loopFinder) index() {
 					if fn.Body != nil {
 						if params := goParams(info, fn); params != nil {
 							f.wrappers[obj] = params
+							f.skips[obj] = !startsAlways(fn)
 						}
 						f.signalParams(obj, fn)
 						f.indexLifetimes(fn)

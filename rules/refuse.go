@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"fmt"
 	"go/ast"
 	"go/types"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -34,7 +36,14 @@ func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
 		}
 		if body != nil && g.End() <= l.startPos() {
 			if _, ok := f.reaches(body, cleanup); ok {
-				found, _ = exprString(g.Call.Fun)
+				// A method by its name; a function literal, which would
+				// spread the reason over lines, by where it starts.
+				if _, lit := ast.Unparen(g.Call.Fun).(*ast.FuncLit); lit {
+					pos := f.pass.Fset.Position(g.Pos())
+					found = fmt.Sprintf("at %s:%d", filepath.Base(pos.Filename), pos.Line)
+				} else {
+					found, _ = exprString(g.Call.Fun)
+				}
 			}
 		}
 		return found == ""

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"go/ast"
+	"go/token"
 	"go/types"
 	"slices"
 	"strings"
@@ -77,7 +78,15 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			finding.Rule = unstoppedSignal
 			finding.Message = "goroutine started in " + FuncName(starter) + " reads signals forever and nothing calls signal.Stop"
 		}
-		why := f.plan(l, ftype, body)
+		why := ""
+		if f.inGoroutine(starter, start) {
+			// The state would be stored by that goroutine, unordered with
+			// a cleanup, which would also miss loops started after it ran.
+			why = "it is started by a goroutine that " + FuncName(starter) + " starts, which nothing can stop or wait for"
+		}
+		if why == "" {
+			why = f.plan(l, ftype, body)
+		}
 		if why == "" {
 			why = f.selfStop(&l.Site, body)
 		}
@@ -179,6 +188,91 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 		}
 	}
 	return nil
+}
+
+// inGoroutine reports whether start runs in a goroutine that starter starts
+// (in a function literal given to a go statement or to a wrapper), rather
+// than in starter itself.
+func (f *loopFinder) inGoroutine(starter *ast.FuncDecl, start ast.Stmt) bool {
+	var stack []ast.Node
+	found := false
+	ast.Inspect(starter.Body, func(n ast.Node) bool {
+		if found {
+			return false
+		}
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		if n == start {
+			for i, a := range stack {
+				lit, ok := a.(*ast.FuncLit)
+				if !ok || i == 0 {
+					continue
+				}
+				switch p := stack[i-1].(type) {
+				case *ast.CallExpr:
+					if i >= 2 {
+						if g, ok := stack[i-2].(*ast.GoStmt); ok && g.Call == p && p.Fun == lit {
+							found = true
+						}
+					}
+					if f.wrapped(p) == lit {
+						found = true
+					}
+				}
+			}
+			return false
+		}
+		stack = append(stack, n)
+		return true
+	})
+	return found
+}
+
+// skipping returns the name of the package's wrapper call calls when it may
+// return without starting its function, or "".
+func (f *loopFinder) skipping(call *ast.CallExpr) string {
+	var id *ast.Ident
+	switch fun := ast.Unparen(call.Fun).(type) {
+	case *ast.Ident:
+		id = fun
+	case *ast.SelectorExpr: // a method: s.spawn(name, f)
+		id = fun.Sel
+	default:
+		return ""
+	}
+	if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && f.skips[fn.Origin()] {
+		return fn.Name()
+	}
+	return ""
+}
+
+// startsAlways reports whether fn's body starts a goroutine on every path: a
+// go statement of the body's own list, with no return (or goto) before it.
+// A wrapper that returns first when a job is turned off may not start it.
+func startsAlways(fn *ast.FuncDecl) bool {
+	for _, stmt := range fn.Body.List {
+		if _, ok := stmt.(*ast.GoStmt); ok {
+			return true
+		}
+		found := false
+		ast.Inspect(stmt, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ReturnStmt, *ast.GoStmt:
+				found = true // a return, or a go statement under a condition
+			case *ast.BranchStmt:
+				found = found || n.Tok == token.GOTO
+			}
+			return !found
+		})
+		if found {
+			return false
+		}
+	}
+	return false
 }
 
 // goParams returns the indices of fn's function parameters that its body
