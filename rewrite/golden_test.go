@@ -49,6 +49,9 @@ func TestGoldenRewrite(t *testing.T) {
 					rel := strings.TrimPrefix(name, c.Name+"/")
 					want, changed := c.File(path.Join("want", rel))
 					out, fixed := got[name]
+					if in, _ := c.File(rel); fixed && string(out) == in {
+						fixed = false // printed again, unchanged: a fix the rewriter refused
+					}
 					switch {
 					case changed && !fixed:
 						t.Errorf("%s: not rewritten, want:\n%s", rel, want)

@@ -130,8 +130,15 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		}
 		loop, _ := item.(*rules.Loop)
 		g := groups[loop]
+		if site.Owner.Guarded && h.typ != nil && rw.copied(h.typ) {
+			// A mutex would make vet flag the copies, and unguarded state
+			// that Start writes races with a copy read at the same time,
+			// which the program did not do.
+			return fmt.Sprintf("%s values are copied (a value receiver, or a dereference), and %s would write state those copies read while it runs",
+				h.typ.Obj().Name(), starter), nil
+		}
 		mu := ""
-		if site.Owner.Guarded && (h.typ == nil || !rw.copied(h.typ)) {
+		if site.Owner.Guarded {
 			switch {
 			case g == nil:
 				mu = fresh(site.Name + "Mu")
@@ -498,9 +505,10 @@ func (rw *rewriter) receiverName(t *types.Named) string {
 // copied reports whether values of t are copied while it holds no lock
 // yet: it has a method with a value receiver, or the package dereferences a
 // *t into a value or passes t by value. Adding a mutex would then make vet's
-// copylocks check flag the copies, so such an owner gets no mutex; its Start
-// and Shutdown must not run concurrently, as before. (Copies this misses are
-// caught by the verifier, which runs copylocks on the result.)
+// copylocks check flag the copies, and state without one races with a copy
+// made while Start writes it: such an owner's Start is not fixed. (Copies
+// this misses are caught by the verifier, which runs copylocks on the
+// result.)
 func (rw *rewriter) copied(t *types.Named) bool {
 	st, ok := t.Underlying().(*types.Struct)
 	if !ok {

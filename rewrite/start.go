@@ -3,6 +3,7 @@ package rewrite
 import (
 	"fmt"
 	"go/token"
+	"go/types"
 	"slices"
 
 	"github.com/dave/dst"
@@ -273,16 +274,37 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 	if err := rw.stoppable(l, mctx); err != nil {
 		return err
 	}
-	if st.mu == "" {
+	if st.mu == "" && rw.ownMethod(l) {
 		receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
 		method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
 	} else {
 		// go s.poll(ctx) becomes go func() { defer close(done); s.poll(ctx) }()
+		// when guarded, and when poll is a method of an embedded type,
+		// whose receiver has no done field to close.
+		done := closeDone()
+		if st.mu == "" {
+			done = &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
+		}
 		lit := &dst.FuncLit{Type: &dst.FuncType{}, Body: &dst.BlockStmt{List: []dst.Stmt{
-			closeDone(),
+			done,
 			&dst.ExprStmt{X: goStmt.Call},
 		}}}
 		goStmt.Call = call(lit)
 	}
 	return nil
+}
+
+// ownMethod reports whether the loop's method is declared on its owner's
+// type, not promoted from an embedded one.
+func (rw *rewriter) ownMethod(l *rules.Loop) bool {
+	fn, ok := rw.pkg.Info.Defs[l.Method.Name].(*types.Func)
+	if !ok || l.Owner == nil || l.Owner.Type == nil {
+		return false
+	}
+	recv := fn.Type().(*types.Signature).Recv().Type()
+	if p, ok := recv.(*types.Pointer); ok {
+		recv = p.Elem()
+	}
+	n, ok := types.Unalias(recv).(*types.Named)
+	return ok && n.Origin() == l.Owner.Type.Origin()
 }
