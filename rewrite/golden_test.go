@@ -69,7 +69,11 @@ func TestGoldenRewrite(t *testing.T) {
 // engineOnly are the cases whose fixed files the rewriter alone does not
 // give, and why.
 var engineOnly = map[string]string{
-	"goroutine_after_fix": "the engine settles: a second loop honours the context the first fix declared",
-	"vet_guard":           "the engine drops the fix when go vet's copylocks reports the guard's mutex copied",
-	"ignore":              "an ignore comment drops the finding in the engine",
+	"goroutine_after_fix":  "the engine settles: a second loop honours the context the first fix declared",
+	"vet_guard":            "the engine drops the fix when go vet's copylocks reports the guard's mutex copied",
+	"ignore":               "an ignore comment drops the finding in the engine",
+	"wire_field":           "the engine wires the new cleanup into the outer owner's cleanup",
+	"wire_local_defer":     "the engine wires the new cleanup where the function that made the value returns",
+	"wire_local_negatives": "the engine wires the one value whose life ends where it is made",
+	"wire_test_cleanup":    "the engine wires the new cleanup into the tests, with --tests",
 }

@@ -70,6 +70,7 @@ func runFix(cmd *cobra.Command, o *Options) error {
 		reasons[f.Unfixed]++
 	}
 	summarize(o.Stderr, res, fixed, reasons)
+	summarizeWiring(buildMigrationReport(dir, res).Packages).text(o.Stderr)
 	if o.Report != "" {
 		if err := writeReport(o.Report, dir, res); err != nil {
 			fmt.Fprintf(o.Stderr, "leakfix: %v\n", err)

@@ -21,8 +21,10 @@ import (
 //
 // A case is a txtar archive. Its comment says what it covers; files named
 // want/<file> hold the expected content of <file> after fix (files without
-// one must not change); want/check holds the expected check report and
-// want/fix what fix reports it could not fix.
+// one must not change); want/check holds the expected check report,
+// want/fix what fix reports it could not fix, and want/report.md, when the
+// case has one, the migration report of the fix. A line "Flags: ..." in
+// the comment gives check and fix more flags (--tests).
 func TestGolden(t *testing.T) {
 	for _, c := range golden.Load(t, "../../testdata/golden") {
 		t.Run(c.Name, func(t *testing.T) {
@@ -39,7 +41,7 @@ func runCase(t *testing.T, c *golden.Case) {
 	dir := t.TempDir()
 	inputs := c.WriteInputs(t, dir)
 	for _, f := range c.Archive.Files {
-		if name, ok := strings.CutPrefix(f.Name, "want/"); ok && name != "check" && name != "fix" {
+		if name, ok := strings.CutPrefix(f.Name, "want/"); ok && name != "check" && name != "fix" && name != "report.md" {
 			if _, ok := inputs[name]; !ok {
 				t.Errorf("%s has no input file %s", f.Name, name)
 			}
@@ -48,6 +50,11 @@ func runCase(t *testing.T, c *golden.Case) {
 
 	// The report on the input; the second check reads the first's results
 	// from the cache.
+	flags := c.Flags()
+	leakfix := func(t *testing.T, dir string, args ...string) (string, int) {
+		t.Helper()
+		return leakfix(t, dir, append(args, flags...)...)
+	}
 	report, code := leakfix(t, dir, "check")
 	expect(t, c, "want/check", report)
 	if want := exitCode(report != ""); code != want {
@@ -58,8 +65,17 @@ func runCase(t *testing.T, c *golden.Case) {
 	}
 
 	// The fix, file by file, and its report of what it could not fix.
-	fixReport, _ := leakfix(t, dir, "fix")
+	fixArgs := []string{"fix"}
+	_, withReport := c.File("want/report.md")
+	reportPath := filepath.Join(t.TempDir(), "report.md")
+	if withReport {
+		fixArgs = append(fixArgs, "--report", reportPath)
+	}
+	fixReport, _ := leakfix(t, dir, fixArgs...)
 	expect(t, c, "want/fix", fixReport)
+	if withReport {
+		expect(t, c, "want/report.md", golden.ReadFile(t, reportPath))
+	}
 	changed := false
 	for name, in := range inputs {
 		got := golden.ReadFile(t, filepath.Join(dir, name))

@@ -70,6 +70,10 @@ type migrationWire struct {
 type migrationCaller struct {
 	Pos  string `json:"pos"`
 	Func string `json:"func"`
+	// Wired says where the fix now calls the cleanup for this call's
+	// values; NotWired why it does not.
+	Wired    string `json:"wired,omitempty"`
+	NotWired string `json:"notWired,omitempty"`
 }
 
 func buildMigrationReport(dir string, res *engine.Result) *migrationReport {
@@ -102,7 +106,7 @@ func buildMigrationReport(dir string, res *engine.Result) *migrationReport {
 		for _, c := range f.Wire.Callers {
 			w.Callers = append(w.Callers, migrationCaller{
 				Pos:  fmt.Sprintf("%s:%d:%d", engine.Rel(dir, c.Pos.Filename), c.Pos.Line, c.Pos.Column),
-				Func: c.Func,
+				Func: c.Func, Wired: c.Wired, NotWired: c.NotWired,
 			})
 		}
 		// Several loops of one type share its Shutdown: list it once.
@@ -173,6 +177,10 @@ func (r *migrationReport) markdown(b *bytes.Buffer) {
 			wires = append(wires, wireText(p.Path, w))
 		}
 	}
+	if ws := summarizeWiring(r.Packages); ws.cleanups > 0 {
+		b.WriteString("\n")
+		ws.markdown(b)
+	}
 	if len(wires) > 0 {
 		b.WriteString("\n## Wire up next\n\n")
 		b.WriteString("A fix stops background work only when its method is called. Add each call to the\n")
@@ -220,22 +228,40 @@ func wireText(pkg string, w migrationWire) string {
 	if w.Added {
 		how = "is new; it stops"
 	}
+	if allWired(w) {
+		b.WriteString("- [x]")
+	} else {
+		b.WriteString("- [ ]")
+	}
 	switch {
 	case w.Ctx != "":
-		fmt.Fprintf(&b, "- [ ] The work started by `%s.%s` now ends when its context `%s` is done: make sure something cancels it.",
+		fmt.Fprintf(&b, " The work started by `%s.%s` now ends when its context `%s` is done: make sure something cancels it.",
 			short, w.Starter, w.Ctx)
 	case w.Type == "":
-		fmt.Fprintf(&b, "- [ ] `%s.%s` %s the work started by `%s`: call it where the program shuts down.", short, w.Method, how, w.Starter)
+		fmt.Fprintf(&b, " `%s.%s` %s the work started by `%s`: call it where the program shuts down.", short, w.Method, how, w.Starter)
+	case allWired(w):
+		fmt.Fprintf(&b, " `(*%s.%s).%s` %s the work started by `%s`.", short, w.Type, w.Method, how, w.Starter)
 	default:
-		fmt.Fprintf(&b, "- [ ] `(*%s.%s).%s` %s the work started by `%s`: call it where the value's life ends.", short, w.Type, w.Method, how, w.Starter)
+		fmt.Fprintf(&b, " `(*%s.%s).%s` %s the work started by `%s`: call it where the value's life ends.", short, w.Type, w.Method, how, w.Starter)
 	}
 	if len(w.Callers) == 0 {
 		fmt.Fprintf(&b, " No call of `%s` was found in the loaded packages; look for it in the programs that use this package.\n", w.Starter)
 		return b.String()
 	}
-	fmt.Fprintf(&b, " The work is started by these calls of `%s`; the cleanup belongs where the values they make are done with:\n", w.Starter)
+	if allWired(w) {
+		fmt.Fprintf(&b, " The fix calls it where the values these calls of `%s` make are done with:\n", w.Starter)
+	} else {
+		fmt.Fprintf(&b, " The work is started by these calls of `%s`; the cleanup belongs where the values they make are done with:\n", w.Starter)
+	}
 	for _, c := range w.Callers {
-		fmt.Fprintf(&b, "  - `%s` in %s\n", c.Pos, c.Func)
+		switch {
+		case c.Wired != "":
+			fmt.Fprintf(&b, "  - `%s` in %s: %s\n", c.Pos, c.Func, c.Wired)
+		case c.NotWired != "":
+			fmt.Fprintf(&b, "  - `%s` in %s: call it from there (not wired: %s)\n", c.Pos, c.Func, c.NotWired)
+		default:
+			fmt.Fprintf(&b, "  - `%s` in %s\n", c.Pos, c.Func)
+		}
 	}
 	return b.String()
 }

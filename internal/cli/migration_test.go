@@ -170,7 +170,8 @@ func TestReport(t *testing.T) {
 		{Type: "Embedder", Method: "Shutdown", Added: true, Starter: "NewEmbedder", Callers: []migrationCaller{}},
 		// The same for the Close promoted from closer.
 		{Type: "WithClose", Method: "Close", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
-		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main"}}},
+		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main",
+			NotWired: "in another package; wiring stays within the package fixed"}}},
 		{Type: "Poller", Method: "Close", Starter: "(*Poller).Start", Callers: []migrationCaller{}},
 	}
 	if got, _ := json.Marshal(p.Wire); string(got) != mustJSON(t, wantWire) {
@@ -187,7 +188,10 @@ func TestReport(t *testing.T) {
 	for _, line := range []string{
 		"7 findings in 2 packages: 6 fixed, 1 not fixed; 2 files changed.",
 		"- [ ] `(*srv.Server).Shutdown` is new; it stops the work started by `NewServer`: call it where the value's life ends. " +
-			"The work is started by these calls of `NewServer`; the cleanup belongs where the values they make are done with:\n  - `cmd/app/main.go:6:11` in main\n",
+			"The work is started by these calls of `NewServer`; the cleanup belongs where the values they make are done with:\n" +
+			"  - `cmd/app/main.go:6:11` in main: call it from there (not wired: in another package; wiring stays within the package fixed)\n",
+		"Wired by the fix: 0 of 5 cleanups (0 of 1 call of their starters).\n\nNot wired:\n\n" +
+			"- 4× no call of the starter in the loaded packages\n- 1× in another package; wiring stays within the package fixed\n",
 		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`: call it where the value's life ends. No call of `(*Poller).Start` was found",
 		"- [ ] `srv.Shutdown` is new; it stops the work started by `init`: call it where the program shuts down.",
 		"- [ ] The work started by `srv.Watch` now ends when its context `ctx` is done",

@@ -141,6 +141,10 @@ type Wire struct {
 type Caller struct {
 	Pos  token.Position // Filename is absolute
 	Func string         // the enclosing function, e.g. "main" or "(*App).Run"
+	// Wired says where the fix now calls the cleanup for the values this
+	// call makes: "wired into (*Server).Close", "a defer in run",
+	// "t.Cleanup in TestCache"; NotWired says why it does not, when known.
+	Wired, NotWired string
 }
 
 // A Change is the old and new content of one file.

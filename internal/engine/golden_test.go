@@ -173,6 +173,28 @@ func checkEdits(t *testing.T, res *Result, name string) {
 	if name == "two_loops" && fixed != 2 {
 		t.Errorf("two_loops: %d findings fixed, want 2", fixed)
 	}
+	// A wiring's edit belongs to the finding whose cleanup it calls, not
+	// to the finding nearest to it.
+	for line, file := range wiredBy[name] {
+		owner := ""
+		for _, f := range res.Findings {
+			for _, e := range f.Edits {
+				if strings.Contains(e.New, line) {
+					owner = filepath.Base(f.Pos.Filename)
+				}
+			}
+		}
+		if owner != file {
+			t.Errorf("the edit adding %q belongs to the finding in %q, want the one in %s", line, owner, file)
+		}
+	}
+}
+
+// wiredBy names, per golden case, a line a wiring adds and the file of the
+// finding whose cleanup it calls.
+var wiredBy = map[string]map[string]string{
+	"wire_field":       {"defer s.pages.Shutdown()": "cache.go"},
+	"wire_local_defer": {"defer m.Shutdown()": "meter.go"},
 }
 
 func countFixed(res *Result) int {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -111,6 +112,9 @@ type pkgFix struct {
 	old      map[string][]byte // their content as the pass loaded it
 	// done is what the rewrite did for each finding it fixed.
 	done map[*rules.Finding]rewrite.Done
+	// wired says, for each call of a fixed constructor in the package,
+	// where its cleanup is now called or why it is not.
+	wired map[fixpkg.CallKey]fixpkg.WireNote
 }
 
 // drop withdraws the fix, giving its findings the reason.
@@ -121,7 +125,7 @@ func (pf *pkgFix) drop(reason string) {
 		}
 		pf.findings[i].Edits = nil
 	}
-	pf.files, pf.old = nil, nil
+	pf.files, pf.old, pf.wired = nil, nil, nil
 }
 
 // pass loads one unit on one platform, analyses and fixes its packages,

@@ -4,9 +4,11 @@ import (
 	"go/ast"
 	"go/types"
 	"slices"
+	"strings"
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -16,7 +18,12 @@ import (
 // packages: a Shutdown nobody calls stops nothing.
 func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 	want := map[string][]*Wire{} // function key → the wires whose starter it is
+	home := map[*Wire]string{}   // → the import path of the package fixed
+	notes := map[fixpkg.CallKey]fixpkg.WireNote{}
 	for _, pf := range fixes {
+		for k, n := range pf.wired {
+			notes[k] = n
+		}
 		for i, rf := range pf.found {
 			d, ok := pf.done[rf]
 			if !pf.findings[i].Fixed || rf.Fix == nil || !ok {
@@ -27,6 +34,7 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 				continue
 			}
 			pf.findings[i].Wire = w
+			home[w] = pf.pkg.PkgPath
 			if fn, ok := pf.pkg.TypesInfo.Defs[rf.Fix.Base().Starter.Name].(*types.Func); ok {
 				want[funcKey(fn)] = append(want[funcKey(fn)], w)
 			}
@@ -36,30 +44,24 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 		return
 	}
 	for _, p := range clean {
+		wanted := func(fn *types.Func) bool { return want[funcKey(fn)] != nil }
 		for _, file := range p.Syntax {
-			for _, decl := range file.Decls {
-				enclosing := "package initialization"
-				if fd, ok := decl.(*ast.FuncDecl); ok {
-					enclosing = rules.FuncName(fd)
+			name := p.Fset.File(file.Pos()).Name()
+			fixpkg.EachRef(file, name, p.TypesInfo, wanted, func(id *ast.Ident, fn *types.Func, key fixpkg.CallKey, _ []ast.Node) {
+				for _, w := range want[funcKey(fn)] {
+					c := Caller{Pos: r.position(p.Fset, id.Pos()), Func: key.Func}
+					if n, ok := notes[key]; ok {
+						c.Wired, c.NotWired = n.Wired, n.Why
+					} else if why := fixpkg.ReturnedAs(fn, w.Type, w.Method); why != "" && w.Type != "" && w.Method != "" {
+						c.NotWired = why
+					} else {
+						c.NotWired = unwired(w, p.PkgPath != home[w])
+					}
+					if !slices.Contains(w.Callers, c) {
+						w.Callers = append(w.Callers, c)
+					}
 				}
-				ast.Inspect(decl, func(n ast.Node) bool {
-					id, ok := n.(*ast.Ident)
-					if !ok {
-						return true
-					}
-					fn, ok := p.TypesInfo.Uses[id].(*types.Func)
-					if !ok {
-						return true
-					}
-					for _, w := range want[funcKey(fn)] {
-						c := Caller{Pos: r.position(p.Fset, id.Pos()), Func: enclosing}
-						if !slices.Contains(w.Callers, c) {
-							w.Callers = append(w.Callers, c)
-						}
-					}
-					return true
-				})
-			}
+			})
 		}
 	}
 }
@@ -73,4 +75,20 @@ func describeFix(fix rules.Fix, d rewrite.Done) *Wire {
 		return nil
 	}
 	return &Wire{Starter: rules.FuncName(site.Starter), Type: d.Type, Method: d.Method, Added: d.Added, Ctx: d.Ctx}
+}
+
+// unwired says why a call of a fixed starter that wiring did not look at is
+// not wired.
+func unwired(w *Wire, elsewhere bool) string {
+	switch {
+	case w.Method == "":
+		return "" // the work honours a context: there is nothing to call
+	case w.Type == "":
+		return "a package-level cleanup: main's shutdown path is not wired"
+	case strings.HasPrefix(w.Starter, "("):
+		return "the work is started by a method; where the value is made is not followed"
+	case elsewhere:
+		return "in another package; wiring stays within the package fixed"
+	}
+	return "the fixed package could not be analysed again for wiring"
 }

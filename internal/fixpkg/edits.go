@@ -40,6 +40,13 @@ type Change struct {
 // changes must hold the old and new content of every file the combined
 // rewrite of fixed changed; fixed must be in source order.
 func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map[*rules.Finding][]Edit {
+	return splitFix(rp, fixed, changes, nil)
+}
+
+// splitFix is SplitFix where the change also calls the new cleanups where
+// the values' lives end: an edit that inserts a wiring goes to the finding
+// whose cleanup it calls (claims), unless a fix's own edit overlaps it.
+func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, claims []claim) map[*rules.Finding][]Edit {
 	if len(fixed) == 0 || len(changes) == 0 {
 		return nil
 	}
@@ -71,12 +78,19 @@ func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map
 		lines := lineStarts(src)
 		for _, e := range udiff.Lines(src, string(c.New)) {
 			owner := -1
-			// A real overlap beats an edit that only touches another.
-			for _, strict := range []bool{true, false} {
-				for i := range fixed {
-					if owner < 0 && overlapsAny(e, alone[i][c.Path], strict) {
-						owner = i
-					}
+			// A real overlap beats a wiring's claim, which beats an edit
+			// that only touches another.
+			for i := range fixed {
+				if owner < 0 && overlapsAny(e, alone[i][c.Path], true) {
+					owner = i
+				}
+			}
+			if owner < 0 {
+				owner = claimed(fixed, claims, c.Path, e.Start, e.End)
+			}
+			for i := range fixed {
+				if owner < 0 && overlapsAny(e, alone[i][c.Path], false) {
+					owner = i
 				}
 			}
 			if owner < 0 {
@@ -163,4 +177,19 @@ func lineStarts(src string) []int {
 func position(path string, starts []int, offset int) token.Position {
 	line := sort.Search(len(starts), func(i int) bool { return starts[i] > offset }) // 1-based
 	return token.Position{Filename: path, Offset: offset, Line: line, Column: offset - starts[line-1] + 1}
+}
+
+// claimed returns the index in fixed of the finding whose wiring inserts
+// code within [start, end] of path, or -1.
+func claimed(fixed []*rules.Finding, claims []claim, path string, start, end int) int {
+	for _, c := range claims {
+		if c.path == path && start <= c.off && c.off <= end {
+			for i, f := range fixed {
+				if f == c.f {
+					return i
+				}
+			}
+		}
+	}
+	return -1
 }

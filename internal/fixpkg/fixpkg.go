@@ -90,6 +90,10 @@ type Result struct {
 	Seen, Generated []string
 	// Errors are the rules that failed on the package.
 	Errors []error
+	// Wired says, for each call in the package of a constructor whose work
+	// was fixed, where the fix now calls the new cleanup or why it does
+	// not (wirefix.go).
+	Wired map[CallKey]WireNote
 }
 
 // An Outcome is what became of one finding.
@@ -223,6 +227,7 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		}
 	}
 	laterFixed := map[*rules.Finding]bool{} // not fixable at first, fixed once the others were
+	var claims []claim                      // the wirings' edits, by the findings they wire
 	if len(fixable) > 0 {
 		files, why, done := fix(p, fixable)
 		res.Done = done
@@ -252,6 +257,9 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 					}
 				}
 			}
+			// The new cleanups are called where the code shows the
+			// values' lives end.
+			files, res.Wired, claims = wireUp(p, c, files, res.Found, res.Done)
 		}
 		if why := accept(p, c, opts, files, res); why != "" {
 			// The package's fix is kept whole or not at all: the fixes of
@@ -263,7 +271,7 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 				}
 			}
 			laterFixed = nil
-			res.Files, res.Old = nil, nil
+			res.Files, res.Old, res.Wired = nil, nil, nil
 		}
 	}
 	// A finding is fixed when its own plan, or settle, made a change that
@@ -295,7 +303,12 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		// A finding fixed once the others were has no plan of its own: its
 		// edits go to it by position.
 		sort.Slice(fixed, func(i, j int) bool { return fixed[i].Pos < fixed[j].Pos })
-		for f, edits := range SplitFix(p.rewrite(), fixed, changes) {
+		for i, cl := range claims {
+			if cl.before != nil {
+				claims[i].off = offsetBefore(res.Old[cl.path], cl.before, cl.off)
+			}
+		}
+		for f, edits := range splitFix(p.rewrite(), fixed, changes, claims) {
 			o := res.Outcome[f]
 			o.Edits = edits
 			res.Outcome[f] = o

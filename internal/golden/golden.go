@@ -76,6 +76,17 @@ func (c *Case) Set(name string, content []byte) {
 	c.Archive.Files = files
 }
 
+// Flags returns the flags the case's comment asks check and fix to run
+// with, on a line of its own: "Flags: --tests".
+func (c *Case) Flags() []string {
+	for _, line := range strings.Split(string(c.Archive.Comment), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Flags: "); ok {
+			return strings.Fields(rest)
+		}
+	}
+	return nil
+}
+
 // DefaultGoMod is the go.mod of a case that brings none.
 const DefaultGoMod = "module example.com/golden\n\ngo 1.26\n"
 

@@ -1,0 +1,164 @@
+package fixpkg
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+)
+
+// mayHang says why waiting for t's work could hang or call back into the
+// code that waits, or "". A wired cleanup waits for the work where the
+// code did not wait before (the outer cleanup, the function's return), so
+// the work must end once stopped: the code it runs in this package, from
+// the goroutines t's constructor starts, must not block on a channel, a
+// select without a way out, or a wait group, and must not call a function
+// value or an interface method, which may lead back to the waiting code.
+func (w *wirer) mayHang(t *wireTarget) string {
+	if r, ok := w.hangs[t]; ok {
+		return r
+	}
+	decl := w.decls[t.starter]
+	if decl == nil || decl.Body == nil {
+		return "its constructor is not in sight"
+	}
+	var roots []ast.Node
+	ast.Inspect(decl.Body, func(n ast.Node) bool {
+		if g, ok := n.(*ast.GoStmt); ok {
+			roots = append(roots, g.Call)
+		}
+		return true
+	})
+	seen := map[*types.Func]bool{}
+	why := ""
+	var visit func(n ast.Node)
+	visit = func(n ast.Node) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			if why != "" {
+				return false
+			}
+			switch n := n.(type) {
+			case *ast.SendStmt:
+				why = "its work sends on a channel"
+			case *ast.UnaryExpr:
+				if n.Op == token.ARROW && !isCtxDone(n.X, w.pkg.Info) {
+					why = "its work receives from a channel"
+				}
+			case *ast.RangeStmt:
+				if _, ok := w.pkg.Info.TypeOf(n.X).Underlying().(*types.Chan); ok {
+					why = "its work ranges over a channel"
+				}
+			case *ast.SelectStmt:
+				for _, c := range n.Body.List {
+					cc := c.(*ast.CommClause)
+					if cc.Comm == nil || commIsCtxDone(cc.Comm, w.pkg.Info) {
+						// A default or a ctx.Done() case is a way out; the
+						// other cases are not walked as waits.
+						for _, s := range n.Body.List {
+							for _, b := range s.(*ast.CommClause).Body {
+								visit(b)
+							}
+						}
+						return false
+					}
+				}
+				why = "its work waits in a select with no way out"
+			case *ast.CallExpr:
+				if tv, ok := w.pkg.Info.Types[n.Fun]; ok && tv.IsType() {
+					return true // a conversion
+				}
+				if _, ok := ast.Unparen(n.Fun).(*ast.FuncLit); ok {
+					return true // its body is walked as part of the work
+				}
+				fn := typeutilCallee(w.pkg.Info, n)
+				if fn == nil {
+					if _, builtin := w.pkg.Info.Uses[calleeIdentOrNil(n)].(*types.Builtin); !builtin {
+						why = "its work calls a function value, which may lead back to the code that waits for it"
+					}
+					return true
+				}
+				if recv := fn.Signature().Recv(); recv != nil && types.IsInterface(recv.Type()) {
+					why = "its work calls an interface method, which may lead back to the code that waits for it"
+					return true
+				}
+				if fn.Pkg() != nil && fn.Pkg().Path() == "sync" && fn.Name() == "Wait" {
+					why = "its work waits on a " + types.TypeString(fn.Signature().Recv().Type(), nil)
+					return true
+				}
+				fn = fn.Origin()
+				if d := w.decls[fn]; d != nil && !seen[fn] {
+					seen[fn] = true
+					visit(d.Body)
+				}
+			}
+			return why == ""
+		})
+	}
+	for _, r := range roots {
+		visit(r)
+	}
+	w.hangs[t] = why
+	return why
+}
+
+// typeutilCallee returns the function or method a call statically calls,
+// or nil for a call of a function value or a builtin.
+func typeutilCallee(info *types.Info, c *ast.CallExpr) *types.Func {
+	switch f := ast.Unparen(c.Fun).(type) {
+	case *ast.Ident:
+		fn, _ := info.Uses[f].(*types.Func)
+		return fn
+	case *ast.SelectorExpr:
+		if sel := info.Selections[f]; sel != nil {
+			if sel.Kind() == types.FieldVal {
+				return nil
+			}
+			fn, _ := sel.Obj().(*types.Func)
+			return fn
+		}
+		fn, _ := info.Uses[f.Sel].(*types.Func) // a package's function
+		return fn
+	case *ast.IndexExpr:
+		return typeutilCallee(info, &ast.CallExpr{Fun: f.X})
+	case *ast.IndexListExpr:
+		return typeutilCallee(info, &ast.CallExpr{Fun: f.X})
+	case *ast.FuncLit:
+		return nil
+	}
+	return nil
+}
+
+func calleeIdentOrNil(c *ast.CallExpr) *ast.Ident {
+	if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
+		return id
+	}
+	return nil
+}
+
+// isCtxDone reports whether e is ctx.Done() for a context.Context ctx.
+func isCtxDone(e ast.Expr, info *types.Info) bool {
+	c, ok := ast.Unparen(e).(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	s, ok := c.Fun.(*ast.SelectorExpr)
+	if !ok || s.Sel.Name != "Done" {
+		return false
+	}
+	t := info.TypeOf(s.X)
+	return t != nil && (types.TypeString(t, nil) == "context.Context")
+}
+
+// commIsCtxDone reports whether a select case receives from ctx.Done().
+func commIsCtxDone(s ast.Stmt, info *types.Info) bool {
+	var e ast.Expr
+	switch s := s.(type) {
+	case *ast.ExprStmt:
+		e = s.X
+	case *ast.AssignStmt:
+		if len(s.Rhs) == 1 {
+			e = s.Rhs[0]
+		}
+	}
+	u, ok := e.(*ast.UnaryExpr)
+	return ok && u.Op == token.ARROW && isCtxDone(u.X, info)
+}

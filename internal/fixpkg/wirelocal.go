@@ -1,0 +1,185 @@
+package fixpkg
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+
+	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/rules"
+)
+
+// local plans the wiring of a value a function makes into a variable of
+// its own, x := New() or x, err := New(): when nothing else may hold x, the
+// function's return ends its life, and a deferred call stops it then.
+func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack []ast.Node, test bool) (*rewrite.Wiring, string, string) {
+	obj, _ := w.pkg.Info.Defs[id].(*types.Var)
+	if obj == nil {
+		return nil, "", "assigned to a variable declared before"
+	}
+	// The innermost function around the statement, which must be a
+	// statement of that function's body: in a loop, a deferred call would
+	// wait for the function's end, not the iteration's.
+	fi := -1
+	for i := len(stack) - 1; i >= 0; i-- {
+		switch stack[i].(type) {
+		case *ast.FuncDecl, *ast.FuncLit:
+			fi = i
+		}
+		if fi >= 0 {
+			break
+		}
+	}
+	if fi < 0 {
+		return nil, "", "made outside a function"
+	}
+	fn := stack[fi]
+	var body *ast.BlockStmt
+	var ftype *ast.FuncType
+	name := "a function literal"
+	switch f := fn.(type) {
+	case *ast.FuncDecl:
+		body, ftype, name = f.Body, f.Type, rules.FuncName(f)
+	case *ast.FuncLit:
+		body, ftype = f.Body, f.Type
+		for i := fi - 1; i >= 0; i-- {
+			if d, ok := stack[i].(*ast.FuncDecl); ok {
+				name = "a function literal in " + rules.FuncName(d)
+				break
+			}
+		}
+	}
+	at := -1
+	for i, s := range body.List {
+		if s == site {
+			at = i
+		}
+	}
+	if at < 0 {
+		return nil, "", "made in a nested block of " + name + ", not where its life ends"
+	}
+	after := ast.Stmt(site)
+	if len(site.Lhs) == 2 {
+		errID, ok := site.Lhs[1].(*ast.Ident)
+		if !ok || errID.Name == "_" || at+1 >= len(body.List) || !checksErr(body.List[at+1], errID.Name) {
+			return nil, "", "its error is not checked right after it is made, so it may be nil"
+		}
+		after = body.List[at+1]
+	} else if len(site.Lhs) != 1 {
+		return nil, "", "made in an assignment of several values"
+	}
+	v := id.Name
+	for _, ref := range w.refs[obj] {
+		last := ref[len(ref)-1]
+		if last == id {
+			continue
+		}
+		if capturedIn(ref, fn) {
+			return nil, "", v + " is captured by a function literal or goroutine, which may outlive " + name
+		}
+		if why := w.onlyUsed(ref); why != "" {
+			return nil, "", v + " " + why
+		}
+		if isCleanupCall(ref) {
+			return nil, "already stopped in " + name, ""
+		}
+	}
+	if why := w.mayHang(t); why != "" {
+		return nil, "", why + ", so " + name + " could hang waiting for it"
+	}
+	if locks(body, w.pkg.Info) {
+		return nil, "", name + " locks a mutex, which the work may need while " + name + "'s return waits for it"
+	}
+	wr := &rewrite.Wiring{Into: fn, Var: v, After: after, Method: t.method.Name(), Result: t.method.Signature().Results().Len() > 0}
+	how := "deferred until " + name + " returns"
+	if test {
+		if tv := testingParam(ftype, w.pkg.Info); tv != "" {
+			wr.Test, how = tv, tv+".Cleanup at the end of "+name
+		}
+	}
+	return wr, how, ""
+}
+
+// isCleanupCall reports whether the reference ending stack calls one of
+// rules.CleanupNames on it.
+func isCleanupCall(stack []ast.Node) bool {
+	if len(stack) < 3 {
+		return false
+	}
+	s, ok := stack[len(stack)-2].(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	for _, n := range rules.CleanupNames {
+		if s.Sel.Name == n {
+			return true
+		}
+	}
+	return false
+}
+
+// checksErr reports whether s is `if err != nil { ...; return }`.
+func checksErr(s ast.Stmt, err string) bool {
+	is, ok := s.(*ast.IfStmt)
+	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
+		return false
+	}
+	b, ok := is.Cond.(*ast.BinaryExpr)
+	if !ok || b.Op != token.NEQ || !isNil(b.Y) {
+		return false
+	}
+	if id, ok := b.X.(*ast.Ident); !ok || id.Name != err {
+		return false
+	}
+	switch last := is.Body.List[len(is.Body.List)-1].(type) {
+	case *ast.ReturnStmt:
+		return true
+	case *ast.ExprStmt:
+		// t.Fatal(err) and friends end a test.
+		if c, ok := last.X.(*ast.CallExpr); ok {
+			if s, ok := c.Fun.(*ast.SelectorExpr); ok {
+				switch s.Sel.Name {
+				case "Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow":
+					return true
+				}
+			}
+			if id, ok := c.Fun.(*ast.Ident); ok && id.Name == "panic" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// locks reports whether body locks a sync.Mutex or sync.RWMutex.
+func locks(body *ast.BlockStmt, info *types.Info) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if s, ok := n.(*ast.SelectorExpr); ok && (s.Sel.Name == "Lock" || s.Sel.Name == "RLock") {
+			if fn, ok := info.Uses[s.Sel].(*types.Func); ok && fn.Pkg() != nil && fn.Pkg().Path() == "sync" {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// testingParam returns the name of ft's *testing.T or *testing.B
+// parameter, or "".
+func testingParam(ft *ast.FuncType, info *types.Info) string {
+	for _, f := range ft.Params.List {
+		p, ok := info.TypeOf(f.Type).(*types.Pointer)
+		if !ok {
+			continue
+		}
+		n, ok := types.Unalias(p.Elem()).(*types.Named)
+		if !ok || n.Obj().Pkg() == nil || n.Obj().Pkg().Path() != "testing" || (n.Obj().Name() != "T" && n.Obj().Name() != "B") {
+			continue
+		}
+		if len(f.Names) == 1 && f.Names[0].Name != "_" {
+			return f.Names[0].Name
+		}
+	}
+	return ""
+}
