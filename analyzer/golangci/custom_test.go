@@ -140,7 +140,7 @@ func TestCustomBinary(t *testing.T) {
 	}
 
 	out, code = lint("run")
-	want = []string{"cache.go:109:17: //leakfix:ignore needs a reason saying why the work may run forever; it suppresses nothing (leakfix)"}
+	want = []string{"cache.go:103:17: //leakfix:ignore needs a reason saying why the work may run forever; it suppresses nothing (leakfix)"}
 	if got := issues(out); code != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("run after --fix: exit %d, issues:\n%s\nwant exit 1 and:\n%s", code, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
