@@ -3,6 +3,7 @@ package rules
 import (
 	"go/ast"
 	"go/types"
+	"slices"
 )
 
 // A Loop is the fix plan for one goroutine whose loop can never be stopped.
@@ -13,8 +14,11 @@ type Loop struct {
 	Start  ast.Stmt
 	Lit    *ast.FuncLit  // the goroutine's function when it is a literal
 	Method *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
-	Stmt   ast.Stmt      // the loop itself: *ast.ForStmt or *ast.RangeStmt
-	Waits  []Wait        // where the loop blocks; each becomes a select on the stop signal
+	// Stmt is the loop itself: an *ast.ForStmt or *ast.RangeStmt, or for a
+	// loop made with goto, a block (not in the syntax tree) holding the
+	// statements from the label to the goto back to it.
+	Stmt  ast.Stmt
+	Waits []Wait // where the loop blocks; each becomes a select on the stop signal
 
 	// ErrResult is set when the goroutine's function returns an error (as
 	// errgroup's does): the stop case returns nil.
@@ -95,6 +99,10 @@ const (
 type Wait struct {
 	Kind WaitKind
 	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt or *ast.SelectStmt
+	// Header is the for statement whose init or post statement Node is
+	// (for ; ; time.Sleep(d)): the wait moves before the loop, or to the
+	// end of its body, since a select cannot stand in a loop's header.
+	Header *ast.ForStmt
 }
 
 // UnstoppableLoop reports goroutines whose timed loop has no way out.
@@ -196,7 +204,9 @@ func analyseLoops(pass *Pass) []*Finding {
 	f := newLoopFinder(pass)
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
-	for fn := range funcs(pass.Files) {
+	starters := slices.Collect(funcs(pass.Files))
+	starters = append(starters, f.onceStarters()...)
+	for _, fn := range starters {
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			var found []*Finding
 			if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
@@ -276,6 +286,10 @@ type loopFinder struct {
 	sigParamObjs map[types.Object]bool
 	life         lifetimeFacts // where contexts come from, which channels can fire
 	mfacts       map[*types.Func]*methodFacts
+	// onceVars maps the declarations standing for the function literals
+	// of package variables' sync.OnceFunc (see onceStarters) to the
+	// variables' declaration.
+	onceVars map[*ast.FuncDecl]*ast.GenDecl
 }
 
 // A sigParam is a parameter that a helper registers with signal.Notify, or
@@ -352,6 +366,7 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		sigParamObjs: map[types.Object]bool{},
 		life:         newLifetimeFacts(),
 		mfacts:       map[*types.Func]*methodFacts{},
+		onceVars:     map[*ast.FuncDecl]*ast.GenDecl{},
 	}
 	f.index()
 	return f
