@@ -40,6 +40,14 @@ type Loop struct {
 	note   string     // a judgement the plan made, for the finding's message
 	timed  bool       // some wait is on time or on signals, not only on other channels
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
+	// via are the package's functions the loop calls that wait for time
+	// (for { p.wait(); ... }): the fix would have to reach into them.
+	via []*types.Func
+	// failing are the calls whose failure is the loop's only way out; the
+	// fix keeps those exits. leaves is set when one of them leaves the loop
+	// (a break) rather than the function: the code after it then runs.
+	failing []*ast.CallExpr
+	leaves  bool
 }
 
 // An Owner holds a loop's stop and done state: a named struct type, which
@@ -290,6 +298,7 @@ type loopFinder struct {
 	// of package variables' sync.OnceFunc (see onceStarters) to the
 	// variables' declaration.
 	onceVars map[*ast.FuncDecl]*ast.GenDecl
+	written  map[*types.Var]bool // package variables functions set; see pkgWritten
 }
 
 // A sigParam is a parameter that a helper registers with signal.Notify, or

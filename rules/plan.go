@@ -14,6 +14,10 @@ import (
 // plan completes l: who owns the loop, which context it honours and what
 // the generated names are based on. It returns why no fix is possible, or "".
 func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
+	if len(l.via) > 0 {
+		l.note = "it waits in " + funcLabel(l.via[0])
+		return "the loop waits inside a function it calls, which the fix does not rewrite"
+	}
 	if len(l.blocks) > 0 {
 		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
 			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
@@ -409,8 +413,8 @@ func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
 // is refused, or "".
 func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
 	rs, ok := l.Stmt.(*ast.RangeStmt)
-	if !ok {
-		return ""
+	if !ok || l.leaves {
+		return "" // a failure that breaks out runs the code after the loop
 	}
 	// A labeled loop is held in its block by the labeled statement.
 	var stmt ast.Stmt = rs

@@ -73,6 +73,9 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			Pos:     start.Pos(),
 			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
 		}
+		if len(l.failing) > 0 {
+			finding.Message += " (" + f.failingNote(l.failing[0]) + ")"
+		}
 		if l.Signal != nil {
 			finding.signal = f.objectOf(l.Signal)
 			finding.Rule = unstoppedSignal
@@ -304,4 +307,15 @@ func (f *loopFinder) onceStarters() []*ast.FuncDecl {
 		}
 	}
 	return out
+}
+
+// failingNote says what the only way out of a loop is: "it ends only when
+// poll fails".
+func (f *loopFinder) failingNote(call *ast.CallExpr) string {
+	fn := calleeFunc(f.pass.Info, call)
+	name := funcLabel(fn)
+	if fn.Pkg() != f.pass.Pkg && fn.Signature().Recv() == nil {
+		name = fn.Pkg().Name() + "." + name
+	}
+	return "it ends only when " + name + " fails"
 }
