@@ -119,9 +119,10 @@ type Wait struct {
 //	=> a stop case on every wait, stop/done fields on T, and T.Shutdown
 var UnstoppableLoop = &Rule{
 	Name: unstoppableLoop,
-	// A goroutine whose loop waits on time or on a signal channel; the
-	// process's own loops in package main live as long as it does.
-	Needs: Needs{NotMain: true, DependsOn: []string{"time", "os/signal"}, Go: true},
+	// A goroutine whose loop waits on time or on a signal channel, or a
+	// time.AfterFunc callback that re-arms itself; the process's own
+	// loops in package main live as long as it does.
+	Needs: Needs{NotMain: true, DependsOn: []string{"time", "os/signal"}, Go: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
 		Title: "Goroutine loops on a timer with no way to stop it",
 		Text: `A goroutine that loops on time.Tick, a Ticker, time.After or time.Sleep and never
@@ -215,6 +216,9 @@ func analyseLoops(pass *Pass) []*Finding {
 	starters := slices.Collect(funcs(pass.Files))
 	starters = append(starters, f.onceStarters()...)
 	for _, fn := range starters {
+		if !f.processWide(fn, fn.Body) {
+			out = append(out, f.rearming(fn)...)
+		}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			var found []*Finding
 			if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
@@ -298,7 +302,8 @@ type loopFinder struct {
 	// of package variables' sync.OnceFunc (see onceStarters) to the
 	// variables' declaration.
 	onceVars map[*ast.FuncDecl]*ast.GenDecl
-	written  map[*types.Var]bool // package variables functions set; see pkgWritten
+	written  map[*types.Var]bool   // package variables functions set; see pkgWritten
+	stopped  map[types.Object]bool // variables and fields whose Stop is called; see stoppedTimers
 }
 
 // A sigParam is a parameter that a helper registers with signal.Notify, or
