@@ -49,7 +49,7 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	if ex.Group == "" {
 		return nil
 	}
-	starter, err := rw.node(l.Starter)
+	starter, err := rw.node(l.Starter.Body)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
 	if err != nil {
 		return err
 	}
-	fn, err := rw.node(t.Starter)
+	fn, err := rw.node(t.Starter.Body)
 	if err != nil {
 		return err
 	}
@@ -168,6 +168,12 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 			sel.Body.List = append([]dst.Stmt{st.stopCase()}, sel.Body.List...)
 		case rules.Sleep, rules.Recv:
 			es := n.(*dst.ExprStmt)
+			if w.Header != nil {
+				if err := rw.headerWait(root, w, es, st); err != nil {
+					return err
+				}
+				continue
+			}
 			var comm dst.Expr = es.X
 			if w.Kind == rules.Sleep {
 				comm = recv(call(qual("time", "After"), es.X.(*dst.CallExpr).Args[0]))
@@ -189,6 +195,43 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// headerWait moves a wait out of a for header, where a select cannot
+// stand: an init statement runs once, before the loop; a post statement
+// runs after each pass, at the end of the body (the plan refused the loop
+// if a continue would run it too).
+//
+//	for time.Sleep(d); ; <-ticker.C { body }
+//	=>  select { ...; case <-time.After(d): }; for { body; select { ...; case <-ticker.C: } }
+func (rw *rewriter) headerWait(root dst.Node, w rules.Wait, es *dst.ExprStmt, st stop) error {
+	n, err := rw.node(w.Header)
+	if err != nil {
+		return err
+	}
+	fs := n.(*dst.ForStmt)
+	comm := es.X
+	if w.Kind == rules.Sleep {
+		comm = recv(call(qual("time", "After"), es.X.(*dst.CallExpr).Args[0]))
+	}
+	s := st.selectStmt(&dst.ExprStmt{X: comm})
+	switch dst.Stmt(es) {
+	case fs.Post:
+		fs.Post = nil
+		fs.Body.List = append(fs.Body.List, s)
+	case fs.Init:
+		fs.Init = nil
+		target, err := rw.listStmt(w.Header)
+		if err != nil {
+			return err
+		}
+		if !insertBefore(root, target, s) {
+			return fmt.Errorf("%s: loop not found in a statement list", rw.pkg.Fset.Position(w.Header.Pos()))
+		}
+	default:
+		return fmt.Errorf("%s: wait not found in its loop's header", rw.pkg.Fset.Position(w.Node.Pos()))
 	}
 	return nil
 }

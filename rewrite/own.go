@@ -147,8 +147,12 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			default:
 				mu = g.mu
 			}
-			if !slices.Contains(guarded, starter) {
-				guarded = append(guarded, starter)
+			runs := starter
+			if site.StartedBy != "" {
+				runs = site.StartedBy
+			}
+			if !slices.Contains(guarded, runs) {
+				guarded = append(guarded, runs)
 			}
 		}
 		switch item := item.(type) {
@@ -408,13 +412,22 @@ func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, fty
 	return rw.insertDecl(anchor, fn, true)
 }
 
-// insertDecl inserts d before or after the declaration of fn.
+// insertDecl inserts d before or after the declaration of fn, or of the
+// package variable whose sync.OnceFunc literal fn stands for.
 func (rw *rewriter) insertDecl(fn *ast.FuncDecl, d dst.Decl, after bool) error {
 	file, err := rw.file(fn)
 	if err != nil {
 		return err
 	}
-	target, err := rw.node(fn)
+	var decl ast.Node = fn
+	for _, f := range rw.pkg.Files {
+		for _, fd := range f.Decls {
+			if fd != ast.Decl(fn) && fd.Pos() <= fn.Body.Pos() && fn.Body.End() <= fd.End() {
+				decl = fd // fn is no declaration of the file
+			}
+		}
+	}
+	target, err := rw.node(decl)
 	if err != nil {
 		return err
 	}

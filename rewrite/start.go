@@ -50,7 +50,7 @@ func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string
 	}
 	old := n.(dst.Stmt)
 	store := &dst.AssignStmt{Lhs: []dst.Expr{ref(timer)}, Tok: token.ASSIGN, Rhs: []dst.Expr{c.(dst.Expr)}}
-	starter, err := rw.node(t.Starter)
+	starter, err := rw.node(t.Starter.Body)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func stopBlock(st state, ref func(string) dst.Expr, ctx string, more ...string) 
 // stored under the mutex and the goroutine closes its own channel, so that a
 // later start cannot make it close another loop's.
 func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g *group) error {
-	starter, err := rw.node(l.Starter)
+	starter, err := rw.node(l.Starter.Body)
 	if err != nil {
 		return err
 	}

@@ -31,20 +31,90 @@ func (l *Loop) verb() string {
 }
 
 // outerLoops returns the loops of body that are not inside another loop or a
-// function literal.
+// function literal: for and range statements, and loops made with goto (a
+// labeled statement and, later in the same list, a goto back to it), each
+// given as a block holding the statements from the label to the goto.
 func outerLoops(body *ast.BlockStmt) []ast.Stmt {
 	var loops []ast.Stmt
-	ast.Inspect(body, func(n ast.Node) bool {
+	var visit func(n ast.Node) bool
+	list := func(stmts []ast.Stmt) {
+		for i := 0; i < len(stmts); i++ {
+			if region := gotoLoop(stmts, i); region != nil {
+				loops = append(loops, region)
+				i += len(region.List) - 1
+				continue
+			}
+			ast.Inspect(stmts[i], visit)
+		}
+	}
+	visit = func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncLit:
 			return false
 		case *ast.ForStmt, *ast.RangeStmt:
 			loops = append(loops, n.(ast.Stmt))
 			return false
+		case *ast.BlockStmt:
+			list(n.List)
+			return false
+		case *ast.CaseClause:
+			list(n.Body)
+			return false
+		case *ast.CommClause:
+			if n.Comm != nil {
+				ast.Inspect(n.Comm, visit)
+			}
+			list(n.Body)
+			return false
 		}
 		return true
-	})
+	}
+	list(body.List)
 	return loops
+}
+
+// gotoLoop returns the loop made with goto that starts at stmts[i]:
+//
+//	again:
+//		time.Sleep(d)
+//		work()
+//		goto again
+//
+// as a block of the statements from the label to the unconditional goto
+// back to it, or nil. The block is not part of the syntax tree; the loop's
+// waits, which the fix rewrites, are.
+func gotoLoop(stmts []ast.Stmt, i int) *ast.BlockStmt {
+	ls, ok := stmts[i].(*ast.LabeledStmt)
+	if !ok {
+		return nil
+	}
+	switch ls.Stmt.(type) {
+	case *ast.ForStmt, *ast.RangeStmt:
+		return nil // a loop already; its label is for break and continue
+	}
+	for j := i + 1; j < len(stmts); j++ {
+		if br, ok := stmts[j].(*ast.BranchStmt); ok && br.Tok == token.GOTO && br.Label.Name == ls.Label.Name {
+			return &ast.BlockStmt{Lbrace: ls.Pos(), List: stmts[i : j+1], Rbrace: br.End() - 1}
+		}
+	}
+	return nil
+}
+
+// headerWait returns the wait a statement of a for header does, when it is
+// a sleep or a receive from a channel of time (for ; ; time.Sleep(d), for
+// time.Sleep(d); ; <-ticker.C), or false.
+func (f *loopFinder) headerWait(l *Loop, loop *ast.ForStmt, s ast.Stmt) (Wait, bool) {
+	es, ok := s.(*ast.ExprStmt)
+	if !ok {
+		return Wait{}, false
+	}
+	if call, ok := es.X.(*ast.CallExpr); ok && f.isTimeCall(call, "Sleep") {
+		return Wait{Kind: Sleep, Node: es, Header: loop}, true
+	}
+	if u, ok := es.X.(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
+		return Wait{Kind: Recv, Node: es, Header: loop}, true
+	}
+	return Wait{}, false
 }
 
 // analyse returns the plan skeleton for loop if it waits on time and has no
@@ -58,6 +128,14 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 			return nil
 		}
 		body = loop.Body
+		for _, h := range []ast.Stmt{loop.Init, loop.Post} {
+			if w, ok := f.headerWait(l, loop, h); ok {
+				l.Waits = append(l.Waits, w)
+				l.timed = true
+			}
+		}
+	case *ast.BlockStmt: // a loop made with goto
+		body = loop
 	case *ast.RangeStmt:
 		if !f.waitChan(l, loop.X) {
 			return nil
@@ -78,6 +156,19 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		}
 		return true
 	})
+	// Exits taken only when a call that the owner cannot make fail fails
+	// are no stop: the loop runs for as long as the source is healthy.
+	errExits := f.errorExits(body)
+	failed := func(n ast.Node) bool {
+		call, ok := errExits[n]
+		if ok {
+			l.failing = append(l.failing, call)
+			if br, isBranch := n.(*ast.BranchStmt); isBranch && br.Tok != token.CONTINUE {
+				l.leaves = true
+			}
+		}
+		return ok
+	}
 	// depth counts the statements between a node and the loop that an
 	// unlabeled break would leave instead of the loop.
 	var walk func(n ast.Node, depth int)
@@ -90,17 +181,24 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 			case *ast.FuncLit:
 				return false
 			case *ast.ReturnStmt:
-				managed = true
+				managed = !failed(n)
 			case *ast.BranchStmt:
 				switch {
 				case n.Tok == token.GOTO && !labels[n.Label.Name],
 					n.Tok == token.BREAK && n.Label == nil && depth == 0,
 					n.Tok == token.BREAK && n.Label != nil && !labels[n.Label.Name]:
-					managed = true
+					managed = !failed(n)
 				}
 			case *ast.ForStmt, *ast.RangeStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt:
 				header, children := parts(n)
 				for _, h := range header {
+					if fs, ok := n.(*ast.ForStmt); ok && h != ast.Node(fs.Cond) {
+						if w, ok := f.headerWait(l, fs, h.(ast.Stmt)); ok {
+							l.Waits = append(l.Waits, w)
+							l.timed = true
+							continue
+						}
+					}
 					walk(h, depth)
 				}
 				for _, child := range children {
@@ -126,9 +224,10 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					if recv != nil && f.neverFires(recv) {
 						continue // a case that can never run: its exits are none
 					}
-					if recv != nil && f.stops(recv) {
-						managed = true
-					}
+					// Receiving is no stop by itself: a kick or wake-up
+					// channel (of any element type) beside the timer only
+					// runs its case, and the loop goes on unless the
+					// case's body leaves it.
 					for _, s := range cc.Body {
 						walk(s, depth+1)
 					}
@@ -147,6 +246,12 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					l.Waits = append(l.Waits, Wait{Kind: Sleep, Node: n})
 					l.timed = true
 					return false
+				}
+				if call, ok := n.X.(*ast.CallExpr); ok {
+					if fn := f.waitsIn(call, 0); fn != nil {
+						l.via = append(l.via, fn)
+						return false
+					}
 				}
 				if u, ok := n.X.(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
 					l.Waits = append(l.Waits, Wait{Kind: Recv, Node: n})
@@ -177,10 +282,20 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	for _, s := range body.List {
 		walk(s, 0)
 	}
-	if managed || len(l.Waits) == 0 {
+	if managed {
 		return nil
 	}
-	if _, isFor := loop.(*ast.ForStmt); isFor && !l.timed {
+	if len(l.Waits) == 0 {
+		// A loop that waits only in the functions it calls is timed work
+		// when nothing else blocks it; beside a loop's own waits, a
+		// helper's are part of the work.
+		if len(l.via) == 0 || len(l.blocks) > 0 {
+			return nil
+		}
+		return l
+	}
+	l.via = nil
+	if _, isRange := loop.(*ast.RangeStmt); !isRange && !l.timed {
 		return nil // a worker loop on channels, not timed work
 	}
 	return l
@@ -314,4 +429,97 @@ func isNamed(t types.Type, pkg, name string) bool {
 		return pkg == ""
 	}
 	return n.Obj().Pkg().Path() == pkg
+}
+
+// continueTo returns a continue statement in loop's body that starts loop's
+// next iteration, and so runs its post statement, or nil. body is the
+// function that holds loop, where its label would be declared.
+func continueTo(body ast.Node, loop *ast.ForStmt) *ast.BranchStmt {
+	label := ""
+	ast.Inspect(body, func(n ast.Node) bool {
+		if ls, ok := n.(*ast.LabeledStmt); ok && ls.Stmt == ast.Stmt(loop) {
+			label = ls.Label.Name
+		}
+		return label == ""
+	})
+	var found *ast.BranchStmt
+	var walk func(n ast.Node, inner bool)
+	walk = func(n ast.Node, inner bool) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			if found != nil {
+				return false
+			}
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ForStmt, *ast.RangeStmt:
+				_, body := parts(n)
+				for _, s := range body {
+					walk(s, true)
+				}
+				return false
+			case *ast.BranchStmt:
+				if n.Tok == token.CONTINUE && (n.Label == nil && !inner || n.Label != nil && n.Label.Name == label) {
+					found = n
+				}
+			}
+			return true
+		})
+	}
+	for _, s := range loop.Body.List {
+		walk(s, false)
+	}
+	return found
+}
+
+// waitsIn returns the function of this package that call runs when that
+// function always waits for time before it returns: a time.Sleep or a
+// receive from a channel of time among its top-level statements, ahead of
+// any return, or a call of another such function (for { p.wait(); ... }).
+// It returns nil otherwise, and for waits under a condition or in a select,
+// which may be the helper's own way out.
+func (f *loopFinder) waitsIn(call *ast.CallExpr, depth int) *types.Func {
+	fn := calleeFunc(f.pass.Info, call)
+	if fn == nil || fn.Pkg() != f.pass.Pkg || depth > 3 {
+		return nil
+	}
+	decl := f.methods[fn]
+	if decl == nil || decl.Body == nil {
+		return nil
+	}
+	for _, st := range decl.Body.List {
+		var x ast.Expr
+		switch st := st.(type) {
+		case *ast.ExprStmt:
+			x = st.X
+		case *ast.AssignStmt:
+			if len(st.Rhs) == 1 {
+				x = st.Rhs[0]
+			}
+		}
+		switch x := ast.Unparen(x).(type) {
+		case *ast.CallExpr:
+			if f.isTimeCall(x, "Sleep") || f.waitsIn(x, depth+1) != nil {
+				return fn
+			}
+		case *ast.UnaryExpr:
+			if x.Op == token.ARROW && f.isTimeChan(x.X) {
+				return fn
+			}
+		}
+		returns := false
+		ast.Inspect(st, func(n ast.Node) bool {
+			switch n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ReturnStmt:
+				returns = true
+			}
+			return !returns
+		})
+		if returns {
+			return nil // the wait may not be reached
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"go/ast"
 	"go/types"
+	"slices"
 )
 
 // A Loop is the fix plan for one goroutine whose loop can never be stopped.
@@ -13,8 +14,11 @@ type Loop struct {
 	Start  ast.Stmt
 	Lit    *ast.FuncLit  // the goroutine's function when it is a literal
 	Method *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
-	Stmt   ast.Stmt      // the loop itself: *ast.ForStmt or *ast.RangeStmt
-	Waits  []Wait        // where the loop blocks; each becomes a select on the stop signal
+	// Stmt is the loop itself: an *ast.ForStmt or *ast.RangeStmt, or for a
+	// loop made with goto, a block (not in the syntax tree) holding the
+	// statements from the label to the goto back to it.
+	Stmt  ast.Stmt
+	Waits []Wait // where the loop blocks; each becomes a select on the stop signal
 
 	// ErrResult is set when the goroutine's function returns an error (as
 	// errgroup's does): the stop case returns nil.
@@ -36,6 +40,14 @@ type Loop struct {
 	note   string     // a judgement the plan made, for the finding's message
 	timed  bool       // some wait is on time or on signals, not only on other channels
 	blocks []ast.Node // channel operations a stop signal cannot interrupt
+	// via are the package's functions the loop calls that wait for time
+	// (for { p.wait(); ... }): the fix would have to reach into them.
+	via []*types.Func
+	// failing are the calls whose failure is the loop's only way out; the
+	// fix keeps those exits. leaves is set when one of them leaves the loop
+	// (a break) rather than the function: the code after it then runs.
+	failing []*ast.CallExpr
+	leaves  bool
 }
 
 // An Owner holds a loop's stop and done state: a named struct type, which
@@ -95,6 +107,10 @@ const (
 type Wait struct {
 	Kind WaitKind
 	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt or *ast.SelectStmt
+	// Header is the for statement whose init or post statement Node is
+	// (for ; ; time.Sleep(d)): the wait moves before the loop, or to the
+	// end of its body, since a select cannot stand in a loop's header.
+	Header *ast.ForStmt
 }
 
 // UnstoppableLoop reports goroutines whose timed loop has no way out.
@@ -103,9 +119,10 @@ type Wait struct {
 //	=> a stop case on every wait, stop/done fields on T, and T.Shutdown
 var UnstoppableLoop = &Rule{
 	Name: unstoppableLoop,
-	// A goroutine whose loop waits on time or on a signal channel; the
-	// process's own loops in package main live as long as it does.
-	Needs: Needs{NotMain: true, DependsOn: []string{"time", "os/signal"}, Go: true},
+	// A goroutine whose loop waits on time or on a signal channel, or a
+	// time.AfterFunc callback that re-arms itself; the process's own
+	// loops in package main live as long as it does.
+	Needs: Needs{NotMain: true, DependsOn: []string{"time", "os/signal"}, Go: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
 		Title: "Goroutine loops on a timer with no way to stop it",
 		Text: `A goroutine that loops on time.Tick, a Ticker, time.After or time.Sleep and never
@@ -196,7 +213,12 @@ func analyseLoops(pass *Pass) []*Finding {
 	f := newLoopFinder(pass)
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
-	for fn := range funcs(pass.Files) {
+	starters := slices.Collect(funcs(pass.Files))
+	starters = append(starters, f.onceStarters()...)
+	for _, fn := range starters {
+		if !f.processWide(fn, fn.Body) {
+			out = append(out, f.rearming(fn)...)
+		}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			var found []*Finding
 			if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
@@ -284,6 +306,12 @@ type loopFinder struct {
 	sigParamObjs map[types.Object]bool
 	life         lifetimeFacts // where contexts come from, which channels can fire
 	mfacts       map[*types.Func]*methodFacts
+	// onceVars maps the declarations standing for the function literals
+	// of package variables' sync.OnceFunc (see onceStarters) to the
+	// variables' declaration.
+	onceVars map[*ast.FuncDecl]*ast.GenDecl
+	written  map[*types.Var]bool   // package variables functions set; see pkgWritten
+	stopped  map[types.Object]bool // variables and fields whose Stop is called; see stoppedTimers
 }
 
 // A sigParam is a parameter that a helper registers with signal.Notify, or
@@ -361,6 +389,7 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		sigParamObjs: map[types.Object]bool{},
 		life:         newLifetimeFacts(),
 		mfacts:       map[*types.Func]*methodFacts{},
+		onceVars:     map[*ast.FuncDecl]*ast.GenDecl{},
 	}
 	f.index()
 	return f

@@ -14,11 +14,21 @@ import (
 // plan completes l: who owns the loop, which context it honours and what
 // the generated names are based on. It returns why no fix is possible, or "".
 func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
+	if len(l.via) > 0 {
+		l.note = "it waits in " + funcLabel(l.via[0])
+		return "the loop waits inside a function it calls, which the fix does not rewrite"
+	}
 	if len(l.blocks) > 0 {
 		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
 			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
 	}
 	for _, w := range l.Waits {
+		if w.Header != nil && w.Node == ast.Node(w.Header.Post) {
+			// The reason names no line, so that a summary counts these together.
+			if continueTo(body, w.Header) != nil {
+				return "the loop waits in its post statement, which a continue runs too, so the wait cannot move to the end of the body"
+			}
+		}
 		held, wg := f.heldLock(body, w.Node)
 		_, isChan := f.typeOfLock(body, held).(*types.Chan)
 		switch {
@@ -50,6 +60,11 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		return "the goroutine is started from a time.AfterFunc callback, which may run while or after the work is shut down"
 	}
 	l.Name = f.baseName(l)
+	// Work started from sync.OnceFunc's function starts whenever the
+	// function it returns is first called: as a Start method's, its state
+	// is guarded, and the starter's own returns do not abandon it.
+	once, startedBy := f.inOnceHelper(l.Starter.Body, l.Start)
+	l.StartedBy = startedBy
 	switch {
 	case l.Method != nil:
 		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
@@ -78,8 +93,11 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		if !started && !f.isReturned(l.Starter, x) {
 			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
 		}
-		if why := f.setOwner(&l.Site, x, started); why != "" {
+		if why := f.setOwner(&l.Site, x, started || once); why != "" {
 			return why
+		}
+		if once {
+			return ""
 		}
 		return f.abandon(&l.Site, l.Start, x)
 	case l.Lit == nil:
@@ -88,7 +106,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	// Work started under a package-level sync.Once runs once per process
 	// and serves every value: it belongs to the package, never to the
 	// value that happened to start it first.
-	if f.inPackageOnce(l.Starter, l.Start) {
+	if f.inPackageOnce(l.Starter, l.Start) || f.onceVars[l.Starter] != nil {
 		l.Owner = &Owner{Guarded: true}
 		return ""
 	}
@@ -112,8 +130,11 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		l.note = ctx + " is not taken as the work's lifetime: the goroutine never reads it, and it may be a timeout for " + FuncName(l.Starter) + " alone"
 	}
 	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
-		if why := f.setOwner(&l.Site, x, false); why != "" {
+		if why := f.setOwner(&l.Site, x, once); why != "" {
 			return why
+		}
+		if once {
+			return ""
 		}
 		return f.abandon(&l.Site, l.Start, x)
 	}
@@ -392,8 +413,8 @@ func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
 // is refused, or "".
 func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
 	rs, ok := l.Stmt.(*ast.RangeStmt)
-	if !ok {
-		return ""
+	if !ok || l.leaves {
+		return "" // a failure that breaks out runs the code after the loop
 	}
 	// A labeled loop is held in its block by the labeled statement.
 	var stmt ast.Stmt = rs

@@ -159,6 +159,10 @@ type Site struct {
 	// hand the caller no owner (return nil, err): the fix stops the work
 	// before each, since nothing could stop it later.
 	Abandon []*ast.ReturnStmt
+	// StartedBy names, as written, the function value that starts the work
+	// when it is not Starter itself: c.connect for the sync.OnceFunc that
+	// Starter stores there.
+	StartedBy string
 
 	start ast.Node // the statement that starts the work, for the rules' own checks
 }

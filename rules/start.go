@@ -73,6 +73,9 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			Pos:     start.Pos(),
 			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
 		}
+		if len(l.failing) > 0 {
+			finding.Message += " (" + f.failingNote(l.failing[0]) + ")"
+		}
 		if l.Signal != nil {
 			finding.signal = f.objectOf(l.Signal)
 			finding.Rule = unstoppedSignal
@@ -313,4 +316,99 @@ func goParams(info *types.Info, fn *ast.FuncDecl) []int {
 		return false
 	})
 	return out
+}
+
+// isOnceHelper reports whether call is sync.OnceFunc, sync.OnceValue or
+// sync.OnceValues, whose function argument runs on the first call of the
+// function they return, not where they are called.
+func isOnceHelper(info *types.Info, call *ast.CallExpr) bool {
+	fun := ast.Unparen(call.Fun)
+	switch x := fun.(type) {
+	case *ast.IndexExpr: // sync.OnceValue[T](...)
+		fun = x.X
+	case *ast.IndexListExpr:
+		fun = x.X
+	}
+	c := &ast.CallExpr{Fun: fun, Args: call.Args}
+	for _, name := range []string{"OnceFunc", "OnceValue", "OnceValues"} {
+		if isPkgCall(info, c, "sync", name) {
+			return len(call.Args) == 1
+		}
+	}
+	return false
+}
+
+// inOnceHelper reports whether n lies in a function literal that the code
+// under root passes to sync.OnceFunc, OnceValue or OnceValues: it runs
+// later, whenever the returned function is first called, which may be
+// after or while the owner's cleanup runs.
+// It also returns, as written, what the helper's result is assigned to
+// (c.connect), or "".
+func (f *loopFinder) inOnceHelper(root, n ast.Node) (bool, string) {
+	found, name := false, ""
+	ast.Inspect(root, func(m ast.Node) bool {
+		if as, ok := m.(*ast.AssignStmt); ok && len(as.Lhs) == len(as.Rhs) && !found {
+			for i, r := range as.Rhs {
+				if call, ok := ast.Unparen(r).(*ast.CallExpr); ok && isOnceHelper(f.pass.Info, call) && call.Pos() <= n.Pos() && n.End() <= call.End() {
+					name, _ = exprString(as.Lhs[i])
+				}
+			}
+		}
+		if call, ok := m.(*ast.CallExpr); ok && !found && isOnceHelper(f.pass.Info, call) {
+			if lit, ok := ast.Unparen(call.Args[0]).(*ast.FuncLit); ok && lit.Pos() <= n.Pos() && n.End() <= lit.End() {
+				found = true
+			}
+		}
+		return !found
+	})
+	if !found {
+		name = ""
+	}
+	return found, name
+}
+
+// onceStarters returns, for each function literal that a package
+// variable's initializer passes to sync.OnceFunc, OnceValue or OnceValues
+// (var startJanitor = sync.OnceFunc(func() { go ... })), a declaration
+// standing for it: named after the variable, with the literal's type and
+// body. It is no part of the syntax tree; the literal's body is. Such work
+// starts once per process, whichever caller is first, so it belongs to the
+// package.
+func (f *loopFinder) onceStarters() []*ast.FuncDecl {
+	var out []*ast.FuncDecl
+	for _, file := range f.pass.Files {
+		for _, decl := range file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, v := range vs.Values {
+					call, ok := ast.Unparen(v).(*ast.CallExpr)
+					if !ok || i >= len(vs.Names) || !isOnceHelper(f.pass.Info, call) {
+						continue
+					}
+					if lit, ok := ast.Unparen(call.Args[0]).(*ast.FuncLit); ok {
+						fn := &ast.FuncDecl{Name: ast.NewIdent(vs.Names[i].Name), Type: lit.Type, Body: lit.Body}
+						fn.Name.NamePos = vs.Names[i].Pos()
+						f.onceVars[fn] = gd
+						out = append(out, fn)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// failingNote says what the only way out of a loop is: "it ends only when
+// poll fails".
+func (f *loopFinder) failingNote(call *ast.CallExpr) string {
+	fn := calleeFunc(f.pass.Info, call)
+	name := funcLabel(fn)
+	if fn.Pkg() != f.pass.Pkg && fn.Signature().Recv() == nil {
+		name = fn.Pkg().Name() + "." + name
+	}
+	return "it ends only when " + name + " fails"
 }
