@@ -110,6 +110,21 @@ func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
 	return nil
 }
 
+// stopSignal makes the goroutine that reads a registered channel undo the
+// registration when it returns: `defer signal.Stop(c)` first in its body.
+func (rw *rewriter) stopSignal(s *rules.SignalStop) error {
+	lit, err := rw.node(s.Lit)
+	if err != nil {
+		return err
+	}
+	ch, err := rw.node(s.Chan)
+	if err != nil {
+		return err
+	}
+	prepend(lit, &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))})
+	return nil
+}
+
 // goroutine returns the declaration whose identifiers generated names inside
 // the goroutine must avoid, and the dst node of the goroutine's function.
 func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {

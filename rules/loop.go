@@ -256,19 +256,34 @@ func analyseLoops(pass *Pass) []*Finding {
 	}
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
 	for obj, call := range f.notified {
-		if !f.sigStopped[obj] && !read[obj] && f.inFiles(call) {
-			how := "signal.Notify"
-			if !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
-				how = "signal.Notify (in " + calleeFunc(f.pass.Info, call).Name() + ")"
-			}
-			out = append(out, &Finding{
-				Rule:      unstoppedSignal,
-				Pos:       call.Pos(),
-				Message:   how + " registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
-				Related:   []Note{{obj.Pos(), obj.Name() + " is declared here; no goroutine loop leakfix can stop reads it"}},
-				Unfixable: unreadSignal,
-			})
+		if f.sigStopped[obj] || read[obj] || f.trapped[obj] || !f.inFiles(call) {
+			continue
 		}
+		if fn := f.enclosing(call); fn != nil && f.processWide(fn, call) {
+			continue // a command's registration lasts as long as the command
+		}
+		if f.trapReaders(obj, call) {
+			continue // the process's signal trap: it ends the process, not the other way round
+		}
+		how := "signal.Notify"
+		if !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
+			how = "signal.Notify (in " + calleeFunc(f.pass.Info, call).Name() + ")"
+		}
+		finding := &Finding{
+			Rule:      unstoppedSignal,
+			Pos:       call.Pos(),
+			Message:   how + " registers " + obj.Name() + " for the life of the process and nothing calls signal.Stop",
+			Related:   []Note{{obj.Pos(), obj.Name() + " is declared here; no goroutine loop leakfix can stop reads it"}},
+			Unfixable: unreadSignal,
+		}
+		if plan, why := f.signalStop(obj, call); plan != nil {
+			finding.Message = how + " registers " + obj.Name() + " and the goroutine that reads it returns without calling signal.Stop"
+			finding.Related = []Note{{plan.Lit.Pos(), "this goroutine reads " + obj.Name() + " and returns when it is stopped"}}
+			finding.Unfixable, finding.Fix = "", plan
+		} else if why != "" {
+			finding.Unfixable = why
+		}
+		out = append(out, finding)
 	}
 	return out
 }
@@ -298,6 +313,8 @@ type loopFinder struct {
 	skips        map[*types.Func]bool           // wrappers that may return without starting their function
 	process      []ast.Node                     // command actions, which live as long as the process
 	processFuncs []*types.Func                  // functions used as command actions
+	processOnly  map[*types.Func]bool           // functions that run only for the life of the process
+	trapped      map[types.Object]bool          // signal channels read by the process's own signal trap
 	sigStopped   map[types.Object]bool          // channels passed to signal.Stop
 	// sigHelpers are the functions that pass one of their parameters to
 	// signal.Notify or signal.Stop (func watch(c chan os.Signal) {
@@ -390,8 +407,11 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		life:         newLifetimeFacts(),
 		mfacts:       map[*types.Func]*methodFacts{},
 		onceVars:     map[*ast.FuncDecl]*ast.GenDecl{},
+		processOnly:  map[*types.Func]bool{},
+		trapped:      map[types.Object]bool{},
 	}
 	f.index()
+	f.processCalls()
 	return f
 }
 

@@ -53,15 +53,11 @@ func (f *loopFinder) commandActions(lit *ast.CompositeLit) {
 }
 
 // processWide reports whether n, in fn, runs for the life of the process:
-// inside a command's action.
+// inside a command's action, or in a function that only command actions
+// call.
 func (f *loopFinder) processWide(fn *ast.FuncDecl, n ast.Node) bool {
-	if isCommandRun(f.pass.Info, fn) {
+	if obj, ok := f.pass.Info.Defs[fn.Name].(*types.Func); ok && f.processOnly[obj] {
 		return true
-	}
-	for _, obj := range f.processFuncs {
-		if f.methods[obj] == fn {
-			return true
-		}
 	}
 	for _, p := range f.process {
 		if p.Pos() <= n.Pos() && n.End() <= p.End() {
@@ -105,4 +101,91 @@ func isCommandRun(info *types.Info, fn *ast.FuncDecl) bool {
 		}
 	}
 	return false
+}
+
+// processCalls computes f.processOnly from the call graph: the command
+// actions, and then every unexported function of the package that is
+// referred to only from code already known to run for the process's life
+// (func electCommandFunc(...) { observe(...) }, where nothing else calls
+// observe). Methods are left out: an interface call reaches them without
+// naming them, so their references do not show every caller. Work such a
+// function starts lives as long as the command, like main's.
+func (f *loopFinder) processCalls() {
+	info := f.pass.Info
+	for obj, fn := range f.methods {
+		if isCommandRun(info, fn) {
+			f.processOnly[obj] = true
+		}
+	}
+	for _, obj := range f.processFuncs {
+		f.processOnly[obj] = true
+	}
+	// refs[fn] are the functions whose bodies name fn; nil stands for code
+	// outside any function body (a package variable's initializer) and for
+	// code in a command literal, told apart by inProcess.
+	type ref struct {
+		from      *types.Func
+		inProcess bool
+	}
+	refs := map[*types.Func][]ref{}
+	for _, file := range f.pass.AllFiles {
+		for _, decl := range file.Decls {
+			var from *types.Func
+			if fn, ok := decl.(*ast.FuncDecl); ok {
+				from, _ = info.Defs[fn.Name].(*types.Func)
+			}
+			ast.Inspect(decl, func(n ast.Node) bool {
+				id, ok := n.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				obj, ok := info.Uses[id].(*types.Func)
+				if !ok || obj.Pkg() != f.pass.Pkg {
+					return true
+				}
+				in := false
+				for _, p := range f.process {
+					if p.Pos() <= id.Pos() && id.End() <= p.End() {
+						in = true
+					}
+				}
+				refs[obj.Origin()] = append(refs[obj.Origin()], ref{from, in})
+				return true
+			})
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for obj, rs := range refs {
+			if f.processOnly[obj] || obj.Exported() || obj.Type().(*types.Signature).Recv() != nil || f.methods[obj] == nil {
+				continue
+			}
+			all, outside := true, false
+			for _, r := range rs {
+				if r.from == obj {
+					continue // recursion: the outside callers decide
+				}
+				outside = true
+				if !r.inProcess && (r.from == nil || !f.processOnly[r.from]) {
+					all = false
+					break
+				}
+			}
+			if all && outside {
+				f.processOnly[obj] = true
+				changed = true
+			}
+		}
+	}
+}
+
+// enclosing returns the function declaration of the package whose body
+// holds n, or nil.
+func (f *loopFinder) enclosing(n ast.Node) *ast.FuncDecl {
+	for _, fn := range f.methods {
+		if fn.Body != nil && fn.Body.Pos() <= n.Pos() && n.End() <= fn.Body.End() {
+			return fn
+		}
+	}
+	return nil
 }

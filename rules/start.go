@@ -66,6 +66,12 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		if l == nil {
 			continue
 		}
+		if l.Signal != nil && f.exitsProcess(stmt) {
+			// The process's own signal trap: it ends the process on a
+			// signal, and its registration is meant to last as long.
+			f.trapped[f.objectOf(l.Signal)] = true
+			continue
+		}
 		l.Start, l.Starter, l.Lit, l.Method = start, starter, lit, method
 		l.Site.start = start
 		finding := &Finding{
@@ -123,6 +129,12 @@ func (f *loopFinder) timerCallback(fn *ast.FuncDecl, call *ast.CallExpr) []*Find
 	for _, stmt := range outerLoops(lit.Body) {
 		l := f.analyse(stmt)
 		if l == nil {
+			continue
+		}
+		if l.Signal != nil && f.exitsProcess(stmt) {
+			// The process's own signal trap: it ends the process on a
+			// signal, and its registration is meant to last as long.
+			f.trapped[f.objectOf(l.Signal)] = true
 			continue
 		}
 		out = append(out, &Finding{

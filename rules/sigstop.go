@@ -1,0 +1,260 @@
+package rules
+
+import (
+	"go/ast"
+	"go/types"
+)
+
+// This file decides what to do with a signal.Notify registration that no
+// unstoppable loop reads: its reader may already stop (then the fix is
+// `defer signal.Stop(c)` in the reader), or it may be the process's own
+// signal trap, which ends the process and needs no stop.
+
+// A SignalStop is the fix plan for a registration whose reading goroutine
+// already returns when its owner stops it, but leaves the channel
+// registered: `defer signal.Stop(c)` as the goroutine's first statement, so
+// that no signal is delivered to the channel once nothing reads it.
+type SignalStop struct {
+	Site
+	Lit  *ast.FuncLit // the goroutine that reads the channel
+	Chan ast.Expr     // the channel as the registration names it (c, s.sigc)
+}
+
+// signalReader returns the go statements' function literals in fn that
+// receive from obj, and whether obj is used anywhere else than in fn's
+// registration, its assignment and those literals.
+func (f *loopFinder) signalReaders(fn *ast.FuncDecl, obj types.Object, notify *ast.CallExpr) (readers []*ast.FuncLit, elsewhere bool) {
+	info := f.pass.Info
+	var lits []*ast.FuncLit
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if g, ok := n.(*ast.GoStmt); ok {
+			if lit, ok := ast.Unparen(g.Call.Fun).(*ast.FuncLit); ok && f.receives(lit.Body, obj) {
+				lits = append(lits, lit)
+			}
+		}
+		return true
+	})
+	inLit := func(n ast.Node) bool {
+		for _, lit := range lits {
+			if lit.Pos() <= n.Pos() && n.End() <= lit.End() {
+				return true
+			}
+		}
+		return false
+	}
+	for _, file := range f.pass.AllFiles {
+		ast.Inspect(file, func(n ast.Node) bool {
+			id, ok := n.(*ast.Ident)
+			if !ok || elsewhere || (info.Uses[id] != obj && info.Defs[id] != obj) {
+				return !elsewhere
+			}
+			switch {
+			case inLit(id):
+			case notify.Pos() <= id.Pos() && id.End() <= notify.End():
+			case fn.Body.Pos() <= id.Pos() && id.End() <= fn.Body.End() && f.assigned(fn.Body, id):
+			default:
+				elsewhere = true
+			}
+			return !elsewhere
+		})
+	}
+	return lits, elsewhere
+}
+
+// assigned reports whether id, in body, is the left side of an assignment
+// or definition (c := make(chan os.Signal, 1), s.sigc = make(...)).
+func (f *loopFinder) assigned(body *ast.BlockStmt, id *ast.Ident) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || found {
+			return !found
+		}
+		for _, lhs := range as.Lhs {
+			e := ast.Unparen(lhs)
+			if sel, ok := e.(*ast.SelectorExpr); ok {
+				e = sel.Sel
+			}
+			if e == ast.Expr(id) {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// receives reports whether the code under n, outside nested function
+// literals, receives from obj (<-c, case v := <-c, for v := range c).
+func (f *loopFinder) receives(n ast.Node, obj types.Object) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.UnaryExpr:
+			if n.Op.String() == "<-" && f.objectOf(n.X) == obj {
+				found = true
+			}
+		case *ast.RangeStmt:
+			if f.objectOf(n.X) == obj {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// returns reports whether the function literal can end other than by
+// panicking: a return, or a break out of one of its loops.
+func returns(lit *ast.FuncLit) bool {
+	found := false
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ReturnStmt:
+			found = true
+		case *ast.BranchStmt:
+			if n.Tok.String() == "break" && n.Label != nil {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// signalStop returns the fix for the registration notify of obj when the
+// goroutine that reads obj already returns, or why there is none ("" with
+// a nil plan: no reader of that form).
+func (f *loopFinder) signalStop(obj types.Object, notify *ast.CallExpr) (*SignalStop, string) {
+	fn := f.enclosing(notify)
+	if fn == nil || !isPkgCall(f.pass.Info, notify, "os/signal", "Notify") {
+		return nil, ""
+	}
+	readers, elsewhere := f.signalReaders(fn, obj, notify)
+	switch {
+	case len(readers) == 0:
+		return nil, ""
+	case elsewhere:
+		return nil, "the channel is also used outside the goroutine that reads it, which may go on reading it after that goroutine returns; call signal.Stop where the program stops listening"
+	case len(readers) > 1:
+		return nil, "several goroutines read the channel; call signal.Stop where the program stops listening"
+	case inLoop(fn.Body, notify) || inLoop(fn.Body, readers[0]):
+		return nil, "the channel is registered or read inside a loop; call signal.Stop where the program stops listening"
+	case !returns(readers[0]):
+		return nil, "the goroutine that reads the channel never returns; call signal.Stop where the program stops listening"
+	}
+	// The channel is named in the goroutine as at the registration: by a
+	// variable of fn, or a field of one, that no parameter of the
+	// goroutine's function shadows.
+	root := ast.Unparen(notify.Args[0])
+	if sel, ok := root.(*ast.SelectorExpr); ok {
+		root = ast.Unparen(sel.X)
+	}
+	id, ok := root.(*ast.Ident)
+	if !ok {
+		return nil, ""
+	}
+	for _, field := range readers[0].Type.Params.List {
+		for _, name := range field.Names {
+			if name.Name == id.Name {
+				return nil, "the goroutine's parameter " + id.Name + " hides the channel's name; call signal.Stop where the program stops listening"
+			}
+		}
+	}
+	return &SignalStop{Site: Site{Starter: fn, Name: obj.Name()}, Lit: readers[0], Chan: notify.Args[0]}, ""
+}
+
+// exitFuncs end the process: a goroutine that calls one of them on a signal
+// is the process's own signal trap.
+var exitFuncs = map[string][]string{
+	"os":      {"Exit"},
+	"syscall": {"Exit"},
+	"log":     {"Fatal", "Fatalf", "Fatalln"},
+}
+
+// exitsProcess reports whether the code under n ends the process, directly
+// or through the package's functions (os.Exit, log.Fatal).
+func (f *loopFinder) exitsProcess(n ast.Node) bool {
+	seen := map[*types.Func]bool{}
+	var walk func(n ast.Node) bool
+	walk = func(n ast.Node) bool {
+		found := false
+		ast.Inspect(n, func(c ast.Node) bool {
+			call, ok := c.(*ast.CallExpr)
+			if !ok || found {
+				return !found
+			}
+			for path, names := range exitFuncs {
+				for _, name := range names {
+					if isPkgCall(f.pass.Info, call, path, name) {
+						found = true
+					}
+				}
+			}
+			if callee := calleeFunc(f.pass.Info, call); !found && callee != nil && !seen[callee] {
+				seen[callee] = true
+				if decl := f.methods[callee]; decl != nil && decl.Body != nil && walk(decl.Body) {
+					found = true
+				}
+			}
+			return !found
+		})
+		return found
+	}
+	return walk(n)
+}
+
+// trapReaders reports whether every goroutine that reads obj, the channel
+// registered by notify, ends the process on some signal and never returns
+// otherwise: the process's signal trap (caddy's TrapSignals, a log tailer's
+// os.Exit on SIGINT), which lives as long as the process by design.
+func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
+	fn := f.enclosing(notify)
+	if fn == nil {
+		return false
+	}
+	var readers []ast.Node
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if g, ok := n.(*ast.GoStmt); ok {
+			if lit, ok := ast.Unparen(g.Call.Fun).(*ast.FuncLit); ok && f.receives(lit.Body, obj) {
+				readers = append(readers, lit)
+			}
+		}
+		return true
+	})
+	// The registration may sit in the goroutine that reads it.
+	for n := ast.Node(notify); n != nil; {
+		lit := f.litAround(fn, n)
+		if lit == nil {
+			break
+		}
+		if f.receives(lit.Body, obj) {
+			readers = append(readers, lit)
+		}
+		n = lit
+	}
+	for _, r := range readers {
+		if returns(r.(*ast.FuncLit)) || !f.exitsProcess(r) {
+			return false
+		}
+	}
+	return len(readers) > 0
+}
+
+// litAround returns the innermost function literal in fn that holds n, not
+// n itself.
+func (f *loopFinder) litAround(fn *ast.FuncDecl, n ast.Node) *ast.FuncLit {
+	var best *ast.FuncLit
+	ast.Inspect(fn.Body, func(c ast.Node) bool {
+		lit, ok := c.(*ast.FuncLit)
+		if ok && c != n && lit.Pos() <= n.Pos() && n.End() <= lit.End() {
+			best = lit
+		}
+		return true
+	})
+	return best
+}
