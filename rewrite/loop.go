@@ -111,7 +111,7 @@ func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
 }
 
 // stopSignal makes the goroutine that reads a registered channel undo the
-// registration when it returns: `defer signal.Stop(c)` first in its body.
+// registration when it returns: `defer signal.Stop(c)` in its body.
 func (rw *rewriter) stopSignal(s *rules.SignalStop) error {
 	lit, err := rw.node(s.Lit)
 	if err != nil {
@@ -121,7 +121,19 @@ func (rw *rewriter) stopSignal(s *rules.SignalStop) error {
 	if err != nil {
 		return err
 	}
-	prepend(lit, &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))})
+	// After the goroutine's leading defers, so that it runs before them:
+	// a deferred close(done) or wg.Done() tells the owner the goroutine has
+	// ended, and by then the channel must be unregistered.
+	body := lit.(*dst.FuncLit).Body
+	i := 0
+	for i < len(body.List) {
+		if _, ok := body.List[i].(*dst.DeferStmt); !ok {
+			break
+		}
+		i++
+	}
+	stop := &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))}
+	body.List = append(body.List[:i:i], append([]dst.Stmt{stop}, body.List[i:]...)...)
 	return nil
 }
 

@@ -45,13 +45,14 @@ func (f *loopFinder) signalReaders(fn *ast.FuncDecl, obj types.Object, notify *a
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
 			id, ok := n.(*ast.Ident)
-			if !ok || elsewhere || (info.Uses[id] != obj && info.Defs[id] != obj) {
-				return !elsewhere
+			if !ok || elsewhere || info.Uses[id] != obj {
+				return !elsewhere // a declaration is no use
 			}
+			inFn := fn.Body.Pos() <= id.Pos() && id.End() <= fn.Body.End()
 			switch {
 			case inLit(id):
 			case notify.Pos() <= id.Pos() && id.End() <= notify.End():
-			case fn.Body.Pos() <= id.Pos() && id.End() <= fn.Body.End() && f.assigned(fn.Body, id):
+			case inFn && (f.assigned(fn.Body, id) || keyed(fn.Body, id)):
 			default:
 				elsewhere = true
 			}
@@ -78,6 +79,19 @@ func (f *loopFinder) assigned(body *ast.BlockStmt, id *ast.Ident) bool {
 			if e == ast.Expr(id) {
 				found = true
 			}
+		}
+		return !found
+	})
+	return found
+}
+
+// keyed reports whether id, in body, is a field's key in a composite
+// literal (&Server{c: make(chan os.Signal, 1)}).
+func keyed(body *ast.BlockStmt, id *ast.Ident) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if kv, ok := n.(*ast.KeyValueExpr); ok && kv.Key == ast.Expr(id) {
+			found = true
 		}
 		return !found
 	})
