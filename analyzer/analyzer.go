@@ -49,7 +49,7 @@ var (
 )
 
 func init() {
-	Analyzer.Flags.StringVar(&enabledRules, "rules", "", "comma-separated rules to run (default all; -rule removes one)")
+	Analyzer.Flags.StringVar(&enabledRules, "rules", "", "comma-separated rules to run (default: all but the opt-in global-hook; all selects every rule; -rule removes one)")
 	Analyzer.Flags.BoolVar(&withTests, "tests", false, "also report in _test.go files")
 	Analyzer.Flags.BoolVar(&compact, "compact", false,
 		"one diagnostic per finding and per line, for drivers that make an issue of every related location and keep one issue per line (golangci-lint): no related information, and a bad //leakfix:ignore on the line of a finding is reported in that finding's message")

@@ -31,7 +31,12 @@ monkey-patching console methods in every instance.
 
 No automatic fix keeps what each instance meant, so leakfix only reports it.
 Set process-wide state once, in main or init, or give the instance its own
-logger, mux or registry.`,
+logger, mux or registry.
+
+The rule is opt-in (--rules global-hook, or rules: in .leakfix.yaml): on
+real projects most of what it finds is deliberate (a logger set up once from
+main through a method, a library that offers only a global logger), which
+leakfix cannot tell from the code of one package.`,
 		Before: `func NewTracker(w io.Writer) *Tracker {
 	log.SetOutput(w)
 	return &Tracker{}
@@ -42,7 +47,8 @@ func NewTracker(w io.Writer) *Tracker {
 	return &Tracker{log: log.New(w, "", log.LstdFlags)}
 }`,
 	},
-	Find: findHooks,
+	Find:  findHooks,
+	OptIn: true,
 }
 
 // Hooks are the functions that change process-wide state, by import path.
@@ -76,9 +82,16 @@ func findHooks(pass *Pass) []*Finding {
 		return nil
 	}
 	var out []*Finding
+	var lf *loopFinder
 	for fn := range funcs(pass.Files) {
 		if !perInstance(pass, fn) {
 			continue
+		}
+		if lf == nil {
+			lf = finder(pass)
+		}
+		if obj, ok := pass.Info.Defs[fn.Name].(*types.Func); ok && lf.processOnly[obj] {
+			continue // only command actions call it: it runs once, as main does
 		}
 		// A hook found twice in one function is saved and restored
 		// (log.SetOutput(w); defer log.SetOutput(old)), or set and undone

@@ -210,7 +210,7 @@ func analyseLoops(pass *Pass) []*Finding {
 	if processWide(pass.Pkg) {
 		return nil // work in package main lives as long as the process
 	}
-	f := newLoopFinder(pass)
+	f := finder(pass)
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
 	starters := slices.Collect(funcs(pass.Files))
@@ -390,6 +390,20 @@ func calleeFunc(info *types.Info, call *ast.CallExpr) *types.Func {
 		return nil
 	}
 	return fn.Origin()
+}
+
+// finder returns the package's loop finder, which several rules share,
+// making it on first use.
+func finder(pass *Pass) *loopFinder {
+	if f, ok := pass.memo["finder"].(*loopFinder); ok {
+		return f
+	}
+	f := newLoopFinder(pass)
+	if pass.memo == nil {
+		pass.memo = map[string]any{}
+	}
+	pass.memo["finder"] = f
+	return f
 }
 
 func newLoopFinder(pass *Pass) *loopFinder {

@@ -31,6 +31,10 @@ type Rule struct {
 	Doc   Doc
 	Needs Needs // what a package's source must show for Find to report there
 	Find  func(*Pass) []*Finding
+	// OptIn rules run only when named (--rules global-hook), as
+	// staticcheck's non-default checks: their findings are too often
+	// deliberate for a default that a pull-request bot reports.
+	OptIn bool
 }
 
 // Needs is what a package's source must show, read without types, for a
@@ -86,15 +90,29 @@ func ByName(name string) *Rule {
 	return nil
 }
 
+// Default returns the rules that run when none is named: All but the
+// opt-in ones.
+func Default() []*Rule {
+	var out []*Rule
+	for _, r := range All {
+		if !r.OptIn {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Choose returns the rules that names selects, in the order of All. A name
 // selects its rule; a name with a leading "-" removes it from the others or,
-// when no name selects, from All (staticcheck's -checks: "-global-hook" runs
-// every rule but global-hook). Empty names select All. always names checks
-// that are not rules and always run (invalid-ignore): naming one is
-// accepted and selects no rule, removing one is an error.
+// when no name selects, from the default rules (staticcheck's -checks:
+// "-unstopped-ticker" runs every default rule but unstopped-ticker). Empty
+// names select the default rules; an opt-in rule runs only when named, or
+// when "all" selects every rule ("all,-unstopped-ticker").
+// always names checks that are not rules and always run (invalid-ignore):
+// naming one is accepted and selects no rule, removing one is an error.
 func Choose(names []string, always ...string) ([]*Rule, error) {
 	if len(names) == 0 {
-		return All, nil
+		return Default(), nil
 	}
 	selected, removed := map[string]bool{}, map[string]bool{}
 	positive := false
@@ -102,6 +120,11 @@ func Choose(names []string, always ...string) ([]*Rule, error) {
 		n = strings.TrimSpace(n)
 		name, minus := strings.CutPrefix(n, "-")
 		switch {
+		case name == "all" && !minus:
+			positive = true
+			for _, r := range All {
+				selected[r.Name] = true
+			}
 		case slices.Contains(always, name) && minus:
 			return nil, fmt.Errorf("%s is always on and cannot be removed", name)
 		case slices.Contains(always, name):
@@ -117,7 +140,7 @@ func Choose(names []string, always ...string) ([]*Rule, error) {
 	}
 	var out []*Rule
 	for _, r := range All {
-		if (selected[r.Name] || !positive) && !removed[r.Name] {
+		if (selected[r.Name] || !positive && !r.OptIn) && !removed[r.Name] {
 			out = append(out, r)
 		}
 	}

@@ -12,7 +12,11 @@ func TestChoose(t *testing.T) {
 		names []string
 		want  string // the chosen rules, or the error
 	}{
-		{nil, "unstoppable-loop unstopped-signal discarded-timer global-hook unstopped-ticker"},
+		{nil, "unstoppable-loop unstopped-signal discarded-timer unstopped-ticker"},
+		{[]string{"-unstopped-ticker"}, "unstoppable-loop unstopped-signal discarded-timer"},
+		{[]string{"global-hook"}, "global-hook"},
+		{[]string{"all"}, "unstoppable-loop unstopped-signal discarded-timer global-hook unstopped-ticker"},
+		{[]string{"all", "-unstopped-ticker"}, "unstoppable-loop unstopped-signal discarded-timer global-hook"},
 		{[]string{"global-hook", "unstoppable-loop"}, "unstoppable-loop global-hook"},
 		{[]string{"-global-hook"}, "unstoppable-loop unstopped-signal discarded-timer unstopped-ticker"},
 		{[]string{"-global-hook", "-unstopped-ticker"}, "unstoppable-loop unstopped-signal discarded-timer"},

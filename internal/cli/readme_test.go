@@ -38,6 +38,9 @@ func TestREADMERules(t *testing.T) {
 		if r.Doc.NoFix {
 			fixed = "reported only"
 		}
+		if r.OptIn {
+			fixed += "; opt-in"
+		}
 		fmt.Fprintf(&table, "| `%s` | %s | %s |\n", r.Name, r.Doc.Title, fixed)
 	}
 	if got := readme[start:end]; got != table.String() {

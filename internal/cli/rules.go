@@ -18,7 +18,11 @@ func newRulesCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
 			for _, r := range rules.All {
-				fmt.Fprintf(stdout, "%-20s %s\n", r.Name, r.Doc.Title)
+				optIn := ""
+				if r.OptIn {
+					optIn = " (opt-in: --rules " + r.Name + ")"
+				}
+				fmt.Fprintf(stdout, "%-20s %s%s\n", r.Name, r.Doc.Title, optIn)
 			}
 			fmt.Fprintf(stdout, "%-20s %s (always on)\n", ignore.InvalidIgnore.Name, ignore.InvalidIgnore.Doc.Title)
 		},

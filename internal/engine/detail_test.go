@@ -34,7 +34,7 @@ func NewClient() *Client {
 }
 `,
 	})
-	res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff, Edits: true})
+	res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff, Edits: true, Rules: []string{"all"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,11 +65,13 @@ type Directive struct {
 	Problem string
 }
 
-// ran reports whether every rule d names ran, or every rule when it names
-// none: only then can leakfix tell that d matches nothing.
+// ran reports whether every rule d names ran, or every default rule when
+// it names none: only then can leakfix tell that d matches nothing.
 func (d *Directive) ran(enabled []*rules.Rule) bool {
 	if len(d.Rules) == 0 {
-		return len(enabled) == len(rules.All)
+		// Every default rule: an opt-in rule's findings are not expected
+		// unless the project names it, and then it runs.
+		return !slices.ContainsFunc(rules.Default(), func(r *rules.Rule) bool { return !slices.Contains(enabled, r) })
 	}
 	for _, name := range d.Rules {
 		if !slices.ContainsFunc(enabled, func(r *rules.Rule) bool { return r.Name == name }) {
