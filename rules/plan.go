@@ -91,6 +91,11 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 		x := ast.Unparen(l.Start.(*ast.GoStmt).Call.Fun).(*ast.SelectorExpr).X
 		started := f.isReceiver(l.Starter, x)
 		if !started && !f.isReturned(l.Starter, x) {
+			if v := packageVar(f.pass, x); v != nil {
+				// Reachable from everywhere, so that reason would be wrong:
+				// the work is the package's, shared by every caller.
+				return "the loop runs on the package variable " + v.Name() + ", which every caller of " + l.Starter.Name.Name + " shares; its work belongs to the package, which has no cleanup to stop it"
+			}
 			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
 		}
 		if why := f.setOwner(&l.Site, x, started || once); why != "" {

@@ -189,3 +189,21 @@ func (f *loopFinder) enclosing(n ast.Node) *ast.FuncDecl {
 	}
 	return nil
 }
+
+// packageVar returns the package-level variable of this package that x
+// names, directly or through fields (arbiter, pool.workers), or nil.
+func packageVar(pass *Pass, x ast.Expr) *types.Var {
+	for {
+		switch e := ast.Unparen(x).(type) {
+		case *ast.SelectorExpr:
+			x = e.X
+			continue
+		case *ast.Ident:
+			v, ok := pass.Info.Uses[e].(*types.Var)
+			if ok && !v.IsField() && v.Pkg() == pass.Pkg && v.Parent() == pass.Pkg.Scope() {
+				return v
+			}
+		}
+		return nil
+	}
+}
