@@ -207,21 +207,26 @@ func findLoops(rule string) func(*Pass) []*Finding {
 }
 
 func analyseLoops(pass *Pass) []*Finding {
-	if processWide(pass.Pkg) {
-		return nil // work in package main lives as long as the process
-	}
+	// Work in package main, or a cmd/ tree, lives as long as the process;
+	// only a context handed in and ignored is reported there.
+	pkgWide := processWide(pass.Pkg)
 	f := finder(pass)
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
 	starters := slices.Collect(funcs(pass.Files))
 	starters = append(starters, f.onceStarters()...)
 	for _, fn := range starters {
+		if pkgWide {
+			out = append(out, f.ignoredCtxIn(fn, fn.Body)...)
+			continue
+		}
 		if !f.processWide(fn, fn.Body) {
 			out = append(out, f.rearming(fn)...)
 		}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			var found []*Finding
 			if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
+				out = append(out, f.ignoredCtxIn(fn, stmt)...)
 				return false
 			}
 			switch n := n.(type) {
@@ -253,6 +258,9 @@ func analyseLoops(pass *Pass) []*Finding {
 			}
 			return true
 		})
+	}
+	if pkgWide {
+		return out
 	}
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
 	for obj, call := range f.notified {
