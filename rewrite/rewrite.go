@@ -97,6 +97,9 @@ func Apply(pkg *Package, fixes []rules.Fix) (*Result, error) {
 			case *rules.TickerStop:
 				err = rw.stopTicker(fix)
 				rw.done[fix] = Done{}
+			case *rules.ContextVariant:
+				err = rw.contextVariant(fix)
+				rw.done[fix] = Done{}
 			case *rules.SignalStop:
 				err = rw.stopSignal(fix)
 				rw.done[fix] = Done{}

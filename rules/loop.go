@@ -119,10 +119,11 @@ type Wait struct {
 //	=> a stop case on every wait, stop/done fields on T, and T.Shutdown
 var UnstoppableLoop = &Rule{
 	Name: unstoppableLoop,
-	// A goroutine whose loop waits on time or on a signal channel, or a
-	// time.AfterFunc callback that re-arms itself; the process's own
-	// loops in package main live as long as it does.
-	Needs: Needs{NotMain: true, DependsOn: []string{"time", "os/signal"}, Go: true, Calls: []string{"time.AfterFunc"}},
+	// A goroutine whose loop waits on time or on a signal channel, a
+	// time.AfterFunc callback that re-arms itself, or an exported function
+	// that blocks in such a loop. In package main only a goroutine handed
+	// a context it ignores is reported, so main is not left out.
+	Needs: Needs{DependsOn: []string{"time", "os/signal"}, Go: true, BlocksForever: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
 		Title: "Goroutine loops on a timer with no way to stop it",
 		Text: `A goroutine that loops on time.Tick, a Ticker, time.After or time.Sleep and never
@@ -262,6 +263,7 @@ func analyseLoops(pass *Pass) []*Finding {
 	if pkgWide {
 		return out
 	}
+	out = append(out, f.blockingFuncs()...)
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
 	for obj, call := range f.notified {
 		if f.sigStopped[obj] || read[obj] || f.trapped[obj] || !f.inFiles(call) {

@@ -44,7 +44,8 @@ type Rule struct {
 // time. The zero Needs keeps every package.
 //
 // The conditions that are set must all hold, except that the package's
-// code need show only one of Go, Calls, InstanceCalls and Assigns.
+// code need show only one of Go, BlocksForever, Calls, InstanceCalls and
+// Assigns.
 type Needs struct {
 	// NotMain: the rule never reports in package main.
 	NotMain bool
@@ -59,6 +60,9 @@ type Needs struct {
 
 	// Go: a go statement, or a call x.Go(func() {...}) as errgroup's.
 	Go bool
+	// BlocksForever: an exported function or method whose body ends in a
+	// for or range loop, which may block for ever.
+	BlocksForever bool
 	// Calls: a call of one of these functions ("time.AfterFunc",
 	// "os/signal.Notify"), named through the calling file's import of its
 	// package, as calling it by name requires.

@@ -34,6 +34,7 @@ type scan struct {
 	// match by type; these are what any match needs in the source.
 	goStmt   bool            // a go statement
 	goMethod bool            // a call x.Go(func() {...}), as errgroup's
+	blocks   bool            // an exported function whose body ends in a loop: it may block for ever
 	calls    map[string]bool // "path.Name": calls of functions of watched packages, through each file's imports
 	// instanceCalls and assigns are in methods and in functions returning
 	// a type of the package: code that may run once per instance.
@@ -202,6 +203,12 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
 			instance = perInstance(n, types)
+			if n.Name.IsExported() && n.Body != nil && len(n.Body.List) > 0 {
+				switch n.Body.List[len(n.Body.List)-1].(type) {
+				case *ast.ForStmt, *ast.RangeStmt:
+					s.blocks = true
+				}
+			}
 			ast.Inspect(n.Type, walk)
 			if n.Body != nil {
 				ast.Inspect(n.Body, walk)
@@ -289,11 +296,12 @@ func shows(p *packages.Package, s *scan, g *graph, n rules.Needs) bool {
 		version.Compare("go"+p.Module.GoVersion, "go"+n.GoBefore) >= 0) {
 		return false
 	}
-	if !n.Go && n.Calls == nil && n.InstanceCalls == nil && !n.Assigns {
+	if !n.Go && !n.BlocksForever && n.Calls == nil && n.InstanceCalls == nil && !n.Assigns {
 		return true // no condition on the code
 	}
 	switch {
 	case n.Go && (s.goStmt || s.goMethod),
+		n.BlocksForever && s.blocks,
 		slices.ContainsFunc(n.Calls, func(c string) bool { return s.calls[c] }),
 		slices.ContainsFunc(n.InstanceCalls, func(c string) bool { return s.instanceCalls[c] }),
 		n.Assigns && s.assigns:

@@ -1,0 +1,194 @@
+package rules
+
+import (
+	"go/ast"
+	"go/types"
+)
+
+// This file finds exported functions that block for ever and are meant to
+// be run as a goroutine (func CaptureStats(r Registry, d time.Duration) {
+// for range time.Tick(d) { … } }, common in metrics libraries): whoever
+// starts one cannot stop it. The fix is the standard library's way of
+// migrating an API: a context-taking variant that honours ctx, and the old
+// function calling it with context.Background(), so existing callers keep
+// working.
+
+// A ContextVariant is the fix plan for an exported function whose loop
+// blocks for ever: the function becomes NewName(ctx, …), its waits return
+// once ctx is done, and a function with the old name and signature calls it
+// with context.Background().
+type ContextVariant struct {
+	Site
+	Loop    *Loop         // the loop, with Method set to Decl and Ctx to the new parameter
+	Decl    *ast.FuncDecl // the blocking function
+	NewName string        // Decl's name with "Context" added
+}
+
+// blockingFuncs reports the exported functions and methods of the package
+// whose body is a loop that runs for ever, with no stop.
+func (f *loopFinder) blockingFuncs() []*Finding {
+	started := map[*types.Func]bool{} // run by a go statement of this package
+	for _, file := range f.pass.AllFiles {
+		ast.Inspect(file, func(n ast.Node) bool {
+			if g, ok := n.(*ast.GoStmt); ok {
+				if fn := calleeFunc(f.pass.Info, g.Call); fn != nil {
+					started[fn] = true
+				}
+			}
+			return true
+		})
+	}
+	var out []*Finding
+	for decl := range funcs(f.pass.Files) {
+		obj, ok := f.pass.Info.Defs[decl.Name].(*types.Func)
+		if !ok || !obj.Exported() || started[obj] || decl.Type.TypeParams != nil || f.processOnly[obj] {
+			continue
+		}
+		if decl.Recv != nil && !exportedRecv(f.pass.Info, decl) {
+			continue
+		}
+		loop := forever(decl.Body)
+		if loop == nil {
+			continue
+		}
+		l := f.analyse(loop)
+		if l == nil || l.Signal != nil {
+			continue
+		}
+		name, _ := ctxParam(f.pass.Info, decl.Type)
+		if name != "" {
+			continue // it has a context and ignores it: another shape
+		}
+		finding := &Finding{
+			Rule:    unstoppableLoop,
+			Pos:     decl.Name.Pos(),
+			Message: FuncName(decl) + " " + l.verb() + " forever, and whoever runs it cannot stop it",
+		}
+		plan, why := f.contextVariant(l, decl, obj)
+		if why != "" {
+			finding.Unfixable = why
+		} else {
+			finding.Fix = plan
+		}
+		out = append(out, finding)
+	}
+	return out
+}
+
+// forever returns the loop that is the last statement of body when every
+// statement before it is a plain one (no return, no go): the function
+// blocks in that loop for ever. It returns nil otherwise.
+func forever(body *ast.BlockStmt) ast.Stmt {
+	if len(body.List) == 0 {
+		return nil
+	}
+	last := body.List[len(body.List)-1]
+	switch loop := last.(type) {
+	case *ast.ForStmt:
+		if loop.Cond != nil {
+			return nil
+		}
+	case *ast.RangeStmt:
+	default:
+		return nil
+	}
+	for _, s := range body.List[:len(body.List)-1] {
+		found := false
+		ast.Inspect(s, func(n ast.Node) bool {
+			switch n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ReturnStmt, *ast.GoStmt, *ast.DeferStmt:
+				found = true
+			}
+			return !found
+		})
+		if found {
+			return nil
+		}
+	}
+	return last
+}
+
+// exportedRecv reports whether a method's receiver type is exported, so
+// that other packages can call the method.
+func exportedRecv(info *types.Info, decl *ast.FuncDecl) bool {
+	t := derefType(info.TypeOf(decl.Recv.List[0].Type))
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Exported()
+}
+
+// contextVariant plans the fix for the blocking function decl, or says why
+// there is none.
+func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func) (*ContextVariant, string) {
+	if len(l.blocks) > 0 {
+		return nil, "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
+			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+	}
+	for _, w := range l.Waits {
+		if held, _ := f.heldLock(decl.Body, w.Node); held != "" {
+			return nil, "the loop waits while holding " + held + ", which returning there would leave locked"
+		}
+	}
+	if decl.Type.Results != nil && len(decl.Type.Results.List) > 0 {
+		return nil, FuncName(decl) + " returns results, which a variant that stops would have to make up"
+	}
+	for _, field := range decl.Type.Params.List {
+		if len(field.Names) == 0 {
+			return nil, FuncName(decl) + " has unnamed parameters, which the old function could not pass on"
+		}
+		for _, n := range field.Names {
+			if n.Name == "_" {
+				return nil, FuncName(decl) + " has a parameter named _, which the old function could not pass on"
+			}
+			if n.Name == "context" {
+				return nil, FuncName(decl) + " has a parameter named context, which would hide the package the old function needs"
+			}
+		}
+	}
+	if decl.Recv != nil {
+		if r := decl.Recv.List[0]; len(r.Names) == 0 || r.Names[0].Name == "_" {
+			return nil, "the method has no receiver name"
+		}
+	}
+	newName := obj.Name() + "Context"
+	var scope *types.Scope
+	if decl.Recv != nil {
+		t := derefType(f.pass.Info.TypeOf(decl.Recv.List[0].Type))
+		if m, _, _ := types.LookupFieldOrMethod(t, true, f.pass.Pkg, newName); m != nil {
+			return nil, newName + " already exists"
+		}
+	} else {
+		scope = f.pass.Pkg.Scope()
+		if scope.Lookup(newName) != nil {
+			return nil, newName + " already exists"
+		}
+	}
+	// A function that calls itself would have its inner call block for
+	// ever again, through the old name.
+	if _, ok := f.reaches(decl.Body, obj); ok {
+		return nil, FuncName(decl) + " calls itself"
+	}
+	for _, n := range f.identsIn(decl) {
+		if n == "ctx" {
+			return nil, FuncName(decl) + " already uses the name ctx, which the new parameter would take"
+		}
+	}
+	l.Method = decl
+	l.Ctx = "ctx"
+	l.Name = f.baseName(l)
+	l.Site.Starter = decl
+	return &ContextVariant{Site: Site{Starter: decl, Name: l.Name}, Loop: l, Decl: decl, NewName: newName}, ""
+}
+
+// identsIn returns the names of the identifiers declared or used in decl.
+func (f *loopFinder) identsIn(decl *ast.FuncDecl) []string {
+	var out []string
+	ast.Inspect(decl, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			out = append(out, id.Name)
+		}
+		return true
+	})
+	return out
+}
