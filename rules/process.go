@@ -134,7 +134,16 @@ func (f *loopFinder) processCalls() {
 			if fn, ok := decl.(*ast.FuncDecl); ok {
 				from, _ = info.Defs[fn.Name].(*types.Func)
 			}
+			// Only a call runs the function where it is named: a function
+			// passed as a value (http.HandleFunc("/", serve) in a command)
+			// may run many times, for as long as whoever holds it.
+			called := map[*ast.Ident]bool{}
 			ast.Inspect(decl, func(n ast.Node) bool {
+				if call, ok := n.(*ast.CallExpr); ok {
+					if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok {
+						called[id] = true
+					}
+				}
 				id, ok := n.(*ast.Ident)
 				if !ok {
 					return true
@@ -149,7 +158,11 @@ func (f *loopFinder) processCalls() {
 						in = true
 					}
 				}
-				refs[obj.Origin()] = append(refs[obj.Origin()], ref{from, in})
+				r := ref{from, in}
+				if !called[id] {
+					r = ref{} // as if named outside any function
+				}
+				refs[obj.Origin()] = append(refs[obj.Origin()], r)
 				return true
 			})
 		}

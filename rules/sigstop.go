@@ -120,9 +120,69 @@ func (f *loopFinder) receives(n ast.Node, obj types.Object) bool {
 	return found
 }
 
+// stopsReading reports whether lit reads obj in a select loop that goes on
+// after each signal and returns on another case (a quit channel, ctx.Done()):
+// the goroutine ends only when its owner stops it.
+func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
+	ok := false
+	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		if _, lit := n.(*ast.FuncLit); lit || ok {
+			return false
+		}
+		sel, isSel := n.(*ast.SelectStmt)
+		if !isSel || !inLoop(lit.Body, sel) {
+			return true
+		}
+		sigCase, stopCase := false, false
+		for _, c := range sel.Body.List {
+			cc := c.(*ast.CommClause)
+			ends := false
+			for _, s := range cc.Body {
+				ast.Inspect(s, func(m ast.Node) bool {
+					switch m := m.(type) {
+					case *ast.FuncLit:
+						return false
+					case *ast.ReturnStmt:
+						ends = true
+					case *ast.BranchStmt:
+						if m.Tok.String() == "break" && m.Label != nil || m.Tok.String() == "goto" {
+							ends = true
+						}
+					}
+					return !ends
+				})
+			}
+			switch {
+			case cc.Comm != nil && f.receives(cc.Comm, obj):
+				if ends {
+					return false // it ends on a signal
+				}
+				sigCase = true
+			case ends:
+				stopCase = true
+			}
+		}
+		ok = sigCase && stopCase
+		return !ok
+	})
+	return ok
+}
+
 // returns reports whether the function literal can end other than by
-// panicking: a return, or a break out of one of its loops.
+// panicking: a return, a break out of one of its loops, or a last
+// statement that is not an endless for.
 func returns(lit *ast.FuncLit) bool {
+	if n := len(lit.Body.List); n == 0 {
+		return true
+	} else if loop, ok := lit.Body.List[n-1].(*ast.ForStmt); !ok || loop.Cond != nil {
+		return true
+	}
+	return exits(lit)
+}
+
+// exits reports whether the function literal holds a return, or a break
+// out of one of its loops.
+func exits(lit *ast.FuncLit) bool {
 	found := false
 	ast.Inspect(lit.Body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -160,6 +220,11 @@ func (f *loopFinder) signalStop(obj types.Object, notify *ast.CallExpr) (*Signal
 		return nil, "the channel is registered or read inside a loop; call signal.Stop where the program stops listening"
 	case !returns(readers[0]):
 		return nil, "the goroutine that reads the channel never returns; call signal.Stop where the program stops listening"
+	case !f.stopsReading(readers[0], obj):
+		// A reader that ends on a signal (<-quit; cancel()) may rely on
+		// the registration outliving it: a second interrupt is swallowed,
+		// where without it the default action would kill the process.
+		return nil, "the goroutine does not read the channel until it is told to stop, and after it ends on a signal, signal.Stop would let the next one take its default action; call signal.Stop where the program stops listening"
 	}
 	// The channel is named in the goroutine as at the registration: by a
 	// variable of fn, or a field of one, that no parameter of the
@@ -252,7 +317,7 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 		n = lit
 	}
 	for _, r := range readers {
-		if returns(r.(*ast.FuncLit)) || !f.exitsProcess(r) {
+		if exits(r.(*ast.FuncLit)) || !f.exitsProcess(r) {
 			return false
 		}
 	}
