@@ -122,8 +122,8 @@ var UnstoppableLoop = &Rule{
 	// A goroutine whose loop waits on time or on a signal channel, a
 	// time.AfterFunc callback that re-arms itself, or an exported function
 	// that blocks in such a loop. In package main only a goroutine handed
-	// a context it ignores is reported, so main is not left out.
-	Needs: Needs{DependsOn: []string{"time", "os/signal"}, Go: true, BlocksForever: true, Calls: []string{"time.AfterFunc"}},
+	// a context it ignores is reported.
+	Needs: Needs{MainGoCalls: true, DependsOn: []string{"time", "os/signal"}, Go: true, BlocksForever: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
 		Title: "Goroutine loops on a timer with no way to stop it",
 		Text: `A goroutine that loops on time.Tick, a Ticker, time.After or time.Sleep and never

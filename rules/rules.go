@@ -49,6 +49,10 @@ type Rule struct {
 type Needs struct {
 	// NotMain: the rule never reports in package main.
 	NotMain bool
+	// MainGoCalls: in package main, the rule reports only on a go
+	// statement that calls a function by name with arguments (go scan(ctx,
+	// d)), a goroutine that may be handed a context it ignores.
+	MainGoCalls bool
 	// DependsOn: the package imports one of these paths, directly or through
 	// its dependencies. An object of package P (a channel of time.Time, a
 	// *time.Ticker field of another package's struct) can only appear in a

@@ -35,6 +35,7 @@ type scan struct {
 	goStmt   bool            // a go statement
 	goMethod bool            // a call x.Go(func() {...}), as errgroup's
 	blocks   bool            // an exported function whose body ends in a loop: it may block for ever
+	goCall   bool            // a go statement calling a function by name with arguments (go scan(ctx, d))
 	calls    map[string]bool // "path.Name": calls of functions of watched packages, through each file's imports
 	// instanceCalls and assigns are in methods and in functions returning
 	// a type of the package: code that may run once per instance.
@@ -217,6 +218,9 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 			return false
 		case *ast.GoStmt:
 			s.goStmt = true
+			if _, lit := ast.Unparen(n.Call.Fun).(*ast.FuncLit); !lit && len(n.Call.Args) > 0 {
+				s.goCall = true
+			}
 		case *ast.CallExpr:
 			switch fun := ast.Unparen(n.Fun).(type) {
 			case *ast.SelectorExpr:
@@ -286,7 +290,7 @@ func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) b
 // shows reports whether p, as the syntactic pass saw it in s, shows what n
 // needs (see rules.Needs for what each condition means).
 func shows(p *packages.Package, s *scan, g *graph, n rules.Needs) bool {
-	if n.NotMain && p.Name == "main" {
+	if n.NotMain && p.Name == "main" || n.MainGoCalls && p.Name == "main" && !s.goCall {
 		return false
 	}
 	if len(n.DependsOn) > 0 && !slices.ContainsFunc(n.DependsOn, func(path string) bool { return g.dependsOn(p, path) }) {

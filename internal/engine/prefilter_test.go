@@ -330,7 +330,7 @@ func comparePrefilter(t *testing.T, dir string, patterns []string, opts Options,
 func TestPrefilterEdges(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
 	for _, tests := range []bool{false, true} {
-		want := checkPrefilter(t, dir, []string{"./..."}, Options{Tests: tests})
+		want := checkPrefilter(t, dir, []string{"./..."}, Options{Tests: tests, Rules: []string{"all"}})
 		reported := map[string]bool{}
 		for _, f := range want.Findings {
 			reported[strings.TrimPrefix(f.Package, "example.com/edges/")] = true
@@ -351,7 +351,7 @@ func TestPrefilterEdges(t *testing.T) {
 	// What the syntactic pass drops: no goroutine, package main, tests
 	// unless asked for, and a ticker where tickers are collected (go 1.26).
 	// (A goroutine in a generated file is kept: it may start a wrapper.)
-	keep := kept(t, dir, []string{"./..."}, Options{})
+	keep := kept(t, dir, []string{"./..."}, Options{Rules: []string{"all"}})
 	for _, pkg := range []string{"quiet", "cmd/tool", "testonly", "clock", "dotlocal"} {
 		if keep["example.com/edges/"+pkg] {
 			t.Errorf("%s is type-checked; nothing in it can be reported", pkg)
