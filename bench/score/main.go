@@ -104,7 +104,7 @@ func main() {
 		}
 		leaks, found := 0, 0
 		for _, s := range sites {
-			if s.repo == r.name && s.label == "LEAK" && (*rules == "" && s.rule != "global-hook" || *rules != "") {
+			if s.repo == r.name && s.label == "LEAK" && ran(*rules, s.rule) {
 				leaks++
 				if matched[s] {
 					found++
@@ -126,6 +126,18 @@ func main() {
 	fmt.Printf("precision: %s of labelled findings are leaks; %s of those labelled leak or safe\n",
 		ratio(total.leak, labelled), ratio(total.leak, total.leak+total.safe))
 	fmt.Printf("recall: %s of labelled leaks found\n", ratio(total.found, total.leaks))
+}
+
+// ran reports whether the rule a site is labelled under runs with the
+// --rules value given: the default rules, all of them, or those named.
+func ran(rules, rule string) bool {
+	switch names := strings.Split(rules, ","); {
+	case rules == "":
+		return rule != "global-hook" // the one opt-in rule
+	case contains(names, "all"), contains(names, rule):
+		return !contains(names, "-"+rule)
+	}
+	return false
 }
 
 func ratio(a, b int) string {
