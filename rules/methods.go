@@ -136,7 +136,7 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 		if s.fn == target {
 			return s.path, true
 		}
-		path := append(slices.Clone(s.path), funcLabel(s.fn))
+		path := append(slices.Clone(s.path), FuncLabel(s.fn))
 		for _, next := range sortedFuncs(f.methodFacts(s.fn).calls) {
 			queue = append(queue, step{next, path})
 		}
@@ -266,8 +266,8 @@ func sortedFuncs(set map[*types.Func]bool) []*types.Func {
 	return out
 }
 
-// funcLabel names a function as messages do: ping or (*Client).Close.
-func funcLabel(fn *types.Func) string {
+// FuncLabel names a function as messages do: ping or (*Client).Close.
+func FuncLabel(fn *types.Func) string {
 	recv := fn.Signature().Recv()
 	if recv == nil {
 		return fn.Name()
@@ -483,7 +483,7 @@ func (f *loopFinder) undoneBy(cleanup *types.Func, t *types.Named, starters []*t
 		for v, values := range cf.sets {
 			for c := range mf.sets[v] {
 				if !values[c] {
-					return funcLabel(m) // sets back the flag cleanup sets
+					return FuncLabel(m) // sets back the flag cleanup sets
 				}
 			}
 		}
@@ -491,7 +491,7 @@ func (f *loopFinder) undoneBy(cleanup *types.Func, t *types.Named, starters []*t
 			for v := range cf.touches {
 				// Locking the same mutex is no undoing.
 				if mf.touches[v] && !isSyncType(v.Type()) {
-					return funcLabel(m)
+					return FuncLabel(m)
 				}
 			}
 		}

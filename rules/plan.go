@@ -15,7 +15,7 @@ import (
 // the generated names are based on. It returns why no fix is possible, or "".
 func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
 	if len(l.via) > 0 {
-		l.note = "it waits in " + funcLabel(l.via[0])
+		l.note = "it waits in " + FuncLabel(l.via[0])
 		return "the loop waits inside a function it calls, which the fix does not rewrite"
 	}
 	if len(l.blocks) > 0 {

@@ -418,7 +418,7 @@ func (f *loopFinder) onceStarters() []*ast.FuncDecl {
 // poll fails".
 func (f *loopFinder) failingNote(call *ast.CallExpr) string {
 	fn := calleeFunc(f.pass.Info, call)
-	name := funcLabel(fn)
+	name := FuncLabel(fn)
 	if fn.Pkg() != f.pass.Pkg && fn.Signature().Recv() == nil {
 		name = fn.Pkg().Name() + "." + name
 	}

@@ -184,5 +184,5 @@ func (r *run) position(fset *token.FileSet, pos token.Pos) token.Position {
 	if !ok {
 		return p
 	}
-	return offsetPosition(r.orig[p.Filename], p.Filename, oldOffset(r.orig[p.Filename], now, p.Offset))
+	return offsetPosition(r.orig[p.Filename], p.Filename, fixpkg.OldOffset(r.orig[p.Filename], now, p.Offset))
 }

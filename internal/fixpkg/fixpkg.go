@@ -305,7 +305,7 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		sort.Slice(fixed, func(i, j int) bool { return fixed[i].Pos < fixed[j].Pos })
 		for i, cl := range claims {
 			if cl.before != nil {
-				claims[i].off = offsetBefore(res.Old[cl.path], cl.before, cl.off)
+				claims[i].off = OldOffset(res.Old[cl.path], cl.before, cl.off)
 			}
 		}
 		for f, edits := range splitFix(p.rewrite(), fixed, changes, claims) {

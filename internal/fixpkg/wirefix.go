@@ -245,9 +245,11 @@ func lineAfter(fset *token.FileSet, pos token.Pos) int {
 	return tf.Size()
 }
 
-// offsetBefore maps an offset of now back to the same place in old, which
-// now was made from: an offset inside a changed part maps to its start.
-func offsetBefore(old, now []byte, off int) int {
+// OldOffset maps an offset in now back to old, where now is old with some
+// edits applied. An offset inside inserted text maps to where it was
+// inserted. The edits are computed line by line: a fix inserts and replaces
+// whole lines, and a finer diff would align fragments of unrelated lines.
+func OldOffset(old, now []byte, off int) int {
 	delta := 0 // how much longer now is than old before the current edit
 	for _, e := range udiff.Lines(string(old), string(now)) {
 		start := e.Start + delta

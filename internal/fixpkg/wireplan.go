@@ -57,7 +57,7 @@ func newWirer(pkg *Package) *wirer {
 // made ("" with no wiring when the value is already cleaned up there).
 func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool) (*rewrite.Wiring, string, string) {
 	sig := t.method.Signature()
-	mname := funcLabel(t.method)
+	mname := rules.FuncLabel(t.method)
 	if sig.Params().Len() > 0 || sig.Results().Len() > 1 {
 		return nil, "", mname + " takes arguments or returns more than an error"
 	}
@@ -178,7 +178,7 @@ func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site
 		return nil, "already stopped by " + into, ""
 	}
 	if !t.added {
-		return nil, "", fmt.Sprintf("%s existed before the fix: calling it from %s too may run it twice", funcLabel(t.method), into)
+		return nil, "", fmt.Sprintf("%s existed before the fix: calling it from %s too may run it twice", rules.FuncLabel(t.method), into)
 	}
 	cfn := w.pkg.Info.Defs[cleanup.Name].(*types.Func)
 	if w.valueUse(cfn) {
@@ -241,7 +241,7 @@ func (w *wirer) onlyUsed(stack []ast.Node) string {
 			return "is used as a method value" + in(stack)
 		}
 		if !w.receiverStays(m.Origin()) {
-			return fmt.Sprintf("is handed to %s, which may keep it", funcLabel(m))
+			return fmt.Sprintf("is handed to %s, which may keep it", rules.FuncLabel(m))
 		}
 		return ""
 	case *ast.BinaryExpr:
@@ -450,23 +450,6 @@ func orList(names []string) string {
 		out += n
 	}
 	return out + " or " + names[len(names)-1]
-}
-
-// funcLabel names a function as messages do: New or (*Cache).Shutdown.
-func funcLabel(fn *types.Func) string {
-	recv := fn.Signature().Recv()
-	if recv == nil {
-		return fn.Name()
-	}
-	t := recv.Type()
-	star := ""
-	if p, ok := t.(*types.Pointer); ok {
-		t, star = p.Elem(), "*"
-	}
-	if n, ok := types.Unalias(t).(*types.Named); ok {
-		return "(" + star + n.Obj().Name() + ")." + fn.Name()
-	}
-	return fn.Name()
 }
 
 // fieldStays checks a field read through the value, x.f, whose nodes above
