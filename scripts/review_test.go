@@ -91,7 +91,7 @@ func TestReviewScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run("bash", nil, "-c", reviewdog+` -f=diff -f.diff.strip=1 -name=leakfix -reporter=local -filter-mode=added -diff="git diff main" < `+patch)
-	if !strings.Contains(got, "voice/server.go:32:+\tctx, cancel := context.WithCancel(context.Background())\n") ||
+	if !strings.Contains(got, "voice/server.go:31:+\tctx, cancel := context.WithCancel(context.Background())\n") ||
 		strings.Contains(got, "bridge.go") || strings.Contains(got, "Shutdown") {
 		t.Errorf("reviewdog -f=diff printed:\n%s", got)
 	}
