@@ -507,17 +507,7 @@ func (f *loopFinder) waitsIn(call *ast.CallExpr, depth int) *types.Func {
 				return fn
 			}
 		}
-		returns := false
-		ast.Inspect(st, func(n ast.Node) bool {
-			switch n.(type) {
-			case *ast.FuncLit:
-				return false
-			case *ast.ReturnStmt:
-				returns = true
-			}
-			return !returns
-		})
-		if returns {
+		if hasReturn(st) {
 			return nil // the wait may not be reached
 		}
 	}

@@ -57,3 +57,19 @@ func clauses(b *ast.BlockStmt) [][]ast.Stmt {
 	}
 	return lists
 }
+
+// hasReturn reports whether n holds a return statement of its own function
+// (one in a function literal returns from the literal).
+func hasReturn(n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		switch n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ReturnStmt:
+			found = true
+		}
+		return !found
+	})
+	return found
+}

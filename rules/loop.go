@@ -386,20 +386,7 @@ func (f *loopFinder) signalParams(obj *types.Func, fn *ast.FuncDecl) {
 
 // calleeFunc returns the function or method a call calls, or nil.
 func calleeFunc(info *types.Info, call *ast.CallExpr) *types.Func {
-	var id *ast.Ident
-	switch fun := ast.Unparen(call.Fun).(type) {
-	case *ast.Ident:
-		id = fun
-	case *ast.SelectorExpr:
-		id = fun.Sel
-	default:
-		return nil
-	}
-	fn, _ := info.Uses[id].(*types.Func)
-	if fn == nil {
-		return nil
-	}
-	return fn.Origin()
+	return calleeOf(info, call.Fun)
 }
 
 // finder returns the package's loop finder, which several rules share,

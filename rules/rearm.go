@@ -108,17 +108,7 @@ func (f *loopFinder) unconditionalCalls(body *ast.BlockStmt) []*ast.CallExpr {
 		if call, ok := ast.Unparen(x).(*ast.CallExpr); ok {
 			out = append(out, call)
 		}
-		returns := false
-		ast.Inspect(st, func(n ast.Node) bool {
-			switch n.(type) {
-			case *ast.FuncLit:
-				return false
-			case *ast.ReturnStmt:
-				returns = true
-			}
-			return !returns
-		})
-		if returns {
+		if hasReturn(st) {
 			break // what follows may not run
 		}
 	}
