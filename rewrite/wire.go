@@ -34,10 +34,15 @@ import (
 // or a function literal), made by the statement After (or checked for an
 // error by it): `defer x.Shutdown()` follows After, or, with Test set (the
 // name of the *testing.T or *testing.B), `t.Cleanup(x.Shutdown)`.
+//
+// With Pkg set, the cleanup is the function Method of the package of that
+// import path, which Into's file imports, deferred at the start of Into
+// (main), so that it runs last: `defer metrics.Shutdown()`.
 type Wiring struct {
 	Into   ast.Node // *ast.FuncDecl or *ast.FuncLit
 	Field  string
 	Var    string
+	Pkg    string
 	After  ast.Stmt
 	Test   string
 	Method string
@@ -78,6 +83,18 @@ func (rw *rewriter) wire(w Wiring) error {
 	}
 	if body == nil {
 		return fmt.Errorf("%s: wiring into a function without a body", rw.pkg.Fset.Position(w.Into.Pos()))
+	}
+	if w.Pkg != "" {
+		s := &dst.DeferStmt{Call: call(&dst.Ident{Name: w.Method, Path: w.Pkg})}
+		s.Decs.After = dst.NewLine
+		// After the package cleanups deferred before, which then run
+		// after it.
+		at := 0
+		for at < len(body.List) && deferredPackage(body.List[at]) {
+			at++
+		}
+		body.List = append(body.List[:at], append([]dst.Stmt{s}, body.List[at:]...)...)
+		return nil
 	}
 	if w.Field != "" {
 		decl, ok := w.Into.(*ast.FuncDecl)
@@ -157,4 +174,15 @@ func sameSel(a, b dst.Expr) bool {
 	ia, ok1 := sa.X.(*dst.Ident)
 	ib, ok2 := sb.X.(*dst.Ident)
 	return ok1 && ok2 && ia.Name == ib.Name
+}
+
+// deferredPackage reports whether s defers a package's function with no
+// arguments: defer metrics.Shutdown().
+func deferredPackage(s dst.Stmt) bool {
+	d, ok := s.(*dst.DeferStmt)
+	if !ok || len(d.Call.Args) > 0 {
+		return false
+	}
+	f, ok := d.Call.Fun.(*dst.Ident)
+	return ok && f.Path != ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -237,6 +238,8 @@ func wireText(pkg string, w migrationWire) string {
 	case w.Ctx != "":
 		fmt.Fprintf(&b, " The work started by `%s.%s` now ends when its context `%s` is done: make sure something cancels it.",
 			short, w.Starter, w.Ctx)
+	case w.Type == "" && allWired(w):
+		fmt.Fprintf(&b, " `%s.%s` %s the work started by `%s`.", short, w.Method, how, w.Starter)
 	case w.Type == "":
 		fmt.Fprintf(&b, " `%s.%s` %s the work started by `%s`: call it where the program shuts down.", short, w.Method, how, w.Starter)
 	case allWired(w):
@@ -248,9 +251,17 @@ func wireText(pkg string, w migrationWire) string {
 		fmt.Fprintf(&b, " No call of `%s` was found in the loaded packages; look for it in the programs that use this package.\n", w.Starter)
 		return b.String()
 	}
-	if allWired(w) {
+	// Work the package starts on its own (init) has no caller: the callers
+	// listed are the mains of the commands that import the package.
+	fromMain := w.Type == "" && !slices.ContainsFunc(w.Callers, func(c migrationCaller) bool { return c.Func != "main" })
+	switch {
+	case fromMain && allWired(w):
+		b.WriteString(" The fix calls it on the shutdown path of the commands that import the package:\n")
+	case fromMain:
+		b.WriteString(" The commands that import the package, on whose shutdown path it belongs:\n")
+	case allWired(w):
 		fmt.Fprintf(&b, " The fix calls it where the values these calls of `%s` make are done with:\n", w.Starter)
-	} else {
+	default:
 		fmt.Fprintf(&b, " The work is started by these calls of `%s`; the cleanup belongs where the values they make are done with:\n", w.Starter)
 	}
 	for _, c := range w.Callers {

@@ -163,7 +163,10 @@ func TestReport(t *testing.T) {
 		t.Errorf("not fixed %+v", p.NotFixed)
 	}
 	wantWire := []migrationWire{
-		{Method: "Shutdown", Added: true, Starter: "init", Callers: []migrationCaller{}},
+		// main imports the package, but has no shutdown path to call
+		// the package's cleanup from.
+		{Method: "Shutdown", Added: true, Starter: "init", Callers: []migrationCaller{{Pos: "cmd/app/main.go:5:6", Func: "main",
+			NotWired: "main has no shutdown path (it handles no signal and defers no cleanup)"}}},
 		{Starter: "Watch", Ctx: "ctx", Callers: []migrationCaller{}},
 		// Shutdown is promoted from base: Embedder gets its own, which
 		// stops the work and then calls base's.
@@ -171,7 +174,7 @@ func TestReport(t *testing.T) {
 		// The same for the Close promoted from closer.
 		{Type: "WithClose", Method: "Close", Added: true, Starter: "NewWithClose", Callers: []migrationCaller{}},
 		{Type: "Server", Method: "Shutdown", Added: true, Starter: "NewServer", Callers: []migrationCaller{{Pos: "cmd/app/main.go:6:11", Func: "main",
-			NotWired: "in another package; wiring stays within the package fixed"}}},
+			NotWired: "main has no shutdown path (it handles no signal and defers no cleanup)"}}},
 		{Type: "Poller", Method: "Close", Starter: "(*Poller).Start", Callers: []migrationCaller{}},
 	}
 	if got, _ := json.Marshal(p.Wire); string(got) != mustJSON(t, wantWire) {
@@ -189,11 +192,13 @@ func TestReport(t *testing.T) {
 		"7 findings in 2 packages: 6 fixed, 1 not fixed; 2 files changed.",
 		"- [ ] `(*srv.Server).Shutdown` is new; it stops the work started by `NewServer`: call it where the value's life ends. " +
 			"The work is started by these calls of `NewServer`; the cleanup belongs where the values they make are done with:\n" +
-			"  - `cmd/app/main.go:6:11` in main: call it from there (not wired: in another package; wiring stays within the package fixed)\n",
-		"Wired by the fix: 0 of 5 cleanups (0 of 1 call of their starters).\n\nNot wired:\n\n" +
-			"- 4× no call of the starter in the loaded packages\n- 1× in another package; wiring stays within the package fixed\n",
+			"  - `cmd/app/main.go:6:11` in main: call it from there (not wired: main has no shutdown path (it handles no signal and defers no cleanup))\n",
+		"Wired by the fix: 0 of 5 cleanups (0 of 2 calls of their starters).\n\nNot wired:\n\n" +
+			"- 3× no call of the starter in the loaded packages\n- 2× main has no shutdown path (it handles no signal and defers no cleanup)\n",
 		"- [ ] `(*srv.Poller).Close` now also stops the work started by `(*Poller).Start`: call it where the value's life ends. No call of `(*Poller).Start` was found",
-		"- [ ] `srv.Shutdown` is new; it stops the work started by `init`: call it where the program shuts down.",
+		"- [ ] `srv.Shutdown` is new; it stops the work started by `init`: call it where the program shuts down. " +
+			"The commands that import the package, on whose shutdown path it belongs:\n" +
+			"  - `cmd/app/main.go:5:6` in main: call it from there (not wired: main has no shutdown path (it handles no signal and defers no cleanup))\n",
 		"- [ ] The work started by `srv.Watch` now ends when its context `ctx` is done",
 		"- [ ] `(*srv.Embedder).Shutdown` is new",
 		"- [ ] `(*srv.WithClose).Close` is new",

@@ -70,7 +70,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		return nil
 	}
 
-	pf := &pkgFix{pkg: pkg, found: res.Found, extra: invalid, done: res.Done, files: res.Files, old: res.Old, wired: res.Wired}
+	pf := &pkgFix{pkg: pkg, found: res.Found, extra: invalid, done: res.Done, files: res.Files, old: res.Old, wired: res.Wired, targets: res.Targets}
 	for _, f := range res.Found {
 		o := res.Outcome[f]
 		out := Finding{

@@ -115,10 +115,20 @@ type pkgFix struct {
 	// wired says, for each call of a fixed constructor in the package,
 	// where its cleanup is now called or why it is not.
 	wired map[fixpkg.CallKey]fixpkg.WireNote
+	// targets are the cleanups the fix made, for the packages that call
+	// them (wireCallers).
+	targets []fixpkg.Target
+	// wiring, when set, is all this pkgFix does: it calls, in a package
+	// no fix changes, the cleanups other packages' fixes made.
+	wiring *fixpkg.CallerWiring
 }
 
 // drop withdraws the fix, giving its findings the reason.
 func (pf *pkgFix) drop(reason string) {
+	if pf.wiring != nil {
+		pf.unwire(reason)
+		return
+	}
 	for i := range pf.findings {
 		if pf.findings[i].Fixed {
 			pf.findings[i].Fixed, pf.findings[i].Unfixed, pf.findings[i].Wire = false, reason, nil
@@ -170,6 +180,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 		}
 	}
 	if r.fixing() {
+		fixes = r.wireCallers(clean, fixes, v)
 		r.verifyImporters(clean, fixes, v)
 		if !r.opts.Tests { // with Tests, the tests were loaded and verifyImporters checked them
 			r.verifyTests(u, env, fixes)

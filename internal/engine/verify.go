@@ -188,6 +188,13 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 		if failed == nil {
 			return
 		}
+		// A package that only wires in other packages' cleanups loses
+		// its wiring first: the check then tells whether their fixes
+		// break it on their own.
+		if pf := changed[failed]; pf.wiring != nil {
+			pf.unwire(relTo(r.dir, failure))
+			continue
+		}
 		blamed := dependsOn(failed, changed)
 		for _, pf := range blamed {
 			if pf.pkg == failed && len(blamed) == 1 {

@@ -20,11 +20,13 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 	want := map[string][]*Wire{} // function key → the wires whose starter it is
 	home := map[*Wire]string{}   // → the import path of the package fixed
 	notes := map[fixpkg.CallKey]fixpkg.WireNote{}
+	of := map[*rules.Finding]*Finding{}
 	for _, pf := range fixes {
 		for k, n := range pf.wired {
 			notes[k] = n
 		}
 		for i, rf := range pf.found {
+			of[rf] = &pf.findings[i]
 			d, ok := pf.done[rf]
 			if !pf.findings[i].Fixed || rf.Fix == nil || !ok {
 				continue
@@ -37,6 +39,24 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 			home[w] = pf.pkg.PkgPath
 			if fn, ok := pf.pkg.TypesInfo.Defs[rf.Fix.Base().Starter.Name].(*types.Func); ok {
 				want[funcKey(fn)] = append(want[funcKey(fn)], w)
+			}
+		}
+	}
+	// What the packages that only wire did for the fixes of others: the
+	// edits belong to the finding whose cleanup they call; a package-level
+	// cleanup is called from main, which does not call its starter.
+	for _, pf := range fixes {
+		if pf.wiring == nil {
+			continue
+		}
+		for rf, edits := range pf.wiring.Edits {
+			if f := of[rf]; f != nil && f.Fixed && r.opts.Edits {
+				f.Edits = append(f.Edits, edits...)
+			}
+		}
+		for rf, n := range pf.wiring.Package {
+			if f := of[rf]; f != nil && f.Wire != nil {
+				f.Wire.Callers = append(f.Wire.Callers, Caller{Pos: r.position(pf.pkg.Fset, n.Pos), Func: "main", Wired: n.Wired, NotWired: n.Why})
 			}
 		}
 	}
@@ -88,7 +108,7 @@ func unwired(w *Wire, elsewhere bool) string {
 	case strings.HasPrefix(w.Starter, "("):
 		return "the work is started by a method; where the value is made is not followed"
 	case elsewhere:
-		return "in another package; wiring stays within the package fixed"
+		return "its package is fixed too, and a package's own fix is not combined with wiring in the cleanups of others"
 	}
 	return "the fixed package could not be analysed again for wiring"
 }

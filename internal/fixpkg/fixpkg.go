@@ -94,6 +94,9 @@ type Result struct {
 	// was fixed, where the fix now calls the new cleanup or why it does
 	// not (wirefix.go).
 	Wired map[CallKey]WireNote
+	// Targets are the cleanups the fix made, which the packages importing
+	// this one may call (WireCallers).
+	Targets []Target
 }
 
 // An Outcome is what became of one finding.
@@ -259,7 +262,7 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 			}
 			// The new cleanups are called where the code shows the
 			// values' lives end.
-			files, res.Wired, claims = wireUp(p, c, files, res.Found, res.Done)
+			files, res.Wired, claims, res.Targets = wireUp(p, c, files, res.Found, res.Done)
 		}
 		if why := accept(p, c, opts, files, res); why != "" {
 			// The package's fix is kept whole or not at all: the fixes of
@@ -271,7 +274,7 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 				}
 			}
 			laterFixed = nil
-			res.Files, res.Old, res.Wired = nil, nil, nil
+			res.Files, res.Old, res.Wired, res.Targets = nil, nil, nil, nil
 		}
 	}
 	// A finding is fixed when its own plan, or settle, made a change that

@@ -91,13 +91,47 @@ type claim struct {
 }
 
 // A wireTarget is a cleanup a fix made, and the constructor whose values it
-// stops.
+// stops, as the package being wired sees them. For a target fixed in
+// another package (foreign), typ and starter are that package's old types,
+// which lack the new method: what the wiring needs of the method is kept
+// as its name and shape, and why its work may hang was decided where it
+// was fixed.
 type wireTarget struct {
-	typ     *types.Named
-	method  *types.Func
+	typ     *types.Named // nil for package-level work
+	method  string       // Shutdown, or the extended Close
+	label   string       // the method as a reason names it: (*Cache).Shutdown
+	params  int          // the method's parameters
+	results int          // the method's results
 	added   bool
-	starter *types.Func
-	first   *rules.Finding // the finding the wiring's edits belong to
+	starter *types.Func // the constructor; init for package-level work
+	first   *rules.Finding
+	foreign bool
+	hang    string // with foreign: why waiting for the work could hang, or ""
+	pkg     string // with foreign and no typ: the import path of the package whose cleanup it is
+}
+
+// A Target is a cleanup a fix made, as the packages that import the fixed
+// one may call it: the constructor whose values it stops, or, for work the
+// package starts on its own (init, a package variable), the package-level
+// function that stops it. The engine hands the targets of every fixed
+// package to WireCallers for the packages that call them.
+type Target struct {
+	Pkg     string // import path of the fixed package
+	Starter string // the constructor; "" for package-level work
+	Type    string // the owner type; "" for package-level work
+	Method  string // the cleanup: a method of *Type, or a function of Pkg
+	Label   string // the cleanup as a reason names it: (*Cache).Shutdown
+	Params  int    // the cleanup's parameters
+	Results int    // the cleanup's results
+	Added   bool   // the fix generated the cleanup, rather than extending one
+	// Hang says why waiting for the work could hang, which makes calling
+	// the cleanup where nothing waited before unsafe; "" when it cannot.
+	Hang string
+	// Stays names the methods of *Type that keep no reference to their
+	// receiver once they return: a caller may call them and still own
+	// the value alone.
+	Stays   []string
+	Finding *rules.Finding // the finding whose fix made the cleanup
 }
 
 // wireUp calls each new cleanup where the fixed package shows the value's
@@ -105,98 +139,27 @@ type wireTarget struct {
 // holds it, or when the function that made it returns. Only what it can
 // prove safe is wired; for every call of a fixed constructor it says what
 // it did or why not. The wired files are verified like a fix, and a wiring
-// that does not verify is left out.
-func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Finding, done map[*rules.Finding]rewrite.Done) (map[string][]byte, map[CallKey]WireNote, []claim) {
+// that does not verify is left out. It also returns the cleanups the fix
+// made, for the packages that import this one.
+func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Finding, done map[*rules.Finding]rewrite.Done) (map[string][]byte, map[CallKey]WireNote, []claim, []Target) {
 	np, err := rebuild(p, files)
 	if err != nil {
-		return files, nil, nil
+		return files, nil, nil, nil
 	}
-	targets := map[*types.Func]*wireTarget{}
-	for _, f := range found {
-		d, ok := done[f]
-		if !ok || d.Type == "" || d.Method == "" || f.Fix == nil {
-			continue
-		}
-		st := f.Fix.Base().Starter
-		if st == nil || st.Recv != nil {
-			continue // started by a method: who made the value is not in sight
-		}
-		fn, _ := np.Types.Scope().Lookup(st.Name.Name).(*types.Func)
-		tn, _ := np.Types.Scope().Lookup(d.Type).(*types.TypeName)
-		if fn == nil || tn == nil {
-			continue
-		}
-		named, _ := types.Unalias(tn.Type()).(*types.Named)
-		if named == nil || targets[fn] != nil {
-			continue
-		}
-		m, _, _ := types.LookupFieldOrMethod(types.NewPointer(named), true, np.Types, d.Method)
-		method, _ := m.(*types.Func)
-		if method == nil {
-			continue
-		}
-		targets[fn] = &wireTarget{typ: named, method: method, added: d.Added, starter: fn, first: f}
-	}
-	if len(targets) == 0 {
-		return files, nil, nil
-	}
-
 	w := newWirer(np)
-	notes := map[CallKey]WireNote{}
-	type planned struct {
-		w   rewrite.Wiring
-		key CallKey
-		at  siteKey // where the inserted code goes
-		// before is the content of at's file as the fix left it.
-		before []byte
-		f      *rules.Finding
-		wired  string
+	targets, exported := w.targets(p, found, done)
+	if len(targets) == 0 {
+		return files, nil, nil, exported
 	}
-	var plans []planned
-	isTarget := func(fn *types.Func) bool { return targets[fn.Origin()] != nil }
-	for _, file := range np.Syntax {
-		name := np.Fset.File(file.Pos()).Name()
-		EachRef(file, name, np.Info, isTarget, func(id *ast.Ident, fn *types.Func, key CallKey, stack []ast.Node) {
-			t := targets[fn.Origin()]
-			c, stack := callOf(id, stack)
-			if c == nil {
-				notes[key] = WireNote{Why: "used as a function value"}
-				return
-			}
-			wiring, wired, why := w.plan(t, c, slices.Clone(stack), strings.HasSuffix(name, "_test.go"))
-			if why != "" || wiring == nil {
-				notes[key] = WireNote{Wired: wired, Why: why}
-				return
-			}
-			at := w.insertion(*wiring)
-			atFile := np.Fset.File(at).Name()
-			if !fc.reported(atFile) {
-				notes[key] = WireNote{Why: "the wiring would edit " + filepath.Base(atFile) + ", which leakfix does not rewrite"}
-				return
-			}
-			plans = append(plans, planned{w: *wiring, key: key, f: t.first, wired: wired,
-				at: siteKey{atFile, lineAfter(np.Fset, at)}, before: files[atFile]})
-		})
-	}
+	plans, notes := w.planAll(fc, files, func(fn *types.Func) *wireTarget { return targets[fn.Origin()] })
 	if len(plans) == 0 {
-		return files, notes, nil
+		return files, notes, nil, exported
 	}
 	rp := np.rewrite()
 	apply := func(ps []planned) (map[string][]byte, error) {
-		var ws []rewrite.Wiring
-		for _, pl := range ps {
-			ws = append(ws, pl.w)
-		}
-		out, err := rewrite.Wire(rp, ws)
+		merged, err := applyWirings(rp, files, ps)
 		if err != nil {
 			return nil, err
-		}
-		merged := map[string][]byte{}
-		for k, c := range files {
-			merged[k] = c
-		}
-		for k, c := range out {
-			merged[k] = c
 		}
 		if _, err := Check(p, merged, nil, true); err != nil {
 			return nil, err
@@ -225,14 +188,187 @@ func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Findi
 		}
 	}
 	if merged == nil {
-		return files, notes, nil
+		return files, notes, nil, exported
 	}
 	var claims []claim
 	for _, pl := range plans {
 		notes[pl.key] = WireNote{Wired: pl.wired}
 		claims = append(claims, claim{path: pl.at.file, off: pl.at.off, before: pl.before, f: pl.f})
 	}
-	return merged, notes, claims
+	return merged, notes, claims, exported
+}
+
+// targets returns the cleanups the fixes of found made, by constructor,
+// and as the package's importers may call them.
+func (w *wirer) targets(old *Package, found []*rules.Finding, done map[*rules.Finding]rewrite.Done) (map[*types.Func]*wireTarget, []Target) {
+	np := w.pkg
+	targets := map[*types.Func]*wireTarget{}
+	var exported []Target
+	pkgLevel := map[string]bool{}
+	for _, f := range found {
+		d, ok := done[f]
+		if !ok || d.Method == "" || f.Fix == nil {
+			continue
+		}
+		st := f.Fix.Base().Starter
+		if st == nil || st.Recv != nil {
+			continue // started by a method: who made the value is not in sight
+		}
+		fn := w.declOf(old, st)
+		if fn == nil {
+			continue
+		}
+		if d.Type == "" {
+			// Package-level work: its cleanup is a function of the
+			// package, which main may call.
+			cleanup, _ := np.Types.Scope().Lookup(d.Method).(*types.Func)
+			if cleanup == nil || pkgLevel[d.Method] {
+				continue
+			}
+			pkgLevel[d.Method] = true
+			t := &wireTarget{method: d.Method, starter: fn}
+			exported = append(exported, Target{Pkg: np.Path, Method: d.Method, Label: np.Types.Name() + "." + d.Method,
+				Params: cleanup.Signature().Params().Len(), Results: cleanup.Signature().Results().Len(),
+				Added: d.Added, Hang: w.mayHang(t), Finding: f})
+			continue
+		}
+		tn, _ := np.Types.Scope().Lookup(d.Type).(*types.TypeName)
+		if tn == nil {
+			continue
+		}
+		named, _ := types.Unalias(tn.Type()).(*types.Named)
+		if named == nil || targets[fn] != nil {
+			continue
+		}
+		m, _, _ := types.LookupFieldOrMethod(types.NewPointer(named), true, np.Types, d.Method)
+		method, _ := m.(*types.Func)
+		if method == nil {
+			continue
+		}
+		t := &wireTarget{typ: named, method: method.Name(), label: rules.FuncLabel(method),
+			params: method.Signature().Params().Len(), results: method.Signature().Results().Len(),
+			added: d.Added, starter: fn, first: f}
+		targets[fn] = t
+		var stays []string
+		for _, m := range methodsOf(named) {
+			if w.receiverStays(m) {
+				stays = append(stays, m.Name())
+			}
+		}
+		exported = append(exported, Target{Pkg: np.Path, Starter: fn.Name(), Type: named.Obj().Name(), Method: t.method,
+			Label: t.label, Params: t.params, Results: t.results, Added: t.added, Hang: w.mayHang(t), Stays: stays, Finding: f})
+	}
+	return targets, exported
+}
+
+// declOf returns the function of the fixed package that decl is in old,
+// the package as it was: found by name, or, for an init, which has none,
+// by its rank among the inits of its file.
+func (w *wirer) declOf(old *Package, decl *ast.FuncDecl) *types.Func {
+	if decl.Name.Name != "init" || decl.Recv != nil {
+		fn, _ := w.pkg.Types.Scope().Lookup(decl.Name.Name).(*types.Func)
+		return fn
+	}
+	file := old.Fset.File(decl.Pos()).Name()
+	rank := -1
+	for _, f := range old.Syntax {
+		if old.Fset.File(f.Pos()).Name() == file {
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == "init" {
+					rank++
+				}
+				if d == decl {
+					break
+				}
+			}
+		}
+	}
+	for _, f := range w.pkg.Syntax {
+		if w.pkg.Fset.File(f.Pos()).Name() != file {
+			continue
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == "init" {
+				if rank == 0 {
+					fn, _ := w.pkg.Info.Defs[fd.Name].(*types.Func)
+					return fn
+				}
+				rank--
+			}
+		}
+	}
+	return nil
+}
+
+// A planned wiring, and where its inserted code goes.
+type planned struct {
+	w   rewrite.Wiring
+	key CallKey
+	at  siteKey // where the inserted code goes
+	// before is the content of at's file as the fix left it.
+	before []byte
+	f      *rules.Finding
+	wired  string
+}
+
+// planAll plans a wiring for every call in the package of a target's
+// constructor, and says for each call what it did or why not.
+func (w *wirer) planAll(fc *files, files map[string][]byte, target func(*types.Func) *wireTarget) ([]planned, map[CallKey]WireNote) {
+	notes := map[CallKey]WireNote{}
+	var plans []planned
+	for _, file := range w.pkg.Syntax {
+		name := w.pkg.Fset.File(file.Pos()).Name()
+		EachRef(file, name, w.pkg.Info, func(fn *types.Func) bool { return target(fn) != nil }, func(id *ast.Ident, fn *types.Func, key CallKey, stack []ast.Node) {
+			t := target(fn)
+			c, stack := callOf(id, stack)
+			if c == nil {
+				notes[key] = WireNote{Why: "used as a function value"}
+				return
+			}
+			wiring, wired, why := w.plan(t, c, slices.Clone(stack), strings.HasSuffix(name, "_test.go"))
+			if why != "" || wiring == nil {
+				notes[key] = WireNote{Wired: wired, Why: why}
+				return
+			}
+			if pl, why := w.place(fc, files, *wiring, key, t.first, wired); why != "" {
+				notes[key] = WireNote{Why: why}
+			} else {
+				plans = append(plans, pl)
+			}
+		})
+	}
+	return plans, notes
+}
+
+// place records where a wiring's code goes, or says why it cannot go there.
+func (w *wirer) place(fc *files, files map[string][]byte, wiring rewrite.Wiring, key CallKey, f *rules.Finding, wired string) (planned, string) {
+	at := w.insertion(wiring)
+	atFile := w.pkg.Fset.File(at).Name()
+	if !fc.reported(atFile) {
+		return planned{}, "the wiring would edit " + filepath.Base(atFile) + ", which leakfix does not rewrite"
+	}
+	return planned{w: wiring, key: key, f: f, wired: wired, at: siteKey{atFile, lineAfter(w.pkg.Fset, at)}, before: files[atFile]}, ""
+}
+
+// applyWirings writes the planned wirings into the package and returns
+// files with the content of the files they change replaced.
+func applyWirings(rp *rewrite.Package, files map[string][]byte, ps []planned) (map[string][]byte, error) {
+	var ws []rewrite.Wiring
+	for _, pl := range ps {
+		ws = append(ws, pl.w)
+	}
+	out, err := rewrite.Wire(rp, ws)
+	if err != nil {
+		return nil, err
+	}
+	merged := map[string][]byte{}
+	for k, c := range files {
+		merged[k] = c
+	}
+	for k, c := range out {
+		merged[k] = c
+	}
+	return merged, nil
 }
 
 // lineAfter returns the offset of the start of the line after the one
@@ -302,7 +438,7 @@ func walkStack(root ast.Node, visit func(n ast.Node, stack []ast.Node)) {
 // opening brace of the outer cleanup, or after the statement that makes the
 // value.
 func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
-	if wr.Field != "" {
+	if wr.Field != "" || wr.Pkg != "" {
 		return wr.Into.(*ast.FuncDecl).Body.Lbrace
 	}
 	return wr.After.End() - 1

@@ -14,6 +14,9 @@ import (
 // select without a way out, or a wait group, and must not call a function
 // value or an interface method, which may lead back to the waiting code.
 func (w *wirer) mayHang(t *wireTarget) string {
+	if t.foreign {
+		return t.hang
+	}
 	if r, ok := w.hangs[t]; ok {
 		return r
 	}

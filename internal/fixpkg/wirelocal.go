@@ -1,6 +1,7 @@
 package fixpkg
 
 import (
+	"fmt"
 	"go/ast"
 	"go/token"
 	"go/types"
@@ -69,9 +70,24 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 		return nil, "", "made in an assignment of several values"
 	}
 	v := id.Name
+	// main's return ends the process, however widely the value was shared:
+	// there, what matters is that main returns at all, and that nothing it
+	// deferred before making the value waits for work that uses it.
+	inMain := isMain(w.pkg, fn)
+	if inMain {
+		if why := w.mainReturns(fn.(*ast.FuncDecl), body.List[:at]); why != "" {
+			return nil, "", why
+		}
+	}
 	for _, ref := range w.refs[obj] {
 		last := ref[len(ref)-1]
 		if last == id {
+			continue
+		}
+		if inMain {
+			if isCleanupCall(ref) {
+				return nil, "already stopped in " + name, ""
+			}
 			continue
 		}
 		if capturedIn(ref, fn) {
@@ -84,13 +100,19 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 			return nil, "already stopped in " + name, ""
 		}
 	}
+	if !t.added {
+		// An extended cleanup does more than stop the work, and the code
+		// did not call it here: calling it now may close what the caller
+		// still uses.
+		return nil, "", fmt.Sprintf("%s existed before the fix and %s never called it: calling it now may do more than stop the work", t.label, name)
+	}
 	if why := w.mayHang(t); why != "" {
 		return nil, "", why + ", so " + name + " could hang waiting for it"
 	}
 	if locks(body, w.pkg.Info) {
 		return nil, "", name + " locks a mutex, which the work may need while " + name + "'s return waits for it"
 	}
-	wr := &rewrite.Wiring{Into: fn, Var: v, After: after, Method: t.method.Name(), Result: t.method.Signature().Results().Len() > 0}
+	wr := &rewrite.Wiring{Into: fn, Var: v, After: after, Method: t.method, Result: t.results > 0}
 	how := "deferred until " + name + " returns"
 	if test {
 		if tv := testingParam(ftype, w.pkg.Info); tv != "" {

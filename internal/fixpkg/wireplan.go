@@ -19,6 +19,10 @@ type wirer struct {
 	decls    map[*types.Func]*ast.FuncDecl
 	refs     map[types.Object][][]ast.Node // every identifier naming an object, with the nodes above it
 	stays    map[*types.Func]bool          // methods that keep no reference to their receiver
+	// foreignStays names, as pkgpath.Type.Method, the methods of other
+	// packages' types that keep no reference to their receiver, as the
+	// packages that declare them found (Target.Stays).
+	foreignStays map[string]bool
 	hangs    map[*wireTarget]string        // why waiting for a target's work could hang
 }
 
@@ -56,12 +60,10 @@ func newWirer(pkg *Package) *wirer {
 // from the file down are stack: a wiring and where it goes, or why none is
 // made ("" with no wiring when the value is already cleaned up there).
 func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool) (*rewrite.Wiring, string, string) {
-	sig := t.method.Signature()
-	mname := rules.FuncLabel(t.method)
-	if sig.Params().Len() > 0 || sig.Results().Len() > 1 {
-		return nil, "", mname + " takes arguments or returns more than an error"
+	if t.params > 0 || t.results > 1 {
+		return nil, "", t.label + " takes arguments or returns more than an error"
 	}
-	if why := ReturnedAs(t.starter, t.typ.Obj().Name(), t.method.Name()); why != "" {
+	if why := ReturnedAs(t.starter, t.typ.Obj().Name(), t.method); why != "" {
 		return nil, "", why
 	}
 	i := len(stack) - 1 // stack[i] is c
@@ -174,11 +176,11 @@ func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site
 			return nil, "", fmt.Sprintf("%s has methods on values, so copies of it may share %s", outer.Obj().Name(), held)
 		}
 	}
-	if calls(cleanup, fv, t.method.Name(), w.pkg.Info) {
+	if calls(cleanup, fv, t.method, w.pkg.Info) {
 		return nil, "already stopped by " + into, ""
 	}
 	if !t.added {
-		return nil, "", fmt.Sprintf("%s existed before the fix: calling it from %s too may run it twice", rules.FuncLabel(t.method), into)
+		return nil, "", fmt.Sprintf("%s existed before the fix: calling it from %s too may run it twice", t.label, into)
 	}
 	cfn := w.pkg.Info.Defs[cleanup.Name].(*types.Func)
 	if w.valueUse(cfn) {
@@ -190,7 +192,7 @@ func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site
 	if why := w.mayHang(t); why != "" {
 		return nil, "", why + ", so " + into + " could hang waiting for it"
 	}
-	return &rewrite.Wiring{Into: cleanup, Field: fv.Name(), Method: t.method.Name()}, "wired into " + into, ""
+	return &rewrite.Wiring{Into: cleanup, Field: fv.Name(), Method: t.method}, "wired into " + into, ""
 }
 
 // heldOnly checks one reference to a field that holds the value: it is the
@@ -281,7 +283,9 @@ func (w *wirer) receiverStays(m *types.Func) bool {
 	}
 	decl := w.decls[m]
 	if decl == nil || decl.Body == nil {
-		return false // not declared in this package: it may do anything
+		// Not declared in this package: it may do anything, unless the
+		// package that declares it found otherwise.
+		return w.foreignStays[methodKey(m)]
 	}
 	w.stays[m] = true // a recursive call keeps nothing more
 	ok := true
@@ -299,6 +303,23 @@ func (w *wirer) receiverStays(m *types.Func) bool {
 	}
 	w.stays[m] = ok
 	return ok
+}
+
+// methodKey names a method across packages: example.com/cache.Cache.Put.
+func methodKey(m *types.Func) string {
+	recv := m.Signature().Recv()
+	if recv == nil || m.Pkg() == nil {
+		return ""
+	}
+	t := recv.Type()
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	n, ok := types.Unalias(t).(*types.Named)
+	if !ok {
+		return ""
+	}
+	return m.Pkg().Path() + "." + n.Obj().Name() + "." + m.Name()
 }
 
 // capturedIn reports whether the reference ending stack lies in a function

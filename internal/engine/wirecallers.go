@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/fixpkg"
+)
+
+// wireCallers calls the cleanups the fixes made in the loaded packages
+// that call their constructors, or, as commands, import their package-level
+// work, where those packages show the values' lives end (fixpkg.WireCallers).
+// Each such package no fix changes gets a pkgFix that only wires, which
+// verifyImporters then checks against the fixed packages like any importer;
+// one that does not verify loses its wiring, not the fixes it calls.
+func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifier) []*pkgFix {
+	byPath := map[string][]fixpkg.Target{}
+	fixed := map[*packages.Package]bool{}
+	for _, pf := range fixes {
+		if len(pf.files) > 0 {
+			fixed[pf.pkg] = true
+			byPath[pf.pkg.PkgPath] = append(byPath[pf.pkg.PkgPath], pf.targets...)
+		}
+	}
+	for _, p := range clean {
+		if fixed[p] || r.ctx.Err() != nil {
+			continue
+		}
+		var targets []fixpkg.Target
+		for path, ts := range byPath {
+			if p.Imports[path] != nil {
+				targets = append(targets, ts...)
+			}
+		}
+		if len(targets) == 0 {
+			continue
+		}
+		cw := fixpkg.WireCallers(v.view(p, nil), targets, r.opts.Tests, func(name string, _ []byte) ([]byte, string) {
+			return r.current(p, name)
+		})
+		fixes = append(fixes, &pkgFix{pkg: p, files: cw.Files, old: cw.Old, wired: cw.Notes, wiring: cw})
+	}
+	return fixes
+}
+
+// unwire withdraws a wiring-only pkgFix's wirings, which did not verify.
+func (pf *pkgFix) unwire(reason string) {
+	why := "the wiring did not verify: " + reason
+	for k, n := range pf.wired {
+		if n.Wired != "" {
+			pf.wired[k] = fixpkg.WireNote{Why: why}
+		}
+	}
+	for f, n := range pf.wiring.Package {
+		if n.Wired != "" {
+			n.Wired, n.Why = "", why
+			pf.wiring.Package[f] = n
+		}
+	}
+	pf.wiring.Edits = nil
+	pf.files, pf.old = nil, nil
+}
