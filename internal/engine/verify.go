@@ -191,7 +191,7 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 		// A package that only wires in other packages' cleanups loses
 		// its wiring first: the check then tells whether their fixes
 		// break it on their own.
-		if pf := changed[failed]; pf.wiring != nil {
+		if pf := changed[failed]; pf != nil && pf.wiring != nil {
 			pf.unwire(relTo(r.dir, failure))
 			continue
 		}
