@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"go/token"
+	goversion "go/version"
 	"strings"
 
 	"golang.org/x/tools/go/analysis"
@@ -67,7 +68,8 @@ func run(pass *analysis.Pass) (any, error) {
 	// The driver hands over one package's syntax and types, not the means
 	// to load what a fix may import: the package has no Importer, so the
 	// fixes are offered unverified (see the package comment).
-	p := &fixpkg.Package{Path: pass.Pkg.Path(), Fset: pass.Fset, Syntax: pass.Files, Types: pass.Pkg, Info: pass.TypesInfo}
+	p := &fixpkg.Package{Path: pass.Pkg.Path(), Fset: pass.Fset, Syntax: pass.Files, Types: pass.Pkg, Info: pass.TypesInfo,
+		GoVersion: goVersion(pass)}
 	res := fixpkg.Run(p, fixpkg.Options{Rules: enabled, Tests: withTests, Fix: true, Edits: true,
 		Accept: func(name string, _ []byte) ([]byte, string) {
 			old, err := pass.ReadFile(name)
@@ -141,4 +143,19 @@ func textEdits(pass *analysis.Pass, edits []fixpkg.Edit) []analysis.TextEdit {
 		out = append(out, analysis.TextEdit{Pos: tf.Pos(e.Start.Offset), End: tf.Pos(e.End.Offset), NewText: []byte(e.New)})
 	}
 	return out
+}
+
+// goVersion returns the go line of the package's module ("1.22"), which
+// rules such as the ticker's depend on: from the driver's module
+// information, else from the version the package was type-checked for;
+// "" when neither says.
+func goVersion(pass *analysis.Pass) string {
+	v := ""
+	if pass.Module != nil {
+		v = pass.Module.GoVersion
+	}
+	if v == "" {
+		v = strings.TrimPrefix(goversion.Lang(pass.Pkg.GoVersion()), "go")
+	}
+	return v
 }

@@ -32,6 +32,13 @@ func TestAnalyzer(t *testing.T) {
 	analysistest.Run(t, dir, analyzer.Analyzer, "unfixable")
 }
 
+// TestGoVersion checks that the rules see the module's go line: in a
+// module below Go 1.23 an unstopped ticker is reported, as leakfix check
+// reports it.
+func TestGoVersion(t *testing.T) {
+	analysistest.Run(t, filepath.Join(analysistest.TestData(), "go122"), analyzer.Analyzer, "./...")
+}
+
 // TestGoldenIsLeakfixFix checks that each .golden file is, byte for byte,
 // what leakfix fix writes for the same input; with TestAnalyzer, this is
 // what makes the analyzer's fixes the same as leakfix fix's.
