@@ -65,11 +65,20 @@ func loadTyped(ctx context.Context, dir string, patterns []string, opts Options)
 // types.Info is full when info is set, else nil. A package that imports
 // one with errors, directly or not, has an error saying so. The checker
 // returned holds the types, for more packages to share.
-func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, info bool, deep func(*packages.Package) bool) ([]*packages.Package, *load.Checker, error) {
+//
+// With base, the packages are checked into base, whose earlier checks they
+// reuse: a package of the new listing with the ID of one base checked is
+// taken as checked. base must have been filled from a listing of the same
+// files (the same platform, build flags and overlay): listing with tests
+// adds test variants, whose IDs differ, and leaves the other packages as
+// they were.
+func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, info bool, deep func(*packages.Package) bool, base *load.Checker) ([]*packages.Package, *load.Checker, error) {
 	var sizes types.Sizes
 	var sizesErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { sizes, sizesErr = sizesFor(ctx, dir, env) })
+	if base == nil {
+		wg.Go(func() { sizes, sizesErr = sizesFor(ctx, dir, env) })
+	}
 	roots, err := loadWith(ctx, dir, patterns, opts, env, overlay, load.ListMode, nil, nil)
 	wg.Wait()
 	if err != nil {
@@ -82,7 +91,10 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 	if !info {
 		newInfo = func() *types.Info { return nil }
 	}
-	c := &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Overlay: overlay, Info: newInfo}
+	c := base
+	if c == nil {
+		c = &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Overlay: overlay, Info: newInfo}
+	}
 	isRoot := map[*packages.Package]bool{}
 	for _, p := range roots {
 		isRoot[p] = true

@@ -58,7 +58,7 @@ func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string
 		pkgs, err = typedLoad(r.ctx, dir, patterns, r.opts, env, overlay)
 		return pkgs, nil, err
 	}
-	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil)
+	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}

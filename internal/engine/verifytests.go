@@ -5,6 +5,8 @@ import (
 	"go/types"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // Step 3 of verify.go: the fixed packages' own tests.
@@ -16,12 +18,12 @@ import (
 // Only when the external tests also import, through other packages, the
 // package under test (whose types there would then disagree with the new
 // ones) are they loaded again with the fixes as an overlay.
-func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix) {
+func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Checker) {
 	changed, paths := fixedPackages(fixes)
 	if len(paths) == 0 {
 		return
 	}
-	pkgs, source, err := r.loadTestsOf(u, env, paths, nil)
+	pkgs, source, err := r.loadTestsOf(u, env, paths, nil, base)
 	if err != nil {
 		return // the go command cannot list the tests at all, fix or no fix
 	}
@@ -102,7 +104,7 @@ func reachesThroughOthers(p, target *packages.Package) bool {
 // source, the packages between the tests and paths have their function
 // bodies checked too, so that a fix that breaks them is seen. source loads
 // the packages a fix may add into the same types, or is nil.
-func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
+func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte, base *load.Checker) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
 	if !r.fast() {
 		pkgs, err = packages.Load(r.testConfig(u, env, overlay), paths...)
 		return pkgs, nil, err
@@ -113,7 +115,7 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 	}
 	reaches := reaching(func(p *packages.Package) bool { return target[p.PkgPath] })
 	opts := Options{Tests: true, BuildFlags: r.opts.BuildFlags}
-	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches)
+	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches, base)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -198,7 +200,7 @@ type brokenPkg struct {
 // loadTests loads paths with their tests, with overlay, and returns the
 // packages that have errors, by ID.
 func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) map[string]brokenPkg {
-	pkgs, _, err := r.loadTestsOf(u, env, paths, overlay)
+	pkgs, _, err := r.loadTestsOf(u, env, paths, overlay, nil)
 	broken := map[string]brokenPkg{}
 	if err != nil {
 		// The go command failed as a whole: say so against every package.
