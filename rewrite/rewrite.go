@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -70,13 +71,14 @@ var MayImport = []string{"context", "os/signal", "sync", "time"}
 // as a whole before writing it.
 func Apply(pkg *Package, fixes []rules.Fix) (*Result, error) {
 	rw := &rewriter{
-		pkg:   pkg,
-		dec:   decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
-		files: map[*ast.File]*dst.File{},
-		taken: map[*ast.FuncDecl]map[string]bool{},
-		done:  map[rules.Fix]Done{},
+		pkg:     pkg,
+		dec:     decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
+		files:   map[*ast.File]*dst.File{},
+		taken:   map[*ast.FuncDecl]map[string]bool{},
+		done:    map[rules.Fix]Done{},
+		changed: map[loopKey]bool{},
 	}
-	var failures []Failure
+	fixes, failures := together(pkg.Fset, fixes)
 	var holders []*holder
 	byType := map[*types.Named]*holder{}
 	for _, fix := range fixes {
@@ -162,6 +164,59 @@ type rewriter struct {
 	taken   map[*ast.FuncDecl]map[string]bool // identifiers used in a function, plus those we added
 	done    map[rules.Fix]Done
 	holders []*holder // the owner types of this rewrite, embedded types first
+	changed map[loopKey]bool
+}
+
+// A loopKey names a loop's code: the function it runs in and where the loop
+// starts. The starts of one method (rules.Loop.Starts) are different fixes
+// of the same code, which is changed once.
+type loopKey struct {
+	fn   ast.Node
+	loop token.Pos
+}
+
+func keyOf(l *rules.Loop) loopKey {
+	if l.Method != nil {
+		return loopKey{l.Method, l.Stmt.Pos()}
+	}
+	return loopKey{l.Lit, l.Stmt.Pos()}
+}
+
+// first reports whether l's code is not yet changed, and marks it changed.
+func (rw *rewriter) first(l *rules.Loop) bool {
+	if rw.changed[keyOf(l)] {
+		return false
+	}
+	rw.changed[keyOf(l)] = true
+	return true
+}
+
+// together keeps the fixes of a method's starts (rules.Loop.Starts) only
+// where every start is being fixed: they change the method together, and
+// one alone would leave the others' go statements not compiling, or a
+// WaitGroup the others never add to.
+func together(fset *token.FileSet, fixes []rules.Fix) ([]rules.Fix, []Failure) {
+	starts := map[ast.Stmt]bool{}
+	for _, fix := range fixes {
+		if l, ok := fix.(*rules.Loop); ok {
+			starts[l.Start] = true
+		}
+	}
+	var kept []rules.Fix
+	var failed []Failure
+	for _, fix := range fixes {
+		l, ok := fix.(*rules.Loop)
+		if ok {
+			if i := slices.IndexFunc(l.Starts, func(g *ast.GoStmt) bool { return !starts[g] }); i >= 0 {
+				p := fset.Position(l.Starts[i].Pos())
+				failed = append(failed, Failure{Fix: fix, Reason: fmt.Sprintf("the loop's method %s is also started at %s:%d, which is not being fixed",
+					l.Method.Name.Name, filepath.Base(p.Filename), p.Line)})
+				continue
+			}
+		}
+		kept = append(kept, fix)
+	}
+	return kept, failed
 }
 
 // embeddedFirst orders holders so that a type comes before every type that

@@ -78,6 +78,7 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			Rule:    unstoppableLoop,
 			Pos:     start.Pos(),
 			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
+			loop:    l,
 		}
 		if len(l.failing) > 0 {
 			finding.Message += " (" + f.failingNote(l.failing[0]) + ")"
