@@ -388,7 +388,8 @@ func (rw *rewriter) restore() (map[string][]byte, []string, error) {
 				imports = append(imports, path)
 			}
 		}
-		r := decorator.NewRestorerWithImports(rw.pkg.Path, names)
+		r := decorator.NewRestorerWithImports(rw.pkg.Path, names).FileRestorer()
+		r.Alias = rw.unshadowed(f, rw.files[f])
 		var buf bytes.Buffer
 		if err := r.Fprint(&buf, rw.files[f]); err != nil {
 			return nil, nil, fmt.Errorf("print %s: %w", name, err)
@@ -434,6 +435,18 @@ func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
 		}
 		return true
 	})
+	// A new variable never takes the name of one of the file's imports,
+	// which new code may refer to after it (ctx, cancel :=
+	// ctx.WithCancel(...) would compile, and mislead).
+	for _, f := range rw.pkg.Files {
+		if f.FileStart <= fn.Pos() && fn.Pos() < f.FileEnd {
+			if scope := rw.pkg.Info.Scopes[f]; scope != nil {
+				for _, name := range scope.Names() {
+					m[name] = true
+				}
+			}
+		}
+	}
 	rw.taken[fn] = m
 	return m
 }
