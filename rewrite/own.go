@@ -124,7 +124,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 	shared := map[loopKey]*state{} // the state of each method that several constructors start
 	for _, item := range h.items {
 		site := item.Base()
-		starter := site.Starter.Name.Name
+		starter := starterName(h, site.Starter)
 		ref, err := rw.startRef(h, item)
 		if err != nil {
 			return "", err
@@ -331,11 +331,23 @@ func (rw *rewriter) own(h *holder) (string, error) {
 func startersOf(h *holder, l *rules.Loop) []string {
 	var names []string
 	for _, item := range h.items {
-		if o, ok := item.(*rules.Loop); ok && keyOf(o) == keyOf(l) && !slices.Contains(names, o.Starter.Name.Name) {
-			names = append(names, o.Starter.Name.Name)
+		if o, ok := item.(*rules.Loop); ok && keyOf(o) == keyOf(l) && !slices.Contains(names, starterName(h, o.Starter)) {
+			names = append(names, starterName(h, o.Starter))
 		}
 	}
 	return names
+}
+
+// starterName names fn, a function that starts work h owns, as the
+// comments the fix writes do: by its name (New, Start), or, where another
+// such function has the same name, as FuncName spells it ((*Factory).New).
+func starterName(h *holder, fn *ast.FuncDecl) string {
+	for _, item := range h.items {
+		if o := item.Base().Starter; o != fn && o.Name.Name == fn.Name.Name {
+			return rules.FuncName(fn)
+		}
+	}
+	return fn.Name.Name
 }
 
 // forward returns the signature of the promoted method decl and the
