@@ -51,7 +51,8 @@ type group struct {
 func (rw *rewriter) groups(h *holder) map[*rules.Loop]*group {
 	var loops []*rules.Loop
 	for _, item := range h.items {
-		if l, ok := item.(*rules.Loop); ok {
+		// A method several constructors start keeps a state of its own.
+		if l, ok := item.(*rules.Loop); ok && len(l.Starts) < 2 {
 			loops = append(loops, l)
 		}
 	}

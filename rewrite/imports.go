@@ -1,7 +1,10 @@
 package rewrite
 
 import (
+	"go/ast"
 	"go/token"
+	"go/types"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,4 +163,102 @@ func sharedPrefix(a, b string) int {
 		n++
 	}
 	return n
+}
+
+// unshadowed returns the aliases, by import path, under which df (the
+// decorated af) must import the packages its new code refers to, where the
+// name the file would use is not that package at some place new code uses
+// it: NewPoller(context context.Context) cannot call context.WithCancel.
+// Such a package is imported as stdcontext (a name the file does not use
+// anywhere), renaming an import the file already has and its uses with it,
+// so that each package keeps one name in the file. Where no name is
+// shadowed the map is empty and the file's imports stay as they are.
+func (rw *rewriter) unshadowed(af *ast.File, df *dst.File) map[string]string {
+	fileScope := rw.pkg.Info.Scopes[af]
+	if fileScope == nil {
+		return nil
+	}
+	// The name each path has in the file; "" for a dot import.
+	current := map[string]string{}
+	for _, spec := range af.Imports {
+		path, err := strconv.Unquote(spec.Path.Value)
+		if err != nil {
+			continue
+		}
+		switch {
+		case spec.Name == nil:
+			if pn, ok := rw.pkg.Info.Implicits[spec].(*types.PkgName); ok {
+				current[path] = pn.Name()
+			}
+		case spec.Name.Name != "_":
+			current[path] = spec.Name.Name
+		}
+	}
+	nameOf := func(path string) string {
+		if name, ok := current[path]; ok {
+			return name
+		}
+		return path[strings.LastIndex(path, "/")+1:]
+	}
+	shadowed := map[string]bool{}
+	var stack []dst.Node
+	dst.Inspect(df, func(n dst.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		stack = append(stack, n)
+		id, ok := n.(*dst.Ident)
+		if !ok || id.Path == "" || id.Path == rw.pkg.Path || !slices.Contains(MayImport, id.Path) || shadowed[id.Path] {
+			return true
+		}
+		if _, old := rw.dec.Ast.Nodes[id]; old {
+			return true // the code compiled with it
+		}
+		name := nameOf(id.Path)
+		if name == "" {
+			return true // a dot import: the restorer spells no name
+		}
+		// The innermost node of the old code around the new one: its
+		// scope, up to its end, holds every name that may shadow. New
+		// declarations of the file see only the file's names.
+		scope, pos := fileScope, token.NoPos
+		for i := len(stack) - 2; i >= 0; i-- {
+			if a, ok := rw.dec.Ast.Nodes[stack[i]]; ok && a.Pos().IsValid() {
+				if _, file := a.(*ast.File); !file {
+					pos = a.End() - 1
+					if s := fileScope.Innermost(pos); s != nil {
+						scope = s
+					}
+				}
+				break
+			}
+		}
+		_, obj := scope.LookupParent(name, pos)
+		if pn, ok := obj.(*types.PkgName); obj != nil && !(ok && pn.Imported().Path() == id.Path) {
+			shadowed[id.Path] = true
+		}
+		return true
+	})
+	if len(shadowed) == 0 {
+		return nil
+	}
+	used := map[string]bool{}
+	ast.Inspect(af, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			used[id.Name] = true
+		}
+		return true
+	})
+	aliases := map[string]string{}
+	for _, path := range slices.Sorted(maps.Keys(shadowed)) {
+		base := "std" + path[strings.LastIndex(path, "/")+1:]
+		alias := base
+		for i := 2; used[alias] || rw.pkg.Types.Scope().Lookup(alias) != nil || types.Universe.Lookup(alias) != nil; i++ {
+			alias = base + strconv.Itoa(i)
+		}
+		used[alias] = true
+		aliases[path] = alias
+	}
+	return aliases
 }

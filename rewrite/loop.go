@@ -16,6 +16,9 @@ import (
 
 // honourCtx makes a loop return once a context already in scope is done.
 func (rw *rewriter) honourCtx(l *rules.Loop) error {
+	if !rw.first(l) {
+		return nil // another start of the method made it honour its context
+	}
 	return rw.stoppable(l, l.Ctx)
 }
 
@@ -43,8 +46,12 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 		}
 		return sel(dst.NewIdent(inside), ex.Signal)
 	}}
-	if err := rw.stoppableWith(l, st); err != nil {
-		return err
+	// Each start of a method joins the WaitGroup; the method changes once.
+	changes := rw.first(l)
+	if changes {
+		if err := rw.stoppableWith(l, st); err != nil {
+			return err
+		}
 	}
 	if ex.Group == "" {
 		return nil
@@ -64,6 +71,9 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	add := &dst.ExprStmt{X: call(sel(sel(dst.Clone(owner).(dst.Expr), ex.Group), "Add"), &dst.BasicLit{Kind: token.INT, Value: "1"})}
 	if !insertBefore(starter, g.(dst.Stmt), add) {
 		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
+	}
+	if !changes {
+		return nil
 	}
 	_, root, err := rw.goroutine(l)
 	if err != nil {

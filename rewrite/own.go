@@ -121,9 +121,10 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		guarded  []string
 	)
 	groups := rw.groups(h)
+	shared := map[loopKey]*state{} // the state of each method that several constructors start
 	for _, item := range h.items {
 		site := item.Base()
-		starter := site.Starter.Name.Name
+		starter := starterName(h, site.Starter)
 		ref, err := rw.startRef(h, item)
 		if err != nil {
 			return "", err
@@ -158,14 +159,23 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		switch item := item.(type) {
 		case *rules.Loop:
 			var st state
+			later := shared[keyOf(item)] != nil // another start of the method stores its state
 			switch {
+			case later:
+				st = *shared[keyOf(item)]
 			case g == nil:
 				st = state{stop: fresh("stop" + upperFirst(site.Name)), done: fresh(site.Name + "Done"), mu: mu}
+				by := starter
+				if len(item.Starts) > 1 {
+					// One state for every start: each value runs the loop once.
+					shared[keyOf(item)] = &st
+					by = joinNames(startersOf(h, item))
+				}
 				if mu != "" {
 					decls = append(decls, declared{mu, qual("sync", "Mutex"), "guards " + st.stop + " and " + st.done})
 				}
 				decls = append(decls,
-					declared{st.stop, qual("context", "CancelFunc"), "ends the " + loopName(site.Name) + " started by " + starter},
+					declared{st.stop, qual("context", "CancelFunc"), "ends the " + loopName(site.Name) + " started by " + by},
 					declared{st.done, chanStruct(), "closed when the " + loopName(site.Name) + " has returned"},
 				)
 			case g.loops[0] == item:
@@ -196,6 +206,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 				return "", err
 			}
 			switch {
+			case later:
 			case g == nil:
 				stops = append(stops, stopBlock(st, h.cleanupRef(), waitCtx)...)
 			case g.loops[len(g.loops)-1] == item:
@@ -313,6 +324,30 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		doc = append(doc, "// It is safe to call more than once.")
 	}
 	return "", rw.addCleanup(anchor, h, name, ftype, doc, stops)
+}
+
+// startersOf names the functions that start l's method, in the order of
+// h's fixes.
+func startersOf(h *holder, l *rules.Loop) []string {
+	var names []string
+	for _, item := range h.items {
+		if o, ok := item.(*rules.Loop); ok && keyOf(o) == keyOf(l) && !slices.Contains(names, starterName(h, o.Starter)) {
+			names = append(names, starterName(h, o.Starter))
+		}
+	}
+	return names
+}
+
+// starterName names fn, a function that starts work h owns, as the
+// comments the fix writes do: by its name (New, Start), or, where another
+// such function has the same name, as FuncName spells it ((*Factory).New).
+func starterName(h *holder, fn *ast.FuncDecl) string {
+	for _, item := range h.items {
+		if o := item.Base().Starter; o != fn && o.Name.Name == fn.Name.Name {
+			return rules.FuncName(fn)
+		}
+	}
+	return fn.Name.Name
 }
 
 // forward returns the signature of the promoted method decl and the

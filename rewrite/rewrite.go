@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -70,13 +71,14 @@ var MayImport = []string{"context", "os/signal", "sync", "time"}
 // as a whole before writing it.
 func Apply(pkg *Package, fixes []rules.Fix) (*Result, error) {
 	rw := &rewriter{
-		pkg:   pkg,
-		dec:   decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
-		files: map[*ast.File]*dst.File{},
-		taken: map[*ast.FuncDecl]map[string]bool{},
-		done:  map[rules.Fix]Done{},
+		pkg:     pkg,
+		dec:     decorator.NewDecoratorWithImports(pkg.Fset, pkg.Path, gotypes.New(pkg.Info.Uses)),
+		files:   map[*ast.File]*dst.File{},
+		taken:   map[*ast.FuncDecl]map[string]bool{},
+		done:    map[rules.Fix]Done{},
+		changed: map[loopKey]bool{},
 	}
-	var failures []Failure
+	fixes, failures := together(pkg.Fset, fixes)
 	var holders []*holder
 	byType := map[*types.Named]*holder{}
 	for _, fix := range fixes {
@@ -162,6 +164,59 @@ type rewriter struct {
 	taken   map[*ast.FuncDecl]map[string]bool // identifiers used in a function, plus those we added
 	done    map[rules.Fix]Done
 	holders []*holder // the owner types of this rewrite, embedded types first
+	changed map[loopKey]bool
+}
+
+// A loopKey names a loop's code: the function it runs in and where the loop
+// starts. The starts of one method (rules.Loop.Starts) are different fixes
+// of the same code, which is changed once.
+type loopKey struct {
+	fn   ast.Node
+	loop token.Pos
+}
+
+func keyOf(l *rules.Loop) loopKey {
+	if l.Method != nil {
+		return loopKey{l.Method, l.Stmt.Pos()}
+	}
+	return loopKey{l.Lit, l.Stmt.Pos()}
+}
+
+// first reports whether l's code is not yet changed, and marks it changed.
+func (rw *rewriter) first(l *rules.Loop) bool {
+	if rw.changed[keyOf(l)] {
+		return false
+	}
+	rw.changed[keyOf(l)] = true
+	return true
+}
+
+// together keeps the fixes of a method's starts (rules.Loop.Starts) only
+// where every start is being fixed: they change the method together, and
+// one alone would leave the others' go statements not compiling, or a
+// WaitGroup the others never add to.
+func together(fset *token.FileSet, fixes []rules.Fix) ([]rules.Fix, []Failure) {
+	starts := map[ast.Stmt]bool{}
+	for _, fix := range fixes {
+		if l, ok := fix.(*rules.Loop); ok {
+			starts[l.Start] = true
+		}
+	}
+	var kept []rules.Fix
+	var failed []Failure
+	for _, fix := range fixes {
+		l, ok := fix.(*rules.Loop)
+		if ok {
+			if i := slices.IndexFunc(l.Starts, func(g *ast.GoStmt) bool { return !starts[g] }); i >= 0 {
+				p := fset.Position(l.Starts[i].Pos())
+				failed = append(failed, Failure{Fix: fix, Reason: fmt.Sprintf("the loop's method %s is also started at %s:%d, which is not being fixed",
+					l.Method.Name.Name, filepath.Base(p.Filename), p.Line)})
+				continue
+			}
+		}
+		kept = append(kept, fix)
+	}
+	return kept, failed
 }
 
 // embeddedFirst orders holders so that a type comes before every type that
@@ -333,7 +388,8 @@ func (rw *rewriter) restore() (map[string][]byte, []string, error) {
 				imports = append(imports, path)
 			}
 		}
-		r := decorator.NewRestorerWithImports(rw.pkg.Path, names)
+		r := decorator.NewRestorerWithImports(rw.pkg.Path, names).FileRestorer()
+		r.Alias = rw.unshadowed(f, rw.files[f])
 		var buf bytes.Buffer
 		if err := r.Fprint(&buf, rw.files[f]); err != nil {
 			return nil, nil, fmt.Errorf("print %s: %w", name, err)
@@ -379,6 +435,18 @@ func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
 		}
 		return true
 	})
+	// A new variable never takes the name of one of the file's imports,
+	// which new code may refer to after it (ctx, cancel :=
+	// ctx.WithCancel(...) would compile, and mislead).
+	for _, f := range rw.pkg.Files {
+		if f.FileStart <= fn.Pos() && fn.Pos() < f.FileEnd {
+			if scope := rw.pkg.Info.Scopes[f]; scope != nil {
+				for _, name := range scope.Names() {
+					m[name] = true
+				}
+			}
+		}
+	}
 	rw.taken[fn] = m
 	return m
 }

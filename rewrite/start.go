@@ -267,16 +267,23 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 	}
 	method := m.(*dst.FuncDecl)
 	goStmt := startStmt.(*dst.GoStmt) // only go statements start methods
-	mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
-	param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
-	method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
 	goStmt.Call.Args = append([]dst.Expr{dst.NewIdent(ctx)}, goStmt.Call.Args...)
-	if err := rw.stoppable(l, mctx); err != nil {
-		return err
+	// The starts of one method (l.Starts) share its change: its stop
+	// parameter, its stop cases and the close of the done field.
+	changes := rw.first(l)
+	if changes {
+		mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
+		param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
+		method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
+		if err := rw.stoppable(l, mctx); err != nil {
+			return err
+		}
 	}
 	if st.mu == "" && rw.ownMethod(l) {
-		receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
-		method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
+		if changes {
+			receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
+			method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
+		}
 	} else {
 		// go s.poll(ctx) becomes go func() { defer close(done); s.poll(ctx) }()
 		// when guarded, and when poll is a method of an embedded type,

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"go/ast"
+	"go/token"
 	"go/types"
 	"slices"
 )
@@ -31,6 +32,12 @@ type Loop struct {
 	// Signal is the channel registered with signal.Notify that the loop
 	// reads, when it reads one; the fix also undoes the registration.
 	Signal ast.Expr
+
+	// Starts are the go statements that start Method (Start among them)
+	// when several constructors do, each on a value it makes itself, so
+	// that every value runs the loop once. Their fixes share one stop state
+	// and one change to Method, so they are made together or not at all.
+	Starts []*ast.GoStmt
 
 	// DeadReturn is a return right after a range that never ends (over
 	// time.Tick or a Ticker's C): it never ran, and once the range becomes
@@ -263,6 +270,7 @@ func analyseLoops(pass *Pass) []*Finding {
 	if pkgWide {
 		return out
 	}
+	Together(pass.Fset, out)
 	out = append(out, f.blockingFuncs()...)
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
 	for obj, call := range f.notified {
@@ -296,6 +304,43 @@ func analyseLoops(pass *Pass) []*Finding {
 		out = append(out, finding)
 	}
 	return out
+}
+
+// Together refuses the fixes of a method's starts (Loop.Starts) unless
+// every start has one among found: they change the method together. The
+// rules call it on what they find; a caller that drops findings (an
+// ignore comment, a filter on lines) calls it again on what it keeps.
+func Together(fset *token.FileSet, found []*Finding) {
+	type key struct{ start, loop token.Pos }
+	byStart := map[key]*Finding{}
+	for _, fd := range found {
+		if fd.loop != nil && fd.loop.Start != nil {
+			byStart[key{fd.loop.Start.Pos(), fd.loop.Stmt.Pos()}] = fd
+		}
+	}
+	refused := map[*Finding]string{}
+	for _, fd := range found {
+		l := fd.loop
+		if fd.Fix == nil || l == nil || len(l.Starts) < 2 {
+			continue
+		}
+		for _, g := range l.Starts {
+			other := byStart[key{g.Pos(), l.Stmt.Pos()}]
+			at := "the loop's method " + l.Method.Name.Name + " is also started at " + shortPos(fset, g.Pos())
+			switch {
+			case other == nil:
+				refused[fd] = at + ", which is not being fixed"
+			case other.Fix == nil:
+				refused[fd] = at + ", which cannot be fixed: " + other.Unfixable
+			default:
+				continue
+			}
+			break
+		}
+	}
+	for fd, why := range refused {
+		fd.Fix, fd.Unfixable = nil, why
+	}
 }
 
 // unreadSignal is why a registration no loop reads is not fixed. The
@@ -337,8 +382,9 @@ type loopFinder struct {
 	// of package variables' sync.OnceFunc (see onceStarters) to the
 	// variables' declaration.
 	onceVars map[*ast.FuncDecl]*ast.GenDecl
-	written  map[*types.Var]bool   // package variables functions set; see pkgWritten
-	stopped  map[types.Object]bool // variables and fields whose Stop is called; see stoppedTimers
+	starts   map[*types.Func][]*ast.GoStmt // go statements that start each method; see methodStarts
+	written  map[*types.Var]bool           // package variables functions set; see pkgWritten
+	stopped  map[types.Object]bool         // variables and fields whose Stop is called; see stoppedTimers
 }
 
 // A sigParam is a parameter that a helper registers with signal.Notify, or
@@ -420,6 +466,7 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		onceVars:     map[*ast.FuncDecl]*ast.GenDecl{},
 		processOnly:  map[*types.Func]bool{},
 		trapped:      map[types.Object]bool{},
+		starts:       map[*types.Func][]*ast.GoStmt{},
 	}
 	f.index()
 	f.processCalls()

@@ -228,6 +228,7 @@ type Finding struct {
 	Unfixable string
 
 	signal types.Object // the signal channel a loop finding stops reading
+	loop   *Loop        // a loop finding's plan, kept when it cannot be fixed
 }
 
 // A Note is a place in the source and what it shows.

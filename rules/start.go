@@ -78,6 +78,7 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			Rule:    unstoppableLoop,
 			Pos:     start.Pos(),
 			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
+			loop:    l,
 		}
 		if len(l.failing) > 0 {
 			finding.Message += " (" + f.failingNote(l.failing[0]) + ")"
@@ -99,6 +100,9 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		if why == "" {
 			why = f.selfStop(&l.Site, body)
 		}
+		if why == "" {
+			why = f.shadowedBuiltin(l)
+		}
 		if why != "" {
 			finding.Unfixable = why
 		} else {
@@ -110,6 +114,60 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		out = append(out, finding)
 	}
 	return out
+}
+
+// shadowedBuiltin says why l's fix cannot use the builtins it writes, or
+// "": make and close for the done channel (in the starter, and close in
+// the goroutine's function), bool for a receive's ok, nil for an error
+// result. The starter or the goroutine's function may declare one of
+// those names (close := func() {...}), or the package may. (The packages
+// the fix refers to can be imported under another name; a builtin cannot.)
+func (f *loopFinder) shadowedBuiltin(l *Loop) string {
+	// declared says why in cannot use the builtins names, or "".
+	declared := func(in ast.Node, names ...string) string {
+		for _, name := range names {
+			if f.pass.Pkg.Scope().Lookup(name) != nil {
+				return "the package declares " + name + ", and the fix needs the builtin " + name
+			}
+			found := false
+			ast.Inspect(in, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && id.Name == name && f.pass.Info.Defs[id] != nil {
+					found = true
+				}
+				return !found
+			})
+			if !found {
+				continue
+			}
+			who := FuncName(l.Starter)
+			if in == ast.Node(l.Method) {
+				who = FuncLabel(f.pass.Info.Defs[l.Method.Name].(*types.Func))
+			}
+			return who + " declares its own " + name + ", and the fix needs the builtin " + name + " there"
+		}
+		return ""
+	}
+	owned := l.Owner != nil && l.Owner.Existing == nil // the fix adds a done channel
+	var fn ast.Node
+	switch {
+	case l.Method != nil:
+		fn = l.Method
+	case l.Lit != nil:
+		fn = l.Lit
+	default:
+		return ""
+	}
+	names := []string{"bool"}
+	if owned {
+		names = append(names, "close")
+	}
+	if l.ErrResult {
+		names = append(names, "nil")
+	}
+	if why := declared(fn, names...); why != "" || !owned {
+		return why
+	}
+	return declared(l.Starter, "make", "close")
 }
 
 // timerCallback reports the endless timed loops of a function literal that

@@ -41,10 +41,34 @@ func TestVerifyImporters(t *testing.T) {
 			files: map[string]string{"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\nvar A = p.New()\n"},
 		},
 		{
-			// The package's own fix does not compile: its import of
-			// context clashes with a package-level context. The reason
-			// names the file relative to the run's directory.
+			// The package's own fix does not compile: a literal of T
+			// without field names lacks the new fields. The reason names
+			// the file relative to the run's directory.
 			name: "own package",
+			files: map[string]string{"p/p.go": `package p
+
+import "time"
+
+type T struct{ n int }
+
+var Zero = T{0}
+
+func New() *T {
+	t := &T{}
+	go func() {
+		for range time.Tick(time.Second) {
+			t.n++
+		}
+	}()
+	return t
+}
+`},
+			reason: "the fix was dropped: it would not compile: p/p.go:14:15: too few values in struct literal of type T",
+		},
+		{
+			// A package-level context would clash with an import of
+			// context: the fix imports it under another name.
+			name: "package-level context",
 			files: map[string]string{"p/p.go": `package p
 
 import "time"
@@ -63,7 +87,6 @@ func New() *T {
 	return t
 }
 `},
-			reason: "the fix was dropped: it would not compile: p/p.go:8:5: context already declared",
 		},
 		{
 			// A's new Shutdown and C's are promoted at the same depth: the

@@ -61,13 +61,21 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 		if f.Fix == nil {
 			continue // fixed through another fix: its edits go by position
 		}
-		res, err := rewrite.Apply(rp, []rules.Fix{f.Fix})
+		unit := sharing(fixed, f)
+		fixes := []rules.Fix{f.Fix}
+		if len(unit) > 1 {
+			fixes = nil
+			for _, g := range unit {
+				fixes = append(fixes, g.Fix)
+			}
+		}
+		res, err := rewrite.Apply(rp, fixes)
 		if err != nil {
 			continue // the edit then goes by position
 		}
 		for path, content := range res.Files {
 			if before, ok := old[path]; ok {
-				alone[i][path] = udiff.Lines(before, string(content))
+				alone[i][path] = share(rp.Fset, unit, f, path, udiff.Lines(before, string(content)))
 			}
 		}
 	}
@@ -112,6 +120,52 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 			}
 			return edits[i].Start.Offset < edits[j].Start.Offset
 		})
+	}
+	return out
+}
+
+// sharing returns the fixed findings whose fixes are made only together
+// with f's, f among them: the starts of one method (rules.Loop.Starts).
+// It returns f alone for any other fix.
+func sharing(fixed []*rules.Finding, f *rules.Finding) []*rules.Finding {
+	l, ok := f.Fix.(*rules.Loop)
+	if !ok || len(l.Starts) < 2 {
+		return []*rules.Finding{f}
+	}
+	var unit []*rules.Finding
+	for _, g := range fixed {
+		if o, ok := g.Fix.(*rules.Loop); ok && len(o.Starts) > 1 && o.Starts[0] == l.Starts[0] {
+			unit = append(unit, g)
+		}
+	}
+	return unit
+}
+
+// share returns f's share of the edits that its unit of fixes (see
+// sharing) makes together in the file path: those inside f's own starter,
+// and for the unit's first finding, those outside every other starter of
+// the unit too (the method's change, the fields, the cleanup).
+func share(fset *token.FileSet, unit []*rules.Finding, f *rules.Finding, path string, edits []udiff.Edit) []udiff.Edit {
+	if len(unit) < 2 {
+		return edits
+	}
+	in := func(e udiff.Edit, g *rules.Finding) bool {
+		fn := g.Fix.Base().Starter
+		start, end := fset.Position(fn.Pos()), fset.Position(fn.End())
+		return start.Filename == path && start.Offset <= e.Start && e.End <= end.Offset
+	}
+	var out []udiff.Edit
+	for _, e := range edits {
+		mine := in(e, f)
+		if !mine && f == unit[0] {
+			mine = true
+			for _, g := range unit[1:] {
+				mine = mine && !in(e, g)
+			}
+		}
+		if mine {
+			out = append(out, e)
+		}
 	}
 	return out
 }

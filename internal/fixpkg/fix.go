@@ -48,11 +48,13 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 	if err != nil {
 		// Find the fixes that break the build on their own and retry without them.
 		var good []*rules.Finding
-		for _, f := range fixable {
-			if _, _, err := try([]*rules.Finding{f}); err != nil {
-				why[f] = "the fix was dropped: " + err.Error()
+		for _, unit := range units(fixable) {
+			if _, _, err := try(unit); err != nil {
+				for _, f := range unit {
+					why[f] = "the fix was dropped: " + err.Error()
+				}
 			} else {
-				good = append(good, f)
+				good = append(good, unit...)
 			}
 		}
 		files, failed, err = nil, nil, nil
@@ -80,6 +82,25 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 		}
 	}
 	return files, why, records
+}
+
+// units splits fixable into the fixes that are made, or dropped, as one:
+// each alone, but the starts of one method (rules.Loop.Starts) together,
+// since the rewrite makes none of them without the others.
+func units(fixable []*rules.Finding) [][]*rules.Finding {
+	var out [][]*rules.Finding
+	byMethod := map[ast.Stmt]int{} // the first start of a method: its unit's index in out
+	for _, f := range fixable {
+		if l, ok := f.Fix.(*rules.Loop); ok && len(l.Starts) > 1 {
+			if i, ok := byMethod[l.Starts[0]]; ok {
+				out[i] = append(out[i], f)
+				continue
+			}
+			byMethod[l.Starts[0]] = len(out)
+		}
+		out = append(out, []*rules.Finding{f})
+	}
+	return out
 }
 
 // apply runs the rewrite, turning a panic into an error: one package the

@@ -205,6 +205,7 @@ func Run(p *Package, opts Options) *Result {
 			return !k(ignore.InvalidIgnore.Name, p.Fset.Position(d.Pos), p.Fset.Position(d.End))
 		})
 	}
+	rules.Together(p.Fset, found)
 	res.Found, res.Invalid = found, invalid
 	res.Outcome = map[*rules.Finding]Outcome{}
 	for _, f := range found {
