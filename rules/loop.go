@@ -11,9 +11,11 @@ type Loop struct {
 	Site
 	// Start is the statement in Starter that starts the goroutine: a go
 	// statement, or a call to a wrapper such as errgroup's Go.
-	Start  ast.Stmt
-	Lit    *ast.FuncLit  // the goroutine's function when it is a literal
-	Method *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
+	Start ast.Stmt
+	Lit   *ast.FuncLit // the goroutine's function when it is a literal
+	// Method is the goroutine's function when it is started by name: a
+	// method (go s.loop()), or a package function (go gcLoop()).
+	Method *ast.FuncDecl
 	// Stmt is the loop itself: an *ast.ForStmt or *ast.RangeStmt, or for a
 	// loop made with goto, a block (not in the syntax tree) holding the
 	// statements from the label to the goto back to it.
