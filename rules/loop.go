@@ -100,19 +100,25 @@ const (
 	RangeTick  WaitKind = iota // for range time.Tick(d)
 	RangeChan                  // for range ticker.C, or any other channel of time.Time
 	Sleep                      // time.Sleep(d) as a statement
-	Recv                       // <-ch as a statement, ch a channel of time.Time
-	RecvAssign                 // v := <-ch or v = <-ch, ch a channel of time.Time
+	Recv                       // <-ch as a statement, ch a channel of time.Time or the owner's
+	RecvAssign                 // v := <-ch or v = <-ch, ch a channel of time.Time or the owner's
 	Select                     // a select without default
+	Send                       // ch <- v as a statement, ch a channel the owner made
 )
 
 // A Wait is one place where a loop blocks.
 type Wait struct {
 	Kind WaitKind
-	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt or *ast.SelectStmt
+	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt, *ast.AssignStmt, *ast.SendStmt or *ast.SelectStmt
 	// Header is the for statement whose init or post statement Node is
 	// (for ; ; time.Sleep(d)): the wait moves before the loop, or to the
 	// end of its body, since a select cannot stand in a loop's header.
 	Header *ast.ForStmt
+
+	// op is the channel operation, for a send or a receive on a channel
+	// that is no channel of time: the channel is the owner's (see
+	// chanWaits).
+	op ast.Node
 }
 
 // UnstoppableLoop reports goroutines whose timed loop has no way out.

@@ -14,13 +14,30 @@ import (
 // plan completes l: who owns the loop, which context it honours and what
 // the generated names are based on. It returns why no fix is possible, or "".
 func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
+	if why := f.planLoop(l, ftype, body); why != "" {
+		return why
+	}
+	// A channel the loop's own method closes on its way out (defer
+	// close(s.out)) is how the work says it ended, not a way to end it.
+	if o := l.Owner; o != nil && o.Existing != nil && l.Method != nil && f.methodNamed(o.Type, o.Existing.By) == l.Method {
+		o.Existing = nil
+	}
+	return f.ownedOps(l)
+}
+
+// planLoop is plan up to the check that the channel operations the loop's
+// stop will interrupt are its owner's.
+func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
 	if len(l.via) > 0 {
 		l.note = "it waits in " + FuncLabel(l.via[0])
 		return "the loop waits inside a function it calls, which the fix does not rewrite"
 	}
-	if len(l.blocks) > 0 {
-		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
-			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+	if op := f.chanWaits(l); op != nil {
+		return f.blocksWhy(op)
+	}
+	if op := f.deferredOps(body); op != nil {
+		return "a function the goroutine defers blocks on a channel operation that would keep the cleanup waiting once the loop stops (" +
+			f.pass.Fset.Position(op.Pos()).String() + ")"
 	}
 	for _, w := range l.Waits {
 		if w.Header != nil && w.Node == ast.Node(w.Header.Post) {
