@@ -162,6 +162,7 @@ func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {
 // the name of a context.Context in scope, is done.
 //
 //	time.Sleep(d)                 =>  select { case <-ctx.Done(): return; case <-time.After(d): }
+//	s.out <- v                    =>  select { case <-ctx.Done(): return; case s.out <- v: }
 //	for t := range time.Tick(d)   =>  for { var t time.Time; select { ...; case t = <-ticker.C: }; body }
 func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 	return rw.stoppableWith(l, stop{errResult: l.ErrResult, ch: func() dst.Expr { return call(sel(dst.NewIdent(ctx), "Done")) }})
@@ -222,6 +223,15 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 			s.Body.List[1].(*dst.CommClause).Decs.Colon, s.Decs.End = splitLine(es.Decs.End)
 			if !replace(root, es, s) {
 				return fmt.Errorf("%s: wait not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
+			}
+		case rules.Send:
+			// ch <- v  =>  select { case <-ctx.Done(): return; case ch <- v: }
+			ss := n.(*dst.SendStmt)
+			s := st.selectStmt(&dst.SendStmt{Chan: ss.Chan, Value: ss.Value})
+			s.Decs.Before, s.Decs.Start, s.Decs.After = ss.Decs.Before, ss.Decs.Start, ss.Decs.After
+			s.Body.List[1].(*dst.CommClause).Decs.Colon, s.Decs.End = splitLine(ss.Decs.End)
+			if !replace(root, ss, s) {
+				return fmt.Errorf("%s: send not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
 			}
 		case rules.RecvAssign:
 			if err := rw.recvAssign(root, w.Node.(*ast.AssignStmt), n.(*dst.AssignStmt), st); err != nil {

@@ -499,30 +499,23 @@ func typeExpr(t *types.Named, spec *ast.TypeSpec) dst.Expr {
 // cleanupDecl returns the existing cleanup that h's fixes extend, or nil
 // when one is to be generated. For a type the rules decided it, knowing
 // which methods only pause the value; where the fixes of one type disagree,
-// a new method is safer. For the package it is the first of
-// rules.CleanupNames that the package declares as a function.
+// a new method is safer. For the package it is the package's own cleanup
+// function, as the rules found it.
 func (rw *rewriter) cleanupDecl(h *holder) *ast.FuncDecl {
-	if h.typ != nil {
-		var decl *ast.FuncDecl
-		for i, item := range h.items {
-			c := item.Base().Owner.Cleanup
-			if i > 0 && c != decl {
-				return nil
-			}
-			decl = c
-		}
-		return decl
+	if h.typ == nil && len(h.items) == 0 {
+		// Only values in package variables: no fix of the package's own
+		// work said which cleanup the package has.
+		return rules.PackageCleanup(rw.pkg.Types, rw.pkg.Info, rw.pkg.Files)
 	}
-	for _, name := range rules.CleanupNames {
-		fn, ok := rw.pkg.Types.Scope().Lookup(name).(*types.Func)
-		if !ok {
-			continue
+	var decl *ast.FuncDecl
+	for i, item := range h.items {
+		c := item.Base().Owner.Cleanup
+		if i > 0 && c != decl {
+			return nil
 		}
-		if decl := rw.decl(fn); decl != nil && decl.Body != nil && decl.Recv == nil {
-			return decl
-		}
+		decl = c
 	}
-	return nil
+	return decl
 }
 
 // decl returns the declaration of a function of this package.

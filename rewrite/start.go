@@ -279,12 +279,18 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 			return err
 		}
 	}
-	if st.mu == "" && rw.ownMethod(l) {
+	switch {
+	case st.mu == "" && l.Method.Recv == nil:
+		// A package function started once closes the package's channel.
+		if changes {
+			method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}}, method.Body.List...)
+		}
+	case st.mu == "" && rw.ownMethod(l):
 		if changes {
 			receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
 			method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), sel(receiver, st.done))}}, method.Body.List...)
 		}
-	} else {
+	default:
 		// go s.poll(ctx) becomes go func() { defer close(done); s.poll(ctx) }()
 		// when guarded, and when poll is a method of an embedded type,
 		// whose receiver has no done field to close.

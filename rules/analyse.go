@@ -122,6 +122,7 @@ func (f *loopFinder) headerWait(l *Loop, loop *ast.ForStmt, s ast.Stmt) (Wait, b
 func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	l := &Loop{Stmt: loop}
 	var body *ast.BlockStmt
+	var header []ast.Stmt // the loop's init and post statements that do not wait
 	switch loop := loop.(type) {
 	case *ast.ForStmt:
 		if loop.Cond != nil {
@@ -132,6 +133,8 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 			if w, ok := f.headerWait(l, loop, h); ok {
 				l.Waits = append(l.Waits, w)
 				l.timed = true
+			} else if h != nil {
+				header = append(header, h)
 			}
 		}
 	case *ast.BlockStmt: // a loop made with goto
@@ -169,6 +172,9 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		}
 		return ok
 	}
+	// Function literals whose code runs in another goroutine: go
+	// statements', and those a wrapper or time.AfterFunc starts.
+	apart := map[*ast.FuncLit]bool{}
 	// depth counts the statements between a node and the loop that an
 	// unlabeled break would leave instead of the loop.
 	var walk func(n ast.Node, depth int)
@@ -178,7 +184,17 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				return false
 			}
 			switch n := n.(type) {
+			case *ast.GoStmt:
+				f.markApart(apart, n.Call, true)
+			case *ast.CallExpr:
+				f.markApart(apart, n, false)
 			case *ast.FuncLit:
+				// The loop's goroutine runs the literal (in place, deferred,
+				// or through the function it is handed to), and a return
+				// there would leave the literal, not the loop.
+				if !apart[n] {
+					l.blocks = append(l.blocks, f.closureOps(n)...)
+				}
 				return false
 			case *ast.ReturnStmt:
 				managed = !failed(n)
@@ -282,6 +298,9 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	for _, s := range body.List {
 		walk(s, 0)
 	}
+	for _, h := range header {
+		walk(h, 0)
+	}
 	if managed {
 		return nil
 	}
@@ -299,6 +318,75 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		return nil // a worker loop on channels, not timed work
 	}
 	return l
+}
+
+// markApart records the function literals that call runs in a goroutine
+// of their own: with isGo, the function and arguments of a go statement;
+// otherwise those a wrapper (errgroup's Go, the package's own) or
+// time.AfterFunc runs.
+func (f *loopFinder) markApart(apart map[*ast.FuncLit]bool, call *ast.CallExpr, isGo bool) {
+	if isGo {
+		for _, e := range append([]ast.Expr{call.Fun}, call.Args...) {
+			if lit, ok := ast.Unparen(e).(*ast.FuncLit); ok {
+				apart[lit] = true
+			}
+		}
+		return
+	}
+	if lit := f.wrapped(call); lit != nil {
+		apart[lit] = true
+	}
+	if isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 {
+		if lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit); ok {
+			apart[lit] = true
+		}
+	}
+}
+
+// closureOps returns the channel operations of the function literal lit,
+// which the loop's goroutine runs, that may block with no stop able to
+// interrupt them: sends, receives and ranges over channels that are no stop
+// signal, outside selects that have a default or a stop case. Code in
+// goroutines the literal starts is left out.
+func (f *loopFinder) closureOps(lit *ast.FuncLit) []ast.Node {
+	var out []ast.Node
+	var visit func(n ast.Node) bool
+	visit = func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			return false
+		case *ast.SelectStmt:
+			waits := true // until a default or a stop case
+			for _, c := range n.Body.List {
+				cc := c.(*ast.CommClause)
+				if recv := commRecv(cc.Comm); cc.Comm == nil || recv != nil && f.stops(recv) {
+					waits = false
+				}
+			}
+			if waits {
+				out = append(out, n)
+			}
+			for _, c := range n.Body.List {
+				for _, s := range c.(*ast.CommClause).Body {
+					ast.Inspect(s, visit)
+				}
+			}
+			return false
+		case *ast.SendStmt:
+			out = append(out, n)
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW && !f.stops(n.X) {
+				out = append(out, n)
+			}
+		case *ast.RangeStmt:
+			if _, isChan := f.pass.Info.TypeOf(n.X).Underlying().(*types.Chan); isChan {
+				out = append(out, n)
+			}
+		}
+		return true
+	}
+	ast.Inspect(lit.Body, visit)
+	return out
 }
 
 // parts splits a loop or switch into its header (init, condition, tag...)

@@ -122,8 +122,7 @@ func exportedRecv(info *types.Info, decl *ast.FuncDecl) bool {
 // there is none.
 func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func) (*ContextVariant, string) {
 	if len(l.blocks) > 0 {
-		return nil, "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
-			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+		return nil, f.blocksWhy(l.blocks[0])
 	}
 	for _, w := range l.Waits {
 		if held, _ := f.heldLock(decl.Body, w.Node); held != "" {

@@ -44,7 +44,9 @@ func TestGoldenFindings(t *testing.T) {
 						pos := fset.Position(fd.Pos)
 						line := fmt.Sprintf("%s:%d:%d: %s: %s", strings.TrimPrefix(pos.Filename, c.Name+"/"), pos.Line, pos.Column, fd.Rule, fd.Message)
 						if fd.Unfixable != "" {
-							line += " (not fixed: " + fd.Unfixable + ")"
+							// A reason may name a place, as the command line
+							// does: relative to the case's directory.
+							line += " (not fixed: " + strings.ReplaceAll(fd.Unfixable, c.Name+"/", "") + ")"
 						}
 						got = append(got, line)
 					}

@@ -12,9 +12,11 @@ type Loop struct {
 	Site
 	// Start is the statement in Starter that starts the goroutine: a go
 	// statement, or a call to a wrapper such as errgroup's Go.
-	Start  ast.Stmt
-	Lit    *ast.FuncLit  // the goroutine's function when it is a literal
-	Method *ast.FuncDecl // the goroutine's function when it is a method (go s.loop())
+	Start ast.Stmt
+	Lit   *ast.FuncLit // the goroutine's function when it is a literal
+	// Method is the goroutine's function when it is started by name: a
+	// method (go s.loop()), or a package function (go gcLoop()).
+	Method *ast.FuncDecl
 	// Stmt is the loop itself: an *ast.ForStmt or *ast.RangeStmt, or for a
 	// loop made with goto, a block (not in the syntax tree) holding the
 	// statements from the label to the goto back to it.
@@ -105,19 +107,25 @@ const (
 	RangeTick  WaitKind = iota // for range time.Tick(d)
 	RangeChan                  // for range ticker.C, or any other channel of time.Time
 	Sleep                      // time.Sleep(d) as a statement
-	Recv                       // <-ch as a statement, ch a channel of time.Time
-	RecvAssign                 // v := <-ch or v = <-ch, ch a channel of time.Time
+	Recv                       // <-ch as a statement, ch a channel of time.Time or the owner's
+	RecvAssign                 // v := <-ch or v = <-ch, ch a channel of time.Time or the owner's
 	Select                     // a select without default
+	Send                       // ch <- v as a statement, ch a channel the owner made
 )
 
 // A Wait is one place where a loop blocks.
 type Wait struct {
 	Kind WaitKind
-	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt or *ast.SelectStmt
+	Node ast.Node // *ast.RangeStmt, *ast.ExprStmt, *ast.AssignStmt, *ast.SendStmt or *ast.SelectStmt
 	// Header is the for statement whose init or post statement Node is
 	// (for ; ; time.Sleep(d)): the wait moves before the loop, or to the
 	// end of its body, since a select cannot stand in a loop's header.
 	Header *ast.ForStmt
+
+	// op is the channel operation, for a send or a receive on a channel
+	// that is no channel of time: the channel is the owner's (see
+	// chanWaits).
+	op ast.Node
 }
 
 // UnstoppableLoop reports goroutines whose timed loop has no way out.

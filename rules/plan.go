@@ -16,13 +16,30 @@ import (
 // plan completes l: who owns the loop, which context it honours and what
 // the generated names are based on. It returns why no fix is possible, or "".
 func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
+	if why := f.planLoop(l, ftype, body); why != "" {
+		return why
+	}
+	// A channel the loop's own method closes on its way out (defer
+	// close(s.out)) is how the work says it ended, not a way to end it.
+	if o := l.Owner; o != nil && o.Existing != nil && l.Method != nil && f.methodNamed(o.Type, o.Existing.By) == l.Method {
+		o.Existing = nil
+	}
+	return f.ownedOps(l)
+}
+
+// planLoop is plan up to the check that the channel operations the loop's
+// stop will interrupt are its owner's.
+func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
 	if len(l.via) > 0 {
 		l.note = "it waits in " + FuncLabel(l.via[0])
 		return "the loop waits inside a function it calls, which the fix does not rewrite"
 	}
-	if len(l.blocks) > 0 {
-		return "the loop also blocks on a channel operation that a stop signal cannot interrupt (" +
-			f.pass.Fset.Position(l.blocks[0].Pos()).String() + ")"
+	if op := f.chanWaits(l); op != nil {
+		return f.blocksWhy(op)
+	}
+	if op := f.deferredOps(body); op != nil {
+		return "a function the goroutine defers blocks on a channel operation that would keep the cleanup waiting once the loop stops (" +
+			f.pass.Fset.Position(op.Pos()).String() + ")"
 	}
 	for _, w := range l.Waits {
 		if w.Header != nil && w.Node == ast.Node(w.Header.Post) {
@@ -68,6 +85,8 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	once, startedBy := f.inOnceHelper(l.Starter.Body, l.Start)
 	l.StartedBy = startedBy
 	switch {
+	case l.Method != nil && l.Method.Recv == nil:
+		return f.planFunc(l)
 	case l.Method != nil:
 		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
 		starts := f.methodStarts(obj)
@@ -125,14 +144,12 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 			return ""
 		}
 		return f.abandon(&l.Site, l.Start, x)
-	case l.Lit == nil:
-		return "the loop runs in a function started by name; only methods and function literals are fixed"
 	}
 	// Work started under a package-level sync.Once runs once per process
 	// and serves every value: it belongs to the package, never to the
 	// value that happened to start it first.
 	if f.inPackageOnce(l.Starter, l.Start) || f.onceVars[l.Starter] != nil {
-		l.Owner = &Owner{Guarded: true}
+		l.Owner = f.packageOwner(true)
 		return ""
 	}
 	// A context in scope is the work's lifetime only where the code shows
@@ -188,7 +205,7 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	if !f.runsOnce(l.Starter) {
 		return FuncName(l.Starter) + " may run more than once and returns nothing to own the work, so package variables could stop only the last run"
 	}
-	l.Owner = &Owner{Guarded: l.Starter.Name.Name != "init"}
+	l.Owner = f.packageOwner(l.Starter.Name.Name != "init")
 	return ""
 }
 
@@ -375,6 +392,75 @@ func inFuncLit(body *ast.BlockStmt, n ast.Node) bool {
 func shortPos(fset *token.FileSet, pos token.Pos) string {
 	p := fset.Position(pos)
 	return fmt.Sprintf("%s:%d", filepath.Base(p.Filename), p.Line)
+}
+
+// planFunc plans the fix of a loop in a package function started by name
+// from work that runs once (go gcLoop() in init): like a method, the
+// function gets a context parameter, and the package owns the work.
+//
+//	func init() { go gcLoop() }
+//	=> func init() { ctx, cancel := ...; stopGC, gcDone = cancel, make(chan struct{}); go gcLoop(ctx) }
+func (f *loopFinder) planFunc(l *Loop) string {
+	obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
+	if name, i := ctxParam(f.pass.Info, l.Method.Type); name != "" {
+		// As for a method: the caller's context is the lifetime unless
+		// the starter shows it cannot be.
+		why := ""
+		if g, ok := l.Start.(*ast.GoStmt); ok && i < len(g.Call.Args) {
+			why = f.notLifetime(g.Call.Args[i], l.Starter)
+		}
+		if why == "" {
+			l.Ctx = name
+			return ""
+		}
+		l.note = "the context it is given " + why + ", so it is not the work's lifetime"
+	}
+	if obj.Exported() || f.uses[obj] != 1 {
+		return "the loop's function " + obj.Name() + " is exported or called elsewhere, so a stop parameter cannot be added"
+	}
+	for _, field := range l.Method.Type.Params.List {
+		if len(field.Names) == 0 {
+			return "the loop's function " + obj.Name() + " has unnamed parameters, so a stop parameter cannot be added"
+		}
+	}
+	// The package's variables hold one run's state; the function is no
+	// method, so no value can hold each run's.
+	if f.inPackageOnce(l.Starter, l.Start) || f.onceVars[l.Starter] != nil {
+		l.Owner = f.packageOwner(true)
+		return ""
+	}
+	if l.Starter.Recv != nil || !f.runsOnce(l.Starter) {
+		return FuncName(l.Starter) + " may run more than once and starts " + obj.Name() + " by name, so package variables could stop only the last run and no value owns each"
+	}
+	l.Owner = f.packageOwner(l.Starter.Name.Name != "init")
+	return ""
+}
+
+// packageOwner returns the package as the owner of work: its state lives
+// in package variables, and the package's own cleanup, if it has one, is
+// extended.
+func (f *loopFinder) packageOwner(guarded bool) *Owner {
+	return &Owner{Guarded: guarded, Cleanup: PackageCleanup(f.pass.Pkg, f.pass.Info, f.pass.AllFiles)}
+}
+
+// PackageCleanup returns the cleanup function the package already has,
+// which a fix of the package's own work extends: the first of CleanupNames
+// declared as a package-level function with a body, or nil.
+func PackageCleanup(pkg *types.Package, info *types.Info, files []*ast.File) *ast.FuncDecl {
+	for _, name := range CleanupNames {
+		fn, ok := pkg.Scope().Lookup(name).(*types.Func)
+		if !ok {
+			continue
+		}
+		for _, file := range files {
+			for _, d := range file.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Body != nil && info.Defs[fd.Name] == fn {
+					return fd
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // inPackageOnce reports whether start lies in a function literal that fn

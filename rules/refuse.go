@@ -52,12 +52,16 @@ func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
 }
 
 // callbackReaching returns, spelled as written, a function value the code
-// under body calls that may call cleanup, a method of owner: one it hands
-// the owner to (r.onGiveUp(r)), or one whose type is cleanup's method value
-// type (a func() that may be r.Close). It returns "" if there is none.
+// under body calls that may call cleanup, a method of owner (or, owner
+// nil, a function of the package): one it hands the owner to
+// (r.onGiveUp(r)), or one whose type is cleanup's method value type (a
+// func() that may be r.Close). It returns "" if there is none.
 func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup *types.Func) string {
 	info := f.pass.Info
-	ptr := types.NewPointer(owner)
+	var ptr types.Type
+	if owner != nil {
+		ptr = types.NewPointer(owner)
+	}
 	method := types.NewSignatureType(nil, nil, nil, cleanup.Signature().Params(), cleanup.Signature().Results(), cleanup.Signature().Variadic())
 	found := ""
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -80,7 +84,7 @@ func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup
 		}
 		hands := types.Identical(sig, method)
 		for _, a := range call.Args {
-			if t := info.TypeOf(a); t != nil && types.Identical(t, ptr) {
+			if t := info.TypeOf(a); t != nil && ptr != nil && types.Identical(t, ptr) {
 				hands = true
 			}
 		}

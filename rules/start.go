@@ -55,7 +55,7 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		if decl == nil || decl.Body == nil {
 			return nil
 		}
-		body, ftype = decl.Body, decl.Type
+		method, body, ftype = decl, decl.Body, decl.Type
 	default:
 		return nil
 	}

@@ -112,7 +112,7 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 	var why string
 	switch {
 	case fn.Recv == nil && fn.Name.Name == "init":
-		t.Owner = &Owner{}
+		t.Owner = f.packageOwner(false)
 	case fn.Recv != nil:
 		if !hasPrefix(fn.Name.Name, startLike) || isCommandRun(f.pass.Info, fn) {
 			return nil

@@ -23,7 +23,7 @@ type wirer struct {
 	// packages' types that keep no reference to their receiver, as the
 	// packages that declare them found (Target.Stays).
 	foreignStays map[string]bool
-	hangs    map[*wireTarget]string        // why waiting for a target's work could hang
+	hangs        map[*wireTarget]string // why waiting for a target's work could hang
 }
 
 func newWirer(pkg *Package) *wirer {
