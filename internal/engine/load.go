@@ -21,6 +21,11 @@ import (
 	"github.com/leakfix/leakfix/internal/load"
 )
 
+// loadMode is what a typed load asks go/packages for: what the rules, the
+// rewrite and the verifier read. NeedModule says which files may be
+// written (writable) and the go version they are checked with; NeedForTest
+// lets withoutTestDuplicates tell a test variant from the package it
+// varies.
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
 	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest
 
@@ -66,6 +71,8 @@ func loadTyped(ctx context.Context, dir string, patterns []string, opts Options)
 // one with errors, directly or not, has an error saying so. The checker
 // returned holds the types, for more packages to share.
 func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, info bool, deep func(*packages.Package) bool) ([]*packages.Package, *load.Checker, error) {
+	// The type sizes come from a go command of their own, which runs while
+	// go list does.
 	var sizes types.Sizes
 	var sizesErr error
 	var wg sync.WaitGroup
@@ -112,6 +119,9 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 			out[i] = p
 			continue
 		case !ok && len(typed.Errors) == 0:
+			// Callers tell a broken package by its Errors alone; one whose
+			// types are wrong because of what it imports must not pass for
+			// clean.
 			typed.Errors = append(typed.Errors, packages.Error{Pos: "-", Msg: "a package it imports has errors", Kind: packages.TypeError})
 		}
 		out[i] = typed
@@ -206,6 +216,8 @@ func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages
 	return byID, nil
 }
 
+// hasListError reports whether go list itself failed on p, as opposed to
+// the parser or the type checker.
 func hasListError(p *packages.Package) bool {
 	for _, e := range p.Errors {
 		if e.Kind == packages.ListError {
@@ -229,6 +241,8 @@ func withoutTestDuplicates(pkgs []*packages.Package) []*packages.Package {
 		switch {
 		case strings.HasSuffix(p.ID, ".test"): // the generated test main
 		case p.ForTest == "" && hasTestVariant[p.PkgPath]:
+			// Its test variant holds the same files and the in-package
+			// tests: with both, its files would be analysed and fixed twice.
 		default:
 			out = append(out, p)
 		}
@@ -344,6 +358,8 @@ func errorPosition(pkg *packages.Package, msg string) (string, string) {
 		return m[1], "cannot read: " + m[2]
 	}
 	if pkg.Dir != "" {
+		// go list ends some messages with the directory ("no Go files in
+		// DIR"), which the position now names.
 		if m, ok := strings.CutSuffix(msg, " in "+pkg.Dir); ok {
 			return pkg.Dir, m
 		}
@@ -352,7 +368,9 @@ func errorPosition(pkg *packages.Package, msg string) (string, string) {
 	return pkg.ID, msg
 }
 
-// splitPos splits "path:line[:col]: msg".
+// splitPos splits "path:line[:col]: msg". The path ends at the first colon
+// followed by a line number and ": ", so that a colon within the path (a
+// Windows drive, C:\) is taken for part of it.
 func splitPos(s string) (pos, msg string, ok bool) {
 	for i := 0; i < len(s); i++ {
 		if s[i] != ':' || i == 0 {
@@ -415,6 +433,8 @@ func matches(dir, pattern string, pkg *packages.Package) bool {
 		}
 		return pkg.Dir == base || strings.HasPrefix(pkg.Dir, base+string(filepath.Separator))
 	}
+	// A test variant or an external test package is matched by the path of
+	// the package under test: the pattern named that one.
 	path := pkg.PkgPath
 	if pkg.ForTest != "" {
 		path = pkg.ForTest
@@ -424,6 +444,7 @@ func matches(dir, pattern string, pkg *packages.Package) bool {
 	}
 	re := regexp.QuoteMeta(pattern)
 	re = strings.ReplaceAll(re, `\.\.\.`, `.*`)
+	// As for the go command, net/... also matches net itself.
 	if strings.HasSuffix(pattern, "/...") {
 		re = strings.TrimSuffix(re, `/.*`) + `(/.*)?`
 	}
