@@ -54,6 +54,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	for _, name := range res.Seen {
 		r.seen[name] = true
 	}
+	// Counted once, however many passes skip the file.
 	for _, name := range res.Generated {
 		if !r.gen[name] {
 			r.gen[name] = true

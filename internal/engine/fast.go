@@ -283,6 +283,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 // contents (read while hashing, or nil to read them from the disk), with
 // the files overlay holds taken from there.
 func withOverlay(p *packages.Package, contents [][]byte, overlay map[string][]byte) [][]byte {
+	// Most packages have no file in the overlay: their contents serve as
+	// they are, without a copy.
 	touched := false
 	for _, name := range p.GoFiles {
 		_, in := overlay[name]

@@ -100,6 +100,8 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 		}
 		return load.Full
 	}
+	// The packages deep asks for go to Check as roots, for which need says
+	// Full: their function bodies are checked too.
 	var deps []*packages.Package
 	if deep != nil {
 		packages.Visit(roots, nil, func(p *packages.Package) {
@@ -253,6 +255,8 @@ func withoutTestDuplicates(pkgs []*packages.Package) []*packages.Package {
 // driverError turns a failure of the go command as a whole (a go.mod it
 // rejects, a toolchain it will not run) into the go command's own words.
 func driverError(dir string, patterns []string, err error) error {
+	// go/packages words the go command's failure "err: exit status 1:
+	// stderr: TEXT"; TEXT is the go command's own.
 	msg := err.Error()
 	if _, stderr, ok := strings.Cut(msg, "stderr: "); ok {
 		msg = stderr
@@ -318,7 +322,7 @@ func pkgErrors(dir string, pkg *packages.Package) []error {
 		if e.Kind == packages.TypeError {
 			msg = importError(pkg, msg)
 		}
-		if pos == "" || pos == "-" {
+		if pos == "" || pos == "-" { // "-" is go/packages' position for none
 			pos, msg = errorPosition(pkg, msg)
 		} else if !filepath.IsAbs(pos) {
 			pos = filepath.Join(dir, pos) // go list's positions are relative to where it ran

@@ -99,7 +99,9 @@ func relTo(dir string, err error) string {
 	return strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
 }
 
-// dropPackage withdraws every fix merged for the package path.
+// dropPackage withdraws every fix merged for the package path. Its files
+// leave the overlay, so that later passes, and the result, see them as
+// they are on disk; its findings stay, unfixed, with the reason.
 func (r *run) dropPackage(path, reason string) {
 	for i := range r.res.Findings {
 		if f := &r.res.Findings[i]; f.Package == path && f.Fixed {

@@ -19,6 +19,14 @@ import (
 // and platforms. Fixes accumulate in an overlay: later passes load the
 // packages as the earlier ones left them, and nothing touches the disk
 // until the end.
+//
+// The run's maps last the whole Run; r.keys, the fastLoad with its checker
+// and the verifier last one pass; a pkgFix lives from analyse to merge, and
+// only what merge copies into the run outlives its pass. The run is used
+// from one goroutine, but for the load: the checker's workers call the
+// syntactic pass and stage, and parallel the cache lookups, which only read
+// the run. Options.Progress is never called twice at once: stage calls it
+// under stageMu, and progress only once the load is done.
 type run struct {
 	ctx   context.Context
 	dir   string
@@ -112,6 +120,8 @@ func (r *run) stage(pl platform, s Stage, done, total int) {
 	}
 	r.stageMu.Lock()
 	defer r.stageMu.Unlock()
+	// The first and the last report always go out, so that a stage is seen
+	// to start and to end however fast it runs.
 	if now := time.Now(); done == 0 || done == total || now.Sub(r.lastStage) >= stageReportEvery {
 		r.lastStage = now
 		r.opts.Progress(Progress{Platform: pl.String(), Stage: s, Done: done, Total: total, Loaded: r.loaded, Analysed: r.done})
@@ -119,6 +129,10 @@ func (r *run) stage(pl platform, s Stage, done, total int) {
 }
 
 // A pkgFix is what one pass found in one package and the fix it computed.
+// files and old have the same keys, and are both nil once the fix is
+// dropped or the wiring withdrawn: the steps that verify and merge fixes
+// take a pkgFix with files for one that changes something. A cached
+// result has findings but no rules' findings (found).
 type pkgFix struct {
 	pkg      *packages.Package
 	findings []Finding

@@ -250,7 +250,7 @@ func affected(clean []*packages.Package, inSet map[*packages.Package]bool, chang
 			if visit(dep) {
 				r = true
 			}
-			if mixed[dep] {
+			if mixed[dep] { // through dep, p meets the old types too
 				mixed[p] = true
 			}
 		}
