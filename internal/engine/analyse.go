@@ -35,6 +35,8 @@ func (r *run) vendored(pkg *packages.Package) bool {
 // found (the per-package core, internal/fixpkg). It returns nil when
 // nothing was found.
 func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
+	// A file build constraints exclude here may be analysed on another
+	// platform; finish counts those no platform saw.
 	for _, f := range pkg.IgnoredFiles {
 		if strings.HasSuffix(f, ".go") && (r.opts.Tests || !strings.HasSuffix(f, "_test.go")) {
 			r.excluded[f] = true
@@ -52,6 +54,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	for _, name := range res.Seen {
 		r.seen[name] = true
 	}
+	// Counted once, however many passes skip the file.
 	for _, name := range res.Generated {
 		if !r.gen[name] {
 			r.gen[name] = true
@@ -61,6 +64,9 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	for _, err := range res.Errors {
 		r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
 	}
+	// A package on which a rule failed is not cached: the failed rule found
+	// nothing, and the next run would read back a result without its
+	// findings and without the error.
 	failed := len(res.Errors) > 0
 	invalid := invalidFindings(pkg.Fset, pkg.PkgPath, res.Invalid) // findings about //leakfix:ignore comments
 	if len(res.Found) == 0 && len(invalid) == 0 {
@@ -86,6 +92,9 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		out.End, out.Related = extent(pkg, f)
 		pf.findings = append(pf.findings, out)
 	}
+	// Only a pass that does not fix caches what it found: one that fixes
+	// has applied Options.Keep already, and the cache holds the findings
+	// before Keep (cached.go).
 	if !fixing {
 		if !failed {
 			r.store(pkg, append(pf.findings[:len(pf.findings):len(pf.findings)], invalid...), res.Generated)
@@ -124,13 +133,16 @@ func (r *run) current(pkg *packages.Package, name string) ([]byte, string) {
 		return nil, Rel(r.dir, name) + ": " + readError(err)
 	}
 	// The rewrite is based on the content go list read; if the file has
-	// changed since, writing would lose that change.
+	// changed since, writing would lose that change. Only the size can be
+	// compared, since the token.File keeps no content; from here on,
+	// prepare compares the whole content again before it writes.
 	if tf := fileOf(pkg, name); tf != nil && tf.Size() != len(old) {
 		return nil, Rel(r.dir, name) + " changed on disk while leakfix read it"
 	}
 	return old, ""
 }
 
+// fileOf returns the token.File pkg parsed for the file name, or nil.
 func fileOf(pkg *packages.Package, name string) *token.File {
 	for _, f := range pkg.Syntax {
 		if tf := pkg.Fset.File(f.Pos()); tf != nil && tf.Name() == name {

@@ -70,6 +70,8 @@ func (r *run) fromCache(pkg *packages.Package, e *cachedResult) *pkgFix {
 // returns nil when nothing is left.
 func (r *run) kept(pf *pkgFix) *pkgFix {
 	if r.opts.Keep != nil {
+		// A cached result has findings but no rules' findings, hence the
+		// bound on i.
 		var findings []Finding
 		var found = pf.found[:0:0]
 		for i, f := range pf.findings {

@@ -252,6 +252,8 @@ func Run(ctx context.Context, patterns []string, opts Options) (*Result, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Only after every platform: a pattern that matches nothing on one (a
+	// windows-only directory on linux) may match on another.
 	r.unmatched(units)
 	if opts.Mode != ModeCheck && len(platforms) > 1 {
 		r.verifyPlatforms(platforms, units, base)
@@ -294,6 +296,8 @@ func (r *run) unmatched(units []unit) {
 	seen := map[string]bool{}
 	for _, u := range units {
 		for _, p := range u.patterns {
+			// A pattern whose load failed has its error already, which says
+			// why it matched nothing.
 			for _, o := range u.origins[p] {
 				if !seen[o] && r.matched[o] == 0 && !r.failed[o] {
 					seen[o] = true
@@ -315,7 +319,7 @@ func (r *run) finish(units []unit) *Result {
 	for i := range res.Findings {
 		f := &res.Findings[i]
 		if r.fixing() && !f.Fixed {
-			f.Fixable = false
+			f.Fixable = false // its fix was refused or dropped: none is offered
 		}
 		// Reasons quote the type checker and the go command, which name
 		// files by absolute path; findings name them relative to Dir.
@@ -334,7 +338,7 @@ func (r *run) finish(units []unit) *Result {
 		}
 	}
 	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Path < res.Changes[j].Path })
-	res.Packages = len(r.analysed)
+	res.Packages = len(r.analysed) // by import path: once, however many platforms analysed it
 	// go list reports the files build constraints exclude from a package,
 	// but a wildcard pattern silently drops a directory whose every file
 	// is excluded (a windows-only package on linux, a cgo package without
@@ -378,6 +382,7 @@ func (r *run) walkGoFiles(dir, pattern string) {
 			if !recursive || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" {
 				return filepath.SkipDir
 			}
+			// A nested module is a unit of its own, whose patterns walk it.
 			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
 				return filepath.SkipDir
 			}
@@ -392,6 +397,9 @@ func (r *run) walkGoFiles(dir, pattern string) {
 	})
 }
 
+// selectRules returns the rules names selects (rules.Choose). invalid-ignore
+// is accepted as a name, since leakfix rules lists it, but is no rule: it
+// always runs.
 func selectRules(names []string) ([]*rules.Rule, error) {
 	return rules.Choose(names, ignore.InvalidIgnore.Name)
 }

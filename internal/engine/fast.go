@@ -33,6 +33,9 @@ func (r *run) fast() bool {
 
 // A fastLoad is what the fast load gives a pass: every listed package, in
 // go list's order, with the kept ones replaced by their typed form.
+//
+// skipped and cached are keyed by the listed packages, which pkgs keeps for
+// them: only the packages checked in full are replaced there.
 type fastLoad struct {
 	pkgs    []*packages.Package
 	skipped map[*packages.Package]*scan         // packages no rule could report on, with what the syntactic pass saw
@@ -69,6 +72,11 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 		sizesDone.Wait()
 		return nil, err
 	}
+	// how[i] says what becomes of roots[i]. A root starts pending, unless
+	// it did not list (reloadIt: go/packages loads it and reports why) or
+	// its result is in the cache (cached); scanOnce moves it to untyped,
+	// check or reloadIt when the type-checker first reaches it, and a root
+	// with errors may move once more after the check (see below).
 	const (
 		pending = iota // to be scanned and type-checked
 		untyped        // no rule needs its types: checked for its declarations only
@@ -81,15 +89,21 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	contents := map[*packages.Package][][]byte{} // the files read while hashing, or from the overlay
 	results := make([]*cachedResult, len(roots))
 	if r.cache != nil && overlay == nil {
+		// Without a global key (the go binary or leakfix's own identity
+		// cannot be found), nothing is keyed: the pass runs as without a
+		// cache.
 		if global, err := globalKey(r.opts, r.rules, u.dir, env); err == nil {
 			k := newKeyer(roots, global)
 			contents = k.contents
+			// A root that does not list is not keyed, so never cached:
+			// its errors come from go/packages on every run.
 			for _, p := range roots {
 				if len(p.Errors) == 0 {
 					r.keys[p.ID] = k.key(p)
 				}
 			}
 		}
+		// Each lookup writes only its own results[i]; r.keys is only read.
 		parallel(len(roots), func(i int) {
 			if key, ok := r.keys[roots[i].ID]; ok {
 				results[i] = r.lookup(key)
@@ -134,7 +148,10 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			return nil, driverError(u.dir, u.patterns, sizesErr)
 		}
 		// scanOnce runs the syntactic pass on a root the first time the
-		// type-checker wants it, and says how much of it to check.
+		// type-checker wants it, and says how much of it to check. It runs
+		// in the Checker's workers, several at once: it writes only how[i]
+		// and scans[i] of its own root, and the graph locks what it
+		// shares. need, below, reads how before any worker starts.
 		scanOnce := func(p *packages.Package, _ load.Need) ([]*ast.File, load.Need, bool) {
 			i, ok := index[p]
 			if !ok || how[i] != pending {
@@ -153,6 +170,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			}
 			switch {
 			case s.broken:
+				// go/packages reads and parses it again, and reports why
+				// it cannot.
 				how[i] = reloadIt
 				return nil, load.None, true
 			case needsTypes(p, &s, g, r.rules):
@@ -197,7 +216,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 		for i, p := range roots {
 			typed, ok := out.checker.Package(p)
 			switch {
-			case how[i] != untyped && how[i] != check:
+			case how[i] != untyped && how[i] != check: // cached, or left to go/packages
 			case ok && how[i] == check:
 				out.pkgs[i] = typed
 			case ok:
@@ -251,6 +270,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			out.pkgs[needIdx[j]] = t
 			continue
 		}
+		// The listed package, with an error that says so: analyseAll then
+		// reports it instead of analysing a package without types.
 		failed := *p
 		failed.Errors = append(append([]packages.Error{}, p.Errors...), packages.Error{Pos: "-", Msg: "the package could not be loaded again with types"})
 		out.pkgs[needIdx[j]] = &failed
@@ -262,6 +283,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 // contents (read while hashing, or nil to read them from the disk), with
 // the files overlay holds taken from there.
 func withOverlay(p *packages.Package, contents [][]byte, overlay map[string][]byte) [][]byte {
+	// Most packages have no file in the overlay: their contents serve as
+	// they are, without a copy.
 	touched := false
 	for _, name := range p.GoFiles {
 		_, in := overlay[name]

@@ -33,10 +33,10 @@ import (
 
 // keyer computes cache keys for one run.
 type keyer struct {
-	global   []byte // what every result of this run depends on
-	own      map[*packages.Package][sha256.Size]byte
-	keys     map[*packages.Package]cache.Key
-	contents map[*packages.Package][][]byte // the roots' files, read while hashing
+	global   []byte                                  // what every result of this run depends on
+	own      map[*packages.Package][sha256.Size]byte // what each package itself contributes (ownHash)
+	keys     map[*packages.Package]cache.Key         // the keys computed so far, each once however many import it
+	contents map[*packages.Package][][]byte          // the roots' files, read while hashing
 }
 
 // newKeyer hashes the files of roots and of everything they import, reading
@@ -56,6 +56,7 @@ func newKeyer(roots []*packages.Package, global []byte) *keyer {
 	packages.Visit(roots, nil, func(p *packages.Package) { all = append(all, p) })
 	own := make([][sha256.Size]byte, len(all))
 	contents := make([][][]byte, len(all))
+	// The workers write only their own slots; the maps are filled after.
 	parallel(len(all), func(i int) {
 		own[i], contents[i] = ownHash(all[i], isRoot[all[i]])
 	})
@@ -104,6 +105,8 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 			h.Write(sum[:])
 		}
 	default:
+		// A root's files are hashed by content: the syntactic pass parses
+		// these same bytes, so the read costs nothing more.
 		for _, name := range p.GoFiles {
 			data, err := os.ReadFile(name)
 			if err != nil {
@@ -116,6 +119,8 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 			contents = append(contents, data)
 		}
 	}
+	// The same files may list with errors on one run and without on the
+	// next (a module not yet downloaded): the errors are part of the key.
 	for _, e := range p.Errors {
 		field(h, "error", e.Error())
 	}
@@ -150,6 +155,8 @@ func (k *keyer) key(p *packages.Package) cache.Key {
 	h.Write(k.global)
 	own := k.own[p]
 	h.Write(own[:])
+	// In sorted order: Imports is a map, and the key must not depend on the
+	// order of its iteration.
 	paths := make([]string, 0, len(p.Imports))
 	for path := range p.Imports {
 		paths = append(paths, path)
@@ -190,6 +197,8 @@ func globalKey(opts Options, enabled []*rules.Rule, dir string, env []string) ([
 		return nil, err
 	}
 	field(h, "leakfix", self)
+	// The Go that built leakfix: its go/types decides the results too, and
+	// a module version does not name it.
 	field(h, "runtime", runtime.Version())
 	for _, r := range enabled {
 		field(h, "rule", r.Name)
@@ -217,12 +226,17 @@ func executable() (string, error) {
 	return self.id, self.err
 }
 
+// self is executable's answer, computed once: hashing the binary reads it
+// whole.
 var self struct {
 	once sync.Once
 	id   string
 	err  error
 }
 
+// identify returns the module version of this build when it names the code
+// exactly, or else the hash of the binary: a "(devel)" build, or one from a
+// checkout with uncommitted changes (+dirty), may hold any code.
 func identify() (string, error) {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		v := info.Main.Version

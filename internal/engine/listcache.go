@@ -60,6 +60,8 @@ type listedMeta struct {
 // nothing the listing depends on has changed; cached reports whether it
 // did. When it starts the go command, it calls listing first.
 func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string, listing func()) (roots []*packages.Package, cached bool, err error) {
+	// A pattern whose inputs are not known cannot be checked for changes,
+	// so its listing is neither looked up nor cached.
 	walks, ok := walkRoots(dir, patterns)
 	if c == nil || !ok {
 		listing()
@@ -72,6 +74,8 @@ func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []s
 		roots, err = list(ctx, dir, patterns, opts, env)
 		return roots, false, err
 	}
+	// An entry that does not decode, or whose directories changed, is
+	// replaced by the listing made now.
 	if data, ok := c.Get(key); ok {
 		var e listEntry
 		if json.Unmarshal(data, &e) == nil {
@@ -113,6 +117,8 @@ func walkRoots(dir string, patterns []string) ([]string, bool) {
 			}
 			walks = append(walks, filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(base, "/"))))
 		}
+		// A pattern without ... names packages whose directories the
+		// entry records anyway (newListEntry).
 	}
 	return walks, true
 }
@@ -151,6 +157,8 @@ func goEnvKey(h hash.Hash, env []string) error {
 		return err
 	}
 	field(h, "go", fmt.Sprintf("%s %d %d", goBin, fi.Size(), fi.ModTime().UnixNano()))
+	// Sorted: the order of the environment does not change what go list
+	// answers, and must not change the key.
 	vars := append([]string(nil), env...)
 	sort.Strings(vars)
 	for _, kv := range vars {
@@ -168,6 +176,9 @@ func goEnvKey(h hash.Hash, env []string) error {
 	return nil
 }
 
+// lookPath returns the executable named file in the directories of path,
+// as exec.LookPath does with this process's PATH: goEnvKey looks in the
+// pass's environment, which names the go command the pass runs.
 func lookPath(file, path string) (string, error) {
 	for _, d := range filepath.SplitList(path) {
 		name := filepath.Join(d, file)
@@ -185,6 +196,8 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 	e := &listEntry{}
 	dirs := map[string]bool{}    // read in full
 	parents := map[string]bool{} // their module files only
+	// addWithParents records d in full and its parents' module files. It
+	// stops at a parent already recorded, whose own parents then are too.
 	addWithParents := func(d string) {
 		dirs[d] = true
 		for d != filepath.Dir(d) && !parents[filepath.Dir(d)] {
@@ -194,6 +207,9 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 	}
 	addWithParents(dir)
 	seen := map[*packages.Package]bool{}
+	// goroot is GOROOT/src, which std and cmd walk, told by the directory
+	// of unsafe, which every listing of std or cmd reaches (runtime imports
+	// it); "" when the listing does not reach it.
 	goroot := ""
 	var visit func(p *packages.Package) bool
 	visit = func(p *packages.Package) bool {
@@ -202,7 +218,7 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 		}
 		seen[p] = true
 		if len(p.Errors) > 0 {
-			return false
+			return false // a listing with errors is not cached
 		}
 		m := listedMeta{
 			ID: p.ID, Name: p.Name, PkgPath: p.PkgPath, ForTest: p.ForTest, Dir: p.Dir,
@@ -216,6 +232,9 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 			}
 		}
 		e.Packages = append(e.Packages, m)
+		// The directory of the package's files is read in full (a new file,
+		// or a changed build constraint, changes what go list answers); a
+		// module version in the module cache never changes.
 		files := append(append(append([]string(nil), p.GoFiles...), p.OtherFiles...), p.IgnoredFiles...)
 		if len(files) > 0 && immutable(p) == nil {
 			pdir := filepath.Dir(files[0])
@@ -240,17 +259,21 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 				return nil, false
 			}
 			if w == "std" {
-				skip = filepath.Join(goroot, "cmd")
+				skip = filepath.Join(goroot, "cmd") // std is GOROOT/src without cmd
 				w = goroot
 			} else {
 				w = filepath.Join(goroot, "cmd")
 			}
 		}
+		// Every directory of the tree is recorded, with or without a
+		// package: a new package shows as a new entry in one of them.
 		err := filepath.WalkDir(w, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			if d.IsDir() {
+				// What the go command's walk skips; a vendor directory is
+				// recorded too, which can only make the entry stricter.
 				if name := d.Name(); path == skip || path != w && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 					return filepath.SkipDir
 				}
@@ -266,7 +289,7 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 		e.Dirs = append(e.Dirs, d)
 	}
 	for d := range parents {
-		if !dirs[d] {
+		if !dirs[d] { // a directory read in full covers its module files
 			e.Parents = append(e.Parents, d)
 		}
 	}
@@ -313,6 +336,8 @@ func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool
 	for _, d := range dirs {
 		entries, err := os.ReadDir(d)
 		if err != nil {
+			// A directory that is gone is recorded as such: should it come
+			// back, the fingerprint changes.
 			if os.IsNotExist(err) {
 				field(h, "missing", d)
 				continue
@@ -334,7 +359,8 @@ func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool
 	return h.Sum(nil), fresh, nil
 }
 
-// restore rebuilds the listed packages.
+// restore rebuilds the listed packages, with the import graph linking
+// them as go/packages would: one *packages.Package per ID.
 func (e *listEntry) restore() []*packages.Package {
 	byID := map[string]*packages.Package{}
 	for i := range e.Packages {
@@ -345,6 +371,8 @@ func (e *listEntry) restore() []*packages.Package {
 			Module: m.Module, Imports: map[string]*packages.Package{},
 		}
 	}
+	// Every ID the imports name is among the packages: newListEntry
+	// records a package only with all it imports.
 	for i := range e.Packages {
 		m := &e.Packages[i]
 		for path, id := range m.Imports {

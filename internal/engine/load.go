@@ -21,6 +21,11 @@ import (
 	"github.com/leakfix/leakfix/internal/load"
 )
 
+// loadMode is what a typed load asks go/packages for: what the rules, the
+// rewrite and the verifier read. NeedModule says which files may be
+// written (writable) and the go version they are checked with; NeedForTest
+// lets withoutTestDuplicates tell a test variant from the package it
+// varies.
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedCompiledGoFiles | packages.NeedImports |
 	packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo | packages.NeedTypesSizes | packages.NeedModule | packages.NeedForTest
 
@@ -73,6 +78,8 @@ func loadTyped(ctx context.Context, dir string, patterns []string, opts Options)
 // adds test variants, whose IDs differ, and leaves the other packages as
 // they were.
 func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options, env []string, overlay map[string][]byte, info bool, deep func(*packages.Package) bool, base *load.Checker) ([]*packages.Package, *load.Checker, error) {
+	// The type sizes come from a go command of their own, which runs while
+	// go list does; a base checker has them already.
 	var sizes types.Sizes
 	var sizesErr error
 	var wg sync.WaitGroup
@@ -105,6 +112,8 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 		}
 		return load.Full
 	}
+	// The packages deep asks for go to Check as roots, for which need says
+	// Full: their function bodies are checked too.
 	var deps []*packages.Package
 	if deep != nil {
 		packages.Visit(roots, nil, func(p *packages.Package) {
@@ -124,6 +133,9 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 			out[i] = p
 			continue
 		case !ok && len(typed.Errors) == 0:
+			// Callers tell a broken package by its Errors alone; one whose
+			// types are wrong because of what it imports must not pass for
+			// clean.
 			typed.Errors = append(typed.Errors, packages.Error{Pos: "-", Msg: "a package it imports has errors", Kind: packages.TypeError})
 		}
 		out[i] = typed
@@ -218,6 +230,8 @@ func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages
 	return byID, nil
 }
 
+// hasListError reports whether go list itself failed on p, as opposed to
+// the parser or the type checker.
 func hasListError(p *packages.Package) bool {
 	for _, e := range p.Errors {
 		if e.Kind == packages.ListError {
@@ -241,6 +255,8 @@ func withoutTestDuplicates(pkgs []*packages.Package) []*packages.Package {
 		switch {
 		case strings.HasSuffix(p.ID, ".test"): // the generated test main
 		case p.ForTest == "" && hasTestVariant[p.PkgPath]:
+			// Its test variant holds the same files and the in-package
+			// tests: with both, its files would be analysed and fixed twice.
 		default:
 			out = append(out, p)
 		}
@@ -251,6 +267,8 @@ func withoutTestDuplicates(pkgs []*packages.Package) []*packages.Package {
 // driverError turns a failure of the go command as a whole (a go.mod it
 // rejects, a toolchain it will not run) into the go command's own words.
 func driverError(dir string, patterns []string, err error) error {
+	// go/packages words the go command's failure "err: exit status 1:
+	// stderr: TEXT"; TEXT is the go command's own.
 	msg := err.Error()
 	if _, stderr, ok := strings.Cut(msg, "stderr: "); ok {
 		msg = stderr
@@ -316,7 +334,7 @@ func pkgErrors(dir string, pkg *packages.Package) []error {
 		if e.Kind == packages.TypeError {
 			msg = importError(pkg, msg)
 		}
-		if pos == "" || pos == "-" {
+		if pos == "" || pos == "-" { // "-" is go/packages' position for none
 			pos, msg = errorPosition(pkg, msg)
 		} else if !filepath.IsAbs(pos) {
 			pos = filepath.Join(dir, pos) // go list's positions are relative to where it ran
@@ -356,6 +374,8 @@ func errorPosition(pkg *packages.Package, msg string) (string, string) {
 		return m[1], "cannot read: " + m[2]
 	}
 	if pkg.Dir != "" {
+		// go list ends some messages with the directory ("no Go files in
+		// DIR"), which the position now names.
 		if m, ok := strings.CutSuffix(msg, " in "+pkg.Dir); ok {
 			return pkg.Dir, m
 		}
@@ -364,7 +384,9 @@ func errorPosition(pkg *packages.Package, msg string) (string, string) {
 	return pkg.ID, msg
 }
 
-// splitPos splits "path:line[:col]: msg".
+// splitPos splits "path:line[:col]: msg". The path ends at the first colon
+// followed by a line number and ": ", so that a colon within the path (a
+// Windows drive, C:\) is taken for part of it.
 func splitPos(s string) (pos, msg string, ok bool) {
 	for i := 0; i < len(s); i++ {
 		if s[i] != ':' || i == 0 {
@@ -427,6 +449,8 @@ func matches(dir, pattern string, pkg *packages.Package) bool {
 		}
 		return pkg.Dir == base || strings.HasPrefix(pkg.Dir, base+string(filepath.Separator))
 	}
+	// A test variant or an external test package is matched by the path of
+	// the package under test: the pattern named that one.
 	path := pkg.PkgPath
 	if pkg.ForTest != "" {
 		path = pkg.ForTest
@@ -436,6 +460,7 @@ func matches(dir, pattern string, pkg *packages.Package) bool {
 	}
 	re := regexp.QuoteMeta(pattern)
 	re = strings.ReplaceAll(re, `\.\.\.`, `.*`)
+	// As for the go command, net/... also matches net itself.
 	if strings.HasSuffix(pattern, "/...") {
 		re = strings.TrimSuffix(re, `/.*`) + `(/.*)?`
 	}

@@ -19,6 +19,8 @@ func (r *run) merge(pf *pkgFix) {
 			r.unused[key]++
 		}
 		if i, ok := r.findings[key]; ok {
+			// Of the two, the fixed one is kept: its change is the one
+			// the overlay now holds.
 			if !r.res.Findings[i].Fixed && f.Fixed {
 				r.res.Findings[i] = f
 			}
@@ -82,6 +84,8 @@ func (r *run) changedIn(pkg *packages.Package) []string {
 	var out []string
 	visitDeps(pkg, func(p *packages.Package) {
 		if changed[p.PkgPath] {
+			// Once only: with Options.Tests, a package and its test
+			// variant share the path.
 			changed[p.PkgPath] = false
 			out = append(out, p.PkgPath)
 		}
@@ -95,7 +99,9 @@ func relTo(dir string, err error) string {
 	return strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
 }
 
-// dropPackage withdraws every fix merged for the package path.
+// dropPackage withdraws every fix merged for the package path. Its files
+// leave the overlay, so that later passes, and the result, see them as
+// they are on disk; its findings stay, unfixed, with the reason.
 func (r *run) dropPackage(path, reason string) {
 	for i := range r.res.Findings {
 		if f := &r.res.Findings[i]; f.Package == path && f.Fixed {

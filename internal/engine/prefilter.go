@@ -114,6 +114,8 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			s.generated = append(s.generated, name)
 			continue
 		}
+		// Most files have no ignore comment: a byte search is cheaper than
+		// walking every comment of every file.
 		if bytes.Contains(src, []byte("leakfix:ignore")) {
 			for _, d := range ignore.Parse(fset, f) {
 				s.ignores = append(s.ignores, scannedIgnore{d, invalidFinding(fset, p.PkgPath, d)})
@@ -130,6 +132,8 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			}
 		}
 	}
+	// The type names come from every file first: a constructor in one file
+	// may return a type another file declares.
 	for _, f := range parsed {
 		s.file(p, f, types)
 	}
@@ -151,7 +155,7 @@ func perInstance(fn *ast.FuncDecl, types map[string]bool) bool {
 		if star, ok := t.(*ast.StarExpr); ok {
 			t = ast.Unparen(star.X)
 		}
-		switch x := t.(type) {
+		switch x := t.(type) { // an instance of a generic type: Cache[K] or Cache[K, V]
 		case *ast.IndexExpr:
 			t = x.X
 		case *ast.IndexListExpr:
@@ -166,6 +170,9 @@ func perInstance(fn *ast.FuncDecl, types map[string]bool) bool {
 
 // file records what f holds. types are the package's type names.
 func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
+	// An import without a name is known by the name its package declares,
+	// which the listing gives: the path may end otherwise (gopkg.in/yaml.v3
+	// declares yaml).
 	names := map[string]string{} // name in f → import path
 	var dots []string            // packages whose names f uses unqualified
 	if watched[p.PkgPath] {
@@ -178,18 +185,22 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 			continue
 		}
 		switch {
-		case imp.Name != nil && imp.Name.Name == "_":
+		case imp.Name != nil && imp.Name.Name == "_": // nothing can be called through it
 		case imp.Name != nil && imp.Name.Name == ".":
 			dots = append(dots, path)
 		case imp.Name != nil:
 			names[imp.Name.Name] = path
-		case path == "C":
+		case path == "C": // cgo's pseudo-package, which no rule watches
 		case p.Imports[path] != nil && p.Imports[path].Name != "":
 			names[p.Imports[path].Name] = path
 		default:
+			// Listed without a name (it did not list): a call through
+			// it could be any watched function.
 			s.unknown = true
 		}
 	}
+	// dotPaths, unlike dots, leaves out the package itself: an assignment
+	// to one of its own variables is not one to another package's.
 	var dotPaths []string // of f's dot imports
 	for _, imp := range f.Imports {
 		if imp.Name != nil && imp.Name.Name == "." {
@@ -210,6 +221,8 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 					s.blocks = true
 				}
 			}
+			// The function is walked here, not by the enclosing Inspect,
+			// so that instance holds within it only.
 			ast.Inspect(n.Type, walk)
 			if n.Body != nil {
 				ast.Inspect(n.Body, walk)
@@ -229,6 +242,8 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 						s.goMethod = true
 					}
 				}
+				// A local variable that shadows an import's name counts
+				// too: keeping a package is always safe.
 				if x, ok := fun.X.(*ast.Ident); ok {
 					if path := names[x.Name]; watched[path] {
 						s.call(path+"."+fun.Sel.Name, instance)
@@ -242,6 +257,8 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 				}
 			}
 		case *ast.AssignStmt:
+			// := declares names of its own: it cannot assign another
+			// package's variable.
 			if !instance || n.Tok == token.DEFINE {
 				break
 			}
@@ -275,6 +292,15 @@ func (s *scan) call(fn string, instance bool) {
 
 // needsTypes reports whether any of the enabled rules could report on p: s
 // and the package's imports show what the rule's Needs ask for.
+//
+// It may keep a package no rule reports on, which costs a type-check, but
+// must never rule out one a rule would report on, which would lose the
+// finding without a word: what the syntactic pass cannot tell (an import
+// whose name is unknown, the variables of a dot import it cannot read)
+// keeps the package.
+//
+// It runs in the Checker's workers, for several packages at once: it reads
+// s and p, and asks g, which locks.
 func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) bool {
 	if s.unknown {
 		return true
@@ -328,12 +354,15 @@ func shows(p *packages.Package, s *scan, g *graph, n rules.Needs) bool {
 }
 
 // A graph answers questions about the listed import graph.
+// Its answers are remembered, and asked from the Checker's workers at once
+// (scanOnce): mu guards both maps.
 type graph struct {
 	mu       sync.Mutex
-	deps     map[string]map[*packages.Package]bool // import path → packages that depend on it
-	varNames map[*packages.Package]map[string]bool
+	deps     map[string]map[*packages.Package]bool // import path → each package asked about → whether it depends on it
+	varNames map[*packages.Package]map[string]bool // see vars
 }
 
+// newGraph returns a graph that has answered nothing yet.
 func newGraph() *graph {
 	return &graph{deps: map[string]map[*packages.Package]bool{}, varNames: map[*packages.Package]map[string]bool{}}
 }
@@ -350,6 +379,9 @@ func (g *graph) vars(p *packages.Package) map[string]bool {
 	if ok {
 		return names
 	}
+	// The lock is not held while the files are parsed: two workers may both
+	// parse p, and store the same answer. The files are parsed into a file
+	// set of their own, since nothing else needs their positions.
 	names = map[string]bool{}
 	for _, name := range p.GoFiles {
 		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
@@ -403,7 +435,8 @@ func (g *graph) dependsOn(p *packages.Package, path string) bool {
 }
 
 // parallel calls f(0), ..., f(n-1) on as many goroutines as there are
-// processors.
+// processors. f must be safe to call concurrently; it is never called
+// twice for one i.
 func parallel(n int, f func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	var next sync.Mutex

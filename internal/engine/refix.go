@@ -16,6 +16,9 @@ import (
 // reloaded packages; ok is false when the pass was cancelled or could not
 // load them again.
 func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
+	// Only a finding the rule offers a fix for makes its package worth a
+	// load with types; a package whose findings are all unfixable keeps
+	// what the fast pass found.
 	fixable := map[*packages.Package]bool{}
 	for _, pf := range found {
 		for _, f := range pf.findings {
@@ -25,6 +28,8 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 		}
 	}
 	if len(fixable) == 0 {
+		// No pkgFix changes a file, so the steps after refix find nothing
+		// to wire or verify, and need no verifier.
 		return nil, found, nil, true
 	}
 	again := importersOf(fl.pkgs, fixable)
@@ -50,6 +55,9 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 			}
 		}
 	}
+	// All of them come from the checker or all from go/packages: an
+	// importer from one load does not import the other load's packages, so
+	// it would not be verified against their fixes.
 	fromSource := len(byID) == len(again)
 	if !fromSource {
 		var err error
@@ -65,6 +73,7 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 	for i, p := range again {
 		inAgain[p.ID] = true
 		if typed[i] = byID[p.ID]; typed[i] == nil {
+			// Reported by analyseAll, as in loadFast.
 			failed := *p
 			failed.Errors = append(append([]packages.Error{}, p.Errors...), packages.Error{Pos: "-", Msg: "the package could not be loaded again with types"})
 			typed[i] = &failed
@@ -75,10 +84,15 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 			fixes = append(fixes, pf)
 		}
 	}
+	// What a fix may import comes from the checker only for the checker's
+	// packages; go/packages' packages find it among their dependencies, or
+	// the verifier loads it.
 	v = newVerifier(r.ctx, u.dir, env, typed...)
 	if fromSource {
 		v.source = r.stdFrom(fl.checker, u.dir, env)
 	}
+	// Nothing is skipped or cached now: every package loaded again is
+	// analysed, with fixes, and was counted by the fast pass already.
 	clean, refixed := r.analyseAll(pl, u, typed, &fastLoad{}, v, true, false)
 	if r.ctx.Err() != nil {
 		return nil, nil, nil, false

@@ -20,6 +20,14 @@ import (
 // and platforms. Fixes accumulate in an overlay: later passes load the
 // packages as the earlier ones left them, and nothing touches the disk
 // until the end.
+//
+// The run's maps last the whole Run; r.keys, the fastLoad with its checker
+// and the verifier last one pass; a pkgFix lives from analyse to merge, and
+// only what merge copies into the run outlives its pass. The run is used
+// from one goroutine, but for the load: the checker's workers call the
+// syntactic pass and stage, and parallel the cache lookups, which only read
+// the run. Options.Progress is never called twice at once: stage calls it
+// under stageMu, and progress only once the load is done.
 type run struct {
 	ctx   context.Context
 	dir   string
@@ -27,6 +35,11 @@ type run struct {
 	rules []*rules.Rule
 	res   *Result
 
+	// orig, overlay and owner have the same keys, the files the merged
+	// fixes change: merge adds to all three and dropPackage removes from
+	// all three. orig is set by the first pass that changes a file and
+	// never again, so that however many passes change it, the change and
+	// the positions reported (position) are against the file on disk.
 	orig     map[string][]byte  // file → its content on disk when first changed
 	overlay  map[string][]byte  // file → its content after the fixes so far
 	owner    map[string]string  // file → import path of the package whose fix changed it
@@ -45,7 +58,7 @@ type run struct {
 	unused    map[findingKey]int
 	platforms int
 
-	cache *cache.Cache
+	cache *cache.Cache         // nil without Options.Cache
 	keys  map[string]cache.Key // package ID → the key its results are cached under, in the current pass
 
 	loaded, done int // for Progress
@@ -54,11 +67,17 @@ type run struct {
 	gcPercent    int       // the garbage collector's target before the run, with Options.TuneGC
 }
 
+// A findingKey names a finding across passes: its rule and its place in
+// the file as it is on disk (position maps a place in a file an earlier
+// pass changed back to it), so that the same finding, found again by a
+// later platform's pass through the fixes so far, is merged with the first.
 type findingKey struct {
 	rule, file string
 	offset     int
 }
 
+// newRun returns a run that has found nothing yet, for one platform until
+// Run says how many it analyses.
 func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule) *run {
 	return &run{
 		ctx: ctx, dir: dir, opts: opts, rules: enabled, res: &Result{},
@@ -72,6 +91,10 @@ func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule
 // fixing reports whether the run computes fixes.
 func (r *run) fixing() bool { return r.opts.Mode != ModeCheck }
 
+// addErr records err unless an error with the same text was recorded: a
+// package that does not load is met again by every platform's pass, and a
+// rule that fails on a package fails again when refix analyses it anew,
+// each time as a new error value.
 func (r *run) addErr(err error) {
 	if key := err.Error(); !r.errs[key] {
 		r.errs[key] = true
@@ -79,6 +102,7 @@ func (r *run) addErr(err error) {
 	}
 }
 
+// progress reports StageAnalysing: the packages loaded and analysed so far.
 func (r *run) progress(pl platform) {
 	if r.opts.Progress != nil {
 		r.opts.Progress(Progress{Platform: pl.String(), Loaded: r.loaded, Analysed: r.done})
@@ -97,6 +121,8 @@ func (r *run) stage(pl platform, s Stage, done, total int) {
 	}
 	r.stageMu.Lock()
 	defer r.stageMu.Unlock()
+	// The first and the last report always go out, so that a stage is seen
+	// to start and to end however fast it runs.
 	if now := time.Now(); done == 0 || done == total || now.Sub(r.lastStage) >= stageReportEvery {
 		r.lastStage = now
 		r.opts.Progress(Progress{Platform: pl.String(), Stage: s, Done: done, Total: total, Loaded: r.loaded, Analysed: r.done})
@@ -104,6 +130,10 @@ func (r *run) stage(pl platform, s Stage, done, total int) {
 }
 
 // A pkgFix is what one pass found in one package and the fix it computed.
+// files and old have the same keys, and are both nil once the fix is
+// dropped or the wiring withdrawn: the steps that verify and merge fixes
+// take a pkgFix with files for one that changes something. A cached
+// result has findings but no rules' findings (found).
 type pkgFix struct {
 	pkg      *packages.Package
 	findings []Finding
@@ -162,6 +192,8 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	if len(r.overlay) > 0 && r.dropBreaking(pl, u, env, pkgs) {
 		return true
 	}
+	// Counted only now that the pass is not run again, so that a pass that
+	// starts again does not count its packages twice.
 	r.countMatches(u, pkgs)
 	r.loaded += len(pkgs)
 	r.progress(pl)
@@ -180,6 +212,11 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 			return false
 		}
 	}
+	// In this order: wireCallers makes the wiring-only pkgFixes, which
+	// verifyImporters checks together with the fixes they call;
+	// verifyTests checks only the fixes that survived that; and wire reads
+	// the outcome, including the notes of the wirings unwire withdrew.
+	// Nothing is merged before it is verified.
 	if r.fixing() {
 		fixes = r.wireCallers(clean, fixes, v)
 		r.verifyImporters(clean, fixes, v)
@@ -207,7 +244,7 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 // package with types. When the load fails, it reports why and marks the
 // unit's patterns as failed (the error says why they matched nothing).
 func (r *run) load(pl platform, u unit, env []string, fast bool) (pkgs []*packages.Package, fl *fastLoad, ok bool) {
-	fl = &fastLoad{}
+	fl = &fastLoad{} // a typed load has nothing skipped or cached
 	var err error
 	r.tuneGC(fast)
 	r.keys = map[string]cache.Key{} // only the fast load keys packages; a key is good for its own pass
@@ -219,6 +256,8 @@ func (r *run) load(pl platform, u unit, env []string, fast bool) (pkgs []*packag
 		pkgs, err = typedLoad(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
 	}
 	if err != nil {
+		// Once the run is cancelled, Run returns the context's error, of
+		// which the load's failure is only a consequence.
 		if r.ctx.Err() == nil {
 			r.addErr(err)
 		}
@@ -251,11 +290,16 @@ func (r *run) countMatches(u unit, pkgs []*packages.Package) {
 // analyseAll analyses the loaded packages, fixing what it finds when
 // fixing is set, and returns those that loaded cleanly and what was found
 // in them. Packages that did not load are reported as errors; with count,
-// each analysed package counts towards the progress.
+// each analysed package counts towards the progress (refix analyses again
+// packages the fast pass counted, and passes false).
+//
+// A vendored package is told apart before the cache is read: it is cached,
+// with nothing, once it built, and must not count as analysed or as read
+// from the cache (Result.Packages, Result.Cached).
 func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fastLoad, v *verifier, fixing, count bool) (clean []*packages.Package, fixes []*pkgFix) {
 	for _, pkg := range pkgs {
 		if r.ctx.Err() != nil {
-			return nil, nil
+			return nil, nil // Run returns only the context's error then
 		}
 		if count {
 			r.done++
@@ -264,6 +308,8 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fast
 			for _, e := range errs {
 				r.addErr(e)
 			}
+			// Its files are not counted as not analysed: the errors say
+			// why they were not.
 			for _, f := range append(pkg.GoFiles, pkg.IgnoredFiles...) {
 				r.broken[f] = true
 			}
@@ -321,7 +367,9 @@ func (r *run) tuneGC(fast bool) {
 
 // snapshot returns the overlay for the go command, or nil when nothing has
 // changed: an overlay makes go/packages type-check every dependency from
-// source, so it is passed only when needed.
+// source, so it is passed only when needed. It is a copy:
+// verifyTestsFromSource adds the pass's fixes to it, which must not reach
+// r.overlay before they are verified and merged.
 func (r *run) snapshot() map[string][]byte {
 	if len(r.overlay) == 0 {
 		return nil
@@ -333,7 +381,10 @@ func (r *run) snapshot() map[string][]byte {
 	return m
 }
 
-// funcKey names a function across loads and packages.
+// funcKey names a function across loads and packages: each load has its
+// own *types.Func for one function, and the fixed package and its callers
+// may come from different loads. Origin names a generic function's
+// instances by the function itself.
 func funcKey(fn *types.Func) string {
 	return fn.Origin().FullName()
 }

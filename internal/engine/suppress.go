@@ -17,6 +17,10 @@ func invalidFindings(fset *token.FileSet, pkgPath string, ds []*ignore.Directive
 	return out
 }
 
+// invalidFinding is the finding that reports d over the comment's extent.
+// The syntactic pass makes it as it parses the comment, before d.Problem
+// says whether the comment matches nothing; skippedIgnores sets Message
+// once it does.
 func invalidFinding(fset *token.FileSet, pkgPath string, d *ignore.Directive) Finding {
 	return Finding{
 		Rule:    ignore.InvalidIgnore.Name,
@@ -36,6 +40,8 @@ func skippedIgnores(ignores []scannedIgnore, enabled []*rules.Rule) []Finding {
 	for _, si := range ignores {
 		ds = append(ds, si.d)
 	}
+	// No rule reports anything in the package (the syntactic pass saw to
+	// that), so every valid comment naming rules that ran matches nothing.
 	ignore.Unused(ds, nil, enabled)
 	var out []Finding
 	for _, si := range ignores {

@@ -9,7 +9,9 @@ import (
 	"strings"
 )
 
-// sizesFor returns the type sizes of the platform env builds for.
+// sizesFor returns the type sizes of the platform env builds for. GOARCH
+// is asked of the go command, not read from env: it may come from
+// go env -w, or be the host's by default. gc's sizes depend on it alone.
 func sizesFor(ctx context.Context, dir string, env []string) (types.Sizes, error) {
 	arch, err := goCmd(ctx, dir, env, "env", "GOARCH")
 	if err != nil {
@@ -28,6 +30,7 @@ func goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byt
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
+		// The go command says why on stderr; the exit status alone does not.
 		return nil, fmt.Errorf("go %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil

@@ -39,9 +39,13 @@ func (u unit) env(base []string) []string {
 // the module holding dir. Problems with the patterns or with a go.mod or
 // go.work file are returned, and the rest is planned without them.
 func plan(dir string, patterns []string, env []string) ([]unit, []error) {
+	// gopath matters only for a directory outside every module, where auto
+	// means GOPATH mode too.
 	p := &planner{dir: dir, index: map[string]int{}, gopath: getEnv(env, "GO111MODULE") == "off" || getEnv(env, "GO111MODULE") == "auto"}
 	ws, err := workspace(dir, env)
 	if err != nil {
+		// A go.work the go command cannot read fails every pattern:
+		// nothing is planned.
 		p.errs = append(p.errs, err)
 		return nil, p.errs
 	}
@@ -53,6 +57,7 @@ func plan(dir string, patterns []string, env []string) ([]unit, []error) {
 	return p.units, p.errs
 }
 
+// A planner turns the user's patterns into units, one pattern at a time.
 type planner struct {
 	dir   string
 	ws    *work
@@ -73,6 +78,8 @@ type work struct {
 	uses map[string]bool // the modules it uses, as absolute directories
 }
 
+// pattern plans one of the user's patterns: a file, an import path pattern,
+// or a directory pattern, which may reach several modules.
 func (p *planner) pattern(pat string) {
 	if strings.HasSuffix(pat, ".go") {
 		// The go command takes arguments ending in .go for files, with or
@@ -97,6 +104,9 @@ func (p *planner) pattern(pat string) {
 		}
 		return
 	}
+	// An import path pattern is resolved by the workspace, or else by the
+	// module holding dir, from its root: it then shares a unit, and a go
+	// command, with that module's directory patterns.
 	if !isRelative(pat) {
 		if p.ws != nil {
 			p.add(p.dir, pat, false)
@@ -156,6 +166,8 @@ func (p *planner) directory(pat, abs string, recursive bool) {
 	case len(nested) == 0:
 		p.add(p.dir, pat, false) // GOPATH mode, or an error the go command explains
 	}
+	// With nested modules and none holding abs, only they are planned: the
+	// directories outside them belong to no module.
 	for _, m := range nested {
 		p.module(m, m, "/...")
 	}
@@ -170,6 +182,9 @@ func (p *planner) module(root, at, suffix string) {
 		p.errs = append(p.errs, &PosError{Pos: gomod, Msg: readError(err)})
 		return
 	}
+	// A go.mod that does not parse is reported at its line, and leaves out
+	// its own module only: in a workspace's unit, the go command would fail
+	// every module for it.
 	if _, err := modfile.Parse(gomod, data, nil); err != nil {
 		p.errs = append(p.errs, modError(err))
 		return
@@ -178,11 +193,16 @@ func (p *planner) module(root, at, suffix string) {
 		p.add(p.dir, relPattern(p.dir, at)+suffix, false)
 		return
 	}
+	// A module the workspace does not use lies outside it, and so may the
+	// module holding the workspace's own directory (work/ of the root
+	// module, beside work/go.work): the go command loads such a module
+	// only with GOWORK=off, from its own root.
 	p.add(root, relPattern(root, at)+suffix, p.ws != nil)
 }
 
 // add appends pattern to the unit for dir, creating it on first use.
 func (p *planner) add(dir, pattern string, noWork bool) {
+	// The same directory with and without GOWORK=off is two invocations.
 	key := fmt.Sprint(dir, noWork)
 	p.last = key
 	i, ok := p.index[key]
@@ -191,6 +211,9 @@ func (p *planner) add(dir, pattern string, noWork bool) {
 		p.index[key] = i
 		p.units = append(p.units, unit{dir: dir, noWork: noWork, origins: map[string][]string{}})
 	}
+	// Two of the user's patterns may plan the same one (./... and
+	// ./sub/... when sub is a module): it is passed once, and remembers
+	// both, so that either is told whether it matched.
 	u := &p.units[i]
 	if _, ok := u.origins[pattern]; !ok {
 		u.patterns = append(u.patterns, pattern)
@@ -304,7 +327,7 @@ func relPattern(dir, at string) string {
 	if rel == "." || strings.HasPrefix(rel, "../") || rel == ".." {
 		return rel
 	}
-	return "./" + rel
+	return "./" + rel // without ./, the go command would read an import path
 }
 
 // A platform is a GOOS/GOARCH pair; the zero value is the go command's default.
@@ -317,6 +340,8 @@ func (p platform) String() string {
 	return p.goos + "/" + p.goarch
 }
 
+// parsePlatforms parses Options.Platforms, keeping the first of duplicates;
+// none gives the one default platform, so that Run always makes a pass.
 func parsePlatforms(list []string) ([]platform, error) {
 	if len(list) == 0 {
 		return []platform{{}}, nil
@@ -336,6 +361,8 @@ func parsePlatforms(list []string) ([]platform, error) {
 	return out, nil
 }
 
+// withPlatform returns env set up to build for p; the default platform
+// leaves env as it is.
 func withPlatform(env []string, p platform) []string {
 	if p.goos == "" {
 		return env

@@ -54,7 +54,10 @@ type verifier struct {
 
 	known map[string]*types.Package // packages of rewrite.MayImport found among the loaded ones' dependencies
 	once  sync.Once
-	extra map[string]*types.Package // packages of rewrite.MayImport loaded on their own
+	// extra holds the packages of rewrite.MayImport loaded on their own, by
+	// the first std that needs one. It stays nil when that load fails: a
+	// fix that imports one of them then does not verify, and is dropped.
+	extra map[string]*types.Package
 	// source, when set, loads the packages of rewrite.MayImport from source, into the
 	// types of the loaded packages; otherwise go/packages loads them.
 	source func() map[string]*types.Package
@@ -64,6 +67,9 @@ type verifier struct {
 // pkgs are the loaded packages, whose dependencies it reuses.
 func newVerifier(ctx context.Context, dir string, env []string, pkgs ...*packages.Package) *verifier {
 	v := &verifier{ctx: ctx, dir: dir, env: env, known: map[string]*types.Package{}}
+	// Only a complete package without errors may stand for what a fix
+	// imports: one with errors would fail a good fix for reasons of its
+	// own.
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
 		if slices.Contains(rewrite.MayImport, p.PkgPath) && p.Types != nil && p.Types.Complete() && len(p.Errors) == 0 {
 			v.known[p.PkgPath] = p.Types
@@ -140,6 +146,7 @@ func (v *verifier) std(path string) *types.Package {
 	return v.extra[path]
 }
 
+// An importerFunc is a types.Importer.
 type importerFunc func(path string) (*types.Package, error)
 
 func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
@@ -151,6 +158,9 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 	for _, p := range clean {
 		inSet[p] = true
 	}
+	// Each round checks the packages the fixes left so far affect; a round
+	// that fails withdraws the files of at least one pkgFix (unwire or
+	// drop), so the rounds end.
 	for {
 		changed := map[*packages.Package]*pkgFix{}
 		for _, pf := range fixes {
@@ -161,6 +171,9 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 		if len(changed) == 0 {
 			return
 		}
+		// newTypes holds the types checked in this round: a package checked
+		// later, its dependencies first, imports them through override
+		// instead of the types it was loaded with.
 		order := affected(clean, inSet, changed)
 		newTypes := map[*packages.Package]*types.Package{}
 		override := func(dep *packages.Package) *types.Package { return newTypes[dep] }
@@ -174,7 +187,7 @@ func (r *run) verifyImporters(clean []*packages.Package, fixes []*pkgFix, v *ver
 			if pf := changed[p]; pf != nil {
 				files = pf.files
 			}
-			info := &types.Info{Selections: map[*ast.SelectorExpr]*types.Selection{}}
+			info := &types.Info{Selections: map[*ast.SelectorExpr]*types.Selection{}} // all sameSelections reads
 			tp, err := v.check(p, files, override, info)
 			if err == nil {
 				err = sameSelections(p, info)
@@ -237,7 +250,7 @@ func affected(clean []*packages.Package, inSet map[*packages.Package]bool, chang
 			if visit(dep) {
 				r = true
 			}
-			if mixed[dep] {
+			if mixed[dep] { // through dep, p meets the old types too
 				mixed[p] = true
 			}
 		}
@@ -273,6 +286,9 @@ func sameSelections(p *packages.Package, now *types.Info) error {
 		if was == nil {
 			continue // a file the fix rewrote: its nodes are new
 		}
+		// The last index is the field's or method's place in the type that
+		// declares it, which a new method or field may shift; the indices
+		// before it are the embedding path, which must stay.
 		wi, si := was.Index(), s.Index()
 		if was.Kind() != s.Kind() || was.Obj().Name() != s.Obj().Name() || !slices.Equal(wi[:len(wi)-1], si[:len(si)-1]) {
 			return fmt.Errorf("%s: %s would now select %s instead of %s",
@@ -282,6 +298,7 @@ func sameSelections(p *packages.Package, now *types.Info) error {
 	return nil
 }
 
+// describe names what s selects, for sameSelections' message.
 func describe(s *types.Selection) string {
 	if f, ok := s.Obj().(*types.Func); ok {
 		return f.FullName()
@@ -298,6 +315,8 @@ func (r *run) stdFrom(c *load.Checker, dir string, env []string) func() map[stri
 		if err != nil {
 			return nil
 		}
+		// For their API only: a fix calls into them, and nothing analyses
+		// them.
 		if err := c.Check(r.ctx, roots, func(*packages.Package) load.Need { return load.API }); err != nil {
 			return nil
 		}

@@ -11,6 +11,11 @@ import (
 
 // verifyPlatforms type-checks every fixed package on every platform
 // (step 4 above); a fix that does not compile on one of them is dropped.
+//
+// It runs once every pass is done: a later platform's pass fixes files
+// the earlier platforms build too, after their passes were verified, so
+// only now is every platform's view of the fixes final. The packages are
+// loaded as they are on disk, and each is checked with its own new files.
 func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string) {
 	for _, pl := range platforms {
 		for _, u := range units {
@@ -28,7 +33,7 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 			env := withPlatform(u.env(base), pl)
 			pkgs, source, err := r.loadChecked(u.dir, paths, env, nil)
 			if err != nil {
-				continue
+				continue // the go command fails here with or without the fixes
 			}
 			v := newVerifier(r.ctx, u.dir, env, pkgs...)
 			v.source = source
@@ -68,6 +73,7 @@ func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string
 	return pkgs, r.stdFrom(c, dir, env), nil
 }
 
+// within reports whether path lies in dir or below it.
 func within(dir, path string) bool {
 	_, ok := relBelow(dir, path)
 	return ok

@@ -48,6 +48,8 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 			pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
 			continue
 		}
+		// The external tests of path import tv; they are checked against
+		// tp, the types tv has with the fix.
 		for _, xt := range pkgs {
 			if xt.ForTest != path || xt.PkgPath == path || len(xt.Errors) > 0 || xt.Imports[path] != tv {
 				continue
@@ -122,6 +124,9 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 	return pkgs, r.stdFrom(c, u.dir, env), nil
 }
 
+// testConfig is how the reference run loads tests with go/packages: with
+// no types.Info, since the tests are only type-checked, never analysed or
+// vetted.
 func (r *run) testConfig(u unit, env []string, overlay map[string][]byte) *packages.Config {
 	return &packages.Config{
 		Context:    r.ctx,
@@ -172,6 +177,8 @@ func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
 		if len(broken) == 0 {
 			return
 		}
+		// The tests are loaded without the fixes only when something is
+		// broken with them, to tell what the fixes broke.
 		before := r.loadTests(u, env, paths, nil)
 		dropped := false
 		for id, b := range broken {
@@ -191,6 +198,7 @@ func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
 	}
 }
 
+// A brokenPkg is a package that loadTests found with errors.
 type brokenPkg struct {
 	pkg  *packages.Package
 	err  error

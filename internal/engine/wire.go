@@ -19,6 +19,9 @@ import (
 func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 	want := map[string][]*Wire{} // function key → the wires whose starter it is
 	home := map[*Wire]string{}   // → the import path of the package fixed
+	// notes gathers every pkgFix's notes in one map (a CallKey names its
+	// file); of leads from a rule's finding to the engine's, for the
+	// wiring-only pkgFixes, whose notes and edits name the former.
 	notes := map[fixpkg.CallKey]fixpkg.WireNote{}
 	of := map[*rules.Finding]*Finding{}
 	for _, pf := range fixes {
@@ -37,6 +40,8 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 			}
 			pf.findings[i].Wire = w
 			home[w] = pf.pkg.PkgPath
+			// By funcKey: a caller in another package refers to the
+			// starter through its own *types.Func.
 			if fn, ok := pf.pkg.TypesInfo.Defs[rf.Fix.Base().Starter.Name].(*types.Func); ok {
 				want[funcKey(fn)] = append(want[funcKey(fn)], w)
 			}
@@ -63,12 +68,18 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 	if len(want) == 0 {
 		return
 	}
+	// Callers are looked up in the packages that loaded cleanly: the others
+	// have no types to tell a call of the starter by.
 	for _, p := range clean {
 		wanted := func(fn *types.Func) bool { return want[funcKey(fn)] != nil }
 		for _, file := range p.Syntax {
 			name := p.Fset.File(file.Pos()).Name()
 			fixpkg.EachRef(file, name, p.TypesInfo, wanted, func(id *ast.Ident, fn *types.Func, key fixpkg.CallKey, _ []ast.Node) {
 				for _, w := range want[funcKey(fn)] {
+					// A call that the fix or a wiring looked at has its
+					// note. For one neither did, the reason comes from the
+					// fix: a constructor whose result is not *Type cannot
+					// have the method called on it, or else unwired says.
 					c := Caller{Pos: r.position(p.Fset, id.Pos()), Func: key.Func}
 					if n, ok := notes[key]; ok {
 						c.Wired, c.NotWired = n.Wired, n.Why

@@ -22,9 +22,13 @@ func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifie
 		}
 	}
 	for _, p := range clean {
+		// A package with a fix of its own is not wired as well; unwired
+		// says so at its calls.
 		if fixed[p] || r.ctx.Err() != nil {
 			continue
 		}
+		// Only a package that imports a fixed one directly can call its
+		// constructors, or, as a command, import its package-level work.
 		var targets []fixpkg.Target
 		for path, ts := range byPath {
 			if p.Imports[path] != nil {
@@ -56,6 +60,8 @@ func (pf *pkgFix) unwire(reason string) {
 			pf.wiring.Package[f] = n
 		}
 	}
+	// Without its edits and files, nothing of the wiring reaches the
+	// findings (wire) or the overlay (merge).
 	pf.wiring.Edits = nil
 	pf.files, pf.old = nil, nil
 }

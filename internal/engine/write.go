@@ -26,7 +26,7 @@ var beforeRename func()
 // finished, so the tree is never left half renamed by an interrupt.
 func writeAll(ctx context.Context, changes []Change) []error {
 	type pending struct {
-		tmp, path string
+		tmp, path string // a prepared temp file, and the file it replaces
 	}
 	byPkg := map[string][]Change{}
 	var pkgs []string
@@ -36,7 +36,7 @@ func writeAll(ctx context.Context, changes []Change) []error {
 		}
 		byPkg[c.Package] = append(byPkg[c.Package], c)
 	}
-	sort.Strings(pkgs)
+	sort.Strings(pkgs) // so that the errors come in the same order on every run
 
 	var (
 		errs  []error
@@ -62,6 +62,8 @@ func writeAll(ctx context.Context, changes []Change) []error {
 			for _, p := range group {
 				os.Remove(p.tmp)
 			}
+			// With one file, its own error says it all; after an interrupt,
+			// the error below does.
 			if ctx.Err() == nil && len(byPkg[pkg]) > 1 {
 				errs = append(errs, &PosError{Pos: pkg, Msg: "no file of the package was written"})
 			}
@@ -100,6 +102,8 @@ func writeAll(ctx context.Context, changes []Change) []error {
 // prepare writes c.New to a synced temp file in c.Path's directory, with
 // c.Path's mode, after checking that c.Path still holds c.Old.
 func prepare(c Change) (string, error) {
+	// writable refused symbolic links when the fix was planned; the file
+	// may have been replaced by one since.
 	info, err := os.Lstat(c.Path)
 	if err != nil {
 		return "", fmt.Errorf("cannot write: %w", err)
@@ -114,13 +118,15 @@ func prepare(c Change) (string, error) {
 	if !bytes.Equal(cur, c.Old) {
 		return "", fmt.Errorf("changed on disk since it was read; not written")
 	}
+	// Beside the target, so that the rename stays within one file system,
+	// where it is atomic.
 	f, err := os.CreateTemp(filepath.Dir(c.Path), "."+filepath.Base(c.Path)+".leakfix-*")
 	if err != nil {
 		return "", fmt.Errorf("cannot write: %w", unwrapPath(err))
 	}
 	_, err = f.Write(c.New)
 	if err == nil {
-		err = f.Chmod(info.Mode().Perm())
+		err = f.Chmod(info.Mode().Perm()) // CreateTemp makes it 0600
 	}
 	if err == nil {
 		err = f.Sync()

@@ -97,7 +97,11 @@ type Checker struct {
 	// far and the number the current Check will check in all.
 	Progress func(done, total int)
 
-	done map[string]*result // by package ID
+	// done holds what was checked, by package ID, across Checks. Every
+	// result's Imports lead to results in done: Forget removes a package
+	// together with its importers, so that none is left pointing at types
+	// that a later Check replaces.
+	done map[string]*result
 }
 
 // A result is what checking one package gave.
@@ -140,6 +144,8 @@ func (c *Checker) Check(ctx context.Context, roots []*packages.Package, need fun
 	nodes := map[string]*node{}
 	var add func(p *packages.Package, n Need)
 	add = func(p *packages.Package, n Need) {
+		// Checked by an earlier Check, for enough (upgrade forgot those
+		// that were not), and so were its imports.
 		if c.done[p.ID] != nil {
 			return
 		}
@@ -185,18 +191,22 @@ func (c *Checker) Check(ctx context.Context, roots []*packages.Package, need fun
 		mu.Lock()
 		defer mu.Unlock()
 		for {
+			// A cancelled context is seen once a running check ends and
+			// broadcasts: while busy > 0, one always will.
 			for len(ready) == 0 && busy > 0 && ctx.Err() == nil {
 				cond.Wait()
 			}
 			// Nothing ready and nothing running: all is checked, or what
 			// is left waits on an import cycle, which go list reports.
 			if len(ready) == 0 || ctx.Err() != nil {
-				cond.Broadcast()
+				cond.Broadcast() // the workers still waiting see it too, and return
 				return
 			}
 			n := ready[len(ready)-1]
 			ready = ready[:len(ready)-1]
 			busy++
+			// Read under the lock, which the other workers hold to write
+			// c.done; the check itself runs without it.
 			deps := make(map[string]*result, len(n.p.Imports))
 			for path, dep := range n.p.Imports {
 				deps[path] = c.done[dep.ID]
@@ -208,7 +218,7 @@ func (c *Checker) Check(ctx context.Context, roots []*packages.Package, need fun
 			c.done[n.p.ID] = r
 			checked++
 			if c.Progress != nil {
-				c.Progress(checked, len(nodes))
+				c.Progress(checked, len(nodes)) // under the lock: its calls never overlap
 			}
 			for _, imp := range n.importers {
 				if imp.waiting--; imp.waiting == 0 {
@@ -228,6 +238,10 @@ func (c *Checker) Check(ctx context.Context, roots []*packages.Package, need fun
 
 // checkOne parses and checks p against deps, the results of its imports
 // by import path.
+//
+// It fills a new package, not p, with a copy of p's errors: the listed
+// package stays as the go command gave it, for a later Check to check again
+// after Forget, and for the callers that hold it.
 func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*result) *result {
 	t := &packages.Package{
 		ID:           p.ID,
@@ -246,7 +260,8 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 	}
 	r := &result{pkg: t, full: need == Full, bad: len(p.Errors) > 0}
 	if p.PkgPath == "unsafe" {
-		// Its source only documents it: its types are go/types' own.
+		// Its source only documents it: its types are go/types' own, which
+		// the importer below gives every package that imports it.
 		t.Types = types.Unsafe
 		return r
 	}
@@ -279,6 +294,8 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 			need = now
 			r.full = need == Full
 			if need == None {
+				// The caller takes the package elsewhere; its importers
+				// must not trust types it never got.
 				r.bad = true
 				return r
 			}
@@ -294,6 +311,8 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 			if !ok {
 				var err error
 				if src, err = os.ReadFile(name); err != nil {
+					// At line 1 of the file, so that the error has a
+					// position to be reported at, as a parse error does.
 					t.Errors = append(t.Errors, packages.Error{Pos: name + ":1", Msg: err.Error(), Kind: packages.ParseError})
 					r.bad = true
 					continue
@@ -313,6 +332,8 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 	for path := range p.Imports {
 		if d := deps[path]; d != nil {
 			t.Imports[path] = d.pkg
+			// Types built on a bad import may not be what the compiler
+			// would say: the package is bad too.
 			r.bad = r.bad || d.bad
 		} else {
 			r.bad = true // not checked: an import cycle
@@ -333,6 +354,8 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 		Error:            addError,
 		Sizes:            c.Sizes,
 	}
+	// The module's go line decides which language features its files may
+	// use, as it does for the compiler.
 	if p.Module != nil && p.Module.GoVersion != "" {
 		conf.GoVersion = "go" + p.Module.GoVersion
 	}
@@ -371,6 +394,8 @@ func (c *Checker) ImportsOK(p *packages.Package) bool {
 	if r == nil {
 		return false
 	}
+	// bad spreads from a package to its importers, so the direct imports
+	// tell for all.
 	for _, dep := range r.pkg.Imports {
 		if d := c.done[dep.ID]; d == nil || d.bad {
 			return false
@@ -382,6 +407,8 @@ func (c *Checker) ImportsOK(p *packages.Package) bool {
 // Forget drops what was checked of the packages ids name and of every
 // package that imports one of them, directly or not, so that a later Check
 // checks them again (after their files changed, or to have more of them).
+// The importers go too: their types refer to the forgotten packages'
+// types, which a new check replaces by others.
 func (c *Checker) Forget(ids map[string]bool) {
 	memo := map[string]bool{}
 	var reaches func(p *packages.Package) bool
@@ -423,6 +450,7 @@ func FakeCgo(fset *token.FileSet, files []*ast.File) func(types.Error) bool {
 	}
 }
 
+// An importerFunc is a types.Importer.
 type importerFunc func(path string) (*types.Package, error)
 
 func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
