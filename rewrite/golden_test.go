@@ -69,14 +69,15 @@ func TestGoldenRewrite(t *testing.T) {
 // engineOnly are the cases whose fixed files the rewriter alone does not
 // give, and why.
 var engineOnly = map[string]string{
-	"goroutine_after_fix":  "the engine settles: a second loop honours the context the first fix declared",
-	"vet_guard":            "the engine drops the fix when go vet's copylocks reports the guard's mutex copied",
-	"ignore":               "an ignore comment drops the finding in the engine",
-	"shared_method_ignore": "an ignore comment drops one start's finding in the engine, and with it the other start's fix",
-	"wire_field":           "the engine wires the new cleanup into the outer owner's cleanup",
-	"wire_local_defer":     "the engine wires the new cleanup where the function that made the value returns",
-	"wire_local_negatives": "the engine wires the one value whose life ends where it is made",
-	"wire_test_cleanup":    "the engine wires the new cleanup into the tests, with --tests",
-	"wire_main":            "the engine wires the new cleanups into main's shutdown path, in another package",
-	"wire_cross_package":   "the engine wires the new cleanup into the package that holds the value",
+	"goroutine_after_fix":           "the engine settles: a second loop honours the context the first fix declared",
+	"vet_guard":                     "the engine drops the fix when go vet's copylocks reports the guard's mutex copied",
+	"ignore":                        "an ignore comment drops the finding in the engine",
+	"shared_method_ignore":          "an ignore comment drops one start's finding in the engine, and with it the other start's fix",
+	"wire_field":                    "the engine wires the new cleanup into the outer owner's cleanup",
+	"wire_local_defer":              "the engine wires the new cleanup where the function that made the value returns",
+	"wire_local_negatives":          "the engine wires the one value whose life ends where it is made",
+	"wire_test_cleanup":             "the engine wires the new cleanup into the tests, with --tests",
+	"wire_main":                     "the engine wires the new cleanups into main's shutdown path, in another package",
+	"wire_cross_package":            "the engine wires the new cleanup into the package that holds the value",
+	"wire_field_nil_receiver_close": "the engine wires the new cleanup below the outer cleanup's nil guard",
 }

@@ -106,9 +106,13 @@ func (rw *rewriter) wire(w Wiring) error {
 			Cond: &dst.BinaryExpr{X: held(), Op: token.NEQ, Y: dst.NewIdent("nil")},
 			Body: &dst.BlockStmt{List: []dst.Stmt{&dst.DeferStmt{Call: call(sel(held(), w.Method))}}},
 		}
-		// Wirings of one cleanup go in construction order, so that the
-		// value built last stops first.
+		// Below the cleanup's leading `if s == nil { return }`, which
+		// keeps closing a nil value safe; then wirings of one cleanup go
+		// in construction order, so that the value built last stops first.
 		at := 0
+		for at < len(body.List) && nilGuard(body.List[at], decl.Recv.List[0].Names[0].Name) {
+			at++
+		}
 		for at < len(body.List) && wiredField(body.List[at]) {
 			at++
 		}
@@ -185,4 +189,23 @@ func deferredPackage(s dst.Stmt) bool {
 	}
 	f, ok := d.Call.Fun.(*dst.Ident)
 	return ok && f.Path != ""
+}
+
+// nilGuard reports whether s is `if recv == nil { ...; return ... }`.
+func nilGuard(s dst.Stmt, recv string) bool {
+	is, ok := s.(*dst.IfStmt)
+	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
+		return false
+	}
+	b, ok := is.Cond.(*dst.BinaryExpr)
+	if !ok || b.Op != token.EQL {
+		return false
+	}
+	x, ok1 := b.X.(*dst.Ident)
+	y, ok2 := b.Y.(*dst.Ident)
+	if !ok1 || !ok2 || x.Name != recv || y.Name != "nil" {
+		return false
+	}
+	_, ok = is.Body.List[len(is.Body.List)-1].(*dst.ReturnStmt)
+	return ok
 }

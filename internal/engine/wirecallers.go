@@ -31,8 +31,17 @@ func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifie
 		// constructors, or, as a command, import its package-level work.
 		var targets []fixpkg.Target
 		for path, ts := range byPath {
-			if p.Imports[path] != nil {
+			switch {
+			case p.Imports[path] != nil:
 				targets = append(targets, ts...)
+			case p.Name == "main" && reachesPath(p, path):
+				// Only main can call a package-level cleanup; one it
+				// imports through others is reported as such.
+				for _, t := range ts {
+					if t.Starter == "" {
+						targets = append(targets, t)
+					}
+				}
 			}
 		}
 		if len(targets) == 0 {
@@ -64,4 +73,11 @@ func (pf *pkgFix) unwire(reason string) {
 	// findings (wire) or the overlay (merge).
 	pf.wiring.Edits = nil
 	pf.files, pf.old = nil, nil
+}
+
+// reachesPath reports whether p imports the package path, directly or not.
+func reachesPath(p *packages.Package, path string) bool {
+	found := false
+	visitDeps(p, func(q *packages.Package) { found = found || q.PkgPath == path })
+	return found
 }

@@ -45,7 +45,8 @@ type PackageNote struct {
 //
 // The result is not type-checked: the calls it adds exist only in the
 // fixed packages, against which the caller checks p (the engine's
-// verifyImporters). Targets must be of packages p imports directly.
+// verifyImporters). Targets must be of packages p imports directly, but
+// for package-level ones, which main may reach through other packages.
 func WireCallers(p *Package, targets []Target, tests bool, accept func(name string, content []byte) ([]byte, string)) *CallerWiring {
 	out := &CallerWiring{Notes: map[CallKey]WireNote{}, Package: map[*rules.Finding]PackageNote{}}
 	fc := classify(p, tests)

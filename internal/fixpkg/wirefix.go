@@ -438,8 +438,37 @@ func walkStack(root ast.Node, visit func(n ast.Node, stack []ast.Node)) {
 // opening brace of the outer cleanup, or after the statement that makes the
 // value.
 func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
-	if wr.Field != "" || wr.Pkg != "" {
+	if wr.Field != "" {
+		// Below a leading `if s == nil { return }`, as rewrite.Wire puts it.
+		d := wr.Into.(*ast.FuncDecl)
+		at := d.Body.Lbrace
+		for _, s := range d.Body.List {
+			if !isNilGuard(s, d.Recv.List[0].Names[0].Name) {
+				break
+			}
+			at = s.End() - 1
+		}
+		return at
+	}
+	if wr.Pkg != "" {
 		return wr.Into.(*ast.FuncDecl).Body.Lbrace
 	}
 	return wr.After.End() - 1
+}
+
+// isNilGuard reports whether s is `if recv == nil { ...; return ... }`.
+func isNilGuard(s ast.Stmt, recv string) bool {
+	is, ok := s.(*ast.IfStmt)
+	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
+		return false
+	}
+	b, ok := is.Cond.(*ast.BinaryExpr)
+	if !ok || b.Op != token.EQL || !isNil(b.Y) {
+		return false
+	}
+	if x, ok := b.X.(*ast.Ident); !ok || x.Name != recv {
+		return false
+	}
+	_, ok = is.Body.List[len(is.Body.List)-1].(*ast.ReturnStmt)
+	return ok
 }

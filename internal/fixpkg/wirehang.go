@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"strings"
 )
 
 // mayHang says why waiting for t's work could hang or call back into the
@@ -87,6 +88,9 @@ func (w *wirer) mayHang(t *wireTarget) string {
 					why = "its work waits on a " + types.TypeString(fn.Signature().Recv().Type(), nil)
 					return true
 				}
+				if why = w.foreignCall(n, fn); why != "" {
+					return true
+				}
 				fn = fn.Origin()
 				if d := w.decls[fn]; d != nil && !seen[fn] {
 					seen[fn] = true
@@ -164,4 +168,37 @@ func commIsCtxDone(s ast.Stmt, info *types.Info) bool {
 	}
 	u, ok := e.(*ast.UnaryExpr)
 	return ok && u.Op == token.ARROW && isCtxDone(u.X, info)
+}
+
+// foreignCall says why a call the work makes of fn, declared in another
+// package, could lead back to the code that waits for the work, or "". The
+// package's own code is walked, another's is not: a function outside the
+// standard library may take any lock or call back into any package (a
+// registry whose lock the cleanup's caller holds, a health check that
+// closes the server); a standard one only calls back through the function
+// and interface values it is given (fmt.Fprintf writing to the caller's
+// io.Writer). An error or a context handed on is only read.
+func (w *wirer) foreignCall(c *ast.CallExpr, fn *types.Func) string {
+	if fn.Pkg() == nil || fn.Pkg() == w.pkg.Types {
+		return ""
+	}
+	path := fn.Pkg().Path()
+	if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+		return "its work calls " + fn.Pkg().Name() + "." + fn.Name() + " of another package, which may lead back to the code that waits for it"
+	}
+	for _, a := range c.Args {
+		t := w.pkg.Info.TypeOf(a)
+		if t == nil {
+			continue
+		}
+		switch types.TypeString(t, nil) {
+		case "error", "context.Context":
+			continue
+		}
+		_, isFunc := t.Underlying().(*types.Signature)
+		if isFunc || types.IsInterface(t) {
+			return "its work hands " + types.ExprString(a) + " to " + fn.Pkg().Name() + "." + fn.Name() + ", which may call it and lead back to the code that waits for it"
+		}
+	}
+	return ""
 }

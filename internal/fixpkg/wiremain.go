@@ -237,6 +237,8 @@ func (w *wirer) mainPackage(t Target, main *ast.FuncDecl, file *ast.File) (*rewr
 		return nil, "", t.Label + " takes arguments or returns more than an error"
 	case !t.Added:
 		return nil, "", t.Label + " existed before the fix: calling it from main too may run it twice"
+	case name == "" && !imports(file, t.Pkg):
+		return nil, "", "main does not import " + t.Pkg + " itself, only through the packages it imports: import it to call " + t.Label
 	case name == "":
 		return nil, "", "main's file does not import " + t.Pkg + " by a name it can call"
 	case t.Hang != "":
@@ -272,4 +274,9 @@ func importName(file *ast.File, path string, info *types.Info) string {
 		}
 	}
 	return ""
+}
+
+// imports reports whether file imports the package path, by any name.
+func imports(file *ast.File, path string) bool {
+	return slices.ContainsFunc(file.Imports, func(imp *ast.ImportSpec) bool { return imp.Path.Value == strconv.Quote(path) })
 }

@@ -5,6 +5,8 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
+	"slices"
 
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
@@ -145,6 +147,12 @@ func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site
 	if outer.Origin() == t.typ.Origin() {
 		return nil, "", "held by a value of its own type"
 	}
+	if fv.Exported() && outer.Obj().Exported() {
+		return nil, "", held + " is exported, so other packages may hold the value too"
+	}
+	if at := w.copied(outer); at != "" {
+		return nil, "", fmt.Sprintf("%s values are copied (%s), and the copies share %s", outer.Obj().Name(), at, held)
+	}
 	// The field is set once, here, and only ever used to call methods that
 	// keep no reference to it: no one else holds the value.
 	for _, stack := range w.refs[fv] {
@@ -183,6 +191,9 @@ func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site
 		return nil, "", fmt.Sprintf("%s existed before the fix: calling it from %s too may run it twice", t.label, into)
 	}
 	cfn := w.pkg.Info.Defs[cleanup.Name].(*types.Func)
+	if by := w.calledByOwn(cfn, outer); by != "" {
+		return nil, "", fmt.Sprintf("%s is also called by %s, which may go on using the value", into, by)
+	}
 	if w.valueUse(cfn) {
 		return nil, "", into + " is used as a function value, which the work may call"
 	}
@@ -244,6 +255,17 @@ func (w *wirer) onlyUsed(stack []ast.Node) string {
 		}
 		if !w.receiverStays(m.Origin()) {
 			return fmt.Sprintf("is handed to %s, which may keep it", rules.FuncLabel(m))
+		}
+		// A channel or function the method returns may be fed by the
+		// work (a subscription), which the cleanup stops.
+		if _, dropped := stack[max(i-3, 0)].(*ast.ExprStmt); !dropped {
+			res := m.Signature().Results()
+			for j := range res.Len() {
+				switch res.At(j).Type().Underlying().(type) {
+				case *types.Chan, *types.Signature:
+					return fmt.Sprintf("is used through %s, whose result may depend on its work", rules.FuncLabel(m))
+				}
+			}
 		}
 		return ""
 	case *ast.BinaryExpr:
@@ -546,4 +568,65 @@ func ReturnedAs(starter *types.Func, typ, method string) string {
 		return fmt.Sprintf("%s returns it as %s, which has no %s", starter.Name(), as, method)
 	}
 	return fmt.Sprintf("%s returns it as %s, not as *%s", starter.Name(), as, typ)
+}
+
+// copied returns where the package copies a value of type outer out of a
+// pointer (c2 := *c), or "": the copy's fields hold what the original's
+// do, so a cleanup of one would stop the other's work.
+func (w *wirer) copied(outer *types.Named) string {
+	at := ""
+	for _, f := range w.pkg.Syntax {
+		walkStack(f, func(n ast.Node, stack []ast.Node) {
+			star, ok := n.(*ast.StarExpr)
+			if at != "" || !ok || len(stack) < 2 {
+				return
+			}
+			if tv, ok := w.pkg.Info.Types[star]; !ok || !tv.IsValue() || !sameNamed(tv.Type, outer) {
+				return
+			}
+			switch p := stack[len(stack)-2].(type) {
+			case *ast.SelectorExpr:
+				return // (*c).f reads a field
+			case *ast.ParenExpr:
+				if _, ok := stack[max(len(stack)-3, 0)].(*ast.SelectorExpr); ok {
+					return
+				}
+			case *ast.AssignStmt:
+				if slices.Contains(p.Lhs, ast.Expr(star)) {
+					return // *c = Outer{} writes through the pointer
+				}
+			}
+			pos := w.pkg.Fset.Position(star.Pos())
+			at = fmt.Sprintf("%s:%d", filepath.Base(pos.Filename), pos.Line)
+		})
+	}
+	return at
+}
+
+// calledByOwn returns a method of outer, other than cleanup itself, that
+// calls cleanup (a Reconnect that closes and dials again), or "": the
+// value the cleanup would stop may still be used after such a call.
+func (w *wirer) calledByOwn(cleanup *types.Func, outer *types.Named) string {
+	for _, stack := range w.refs[cleanup] {
+		for i := len(stack) - 1; i >= 0; i-- {
+			d, ok := stack[i].(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			if fn, _ := w.pkg.Info.Defs[d.Name].(*types.Func); fn != nil && fn != cleanup && d.Recv != nil {
+				if r := fn.Signature().Recv(); r != nil && sameNamed(derefType(r.Type()), outer) {
+					return rules.FuncName(d)
+				}
+			}
+			break
+		}
+	}
+	return ""
+}
+
+func derefType(t types.Type) types.Type {
+	if p, ok := t.(*types.Pointer); ok {
+		return p.Elem()
+	}
+	return t
 }
