@@ -36,6 +36,9 @@ func (r *run) merge(pf *pkgFix) {
 		r.overlay[name] = content
 		r.owner[name] = pf.pkg.PkgPath
 	}
+	if pf.wiring != nil && len(pf.files) > 0 {
+		r.wiring[pf.pkg.PkgPath] = true
+	}
 }
 
 // dropBreaking withdraws the earlier platforms' fixes that make a package
@@ -101,8 +104,16 @@ func relTo(dir string, err error) string {
 
 // dropPackage withdraws every fix merged for the package path. Its files
 // leave the overlay, so that later passes, and the result, see them as
-// they are on disk; its findings stay, unfixed, with the reason.
+// they are on disk; its findings stay, unfixed, with the reason. The
+// packages that only wire in other packages' cleanups go too, when path is
+// not one of them: their calls may be of a cleanup path's fix made.
 func (r *run) dropPackage(path, reason string) {
+	if !r.wiring[path] {
+		for w := range r.wiring {
+			r.dropPackage(w, reason)
+		}
+	}
+	delete(r.wiring, path)
 	for i := range r.res.Findings {
 		if f := &r.res.Findings[i]; f.Package == path && f.Fixed {
 			f.Fixed, f.Unfixed, f.Wire, f.Edits = false, reason, nil, nil

@@ -43,6 +43,7 @@ type run struct {
 	orig     map[string][]byte  // file → its content on disk when first changed
 	overlay  map[string][]byte  // file → its content after the fixes so far
 	owner    map[string]string  // file → import path of the package whose fix changed it
+	wiring   map[string]bool    // import paths of the packages whose only change is wiring in others' cleanups
 	findings map[findingKey]int // → index in res.Findings
 	analysed map[string]bool    // packages analysed, by import path
 	seen     map[string]bool    // files analysed on some platform
@@ -81,7 +82,7 @@ type findingKey struct {
 func newRun(ctx context.Context, dir string, opts Options, enabled []*rules.Rule) *run {
 	return &run{
 		ctx: ctx, dir: dir, opts: opts, rules: enabled, res: &Result{},
-		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{},
+		orig: map[string][]byte{}, overlay: map[string][]byte{}, owner: map[string]string{}, wiring: map[string]bool{},
 		findings: map[findingKey]int{}, analysed: map[string]bool{}, seen: map[string]bool{},
 		excluded: map[string]bool{}, broken: map[string]bool{}, gen: map[string]bool{}, matched: map[string]int{}, failed: map[string]bool{}, errs: map[string]bool{},
 		unused: map[findingKey]int{}, platforms: 1,

@@ -4,8 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
+
+	"golang.org/x/tools/txtar"
 )
 
 // leakyP is a package whose type A gets a Shutdown method and two fields
@@ -290,5 +294,30 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWiringOnEveryPlatform: a package whose only change is calling
+// another package's new cleanup compiles only against the fixed package,
+// so the check of every platform must load it with the fixes; checked
+// against the package on disk, the wiring was dropped while the result
+// still said it was wired.
+func TestWiringOnEveryPlatform(t *testing.T) {
+	a, err := txtar.ParseFile("../../testdata/golden/wire_cross_package.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeArchive(t, a)
+	res, err := Run(context.Background(), []string{"./..."}, Options{Dir: dir, Mode: ModeDiff, Platforms: []string{"linux/amd64", "windows/amd64"}})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatal(err, res.Errors)
+	}
+	var changed []string
+	for _, c := range res.Changes {
+		changed = append(changed, Rel(dir, c.Path))
+	}
+	sort.Strings(changed)
+	if want := []string{"cache/cache.go", "server/server.go"}; !slices.Equal(changed, want) {
+		t.Errorf("changed %v, want %v", changed, want)
 	}
 }

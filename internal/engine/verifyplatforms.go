@@ -19,18 +19,23 @@ import (
 func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string) {
 	for _, pl := range platforms {
 		for _, u := range units {
-			var paths []string
+			var paths, wired []string
 			seen := map[string]bool{}
 			for name, path := range r.owner {
 				if !seen[path] && within(u.dir, name) {
 					seen[path] = true
-					paths = append(paths, path)
+					if r.wiring[path] {
+						wired = append(wired, path)
+					} else {
+						paths = append(paths, path)
+					}
 				}
 			}
+			env := withPlatform(u.env(base), pl)
+			r.verifyWiring(u, env, wired, pl)
 			if len(paths) == 0 {
 				continue
 			}
-			env := withPlatform(u.env(base), pl)
 			pkgs, source, err := r.loadChecked(u.dir, paths, env, nil)
 			if err != nil {
 				continue // the go command fails here with or without the fixes
@@ -77,4 +82,22 @@ func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string
 func within(dir, path string) bool {
 	_, ok := relBelow(dir, path)
 	return ok
+}
+
+// verifyWiring type-checks on one platform the packages whose only change
+// is calling other packages' new cleanups: those calls compile only
+// against the fixed packages, so they are loaded with every fix in place.
+func (r *run) verifyWiring(u unit, env []string, paths []string, pl platform) {
+	if len(paths) == 0 {
+		return
+	}
+	pkgs, _, err := r.loadChecked(u.dir, paths, env, r.snapshot())
+	if err != nil {
+		return
+	}
+	for _, p := range pkgs {
+		if errs := pkgErrors(u.dir, p); len(errs) > 0 && r.wiring[p.PkgPath] {
+			r.dropPackage(p.PkgPath, fmt.Sprintf("the wiring does not compile for %s: %s", pl, relTo(r.dir, errs[0])))
+		}
+	}
 }
