@@ -331,8 +331,6 @@ func (f *loopFinder) returnedIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
 	var owner ast.Expr
 	ast.Inspect(lit.Body, func(n ast.Node) bool {
 		if id, ok := n.(*ast.Ident); ok && owner == nil {
-			// Declared before the literal: a variable it captures, not
-			// one of its own that shadows the returned one.
 			if obj := f.pass.Info.Uses[id]; obj != nil && returned[obj] && obj.Pos() < lit.Pos() {
 				if _, ok := obj.Type().(*types.Pointer); ok {
 					owner = id
