@@ -10,6 +10,10 @@ import (
 // This file holds small syntax helpers shared by the loop analysis.
 
 // exprString formats e as written, for naming locks.
+// A fresh FileSet prints e without its positions, so the same expression
+// gives the same string wherever it appears: callers compare s.mu at a Lock
+// with s.mu at an Unlock, or a channel at a send with one at a receive, by
+// these strings. It reports false when e cannot be printed.
 func exprString(e ast.Expr) (string, bool) {
 	var b strings.Builder
 	if err := format.Node(&b, token.NewFileSet(), e); err != nil {
@@ -26,6 +30,8 @@ func stmtLists(s ast.Stmt) [][]ast.Stmt {
 	case *ast.LabeledStmt:
 		return [][]ast.Stmt{{s.Stmt}}
 	case *ast.IfStmt:
+		// The else branch, a block or another if, comes back as a list of
+		// its one statement, so a caller's walk recurses into it in turn.
 		lists := [][]ast.Stmt{s.Body.List}
 		if s.Else != nil {
 			lists = append(lists, []ast.Stmt{s.Else})
@@ -45,6 +51,8 @@ func stmtLists(s ast.Stmt) [][]ast.Stmt {
 	return nil
 }
 
+// clauses returns the bodies of the case or comm clauses of a switch or
+// select body, in the order written.
 func clauses(b *ast.BlockStmt) [][]ast.Stmt {
 	var lists [][]ast.Stmt
 	for _, c := range b.List {

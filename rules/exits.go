@@ -20,6 +20,8 @@ import (
 // close (c.conn.Write) is a stop, and so is anything this cannot tell.
 func (f *loopFinder) errorExits(body *ast.BlockStmt) map[ast.Node]*ast.CallExpr {
 	info := f.pass.Info
+	// sets holds every assignment in the loop to each variable, so that an
+	// err can be checked to have the one definition the rule trusts.
 	sets := map[types.Object][]*ast.AssignStmt{}
 	ast.Inspect(body, func(n ast.Node) bool {
 		if as, ok := n.(*ast.AssignStmt); ok {
@@ -45,6 +47,8 @@ func (f *loopFinder) errorExits(body *ast.BlockStmt) map[ast.Node]*ast.CallExpr 
 		if !ok || !isNamed(info.TypeOf(id), "", "error") {
 			return true
 		}
+		// An err assigned twice, or only outside the loop, may hold the
+		// error of another call than the one judged below.
 		obj := info.Uses[id]
 		as := sets[obj]
 		if obj == nil || len(as) != 1 || as[0].Tok != token.DEFINE || len(as[0].Rhs) != 1 {
@@ -78,10 +82,14 @@ func (f *loopFinder) errorExits(body *ast.BlockStmt) map[ast.Node]*ast.CallExpr 
 // context and calls only such functions.
 func (f *loopFinder) outsideCall(call *ast.CallExpr, depth int) bool {
 	info := f.pass.Info
+	// A call through a function value, or a chain of helpers deeper than
+	// depth allows, cannot be judged: false keeps the exit a stop.
 	fn := calleeFunc(info, call)
 	if fn == nil || depth > 3 {
 		return false
 	}
+	// parts are the values the call is given: the receiver of a method
+	// (not the package of a qualified name) and the arguments.
 	var parts []ast.Expr
 	if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok {
 		if _, isPkg := info.Uses[identOf(sel.X)].(*types.PkgName); !isPkg {
@@ -105,12 +113,16 @@ func (f *loopFinder) outsideCall(call *ast.CallExpr, depth int) bool {
 	ast.Inspect(decl.Body, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.GoStmt, *ast.SendStmt:
+			// A goroutine or a channel operation ties the result to
+			// other code, which may be the owner's.
 			ok = false
 		case *ast.UnaryExpr:
 			if n.Op == token.ARROW {
 				ok = false
 			}
 		case *ast.SelectorExpr:
+			// A method of the package's may read its value's state, for
+			// the same reason decl.Recv is refused above.
 			if sel, isSel := info.Selections[n]; isSel && sel.Kind() == types.MethodVal {
 				if m, isFn := sel.Obj().(*types.Func); isFn && m.Pkg() == f.pass.Pkg {
 					ok = false
@@ -147,7 +159,7 @@ func (f *loopFinder) plainValue(e ast.Expr) bool {
 	ast.Inspect(e, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncLit:
-			ok = false
+			ok = false // it may close over the owner
 		case *ast.SelectorExpr:
 			if _, isPkg := info.Uses[identOf(n.X)].(*types.PkgName); isPkg {
 				return false // another package's name
@@ -158,11 +170,15 @@ func (f *loopFinder) plainValue(e ast.Expr) bool {
 		case *ast.Ident:
 			switch obj := info.Uses[n].(type) {
 			case *types.Var:
+				// A package variable may be set by the owner's methods;
+				// a local connection or struct may be the owner's too.
 				if obj.Parent() == f.pass.Pkg.Scope() || !plainType(obj.Type()) {
 					ok = false
 				}
 			case *types.Const, *types.TypeName, *types.Nil, *types.Builtin, nil:
 			case *types.Func:
+				// A function value of the package's could do anything
+				// once called; outsideCall judges calls, not values.
 				if obj.Pkg() == f.pass.Pkg {
 					ok = false
 				}
@@ -178,6 +194,7 @@ func (f *loopFinder) plainValue(e ast.Expr) bool {
 // plainType reports whether values of t hold nothing that can be closed:
 // numbers, strings, booleans, times, durations, and slices of those.
 func plainType(t types.Type) bool {
+	// time.Time is a struct underneath, which the Basic case would miss.
 	if isNamed(t, "time", "Time") {
 		return true
 	}
@@ -190,6 +207,7 @@ func plainType(t types.Type) bool {
 	return false
 }
 
+// identOf returns e as an identifier, or nil when it is none.
 func identOf(e ast.Expr) *ast.Ident {
 	id, _ := ast.Unparen(e).(*ast.Ident)
 	return id
@@ -199,6 +217,7 @@ func identOf(e ast.Expr) *ast.Ident {
 // increments or takes the address of: state, unlike a sentinel error
 // that only its declaration sets.
 func (f *loopFinder) pkgWritten() map[*types.Var]bool {
+	// Computed once per package, when the first failure exit asks.
 	if f.written != nil {
 		return f.written
 	}

@@ -32,6 +32,10 @@ type ctxDef struct {
 
 // lifetimeFacts records, for the package, what the lifetime analysis reads.
 type lifetimeFacts struct {
+	// ctxDefs holds every assignment the package makes to each context
+	// variable or field, keyed fields of composite literals included. A
+	// context absent from it is set only by a caller or by code outside
+	// the package.
 	ctxDefs  map[types.Object][]ctxDef
 	deferred map[types.Object]bool // cancel functions a defer calls
 	called   map[types.Object]bool // functions called directly, outside function literals
@@ -43,6 +47,8 @@ type lifetimeFacts struct {
 	params map[types.Object]bool // parameters of the package's functions and literals
 }
 
+// newLifetimeFacts returns empty facts, ready for indexLifetimes to fill
+// one function at a time.
 func newLifetimeFacts() lifetimeFacts {
 	return lifetimeFacts{
 		ctxDefs:  map[types.Object][]ctxDef{},
@@ -59,6 +65,8 @@ func newLifetimeFacts() lifetimeFacts {
 func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 	info := f.pass.Info
 	lf := &f.life
+	// def records that value is assigned to lhs, and cancel (nil when
+	// there is none) receives the cancel function of the same call.
 	def := func(lhs ast.Expr, value ast.Expr, cancel ast.Expr) {
 		obj := f.objectOf(lhs)
 		if obj == nil {
@@ -89,16 +97,22 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 	defs := func(lhs, rhs []ast.Expr) {
 		switch {
 		case len(lhs) == 2 && len(rhs) == 1:
+			// ctx, cancel := context.WithCancel(parent): the second
+			// name holds the cancel function.
 			def(lhs[0], rhs[0], lhs[1])
 		case len(lhs) == len(rhs):
 			for i := range lhs {
 				def(lhs[i], rhs[i], nil)
 			}
 		}
+		// A channel on the right is now reachable through another name.
 		for _, r := range rhs {
 			f.move(r)
 		}
 	}
+	// calls does not enter function literals: a cancel function called
+	// only from a callback or a goroutine runs at a time the literal
+	// decides, so the *ast.Ident case below counts it as kept, not called.
 	direct := map[*ast.Ident]bool{} // the functions of direct calls
 	var calls func(n ast.Node)
 	calls = func(n ast.Node) {
@@ -144,6 +158,8 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 				return false
 			}
 		case *ast.Ident:
+			// A function value named anywhere but as the callee of a
+			// direct call is stored, passed, returned or called later.
 			if obj := info.Uses[n]; obj != nil && !direct[n] {
 				if _, ok := obj.Type().Underlying().(*types.Signature); ok {
 					lf.kept[obj] = true
@@ -168,6 +184,8 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 				f.move(r)
 			}
 		case *ast.CompositeLit:
+			// &watcher{ctx: context.Background()} assigns the field as
+			// surely as w.ctx = context.Background() does.
 			for _, e := range n.Elts {
 				if kv, ok := e.(*ast.KeyValueExpr); ok {
 					if key, ok := kv.Key.(*ast.Ident); ok {
@@ -204,12 +222,18 @@ func (f *loopFinder) ctxLifetime(obj types.Object) lifetime {
 	return f.ctxLife(obj, 0)
 }
 
+// ctxLife is ctxLifetime at depth steps down a chain of assignments.
+// The bound on depth ends cycles such as ctx = context.WithValue(ctx, k, v),
+// whose definition names the variable it defines.
 func (f *loopFinder) ctxLife(obj types.Object, depth int) lifetime {
 	v, ok := obj.(*types.Var)
 	if !ok || depth > 8 {
 		return lifeUnknown
 	}
 	defs := f.life.ctxDefs[v]
+	// Assigned nowhere in the package: a parameter's context is its
+	// caller's, and anything else (a field of another package, a value
+	// a caller stores) may be cancelled by code not in view.
 	if len(defs) == 0 {
 		if f.isParam(v) {
 			return lifeParam
@@ -249,6 +273,10 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 				parent = f.valueLife(ctxDef{fn: d.fn, value: c}, depth+1)
 			}
 		}
+		// The order of the cases below matters: a child never outlives a
+		// parent that ends with its function, a deferred cancel or a
+		// deadline ends the context whatever else holds the cancel
+		// function, and only then does a kept cancel make it owned.
 		switch fn.Name() {
 		case "Background", "TODO", "WithoutCancel":
 			return lifeNever
@@ -264,10 +292,14 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 			case timed:
 				return lifeShort // ends at its deadline
 			case d.cancel != nil && f.life.kept[d.cancel]:
+				// Stored or handed on: whoever holds it decides when
+				// the context ends.
 				return lifeOwned
 			case d.cancel != nil && f.life.called[d.cancel]:
 				return lifeShort // cancelled before the function returns
 			case parent == lifeParam || parent == lifeOwned:
+				// The cancel function is dropped: the context ends
+				// when its parent does.
 				return parent
 			}
 			return lifeNever // the cancel function is dropped, and nothing above cancels
@@ -286,6 +318,7 @@ func (f *loopFinder) canFire(obj types.Object) bool {
 	if f.closed[obj] || f.life.sent[obj] || f.life.moved[obj] || obj.Exported() {
 		return true
 	}
+	// Another package's channel: its own code may close it.
 	if obj.Pkg() != f.pass.Pkg {
 		return true
 	}
@@ -311,6 +344,7 @@ func (f *loopFinder) ctxNeverDone(call *ast.CallExpr) bool {
 		}
 		return f.ctxLifetime(obj) == lifeNever
 	case *ast.CallExpr:
+		// context.Background().Done(), with no variable in between.
 		return f.valueLife(ctxDef{value: x}, 0) == lifeNever
 	}
 	return false
@@ -333,6 +367,7 @@ func (f *loopFinder) neverFires(ch ast.Expr) bool {
 	return !f.canFire(obj)
 }
 
+// isField reports whether obj is a struct field.
 func isField(obj types.Object) bool {
 	v, ok := obj.(*types.Var)
 	return ok && v.IsField()

@@ -75,8 +75,12 @@ func hookCalls() []string {
 	return calls
 }
 
+// hookWhy is the reason every global-hook finding gives for having no fix.
 const hookWhy = "process-wide state cannot be owned by one instance; set it once in main or init, or give the instance its own"
 
+// findHooks reports the hooks each per-instance function of the package
+// installs, one finding per hook, or per package whose variables a function
+// replaces.
 func findHooks(pass *Pass) []*Finding {
 	if processWide(pass.Pkg) {
 		return nil
@@ -87,6 +91,8 @@ func findHooks(pass *Pass) []*Finding {
 		if !perInstance(pass, fn) {
 			continue
 		}
+		// The loop finder indexes the whole package, so it is built only
+		// once a function could install a hook.
 		if lf == nil {
 			lf = finder(pass)
 		}
@@ -101,6 +107,8 @@ func findHooks(pass *Pass) []*Finding {
 			message string
 			v       *types.Var // the variable replaced, for an assignment
 		}
+		// found holds the hooks by what they change: Setenv and Unsetenv
+		// share the key os.env, two SetOutput calls share log.Output.
 		found := map[string][]hook{}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			switch n := n.(type) {

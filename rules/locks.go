@@ -25,6 +25,8 @@ func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string
 		count := map[string]int{}
 		for _, s := range list {
 			if s.Pos() <= target.Pos() && target.End() <= s.End() {
+				// Of several held locks the first by name is reported, so
+				// that the reason does not change with map order.
 				for lock, n := range count {
 					if n > 0 && (held == "" || lock < held) {
 						held = lock
@@ -38,6 +40,7 @@ func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string
 						return true
 					}
 				}
+				// target is inside s: what follows s runs after it.
 				return true
 			}
 			switch s := s.(type) {
@@ -130,6 +133,8 @@ func (f *loopFinder) typeOfLock(body *ast.BlockStmt, held string) types.Type {
 // (or releasing) it in the caller: p.lockState() locks p.mu. It also reads
 // a receive statement (<-c.slots) as giving back a semaphore slot.
 func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
+	// A receive statement gives back the slot a send on the same channel
+	// took, as heldLock counts sends.
 	if u, ok := ast.Unparen(e).(*ast.UnaryExpr); ok && u.Op == token.ARROW {
 		if x, ok := exprString(u.X); ok {
 			return x, -1, false
@@ -157,6 +162,8 @@ func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
 	if !ok {
 		return "", 0, false
 	}
+	// net holds, by lock as the helper spells it (s.mu), what the helper's
+	// top-level statements leave taken (1) or released (-1) on return.
 	net := map[string]int{}
 	isWG := map[string]bool{}
 	for _, s := range decl.Body.List {
@@ -176,6 +183,8 @@ func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
 			}
 		}
 	}
+	// Only a lock in a field of the helper's receiver is one the caller
+	// can name: s.mu in the helper is p.mu at p.lockState().
 	for lock, n := range net {
 		field, ok := strings.CutPrefix(lock, recv+".")
 		if !ok || n == 0 || (n != 1 && n != -1) {

@@ -27,10 +27,11 @@ type methodFacts struct {
 	// stopped, conn = nil), with the constants' spelling: the state flags
 	// that a pause and a resume flip.
 	sets    map[*types.Var]map[string]bool
-	touches map[*types.Var]bool // fields it assigns, calls methods on or closes
-	calls   map[*types.Func]bool
+	touches map[*types.Var]bool  // fields it assigns, calls methods on or closes
+	calls   map[*types.Func]bool // the package's functions it calls; others are not followed
 }
 
+// newMethodFacts returns facts with nothing recorded.
 func newMethodFacts() *methodFacts {
 	return &methodFacts{sets: map[*types.Var]map[string]bool{}, touches: map[*types.Var]bool{}, calls: map[*types.Func]bool{}}
 }
@@ -52,6 +53,8 @@ func (f *loopFinder) methodFacts(fn *types.Func) *methodFacts {
 // starts is left out: it runs beside n, not within it.
 func (f *loopFinder) bodyFacts(n ast.Node, mf *methodFacts) {
 	info := f.pass.Info
+	// field returns the field at the root of e: s.conns[k] and *s.cur
+	// change s.conns and s.cur.
 	field := func(e ast.Expr) *types.Var {
 		for {
 			switch x := ast.Unparen(e).(type) {
@@ -121,6 +124,8 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 		fn   *types.Func
 		path []string
 	}
+	// A breadth-first walk in sorted order gives the shortest path, and the
+	// same one on every run, for the reason to name.
 	var queue []step
 	seen := map[*types.Func]bool{}
 	for _, fn := range sortedFuncs(start.calls) {

@@ -21,6 +21,8 @@ func (f *loopFinder) baseName(l *Loop) string {
 				name = n
 			}
 		}
+		// A prefix goes only before a capital: runCleanup gives Cleanup,
+		// while runner and starter stay whole.
 		for _, affix := range []string{"run", "start"} {
 			if n := strings.TrimPrefix(name, affix); n != "" && n != name && unicode.IsUpper(rune(n[0])) {
 				name = n
@@ -40,6 +42,7 @@ func (f *loopFinder) baseName(l *Loop) string {
 	if name := f.firstCall(body); name != "" {
 		return name
 	}
+	// Neither the method nor the calls say what the work is.
 	return "loop"
 }
 
@@ -48,6 +51,7 @@ func (f *loopFinder) baseName(l *Loop) string {
 func (f *loopFinder) firstCall(n ast.Node) string {
 	name := ""
 	ast.Inspect(n, func(n ast.Node) bool {
+		// A generic name found so far is overwritten by the next call.
 		if name != "" && !genericNames[name] {
 			return false
 		}
@@ -60,6 +64,8 @@ func (f *loopFinder) firstCall(n ast.Node) string {
 				id = fun.Sel
 			}
 			if id != nil {
+				// Calls into other packages, such as log.Printf or
+				// time.Now, would name the means rather than the work.
 				if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && fn.Pkg() == f.pass.Pkg {
 					name = lowerFirst(firstWord(fn.Name()))
 				}
@@ -91,6 +97,8 @@ func firstWord(name string) string {
 	return name
 }
 
+// lowerFirst lowers the leading capital, or the whole leading initialism,
+// so that the name can start an unexported identifier.
 func lowerFirst(s string) string {
 	if s == "" {
 		return s
@@ -117,6 +125,8 @@ func FuncName(fn *ast.FuncDecl) string {
 	if s, ok := t.(*ast.StarExpr); ok {
 		star, t = "*", s.X
 	}
+	// A generic receiver is named without its type parameters, as in
+	// (*List).Push for func (l *List[T]) Push.
 	switch x := t.(type) {
 	case *ast.IndexExpr:
 		t = x.X

@@ -62,6 +62,8 @@ func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup
 	if owner != nil {
 		ptr = types.NewPointer(owner)
 	}
+	// method is the type of the method value r.Close: cleanup's signature
+	// without its receiver.
 	method := types.NewSignatureType(nil, nil, nil, cleanup.Signature().Params(), cleanup.Signature().Results(), cleanup.Signature().Variadic())
 	found := ""
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -82,6 +84,8 @@ func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup
 		if !ok {
 			return true
 		}
+		// A func() may be r.Close itself; a callback handed the owner, as
+		// r.onGiveUp(r) is, may call r.Close on it.
 		hands := types.Identical(sig, method)
 		for _, a := range call.Args {
 			if t := info.TypeOf(a); t != nil && ptr != nil && types.Identical(t, ptr) {
@@ -102,6 +106,8 @@ func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup
 // starter's failure paths, or "": a panic after the start would leave the
 // work running with no owner to stop it.
 func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
+	// A method's caller still holds the receiver after a failed return,
+	// and can stop the work through it.
 	id, ok := ast.Unparen(x).(*ast.Ident)
 	if !ok || l.Starter.Recv != nil && f.isReceiver(l.Starter, x) {
 		return ""
@@ -124,7 +130,7 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 		}
 		switch n := n.(type) {
 		case *ast.FuncLit:
-			return false
+			return false // its returns leave the literal, not the starter
 		case *ast.ReturnStmt:
 			returnsOwner := false
 			for _, r := range n.Results {
@@ -139,6 +145,9 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 				l.Abandon = append(l.Abandon, n)
 			}
 		case *ast.CallExpr:
+			// regexp.MustCompile of a caller's pattern panics on a bad one;
+			// with constant arguments a Must call panics on every run or
+			// on none, so it is no failure path.
 			if fn := calleeFunc(f.pass.Info, n); fn != nil && strings.HasPrefix(fn.Name(), "Must") && !constantArgs(f.pass.Info, n) {
 				why = FuncName(l.Starter) + " may panic in " + fn.Name() + " after starting the work, which would then run with nothing to stop it"
 			}
@@ -158,6 +167,9 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 // call, assigns or stores it, sends it. Uses as the receiver of a field
 // or method selection (s.mu, s.dial()) do not hand it on.
 func (f *loopFinder) escapes(fn *ast.FuncDecl, start ast.Stmt, owner types.Object) bool {
+	// walk descends one level at a time, so that each identifier is seen
+	// with its parent: s in s.mu stays, s in f(s) is handed on. The returns
+	// are abandon's to judge.
 	found := false
 	var walk func(n ast.Node, parent ast.Node)
 	walk = func(n ast.Node, parent ast.Node) {
@@ -217,6 +229,8 @@ func enclosingBlock(body *ast.BlockStmt, s ast.Stmt) *ast.BlockStmt {
 				return false
 			}
 		case *ast.CaseClause:
+			// A case body has no block of its own: one is made up to
+			// hold its list.
 			if slices.Contains(n.Body, s) {
 				found = &ast.BlockStmt{List: n.Body}
 				return false
@@ -240,6 +254,8 @@ func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
 		if ex.Group == "" {
 			return "" // firing the signal does not wait for the work
 		}
+		// The existing method that fires the signal is the one that
+		// waits.
 		decl = f.methodNamed(l.Owner.Type, ex.By)
 	}
 	if decl == nil {
@@ -292,7 +308,7 @@ func (f *loopFinder) returned(fn *ast.FuncDecl) map[types.Object]bool {
 	out := map[types.Object]bool{}
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		if _, ok := n.(*ast.FuncLit); ok {
-			return false
+			return false // a literal's returns are its own
 		}
 		if r, ok := n.(*ast.ReturnStmt); ok {
 			for _, e := range r.Results {

@@ -61,6 +61,9 @@ them).`,
 	Find: findTickers,
 }
 
+// findTickers reports the tickers of the package's functions that nothing
+// stops. An unknown go line reports nothing: the module may be on Go 1.23 or
+// later, where the ticker is collected.
 func findTickers(pass *Pass) []*Finding {
 	if pass.GoVersion == "" || version.Compare("go"+pass.GoVersion, "go1.23") >= 0 {
 		return nil
@@ -117,6 +120,8 @@ func tickerUses(info *types.Info, body *ast.BlockStmt, v *types.Var) (escapes, c
 				walk(n.Body, true)
 				return false
 			case *ast.Ident:
+				// Any use in a literal, t.C in a goroutine included: a
+				// defer t.Stop() would stop the ticker under it.
 				if info.Uses[n] == v && inLit {
 					captured = true
 				}
@@ -144,6 +149,8 @@ func tickerUses(info *types.Info, body *ast.BlockStmt, v *types.Var) (escapes, c
 					}
 				}
 			case *ast.CompositeLit:
+				// Put in a struct, slice or map value, which may outlive
+				// the function.
 				for _, e := range n.Elts {
 					if kv, ok := e.(*ast.KeyValueExpr); ok {
 						e = kv.Value

@@ -59,6 +59,9 @@ func (c *Cache) Shutdown() {
 // startLike are the prefixes of method names that start long-lived work.
 var startLike = []string{"Start", "Open", "Init", "Run", "Serve", "Listen", "Connect", "Begin"}
 
+// findTimers reports the discarded timers of every function of the
+// package. A package whose code runs for the life of the process has no
+// later moment at which a timer outlives its owner, so it is skipped.
 func findTimers(pass *Pass) []*Finding {
 	if processWide(pass.Pkg) {
 		return nil
@@ -114,6 +117,9 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 	case fn.Recv == nil && fn.Name.Name == "init":
 		t.Owner = f.packageOwner(false)
 	case fn.Recv != nil:
+		// Only a method named as starting long-lived work starts the
+		// type's work; an AfterFunc in an ordinary method is not reported.
+		// A command's Run runs once for the process, as main does.
 		if !hasPrefix(fn.Name.Name, startLike) || isCommandRun(f.pass.Info, fn) {
 			return nil
 		}
@@ -126,6 +132,8 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 			why = f.setOwner(&t.Site, recv.Names[0], true)
 		}
 	default:
+		// A plain function starts the work only as the constructor of the
+		// callback's owner, which then holds the timer in a field.
 		x := f.returnedUse(fn, call.Args[1])
 		if x == nil {
 			return nil // not a constructor of the callback's owner
@@ -184,9 +192,14 @@ func (f *loopFinder) callback(e ast.Expr) (string, *ast.BlockStmt) {
 			id = e.(*ast.Ident)
 		}
 		if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok {
+			// Origin maps a method of an instantiated generic type back
+			// to the one declaration the package holds.
 			if decl := f.methods[fn.Origin()]; decl != nil {
 				return fn.Name(), decl.Body
 			}
+			// No declaration in the package (another package's function,
+			// an interface method): the name still names the timer, but
+			// there is no body to read.
 			return fn.Name(), nil
 		}
 	}
@@ -226,6 +239,7 @@ func (f *loopFinder) timerName(e ast.Expr, starter *ast.FuncDecl) string {
 	return "timer"
 }
 
+// hasPrefix reports whether s starts with one of prefixes.
 func hasPrefix(s string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
