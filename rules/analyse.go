@@ -275,6 +275,12 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					return false
 				}
 			case *ast.AssignStmt:
+				if len(n.Lhs) == 2 && len(n.Rhs) == 1 {
+					// v, ok := <-ch: the loop can tell a close, and ends on it.
+					if u, ok := n.Rhs[0].(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.stops(u.X) {
+						managed = true
+					}
+				}
 				if len(n.Lhs) == 1 && len(n.Rhs) == 1 {
 					if u, ok := n.Rhs[0].(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
 						l.Waits = append(l.Waits, Wait{Kind: RecvAssign, Node: n})
@@ -284,7 +290,10 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				}
 			case *ast.UnaryExpr:
 				if n.Op == token.ARROW {
-					if f.stops(n.X) {
+					// A close ends a loop that waits for it on a signal
+					// channel; a receive of data from a closed channel
+					// yields a zero value at once, and the loop goes on.
+					if f.stops(n.X) && !f.carriesData(n.X) {
 						managed = true
 					}
 					l.blocks = append(l.blocks, n)
@@ -455,6 +464,18 @@ func (f *loopFinder) stops(ch ast.Expr) bool {
 		}
 	}
 	return false
+}
+
+// carriesData reports whether ch's elements are values, not an empty
+// struct: a receive from it is taken for data, and its close for the end
+// of the data, not of the loop.
+func (f *loopFinder) carriesData(ch ast.Expr) bool {
+	c, ok := f.pass.Info.TypeOf(ch).Underlying().(*types.Chan)
+	if !ok {
+		return false
+	}
+	s, ok := c.Elem().Underlying().(*types.Struct)
+	return !ok || s.NumFields() > 0
 }
 
 // isTimeChan reports whether e is a channel of time.Time: a ticker's or

@@ -348,7 +348,10 @@ func (f *loopFinder) existingStop(t *types.Named, starters []*types.Func) *Exist
 				return true
 			}
 			if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok && id.Name == "close" && len(call.Args) == 1 {
-				if v, ok := f.objectOf(call.Args[0]).(*types.Var); ok && v.IsField() && fieldOf(st, v) && ex.Signal == "" {
+				// A channel something sends on carries data: closing it
+				// ends the data, and a loop that sends on it or takes
+				// values from it cannot also take it for a stop.
+				if v, ok := f.objectOf(call.Args[0]).(*types.Var); ok && v.IsField() && fieldOf(st, v) && ex.Signal == "" && !f.life.sent[v] {
 					ex.Signal = v.Name()
 				}
 			}

@@ -115,7 +115,7 @@ func unwired(w *Wire, elsewhere bool) string {
 	case w.Method == "":
 		return "" // the work honours a context: there is nothing to call
 	case w.Type == "":
-		return "a package-level cleanup: main's shutdown path is not wired"
+		return "package-level work started by a method: wiring calls a package's cleanup only from main, for work init or a package variable starts"
 	case strings.HasPrefix(w.Starter, "("):
 		return "the work is started by a method; where the value is made is not followed"
 	case elsewhere:
