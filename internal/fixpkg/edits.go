@@ -113,6 +113,12 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 			})
 		}
 	}
+	sortEdits(out)
+	return out
+}
+
+// sortEdits puts each finding's edits in file order.
+func sortEdits(out map[*rules.Finding][]Edit) {
 	for _, edits := range out {
 		sort.SliceStable(edits, func(i, j int) bool {
 			if edits[i].Path != edits[j].Path {
@@ -121,7 +127,6 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 			return edits[i].Start.Offset < edits[j].Start.Offset
 		})
 	}
-	return out
 }
 
 // sharing returns the fixed findings whose fixes are made only together

@@ -5,7 +5,6 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
-	"sort"
 
 	"github.com/aymanbagabas/go-udiff"
 
@@ -184,13 +183,6 @@ func wiringEdits(files, old map[string][]byte, plans []planned) map[*rules.Findi
 			out[owner] = append(out[owner], Edit{Path: name, Start: position(name, lines, e.Start), End: position(name, lines, e.End), New: e.New})
 		}
 	}
-	for _, edits := range out {
-		sort.SliceStable(edits, func(i, j int) bool {
-			if edits[i].Path != edits[j].Path {
-				return edits[i].Path < edits[j].Path
-			}
-			return edits[i].Start.Offset < edits[j].Start.Offset
-		})
-	}
+	sortEdits(out)
 	return out
 }
