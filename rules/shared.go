@@ -1,0 +1,198 @@
+package rules
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"slices"
+)
+
+// This file plans a loop method that several functions start: which starts
+// can share one owner's state, and why the others cannot.
+
+// methodStarts returns the package's go statements that start the method
+// obj (go c.evict()), in source order.
+func (f *loopFinder) methodStarts(obj *types.Func) []*ast.GoStmt {
+	if starts, ok := f.starts[obj]; ok {
+		return starts
+	}
+	var starts []*ast.GoStmt
+	for _, file := range f.pass.AllFiles {
+		ast.Inspect(file, func(n ast.Node) bool {
+			if g, ok := n.(*ast.GoStmt); ok {
+				if s, ok := ast.Unparen(g.Call.Fun).(*ast.SelectorExpr); ok {
+					if sel, ok := f.pass.Info.Selections[s]; ok && sel.Kind() == types.MethodVal && sel.Obj().(*types.Func).Origin() == obj {
+						starts = append(starts, g)
+					}
+				}
+			}
+			return true
+		})
+	}
+	f.starts[obj] = starts
+	return starts
+}
+
+// otherUse returns where the package uses the method obj other than in
+// one of the go statements starts, or token.NoPos.
+func (f *loopFinder) otherUse(obj *types.Func, starts []*ast.GoStmt) token.Pos {
+	if f.uses[obj] == len(starts) {
+		return token.NoPos
+	}
+	inStart := map[*ast.Ident]bool{}
+	for _, g := range starts {
+		inStart[ast.Unparen(g.Call.Fun).(*ast.SelectorExpr).Sel] = true
+	}
+	for _, file := range f.pass.AllFiles {
+		at := token.NoPos
+		ast.Inspect(file, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok && !inStart[id] && !at.IsValid() {
+				if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && fn.Origin() == obj {
+					at = id.Pos()
+				}
+			}
+			return !at.IsValid()
+		})
+		if at.IsValid() {
+			return at
+		}
+	}
+	return token.NoPos
+}
+
+// givenCtx says why the context that the go statement g, in fn, hands the
+// loop's method as its i'th argument cannot be the work's lifetime, or "".
+func (f *loopFinder) givenCtx(g *ast.GoStmt, i int, fn *ast.FuncDecl) string {
+	if i >= len(g.Call.Args) {
+		return ""
+	}
+	return f.notLifetime(g.Call.Args[i], fn)
+}
+
+// sharedStarts says why the go statements starts, which all start the
+// loop's method obj, cannot share one stop state and one change to obj, or
+// "". They can when each runs once per call of a function, directly in
+// its body, on a value that function makes itself (c := &Cache{...}): no
+// value then runs the loop twice. A Start method, which starts it on its
+// receiver, could start it again on a value a constructor started it on.
+func (f *loopFinder) sharedStarts(obj *types.Func, starts []*ast.GoStmt) string {
+	method := "the loop's method " + obj.Name()
+	var names []string
+	for _, g := range starts {
+		if fn := f.enclosing(g); fn != nil && !slices.Contains(names, FuncName(fn)) {
+			names = append(names, FuncName(fn))
+		}
+	}
+	// origin is the named type of the value a start runs the loop on.
+	origin := func(g *ast.GoStmt) types.Object {
+		x := ast.Unparen(g.Call.Fun).(*ast.SelectorExpr).X
+		if n, ok := types.Unalias(derefType(f.pass.Info.TypeOf(x))).(*types.Named); ok {
+			return n.Origin().Obj()
+		}
+		return nil
+	}
+	seen := map[*ast.FuncDecl]bool{}
+	for _, g := range starts {
+		if o, first := origin(g), origin(starts[0]); o == nil || o != first {
+			kinds := "different types"
+			if o != nil && first != nil {
+				kinds = first.Name() + " and " + o.Name()
+			}
+			return method + " is started on values of " + kinds + ", and one change to it cannot serve the stop state of both"
+		}
+		fn := f.enclosing(g)
+		switch {
+		case fn == nil:
+			return method + " is also started at " + shortPos(f.pass.Fset, g.Pos()) + ", outside a function it could be fixed in"
+		case !f.inFiles(g):
+			return method + " is also started at " + shortPos(f.pass.Fset, g.Pos()) + ", in a file that is not being fixed"
+		case seen[fn]:
+			return method + " is started twice by " + FuncName(fn) + ", so one value would run it twice and one stop state would hold only the last"
+		case inFuncLit(fn.Body, g):
+			return method + " is started by " + FuncName(fn) + " inside a function literal, which may run any number of times"
+		}
+		seen[fn] = true
+		x := ast.Unparen(g.Call.Fun).(*ast.SelectorExpr).X
+		if !f.madeIn(fn, x) {
+			xs, _ := exprString(x)
+			return method + " is started by " + joinAnd(names) + ", and " + FuncName(fn) + " starts it on " + xs +
+				", a value it does not make itself: a value could then run it twice, and one stop state would hold only the last"
+		}
+	}
+	return ""
+}
+
+// madeIn reports whether x is a local variable of fn that fn sets once, to
+// a value it allocates there (c := &Cache{...}, or new(Cache)), and never
+// assigns again or takes the address of.
+func (f *loopFinder) madeIn(fn *ast.FuncDecl, x ast.Expr) bool {
+	id, ok := x.(*ast.Ident)
+	if !ok {
+		return false
+	}
+	v, ok := f.pass.Info.Uses[id].(*types.Var)
+	if !ok || v.Parent() == f.pass.Pkg.Scope() || f.isParam(v) || v.Pos() < fn.Body.Pos() || fn.Body.End() <= v.Pos() {
+		return false
+	}
+	fresh := func(e ast.Expr) bool {
+		switch e := ast.Unparen(e).(type) {
+		case *ast.UnaryExpr:
+			_, lit := ast.Unparen(e.X).(*ast.CompositeLit)
+			return e.Op == token.AND && lit
+		case *ast.CallExpr:
+			b, ok := f.pass.Info.Uses[identOf(e.Fun)].(*types.Builtin)
+			return ok && b.Name() == "new"
+		}
+		return false
+	}
+	made, again := false, false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for i, lhs := range n.Lhs {
+				lid, ok := ast.Unparen(lhs).(*ast.Ident)
+				if !ok || f.pass.Info.ObjectOf(lid) != v {
+					continue
+				}
+				if f.pass.Info.Defs[lid] == v && len(n.Rhs) == len(n.Lhs) && fresh(n.Rhs[i]) {
+					made = true
+				} else {
+					again = true
+				}
+			}
+		case *ast.ValueSpec:
+			for i, name := range n.Names {
+				if f.pass.Info.Defs[name] == v {
+					made = i < len(n.Values) && len(n.Values) == len(n.Names) && fresh(n.Values[i])
+					again = again || !made
+				}
+			}
+		case *ast.UnaryExpr:
+			if uid, ok := ast.Unparen(n.X).(*ast.Ident); ok && n.Op == token.AND && f.pass.Info.Uses[uid] == v {
+				again = true
+			}
+		}
+		return true
+	})
+	return made && !again
+}
+
+// inFuncLit reports whether n lies in a function literal inside body.
+func inFuncLit(body *ast.BlockStmt, n ast.Node) bool {
+	found := false
+	ast.Inspect(body, func(m ast.Node) bool {
+		if lit, ok := m.(*ast.FuncLit); ok && lit.Pos() <= n.Pos() && n.End() <= lit.End() {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// shortPos spells pos as a reason names a place: file.go:12.
+func shortPos(fset *token.FileSet, pos token.Pos) string {
+	p := fset.Position(pos)
+	return fmt.Sprintf("%s:%d", filepath.Base(p.Filename), p.Line)
+}
