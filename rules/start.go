@@ -235,7 +235,7 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 			}
 			if n, ok := types.Unalias(recv).(*types.Named); ok && n.Obj().Pkg() != nil {
 				path := n.Obj().Pkg().Path()
-				if strings.HasSuffix(path, "/errgroup") || strings.HasPrefix(path, "github.com/sourcegraph/conc") {
+				if strings.HasSuffix(path, "/errgroup") || strings.HasPrefix(path, "github.com/sourcegraph/conc") || path == "sync" && n.Obj().Name() == "WaitGroup" {
 					if len(call.Args) == 1 {
 						lit, _ := ast.Unparen(call.Args[0]).(*ast.FuncLit)
 						return lit
