@@ -81,3 +81,26 @@ func hasReturn(n ast.Node) bool {
 	})
 	return found
 }
+
+// leaves reports whether a select case's body returns, breaks to a label
+// or jumps with goto: a way out of the loop around the select (an
+// unlabelled break leaves only the select).
+func leaves(body []ast.Stmt) bool {
+	found := false
+	for _, s := range body {
+		ast.Inspect(s, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ReturnStmt:
+				found = true
+			case *ast.BranchStmt:
+				if n.Tok == token.BREAK && n.Label != nil || n.Tok == token.GOTO {
+					found = true
+				}
+			}
+			return !found
+		})
+	}
+	return found
+}

@@ -136,22 +136,7 @@ func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
 		sigCase, stopCase := false, false
 		for _, c := range sel.Body.List {
 			cc := c.(*ast.CommClause)
-			ends := false
-			for _, s := range cc.Body {
-				ast.Inspect(s, func(m ast.Node) bool {
-					switch m := m.(type) {
-					case *ast.FuncLit:
-						return false
-					case *ast.ReturnStmt:
-						ends = true
-					case *ast.BranchStmt:
-						if m.Tok.String() == "break" && m.Label != nil || m.Tok.String() == "goto" {
-							ends = true
-						}
-					}
-					return !ends
-				})
-			}
+			ends := leaves(cc.Body)
 			switch {
 			case cc.Comm != nil && f.receives(cc.Comm, obj):
 				if ends {

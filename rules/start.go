@@ -572,28 +572,6 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 	return "the loop's only way out receives from " + strings.Join(names, " or ") + ", which " + FuncName(starter) + " never makes: a receive from a nil channel never proceeds"
 }
 
-// leaves reports whether a case body returns or breaks out: a way out of
-// the loop around its select.
-func leaves(body []ast.Stmt) bool {
-	found := false
-	for _, s := range body {
-		ast.Inspect(s, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.FuncLit:
-				return false
-			case *ast.ReturnStmt:
-				found = true
-			case *ast.BranchStmt:
-				if n.Tok == token.BREAK && n.Label != nil || n.Tok == token.GOTO {
-					found = true
-				}
-			}
-			return !found
-		})
-	}
-	return found
-}
-
 // setsField reports whether fn sets the field v of the value x names: as
 // a key of the composite literal x is made from, or by assigning x.v.
 func (f *loopFinder) setsField(fn *ast.FuncDecl, x *ast.Ident, v *types.Var) bool {
