@@ -76,9 +76,9 @@ func insertImport(decl *dst.GenDecl, path string) {
 		return len(specs)
 	}
 	target := -1
-	if isStd(path) {
+	if IsStd(path) {
 		for g, start := range groups {
-			if isStd(importPath(specs[start])) {
+			if IsStd(importPath(specs[start])) {
 				target = g
 				break
 			}
@@ -87,11 +87,11 @@ func insertImport(decl *dst.GenDecl, path string) {
 		best := 0
 		for g, start := range groups {
 			for _, s := range specs[start:end(g)] {
-				if p := importPath(s); !isStd(p) && sharedPrefix(p, path) > best {
+				if p := importPath(s); !IsStd(p) && sharedPrefix(p, path) > best {
 					target, best = g, sharedPrefix(p, path)
 				}
 			}
-			if best == 0 && !isStd(importPath(specs[start])) {
+			if best == 0 && !IsStd(importPath(specs[start])) {
 				target = g // no shared prefix yet: the last group of others
 			}
 		}
@@ -127,7 +127,7 @@ func insertImport(decl *dst.GenDecl, path string) {
 			// The new first spec of the group takes over the blank line above it.
 			spec.Decs.Before, specs[start].Decorations().Before = specs[start].Decorations().Before, dst.NewLine
 		}
-	case isStd(path) && len(specs) > 0:
+	case IsStd(path) && len(specs) > 0:
 		at = 0
 		specs[0].Decorations().Before = dst.EmptyLine
 	default:
@@ -148,9 +148,9 @@ func importPath(s dst.Spec) string {
 	return p
 }
 
-// isStd reports whether path looks like a standard-library import: no dot
+// IsStd reports whether path looks like a standard-library import: no dot
 // in its first element, the rule goimports uses.
-func isStd(path string) bool {
+func IsStd(path string) bool {
 	first, _, _ := strings.Cut(path, "/")
 	return !strings.Contains(first, ".")
 }

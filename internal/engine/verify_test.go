@@ -321,3 +321,36 @@ func TestWiringOnEveryPlatform(t *testing.T) {
 		t.Errorf("changed %v, want %v", changed, want)
 	}
 }
+
+// TestWiringHangInDotlessModule: in a module whose path has no dot
+// (module myapp), the work's calls into the module's other packages are
+// not taken for the standard library's: the sweeper calls a registry that
+// the server's caller locks, so Close must not be wired to wait for it.
+func TestWiringHangInDotlessModule(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/golden/wire_field_close_under_lock.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := txtar.Parse([]byte(strings.ReplaceAll(string(b), "example.com/golden", "myapp")))
+	dir := writeArchive(t, a)
+	res, err := Run(context.Background(), []string{"./..."}, Options{Dir: dir, Mode: ModeDiff})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatal(err, res.Errors)
+	}
+	for _, c := range res.Changes {
+		if strings.HasPrefix(Rel(dir, c.Path), "server/") {
+			t.Errorf("%s was wired:\n%s", Rel(dir, c.Path), c.New)
+		}
+	}
+	var why []string
+	for _, f := range res.Findings {
+		if f.Wire != nil {
+			for _, c := range f.Wire.Callers {
+				why = append(why, c.NotWired)
+			}
+		}
+	}
+	if !slices.ContainsFunc(why, func(s string) bool { return strings.Contains(s, "registry.Touch of another package") }) {
+		t.Errorf("not wired because %q, want the call of registry.Touch", why)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"go/token"
 	"go/types"
 	"strings"
+
+	"github.com/leakfix/leakfix/rewrite"
 )
 
 // mayHang says why waiting for t's work could hang or call back into the
@@ -182,8 +184,13 @@ func (w *wirer) foreignCall(c *ast.CallExpr, fn *types.Func) string {
 	if fn.Pkg() == nil || fn.Pkg() == w.pkg.Types {
 		return ""
 	}
-	path := fn.Pkg().Path()
-	if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+	// A module whose path has no dot (module myapp) looks standard by its
+	// name alone: a package sharing the fixed package's first element is
+	// taken for the module's own.
+	path, home := fn.Pkg().Path(), w.pkg.Path
+	first, _, _ := strings.Cut(path, "/")
+	homeFirst, _, _ := strings.Cut(home, "/")
+	if !rewrite.IsStd(path) || first == homeFirst {
 		return "its work calls " + fn.Pkg().Name() + "." + fn.Name() + " of another package, which may lead back to the code that waits for it"
 	}
 	for _, a := range c.Args {
