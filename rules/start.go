@@ -553,7 +553,7 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 		})
 	}
 	walk(loop, false)
-	if other || len(fields) == 0 {
+	if other || len(fields) == 0 || !f.waitsOnTime(loop) {
 		return ""
 	}
 	t := f.pass.Info.TypeOf(x)
@@ -563,13 +563,35 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 	named, _ := types.Unalias(t).(*types.Named)
 	var names []string
 	for v := range fields {
-		if named == nil || f.setsField(starter, x, v) || f.setInMethods(named, v.Name()) {
+		// An exported field may be set by whoever made the value.
+		if named == nil || v.Exported() || f.setsField(starter, x, v) || f.setInMethods(named, v.Name()) {
 			return ""
 		}
 		names = append(names, x.Name+"."+v.Name())
 	}
 	slices.Sort(names)
 	return "the loop's only way out receives from " + strings.Join(names, " or ") + ", which " + FuncName(starter) + " never makes: a receive from a nil channel never proceeds"
+}
+
+// waitsOnTime reports whether loop waits on a timer, a ticker or a sleep
+// of its own: the periodic work this rule is about, not a worker waiting
+// for jobs.
+func (f *loopFinder) waitsOnTime(loop ast.Stmt) bool {
+	found := false
+	ast.Inspect(loop, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.UnaryExpr:
+			found = found || n.Op == token.ARROW && f.isTimeChan(n.X)
+		case *ast.RangeStmt:
+			found = found || f.isTimeChan(n.X)
+		case *ast.CallExpr:
+			found = found || f.isTimeCall(n, "Sleep")
+		}
+		return !found
+	})
+	return found
 }
 
 // setsField reports whether fn sets the field v of the value x names: as
