@@ -14,6 +14,13 @@ import (
 // enough to share a hunk across unchanged lines are where the line numbers
 // went wrong.
 func TestDiffHunkStarts(t *testing.T) {
+	// A file made from nothing and one emptied: hunks with a count of 0.
+	for _, c := range [][2]string{{"", "a\nb\n"}, {"a\nb\n", ""}} {
+		d := Diff("f.go", []byte(c[0]), []byte(c[1]))
+		if got, err := applyStrict(c[0], d); err != nil || got != c[1] {
+			t.Fatalf("%q to %q: %v\nthe diff:\n%s\ngives %q", c[0], c[1], err, d, got)
+		}
+	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 500 {
 		var old, new []string

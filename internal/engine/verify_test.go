@@ -354,3 +354,31 @@ func TestWiringHangInDotlessModule(t *testing.T) {
 		t.Errorf("not wired because %q, want the call of registry.Touch", why)
 	}
 }
+
+// TestWiringGoesWithItsFix: when a fix is dropped because it breaks an
+// importer, a package that only wires in its cleanup is left unchanged
+// too (its call would not compile), and the call's note says why.
+func TestWiringGoesWithItsFix(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"p/p.go": leakyP,
+		"p/n.go": "package p\n\n// N returns the count.\nfunc (a *A) N() int { return a.n }\n",
+		// A's new Shutdown and C's would be ambiguous in B.
+		"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\ntype C struct{}\n\nfunc (C) Shutdown() {}\n\ntype B struct {\n\t*p.A\n\tC\n}\n\nfunc Stop(b B) { b.Shutdown() }\n",
+		// Run's value would get defer a.Shutdown().
+		"r/r.go": "package r\n\nimport \"example.com/m/p\"\n\n// Run counts once.\nfunc Run() int {\n\ta := p.New()\n\treturn a.N()\n}\n",
+	})
+	res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatal(err, res.Errors)
+	}
+	if len(res.Changes) > 0 {
+		var names []string
+		for _, c := range res.Changes {
+			names = append(names, Rel(dir, c.Path))
+		}
+		t.Errorf("changed %v, want nothing: the fix breaks q", names)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Fixed || !strings.Contains(res.Findings[0].Unfixed, "would break example.com/m/q") {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+}
