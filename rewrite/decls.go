@@ -1,0 +1,215 @@
+package rewrite
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"strings"
+
+	"github.com/dave/dst"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// This file adds declarations: the state's fields or package variables,
+// the cleanup method, and the questions they ask of the owner type (its
+// receiver name, whether it is copied).
+
+// declared is one state variable to declare.
+type declared struct {
+	name    string
+	typ     dst.Expr
+	comment string
+}
+
+// declare adds the state as fields of the owner type, or as a block of
+// package variables right before the first loop's starter.
+func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) error {
+	if h.typ != nil {
+		spec, err := rw.node(h.items[0].Base().Owner.Spec)
+		if err != nil {
+			return err
+		}
+		st := spec.(*dst.TypeSpec).Type.(*dst.StructType)
+		for _, d := range decls {
+			st.Fields.List = append(st.Fields.List, field(d.name, d.typ, d.comment))
+		}
+		return nil
+	}
+	gd := &dst.GenDecl{Tok: token.VAR, Lparen: len(decls) > 1, Rparen: len(decls) > 1}
+	for _, d := range decls {
+		vs := &dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(d.name)}, Type: d.typ}
+		vs.Decs.Before, vs.Decs.After = dst.NewLine, dst.NewLine
+		vs.Decs.End = dst.Decorations{"// " + d.comment}
+		gd.Specs = append(gd.Specs, vs)
+	}
+	gd.Decs.Before, gd.Decs.After = dst.EmptyLine, dst.EmptyLine
+	return rw.insertDecl(anchor, gd, false)
+}
+
+// addCleanup declares the cleanup method (or package function) after the
+// function that starts the first loop.
+func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, ftype *dst.FuncType, doc []string, body []dst.Stmt) error {
+	if ftype == nil {
+		ftype = &dst.FuncType{}
+	}
+	fn := &dst.FuncDecl{
+		Name: dst.NewIdent(name),
+		Type: ftype,
+		Body: &dst.BlockStmt{List: body},
+	}
+	if h.typ != nil {
+		fn.Recv = &dst.FieldList{List: []*dst.Field{{Names: []*dst.Ident{dst.NewIdent(h.recv)}, Type: &dst.StarExpr{X: typeExpr(h.typ, h.items[0].Base().Owner.Spec)}}}}
+	}
+	fn.Decs.Before = dst.EmptyLine
+	fn.Decs.Start = doc
+	return rw.insertDecl(anchor, fn, true)
+}
+
+// insertDecl inserts d before or after the declaration of fn, or of the
+// package variable whose sync.OnceFunc literal fn stands for.
+func (rw *rewriter) insertDecl(fn *ast.FuncDecl, d dst.Decl, after bool) error {
+	file, err := rw.file(fn)
+	if err != nil {
+		return err
+	}
+	var decl ast.Node = fn
+	for _, f := range rw.pkg.Files {
+		for _, fd := range f.Decls {
+			if fd != ast.Decl(fn) && fd.Pos() <= fn.Body.Pos() && fn.Body.End() <= fd.End() {
+				decl = fd // fn is no declaration of the file
+			}
+		}
+	}
+	target, err := rw.node(decl)
+	if err != nil {
+		return err
+	}
+	for i, decl := range file.Decls {
+		if decl == target {
+			if after {
+				i++
+			}
+			file.Decls = append(file.Decls[:i], append([]dst.Decl{d}, file.Decls[i:]...)...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: declaration not found in its file", rw.pkg.Fset.Position(fn.Pos()))
+}
+
+// typeExpr spells the type t as its methods' receivers do: T or T[K, V].
+func typeExpr(t *types.Named, spec *ast.TypeSpec) dst.Expr {
+	var typ dst.Expr = dst.NewIdent(t.Obj().Name())
+	if spec.TypeParams == nil {
+		return typ
+	}
+	var params []dst.Expr
+	for _, f := range spec.TypeParams.List {
+		for _, n := range f.Names {
+			params = append(params, dst.NewIdent(n.Name))
+		}
+	}
+	if len(params) == 1 {
+		return &dst.IndexExpr{X: typ, Index: params[0]}
+	}
+	return &dst.IndexListExpr{X: typ, Indices: params}
+}
+
+// cleanupDecl returns the existing cleanup that h's fixes extend, or nil
+// when one is to be generated. For a type the rules decided it, knowing
+// which methods only pause the value; where the fixes of one type disagree,
+// a new method is safer. For the package it is the package's own cleanup
+// function, as the rules found it.
+func (rw *rewriter) cleanupDecl(h *holder) *ast.FuncDecl {
+	if h.typ == nil && len(h.items) == 0 {
+		// Only values in package variables: no fix of the package's own
+		// work said which cleanup the package has.
+		return rules.PackageCleanup(rw.pkg.Types, rw.pkg.Info, rw.pkg.Files)
+	}
+	var decl *ast.FuncDecl
+	for i, item := range h.items {
+		c := item.Base().Owner.Cleanup
+		if i > 0 && c != decl {
+			return nil
+		}
+		decl = c
+	}
+	return decl
+}
+
+// decl returns the declaration of a function of this package.
+func (rw *rewriter) decl(fn *types.Func) *ast.FuncDecl {
+	for _, f := range rw.pkg.Files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && rw.pkg.Info.Defs[fd.Name] == fn {
+				return fd
+			}
+		}
+	}
+	return nil
+}
+
+// receiverName returns the receiver name t's methods already use, or the
+// lower-cased first letter of its name.
+func (rw *rewriter) receiverName(t *types.Named) string {
+	for i := 0; i < t.NumMethods(); i++ {
+		if decl := rw.decl(t.Method(i)); decl != nil {
+			if names := decl.Recv.List[0].Names; len(names) == 1 && names[0].Name != "_" {
+				return names[0].Name
+			}
+		}
+	}
+	return strings.ToLower(t.Obj().Name()[:1])
+}
+
+// copied reports whether values of t are copied while it holds no lock
+// yet: it has a method with a value receiver, or the package dereferences a
+// *t into a value or passes t by value. Adding a mutex would then make vet's
+// copylocks check flag the copies, and state without one races with a copy
+// made while Start writes it: such an owner's Start is not fixed. (Copies
+// this misses are caught by the verifier, which runs copylocks on the
+// result.)
+func (rw *rewriter) copied(t *types.Named) bool {
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok {
+		return false
+	}
+	for i := 0; i < st.NumFields(); i++ {
+		if isLock(st.Field(i).Type()) {
+			return false // copying it is flagged already
+		}
+	}
+	for i := 0; i < t.NumMethods(); i++ {
+		if _, ptr := t.Method(i).Type().(*types.Signature).Recv().Type().(*types.Pointer); !ptr {
+			return true
+		}
+	}
+	isT := func(e ast.Expr) bool {
+		n, ok := types.Unalias(rw.pkg.Info.TypeOf(e)).(*types.Named)
+		return ok && n.Origin() == t.Origin()
+	}
+	found := false
+	for _, f := range rw.pkg.Files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.StarExpr: // *p as a value
+				if tv, ok := rw.pkg.Info.Types[n]; ok && tv.IsValue() && isT(n) {
+					found = true
+				}
+			case *ast.FuncType: // a parameter or result of type t
+				for _, fl := range []*ast.FieldList{n.Params, n.Results} {
+					if fl != nil {
+						for _, field := range fl.List {
+							if isT(field.Type) {
+								found = true
+							}
+						}
+					}
+				}
+			}
+			return !found
+		})
+	}
+	return found
+}

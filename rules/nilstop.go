@@ -1,0 +1,153 @@
+package rules
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"slices"
+	"strings"
+)
+
+// This file finds managed loops that still cannot be stopped on the value
+// that starts them: their only ways out receive from fields of the receiver
+// that the starter leaves nil.
+
+// nilStop says why a loop the analysis found managed cannot be stopped on
+// the value starter starts it on, or "": its only ways out are select cases
+// receiving from fields of the receiver that starter, which makes the
+// value, never sets, and that no method sets either. A receive from a nil
+// channel never proceeds: another constructor of the type may make the
+// channel, this one leaves it nil.
+func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr, method *ast.FuncDecl, loop ast.Stmt) string {
+	s, ok := ast.Unparen(fun).(*ast.SelectorExpr)
+	if !ok || method.Recv == nil || len(method.Recv.List[0].Names) == 0 {
+		return ""
+	}
+	x, ok := ast.Unparen(s.X).(*ast.Ident)
+	if !ok {
+		return ""
+	}
+	recv := f.pass.Info.Defs[method.Recv.List[0].Names[0]]
+	made := f.madeIn(starter, x)
+	if recv == nil || !made {
+		return ""
+	}
+	// The fields the loop's exits receive from; any other exit (a return
+	// outside such a case, a break out of the loop) gives up.
+	fields := map[*types.Var]bool{}
+	other := false
+	var walk func(n ast.Node, inStop bool)
+	walk = func(n ast.Node, inStop bool) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.CommClause:
+				stop := false
+				if r := commRecv(n.Comm); r != nil {
+					if rs, ok := ast.Unparen(r).(*ast.SelectorExpr); ok {
+						if id, ok := ast.Unparen(rs.X).(*ast.Ident); ok && f.pass.Info.Uses[id] == recv {
+							if v, ok := f.objectOf(rs).(*types.Var); ok && v.IsField() {
+								if leaves(n.Body) {
+									fields[v], stop = true, true
+								}
+							}
+						}
+					}
+				}
+				for _, b := range n.Body {
+					walk(b, inStop || stop)
+				}
+				return false
+			case *ast.ReturnStmt:
+				if !inStop {
+					other = true
+				}
+			case *ast.BranchStmt:
+				if !inStop && (n.Tok == token.BREAK && n.Label != nil || n.Tok == token.GOTO) {
+					other = true
+				}
+			}
+			return !other
+		})
+	}
+	walk(loop, false)
+	if other || len(fields) == 0 || !f.waitsOnTime(loop) {
+		return ""
+	}
+	t := f.pass.Info.TypeOf(x)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	named, _ := types.Unalias(t).(*types.Named)
+	var names []string
+	for v := range fields {
+		// An exported field may be set by whoever made the value.
+		if named == nil || v.Exported() || f.setsField(starter, x, v) || f.setInMethods(named, v.Name()) {
+			return ""
+		}
+		names = append(names, x.Name+"."+v.Name())
+	}
+	slices.Sort(names)
+	return "the loop's only way out receives from " + strings.Join(names, " or ") + ", which " + FuncName(starter) + " never makes: a receive from a nil channel never proceeds"
+}
+
+// waitsOnTime reports whether loop waits on a timer, a ticker or a sleep
+// of its own: the periodic work this rule is about, not a worker waiting
+// for jobs.
+func (f *loopFinder) waitsOnTime(loop ast.Stmt) bool {
+	found := false
+	ast.Inspect(loop, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.UnaryExpr:
+			found = found || n.Op == token.ARROW && f.isTimeChan(n.X)
+		case *ast.RangeStmt:
+			found = found || f.isTimeChan(n.X)
+		case *ast.CallExpr:
+			found = found || f.isTimeCall(n, "Sleep")
+		}
+		return !found
+	})
+	return found
+}
+
+// setsField reports whether fn sets the field v of the value x names: as
+// a key of the composite literal x is made from, or by assigning x.v.
+func (f *loopFinder) setsField(fn *ast.FuncDecl, x *ast.Ident, v *types.Var) bool {
+	obj := f.pass.Info.ObjectOf(x)
+	found := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.CompositeLit:
+			// A literal without keys sets every field.
+			if len(n.Elts) > 0 {
+				if _, keyed := n.Elts[0].(*ast.KeyValueExpr); !keyed {
+					found = true
+				}
+			}
+		case *ast.KeyValueExpr:
+			if k, ok := n.Key.(*ast.Ident); ok && f.pass.Info.Uses[k] == v {
+				found = true
+			}
+		case *ast.AssignStmt:
+			for _, l := range n.Lhs {
+				if s, ok := ast.Unparen(l).(*ast.SelectorExpr); ok && f.objectOf(s) == v {
+					if id, ok := ast.Unparen(s.X).(*ast.Ident); ok && f.pass.Info.ObjectOf(id) == obj {
+						found = true
+					}
+				}
+			}
+		case *ast.CallExpr:
+			// x handed to a function (an init helper) may get it set there.
+			for _, a := range n.Args {
+				if id, ok := ast.Unparen(a).(*ast.Ident); ok && f.pass.Info.ObjectOf(id) == obj {
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
