@@ -15,6 +15,9 @@ import (
 // vendored reports whether pkg lies in a vendor directory of its module
 // (or of the run's directory): leakfix never reports or edits vendored code.
 func (r *run) vendored(pkg *packages.Package) bool {
+	// A package with no module (GOPATH mode, or the standard library,
+	// whose own vendored packages sit in GOROOT/src/vendor) is measured
+	// from the run's directory instead.
 	root := r.dir
 	if pkg.Module != nil && pkg.Module.Dir != "" {
 		root = pkg.Module.Dir
@@ -23,6 +26,9 @@ func (r *run) vendored(pkg *packages.Package) bool {
 	if err != nil || pkg.Dir == "" {
 		return false
 	}
+	// Any element, not only the first: in GOPATH mode a vendor directory
+	// may sit at any level of the tree, and a path from the run's
+	// directory to GOROOT's packages leads up through "..".
 	for _, elem := range strings.Split(filepath.ToSlash(rel), "/") {
 		if elem == "vendor" {
 			return true
@@ -43,6 +49,10 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		}
 	}
 	opts := fixpkg.Options{Rules: r.rules, Tests: r.opts.Tests, Fix: fixing, Edits: r.opts.Edits}
+	// Accept gives the content each change is taken against, and refuses,
+	// with the reason, a file leakfix may not write (a dependency's, a
+	// symbolic link, one changed since go list read it): the package's
+	// whole fix is then not made, rather than found unwritable at the end.
 	if fixing {
 		// A pass that does not fix applies Options.Keep to what it found
 		// once that is cached (r.kept); one that fixes, before it plans
@@ -50,6 +60,9 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		opts.Keep = r.opts.Keep
 		opts.Accept = func(name string, _ []byte) ([]byte, string) { return r.current(pkg, name) }
 	}
+	// The view resolves the imports a fix may add (rewrite.MayImport)
+	// through the verifier, so that fixpkg can type-check the fixed package
+	// (step 1 of verify.go).
 	res := fixpkg.Run(v.view(pkg, nil), opts)
 	for _, name := range res.Seen {
 		r.seen[name] = true
@@ -70,6 +83,8 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	failed := len(res.Errors) > 0
 	invalid := invalidFindings(pkg.Fset, pkg.PkgPath, res.Invalid) // findings about //leakfix:ignore comments
 	if len(res.Found) == 0 && len(invalid) == 0 {
+		// Nothing found is a result too: cached, an unchanged package is
+		// neither parsed nor type-checked on the next run.
 		if !fixing && !failed {
 			r.store(pkg, nil, res.Generated)
 		}
@@ -79,6 +94,8 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	pf := &pkgFix{pkg: pkg, found: res.Found, extra: invalid, done: res.Done, files: res.Files, old: res.Old, wired: res.Wired, targets: res.Targets}
 	for _, f := range res.Found {
 		o := res.Outcome[f]
+		// Fixable says only that the rule has a fix for the shape; finish
+		// clears it for a finding whose fix was refused or dropped.
 		out := Finding{
 			Rule:    f.Rule,
 			Pos:     r.position(pkg.Fset, f.Pos),
@@ -97,6 +114,9 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	// before Keep (cached.go).
 	if !fixing {
 		if !failed {
+			// The cache holds the invalid findings among the others (a
+			// cached result has no extra); the three-index slice keeps
+			// append from writing them into pf.findings' spare capacity.
 			r.store(pkg, append(pf.findings[:len(pf.findings):len(pf.findings)], invalid...), res.Generated)
 		}
 		return r.kept(pf)
@@ -125,6 +145,8 @@ func (r *run) current(pkg *packages.Package, name string) ([]byte, string) {
 	if why := r.writable(pkg, name); why != "" {
 		return nil, why
 	}
+	// A file an earlier platform's pass fixed: this pass loaded it from the
+	// overlay, and its fix goes on from there, not from the disk.
 	if old, ok := r.overlay[name]; ok {
 		return old, ""
 	}
@@ -161,6 +183,9 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 		if !m.Main {
 			return fmt.Sprintf("%s belongs to module %s, not to a main module", Rel(r.dir, name), m.Path)
 		}
+		// With go.work every module the workspace uses is a main module;
+		// a dependency, even one replaced by a directory (replace x =>
+		// ../x), is not, and stays as it is.
 		root = m.Dir
 	}
 	rel, ok := relBelow(root, name)
@@ -172,6 +197,10 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 			return Rel(r.dir, name) + " is vendored"
 		}
 	}
+	// Two ways a symbolic link may lead out: the file itself is one, which
+	// the rename in writeAll would replace by a regular file wherever it
+	// points; or a directory on its path is one (pkg -> /elsewhere/pkg),
+	// which only resolving both paths shows.
 	if info, err := os.Lstat(name); err != nil {
 		return Rel(r.dir, name) + ": " + readError(err)
 	} else if info.Mode()&os.ModeSymlink != 0 {
@@ -190,6 +219,11 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 
 // position returns the position of pos in the file as it is on disk: in a
 // file an earlier pass changed, offsets are mapped back through the change.
+//
+// Without it, a finding a later platform's pass finds again, in the file as
+// the first fix left it (new fields, imports), would stand lines away from
+// its place on disk: it would be reported there, and not merged with the
+// first (findingKey).
 func (r *run) position(fset *token.FileSet, pos token.Pos) token.Position {
 	p := fset.Position(pos)
 	now, ok := r.overlay[p.Filename]

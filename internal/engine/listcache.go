@@ -59,6 +59,10 @@ type listedMeta struct {
 // listWithCache lists the packages matched by patterns, from the cache when
 // nothing the listing depends on has changed; cached reports whether it
 // did. When it starts the go command, it calls listing first.
+//
+// listing lets the caller run beside go list what it needs of the go
+// command only when go list runs too (loadFast asks go env for the type
+// sizes): a listing read from the cache need not start one.
 func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string, listing func()) (roots []*packages.Package, cached bool, err error) {
 	// A pattern whose inputs are not known cannot be checked for changes,
 	// so its listing is neither looked up nor cached.
@@ -79,12 +83,17 @@ func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []s
 	if data, ok := c.Get(key); ok {
 		var e listEntry
 		if json.Unmarshal(data, &e) == nil {
+			// Whether a file is fresh matters only to a new entry: an
+			// entry was made once its files had settled, and any change
+			// since shows in the fingerprint.
 			if fp, _, err := fingerprint(e.Dirs, e.Parents, time.Now()); err == nil && string(fp) == string(e.Fingerprint) {
 				return e.restore(), true, nil
 			}
 		}
 	}
 	listing()
+	// Taken before go list starts: a file written while it runs may or may
+	// not be what it read, and must count as fresh.
 	start := time.Now()
 	roots, err = list(ctx, dir, patterns, opts, env)
 	if err != nil {
@@ -111,6 +120,9 @@ func walkRoots(dir string, patterns []string) ([]string, bool) {
 		case p == "all" || strings.HasSuffix(p, ".go"):
 			return nil, false
 		case strings.Contains(p, "..."):
+			// ./... and ../x/... walk a directory tree newListEntry can
+			// walk too; example.com/m/... walks whatever the module
+			// graph resolves the path to, which is not known here.
 			base, _, _ := strings.Cut(p, "...")
 			if !(strings.HasPrefix(base, "./") || strings.HasPrefix(base, "../") || base == "." || filepath.IsAbs(base)) {
 				return nil, false
@@ -156,6 +168,8 @@ func goEnvKey(h hash.Hash, env []string) error {
 	if err != nil {
 		return err
 	}
+	// A go binary upgraded in place keeps its path but not its size and
+	// modification time.
 	field(h, "go", fmt.Sprintf("%s %d %d", goBin, fi.Size(), fi.ModTime().UnixNano()))
 	// Sorted: the order of the environment does not change what go list
 	// answers, and must not change the key.
@@ -163,6 +177,9 @@ func goEnvKey(h hash.Hash, env []string) error {
 	sort.Strings(vars)
 	for _, kv := range vars {
 		name, _, _ := strings.Cut(kv, "=")
+		// GOOS, GOFLAGS, GOWORK, GOTOOLCHAIN, CGO_ENABLED and the like
+		// change what is listed; HOME also the default GOPATH, and so
+		// where the module cache's packages are listed from.
 		if strings.HasPrefix(name, "GO") || strings.HasPrefix(name, "CGO_") || name == "HOME" || name == "PATH" || name == "XDG_CONFIG_HOME" {
 			field(h, "env", kv)
 		}
@@ -205,6 +222,8 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 			parents[d] = true
 		}
 	}
+	// The directory go list ran in decides the module and the workspace,
+	// even when it holds no package.
 	addWithParents(dir)
 	seen := map[*packages.Package]bool{}
 	// goroot is GOROOT/src, which std and cmd walk, told by the directory
@@ -212,6 +231,9 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 	// it); "" when the listing does not reach it.
 	goroot := ""
 	var visit func(p *packages.Package) bool
+	// visit records p after what it imports, and fails the whole entry on
+	// a package with errors anywhere in the graph: such a listing may
+	// answer otherwise next time (a module downloaded meanwhile).
 	visit = func(p *packages.Package) bool {
 		if seen[p] {
 			return true
@@ -295,6 +317,8 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 	}
 	sort.Strings(e.Dirs)
 	sort.Strings(e.Parents)
+	// Fingerprinted now, after go list: what it read is what the entry
+	// says, unless a file changed meanwhile, which then is fresh.
 	fp, fresh, err := fingerprint(e.Dirs, e.Parents, start)
 	if err != nil || fresh {
 		return nil, false
@@ -315,6 +339,11 @@ var moduleFiles = []string{"go.mod", "go.sum", "go.work", "go.work.sum"}
 // fingerprint hashes the name, kind, size and modification time of every
 // entry of dirs and of the module files in parents. fresh reports one
 // modified after since-stableAfter.
+//
+// Contents are not read: a file edited in place gets a new modification
+// time, and that changes its directory's fingerprint. Any error other than
+// a missing file fails the fingerprint, so that an entry is neither made
+// nor trusted when its inputs cannot all be seen.
 func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool, err error) {
 	h := sha256.New()
 	for _, d := range parents {
@@ -344,6 +373,8 @@ func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool
 			}
 			return nil, false, err
 		}
+		// Every entry, not only the .go files: a new subdirectory may be a
+		// new package of a walked tree, a new go.mod a new module.
 		field(h, "dir", d)
 		for _, ent := range entries {
 			fi, err := ent.Info()

@@ -98,6 +98,8 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 	if !info {
 		newInfo = func() *types.Info { return nil }
 	}
+	// A new checker needs the listing's overlay too: it parses the files
+	// itself, and must see the content go list listed.
 	c := base
 	if c == nil {
 		c = &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Overlay: overlay, Info: newInfo}
@@ -130,6 +132,9 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 		typed, ok := c.Package(p)
 		switch {
 		case typed == nil:
+			// Not checked: a test main, which need leaves out, or a
+			// package caught in an import cycle, whose list error says
+			// so. The listed form stands, without types.
 			out[i] = p
 			continue
 		case !ok && len(typed.Errors) == 0:
@@ -158,6 +163,9 @@ func loadWith(ctx context.Context, dir string, patterns []string, opts Options, 
 		Fset:       fset,
 		ParseFile:  parse,
 	}
+	// An error here is the go command failing as a whole; a package that
+	// does not list, parse or type-check comes back with its Errors set,
+	// and the rest of the load goes on.
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		return nil, driverError(dir, patterns, err)
@@ -183,6 +191,9 @@ func reload(ctx context.Context, dir string, patterns []string, pkgs []*packages
 		if p.ForTest != "" {
 			path = p.ForTest // the xtest package p_test is loaded with p
 		}
+		// The package of files named as arguments (go list a.go b.go) has
+		// this made-up path, which names nothing: only the patterns that
+		// named the files load it again.
 		if path == "command-line-arguments" {
 			whole = true
 		}
@@ -244,6 +255,11 @@ func hasListError(p *packages.Package) bool {
 // withoutTestDuplicates drops the test mains and the packages whose test
 // variant is also loaded.
 func withoutTestDuplicates(pkgs []*packages.Package) []*packages.Package {
+	// With Tests, go list gives for a package p with tests p itself, its
+	// test variant "p [p.test]" (PkgPath p, ForTest p) when it has
+	// in-package tests, the external test package "p_test [p.test]"
+	// (PkgPath p_test) when it has external ones, and the test main
+	// "p.test".
 	hasTestVariant := map[string]bool{}
 	for _, p := range pkgs {
 		if p.ForTest != "" && p.PkgPath == p.ForTest {
@@ -281,7 +297,14 @@ func driverError(dir string, patterns []string, err error) error {
 		}
 	}
 	// The go command says what it was doing ("errors parsing go.mod:") and
-	// then where: lead with the position when there is one.
+	// then where: lead with the position when there is one. So
+	//
+	//	go: errors parsing go.mod:
+	//	/m/go.mod:3: unknown directive: frobnicate
+	//
+	// becomes "/m/go.mod:3: unknown directive: frobnicate": the header the
+	// position replaces is dropped, and any other line follows in
+	// parentheses.
 	for i, l := range lines {
 		if pos, m, ok := splitPos(l); ok {
 			if !filepath.IsAbs(pos) {
@@ -306,6 +329,11 @@ func driverError(dir string, patterns []string, err error) error {
 // pkgErrors returns the problems of a package as positioned errors, in
 // terms the user can act on.
 func pkgErrors(dir string, pkg *packages.Package) []error {
+	// go list builds the packages it lists when asked for their export
+	// data (a typed load without NeedDeps is) or cgo's output, and then
+	// reports the compiler's errors as one list error. The parser's and
+	// go/types' errors say the same of the same lines, and are kept rather
+	// than both.
 	compiled := false // go/types already reported what the compiler found
 	for _, e := range pkg.Errors {
 		if e.Kind == packages.ParseError || e.Kind == packages.TypeError {
@@ -348,6 +376,10 @@ var couldNotImport = regexp.MustCompile(`^could not import (\S+) \(`)
 
 // importError replaces go/types' "could not import p (invalid package
 // name)" by the reason go list gave for p, such as a missing module.
+//
+// go/types knows only that the import gave no package; what to do about it
+// ("no required module provides package p; to add it: go get p") is in
+// the listed dependency's own error, over several lines, which are joined.
 func importError(pkg *packages.Package, msg string) string {
 	m := couldNotImport.FindStringSubmatch(msg)
 	if m == nil {
@@ -370,6 +402,8 @@ var openError = regexp.MustCompile(`^open (.+): ([^:]+)$`)
 
 // errorPosition finds a position for an error go list gave without one.
 func errorPosition(pkg *packages.Package, msg string) (string, string) {
+	// "open /m/a.go: permission denied": the file is the position, and the
+	// message need not repeat it.
 	if m := openError.FindStringSubmatch(msg); m != nil {
 		return m[1], "cannot read: " + m[2]
 	}
@@ -400,6 +434,8 @@ func splitPos(s string) (pos, msg string, ok bool) {
 		if j == 0 {
 			continue
 		}
+		// A column after the line is optional: "a.go:3: msg" and
+		// "a.go:3:9: msg" both split after the last number.
 		end := i + 1 + j
 		if k := strings.IndexByte(s[end:], ':'); k == 0 && end+1 < len(s) && s[end+1] >= '0' && s[end+1] <= '9' {
 			end++
@@ -429,6 +465,10 @@ func readError(err error) string {
 // resolved from dir. It lets a run say which of several patterns matched
 // nothing, which the go command only prints as a warning.
 func matches(dir, pattern string, pkg *packages.Package) bool {
+	// The go command's meta-patterns are not matched by path here ("all"
+	// is the main modules' packages and what they import, "tool" the
+	// packages of the tool lines): every package the unit loaded counts as
+	// matched, so they are reported only when it loaded none.
 	switch pattern {
 	case "all", "std", "cmd", "tool", "work":
 		return true

@@ -62,6 +62,10 @@ type scannedIgnore struct {
 
 // watched are the packages whose functions some rule's Needs names: calling
 // one needs an import of it in the calling file.
+//
+// It is built from rules.All, not from the enabled rules: a call recorded
+// for a rule that does not run costs a map entry, and shows asks only for
+// the calls of the rules it is given.
 var watched = func() map[string]bool {
 	w := map[string]bool{}
 	for _, r := range rules.All {
@@ -73,7 +77,9 @@ var watched = func() map[string]bool {
 }()
 
 // parseMode is how go/packages parses, so that the typed load can reuse
-// what the syntactic pass parsed.
+// what the syntactic pass parsed. The rules need the comments (ignore
+// directives, the generated-file marker, the comments a fix keeps in place);
+// nothing reads the parser's object resolution, which go/types replaces.
 const parseMode = parser.AllErrors | parser.ParseComments | parser.SkipObjectResolution
 
 // scanPackage parses the files of p into fset and returns what it saw and
@@ -107,6 +113,9 @@ func scanPackage(fset *token.FileSet, p *packages.Package, contents [][]byte) (s
 			continue
 		}
 		parsed = append(parsed, f)
+		// Files with import "C" and generated files are still scanned
+		// below for what the package holds, as the rules read them too;
+		// only their ignore comments are not collected.
 		if load.ImportsC(f) {
 			continue
 		}
@@ -147,9 +156,13 @@ func perInstance(fn *ast.FuncDecl, types map[string]bool) bool {
 	if fn.Recv != nil {
 		return true
 	}
+	// init runs once per process however many instances there are; a
+	// function that returns nothing makes no instance.
 	if fn.Name.Name == "init" || fn.Type.Results == nil {
 		return false
 	}
+	// func New() *Cache[K, V] and func Open() (*DB, error) both count: the
+	// pointer and the type arguments are stripped.
 	for _, r := range fn.Type.Results.List {
 		t := ast.Unparen(r.Type)
 		if star, ok := t.(*ast.StarExpr); ok {
@@ -175,6 +188,8 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 	// declares yaml).
 	names := map[string]string{} // name in f → import path
 	var dots []string            // packages whose names f uses unqualified
+	// Scanning a watched package itself (package time, in a check of std):
+	// its own NewTicker(d) calls are unqualified.
 	if watched[p.PkgPath] {
 		dots = append(dots, p.PkgPath) // a package calls its own functions by bare name
 	}
@@ -215,6 +230,11 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
 			instance = perInstance(n, types)
+			// func CaptureStats(r *Registry, d time.Duration) { for range
+			// time.Tick(d) { ... } }: meant to be run with go by its
+			// callers, in packages that may not be loaded, so no go
+			// statement here shows it. The loop must be the last
+			// statement, as the rule requires of a function that blocks.
 			if n.Name.IsExported() && n.Body != nil && len(n.Body.List) > 0 {
 				switch n.Body.List[len(n.Body.List)-1].(type) {
 				case *ast.ForStmt, *ast.RangeStmt:
@@ -231,12 +251,18 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 			return false
 		case *ast.GoStmt:
 			s.goStmt = true
+			// go scan(ctx, d): in package main the only go statement the
+			// loop rule reports (Needs.MainGoCalls), a function handed
+			// what may be a context it ignores; go func() { ... }() is not.
 			if _, lit := ast.Unparen(n.Call.Fun).(*ast.FuncLit); !lit && len(n.Call.Args) > 0 {
 				s.goCall = true
 			}
 		case *ast.CallExpr:
 			switch fun := ast.Unparen(n.Fun).(type) {
 			case *ast.SelectorExpr:
+				// g.Go(func() error { ... }) of errgroup, conc or
+				// sync.WaitGroup: the rules follow such a Go only into a
+				// function literal, so g.Go(s.loop) need not count.
 				if fun.Sel.Name == "Go" && len(n.Args) == 1 {
 					if _, ok := ast.Unparen(n.Args[0]).(*ast.FuncLit); ok {
 						s.goMethod = true
@@ -250,6 +276,9 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 					}
 				}
 			case *ast.Ident:
+				// Tick(Second) in a file that imports . "time": a bare
+				// call may be of any dot-imported package, so it counts for
+				// every one that is watched.
 				for _, path := range dots {
 					if watched[path] {
 						s.call(path+"."+fun.Name, instance)
@@ -265,6 +294,8 @@ func (s *scan) file(p *packages.Package, f *ast.File, types map[string]bool) {
 			for _, lhs := range n.Lhs {
 				switch lhs := ast.Unparen(lhs).(type) {
 				case *ast.SelectorExpr:
+					// http.DefaultClient = c; a field of a local variable
+					// that shadows the import's name counts too.
 					if x, ok := lhs.X.(*ast.Ident); ok && names[x.Name] != "" {
 						s.assigns = true
 					}
@@ -316,12 +347,17 @@ func needsTypes(p *packages.Package, s *scan, g *graph, enabled []*rules.Rule) b
 // shows reports whether p, as the syntactic pass saw it in s, shows what n
 // needs (see rules.Needs for what each condition means).
 func shows(p *packages.Package, s *scan, g *graph, n rules.Needs) bool {
+	// The conditions on the package come first, and each rules it out
+	// alone; the conditions on the code are alternatives, any one of which
+	// keeps it.
 	if n.NotMain && p.Name == "main" || n.MainGoCalls && p.Name == "main" && !s.goCall {
 		return false
 	}
 	if len(n.DependsOn) > 0 && !slices.ContainsFunc(n.DependsOn, func(path string) bool { return g.dependsOn(p, path) }) {
 		return false
 	}
+	// An unknown go line (no module, or none in go.mod) rules the package
+	// out, as the rule itself reports nothing then.
 	if n.GoBefore != "" && (p.Module == nil || p.Module.GoVersion == "" ||
 		version.Compare("go"+p.Module.GoVersion, "go"+n.GoBefore) >= 0) {
 		return false
@@ -340,7 +376,9 @@ func shows(p *packages.Package, s *scan, g *graph, n rules.Needs) bool {
 	if n.Assigns {
 		// An assignment to an exported name in a file with a dot import:
 		// a variable of the dot-imported package, unless its listed
-		// names say otherwise.
+		// names say otherwise. DefaultClient = &Client{} under . "net/http"
+		// keeps the package; var S string; S = ToUpper(v) under
+		// . "strings" does not, as strings declares no variable S.
 		for path, names := range s.dotAssigns {
 			vars := g.vars(p.Imports[path])
 			for _, name := range names {
@@ -383,8 +421,11 @@ func (g *graph) vars(p *packages.Package) map[string]bool {
 	// parse p, and store the same answer. The files are parsed into a file
 	// set of their own, since nothing else needs their positions.
 	names = map[string]bool{}
+	// Only the declarations matter: the files are parsed without comments.
 	for _, name := range p.GoFiles {
 		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		// One file that does not parse may hold any variable: nil, which
+		// shows takes for "maybe", not an empty set.
 		if err != nil {
 			names = nil
 			break
@@ -436,7 +477,9 @@ func (g *graph) dependsOn(p *packages.Package, path string) bool {
 
 // parallel calls f(0), ..., f(n-1) on as many goroutines as there are
 // processors. f must be safe to call concurrently; it is never called
-// twice for one i.
+// twice for one i. Each worker takes the next i as it finishes one, rather
+// than a fixed share: the calls (hashing a package's files, reading a cache
+// entry) vary in cost with the size of the package.
 func parallel(n int, f func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	var next sync.Mutex

@@ -15,6 +15,11 @@ import (
 // and the patterns it is given. A repository with several modules and no
 // go.work needs one unit per module, because the go command only sees the
 // module it is started in.
+//
+// A unit's patterns are relative to its own directory, not to the user's:
+// the user's ./nested/x, in the module nested, is passed as ./x from there.
+// origins leads back, so that a pattern that matched nothing is reported in
+// the user's words.
 type unit struct {
 	dir      string
 	patterns []string
@@ -42,6 +47,8 @@ func plan(dir string, patterns []string, env []string) ([]unit, []error) {
 	// gopath matters only for a directory outside every module, where auto
 	// means GOPATH mode too.
 	p := &planner{dir: dir, index: map[string]int{}, gopath: getEnv(env, "GO111MODULE") == "off" || getEnv(env, "GO111MODULE") == "auto"}
+	// The workspace is found once, from dir, as the go command finds it;
+	// every unit that is not run with GOWORK=off runs in it.
 	ws, err := workspace(dir, env)
 	if err != nil {
 		// A go.work the go command cannot read fails every pattern:
@@ -96,6 +103,9 @@ func (p *planner) pattern(pat string) {
 		}
 		dir := filepath.Dir(abs)
 		p.directory(relPattern(p.dir, dir), dir, false)
+		// directory does not say which unit it added the directory to,
+		// which may be the workspace's, a module's own, or one with
+		// GOWORK=off; add remembers it in p.last.
 		if i, ok := p.index[p.last]; ok {
 			if p.units[i].files == nil {
 				p.units[i].files = map[string]bool{}
@@ -119,6 +129,7 @@ func (p *planner) pattern(pat string) {
 		p.add(root, pat, false)
 		return
 	}
+	// ./... and /abs/dir/... walk the tree; ./dir names one directory.
 	recursive := pat == "..." || strings.HasSuffix(pat, "/...")
 	base := strings.TrimSuffix(strings.TrimSuffix(pat, "..."), "/")
 	if base == "" {
@@ -142,6 +153,9 @@ func (p *planner) directory(pat, abs string, recursive bool) {
 	if recursive {
 		suffix = "/..."
 	}
+	// containing is the module abs lies in; nested are the modules below
+	// it, which the go command's ./... leaves out of containing's packages
+	// and which therefore need units of their own.
 	containing := modRoot(abs)
 	var nested []string
 	if recursive {
@@ -167,7 +181,9 @@ func (p *planner) directory(pat, abs string, recursive bool) {
 		p.add(p.dir, pat, false) // GOPATH mode, or an error the go command explains
 	}
 	// With nested modules and none holding abs, only they are planned: the
-	// directories outside them belong to no module.
+	// directories outside them belong to no module. A repository whose top
+	// has no go.mod and no go.work, but holds services/a/go.mod and
+	// services/b/go.mod, is checked with ./... as two units.
 	for _, m := range nested {
 		p.module(m, m, "/...")
 	}
@@ -189,6 +205,9 @@ func (p *planner) module(root, at, suffix string) {
 		p.errs = append(p.errs, modError(err))
 		return
 	}
+	// A module the workspace uses is loaded through the workspace, from
+	// dir: one go command for all of them, which sees the workspace's
+	// replacements and versions as go build in dir would.
 	if p.ws != nil && p.ws.uses[root] {
 		p.add(p.dir, relPattern(p.dir, at)+suffix, false)
 		return
@@ -225,6 +244,8 @@ func (p *planner) add(dir, pattern string, noWork bool) {
 // the go command it honours GOWORK, and otherwise looks for go.work in dir
 // and the directories above it.
 func workspace(dir string, env []string) (*work, error) {
+	// GOWORK=off disables workspaces, GOWORK=/path/go.work names one, and
+	// an empty or unset GOWORK asks for the search.
 	path := getEnv(env, "GOWORK")
 	switch {
 	case path == "off":
@@ -248,6 +269,8 @@ func workspace(dir string, env []string) (*work, error) {
 	if err != nil {
 		return nil, modError(err)
 	}
+	// use lines are relative to go.work's directory; cleaned, they compare
+	// with the module roots modRoot and modulesUnder return.
 	w := &work{dir: filepath.Dir(path), uses: map[string]bool{}}
 	for _, u := range wf.Use {
 		d := u.Path
@@ -263,6 +286,8 @@ func workspace(dir string, env []string) (*work, error) {
 func modError(err error) error {
 	// modfile reports "path:line: msg" per problem, one a line.
 	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	// The first problem is reported at its line and the others counted:
+	// "go.mod:4: unknown directive: frobnicate (and 1 more error)".
 	pos, msg, ok := splitPos(lines[0])
 	if !ok {
 		return &PosError{Msg: err.Error()}
@@ -278,6 +303,8 @@ func modError(err error) error {
 
 // modRoot returns the directory of the go.mod file governing dir, or "".
 func modRoot(dir string) string {
+	// A go.mod that is not a regular file (a directory of that name) does
+	// not make a module.
 	for d := dir; ; d = filepath.Dir(d) {
 		if info, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && info.Mode().IsRegular() {
 			return d
@@ -296,6 +323,9 @@ func modulesUnder(dir string) []string {
 		if err != nil || !d.IsDir() {
 			return nil
 		}
+		// dir itself is walked whatever its name: the user named it. Below
+		// it, a go.mod under testdata/ belongs to test input, and one
+		// under vendor/ to a copy of a dependency.
 		if path != dir {
 			name := d.Name()
 			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor" {
@@ -349,6 +379,8 @@ func parsePlatforms(list []string) ([]platform, error) {
 	var out []platform
 	seen := map[platform]bool{}
 	for _, s := range list {
+		// linux/arm/v7 is refused: the variant is GOARM's, which the pair
+		// does not set.
 		goos, goarch, ok := strings.Cut(strings.TrimSpace(s), "/")
 		if !ok || goos == "" || goarch == "" || strings.Contains(goarch, "/") {
 			return nil, fmt.Errorf("platform %q: want GOOS/GOARCH, e.g. linux/amd64", s)
