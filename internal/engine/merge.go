@@ -15,6 +15,10 @@ import (
 func (r *run) merge(pf *pkgFix) {
 	for _, f := range append(pf.findings, pf.extra...) {
 		key := findingKey{f.Rule, f.Pos.Filename, f.Pos.Offset}
+		// An ignore comment over go loop() matches nothing on a platform
+		// whose loop (loop_windows.go) returns at once: each pass that
+		// finds it unused counts, and finish drops the finding unless
+		// every platform did.
 		if f.Rule == ignore.InvalidIgnore.Name && strings.HasPrefix(f.Message, ignore.UnusedPrefix) {
 			r.unused[key]++
 		}
@@ -29,6 +33,9 @@ func (r *run) merge(pf *pkgFix) {
 		r.findings[key] = len(r.res.Findings)
 		r.res.Findings = append(r.res.Findings, f)
 	}
+	// pf.old is the file as this pass loaded it, which for a file an
+	// earlier pass changed is that pass's output: only the first pass's
+	// old is the disk's content, which writeAll compares before writing.
 	for name, content := range pf.files {
 		if _, ok := r.orig[name]; !ok {
 			r.orig[name] = pf.old[name]
@@ -36,6 +43,8 @@ func (r *run) merge(pf *pkgFix) {
 		r.overlay[name] = content
 		r.owner[name] = pf.pkg.PkgPath
 	}
+	// A wiring withdrawn before the merge has no files: nothing of it
+	// reached the overlay, and it is no wiring to drop later.
 	if pf.wiring != nil && len(pf.files) > 0 {
 		r.wiring[pf.pkg.PkgPath] = true
 	}
@@ -44,6 +53,12 @@ func (r *run) merge(pf *pkgFix) {
 // dropBreaking withdraws the earlier platforms' fixes that make a package
 // of this pass fail to load, and reports whether it withdrew any. A package
 // that fails without the fixes too is not theirs to answer for.
+//
+// A fix planned on one platform is verified against the files that platform
+// builds; another builds other files, where the fix may not compile: the
+// field stopLoop a fix on windows adds to T clashes with a method
+// func (t *T) stopLoop() that only a file built off windows declares. The
+// pass loads through the overlay, so such a package fails to load here.
 func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.Package) bool {
 	var suspects []*packages.Package
 	var paths []string
@@ -56,6 +71,9 @@ func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.P
 	if len(suspects) == 0 {
 		return false
 	}
+	// The suspects are loaded once more without the overlay, and only
+	// when some package fails: a pass whose packages all load pays nothing.
+	// If even that load fails, every suspect is blamed.
 	before := map[string]bool{} // IDs of the packages that fail without the fixes
 	if base, _, err := r.loadChecked(u.dir, paths, env, nil); err == nil {
 		for _, p := range base {
@@ -65,6 +83,9 @@ func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.P
 		}
 	}
 	dropped := false
+	// The fixes of every changed package among a failing one and its
+	// dependencies go: the error of an importer a fix broke names the
+	// importer's file, not the fixed one's.
 	for _, pkg := range suspects {
 		if before[pkg.ID] {
 			continue
@@ -108,6 +129,8 @@ func relTo(dir string, err error) string {
 // packages that only wire in other packages' cleanups go too, when path is
 // not one of them: their calls may be of a cleanup path's fix made.
 func (r *run) dropPackage(path, reason string) {
+	// The run does not record whose cleanups a wiring calls, so dropping a
+	// fix drops every wiring; dropping a wiring drops only itself.
 	if !r.wiring[path] {
 		for w := range r.wiring {
 			r.dropPackage(w, reason)

@@ -27,6 +27,9 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 	if err != nil {
 		return // the go command cannot list the tests at all, fix or no fix
 	}
+	// A verifier of the tests' own load: what a fix imports (context,
+	// sync) must have the types the tests' packages were checked with,
+	// not the pass's.
 	v := newVerifier(r.ctx, u.dir, env, pkgs...)
 	v.source = source
 	var slow []*pkgFix
@@ -43,6 +46,9 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 		if tv == nil || len(tv.Errors) > 0 {
 			continue // broken before the fix: nothing to compare with
 		}
+		// The fix's new files replace theirs in the test variant: a test
+		// that declares a method or field the fix adds (a helper
+		// func (c *Cache) Shutdown() in cache_test.go) now collides.
 		tp, err := v.check(tv, pf.files, nil, nil)
 		if err != nil {
 			pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
@@ -54,6 +60,11 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 			if xt.ForTest != path || xt.PkgPath == path || len(xt.Errors) > 0 || xt.Imports[path] != tv {
 				continue
 			}
+			// package cache_test imports cache and cachetest, which
+			// imports cache too: cachetest was checked against the old
+			// cache, and an override of cache alone would mix its types
+			// with the new ones. A load with the fix as an overlay checks
+			// that.
 			if reachesThroughOthers(xt, tv) {
 				slow = append(slow, pf)
 				break
@@ -78,6 +89,8 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 // reachesThroughOthers reports whether p imports target through another
 // package, not only directly.
 func reachesThroughOthers(p, target *packages.Package) bool {
+	// target starts seen, so that the walk does not go on below it: what
+	// target imports cannot lead back to target.
 	seen := map[*packages.Package]bool{target: true}
 	var visit func(q *packages.Package) bool
 	visit = func(q *packages.Package) bool {
@@ -111,11 +124,15 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 		pkgs, err = packages.Load(r.testConfig(u, env, overlay), paths...)
 		return pkgs, nil, err
 	}
+	// By PkgPath, so that the test variant of a fixed package counts as
+	// well as the package itself.
 	target := map[string]bool{}
 	for _, p := range paths {
 		target[p] = true
 	}
 	reaches := reaching(func(p *packages.Package) bool { return target[p.PkgPath] })
+	// Tests is set whatever the run's Options say, and only the build
+	// flags carry over: the tests are loaded to be checked, not analysed.
 	opts := Options{Tests: true, BuildFlags: r.opts.BuildFlags}
 	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches, base)
 	if err != nil {
@@ -158,8 +175,14 @@ func fixedPackages(fixes []*pkgFix) (map[string]*pkgFix, []string) {
 // verifyTestsFromSource type-checks the tests of the fixed packages with
 // go/packages and the fixes as an overlay, which type-checks every
 // dependency from source.
+//
+// A round that drops fixes is followed by one that checks the fixes left,
+// until a round drops nothing; three rounds bound the loads (two a round),
+// each of which type-checks every dependency from source.
 func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
 	for round := 0; round < 3; round++ {
+		// The earlier platforms' fixes and this pass's, together: the
+		// tests must compile against the files as they would be written.
 		overlay := r.snapshot()
 		if overlay == nil {
 			overlay = map[string][]byte{}
@@ -181,6 +204,9 @@ func (r *run) verifyTestsFromSource(u unit, env []string, fixes []*pkgFix) {
 		// broken with them, to tell what the fixes broke.
 		before := r.loadTests(u, env, paths, nil)
 		dropped := false
+		// A broken package is blamed on the fixed packages among its
+		// dependencies, all of them: which of their fixes is at fault is
+		// not known.
 		for id, b := range broken {
 			if _, ok := before[id]; ok {
 				continue // the tests did not compile before the fix either
@@ -217,6 +243,8 @@ func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) 
 		}
 		return broken
 	}
+	// Every package of the load, not only the roots: a test helper package
+	// between the tests and a fixed package may be the one that breaks.
 	packages.Visit(pkgs, nil, func(p *packages.Package) {
 		if len(p.Errors) == 0 {
 			return

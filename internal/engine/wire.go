@@ -28,6 +28,9 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 		for k, n := range pf.wired {
 			notes[k] = n
 		}
+		// A cached pkgFix has no rules' findings, and nothing fixed: the
+		// loop skips it. of points into pf.findings, which merge copies
+		// into the run after wire, so what wire sets there is reported.
 		for i, rf := range pf.found {
 			of[rf] = &pf.findings[i]
 			d, ok := pf.done[rf]
@@ -38,6 +41,8 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 			if w == nil {
 				continue
 			}
+			// One Wire per fixed finding: two loops of one type share a
+			// Shutdown, and each finding names it and its own starter.
 			pf.findings[i].Wire = w
 			home[w] = pf.pkg.PkgPath
 			// By funcKey: a caller in another package refers to the
@@ -80,6 +85,10 @@ func (r *run) wire(clean []*packages.Package, fixes []*pkgFix) {
 					// note. For one neither did, the reason comes from the
 					// fix: a constructor whose result is not *Type cannot
 					// have the method called on it, or else unwired says.
+					// func NewMemory() Store hands out the fixed
+					// *memStore as an interface without Shutdown: its
+					// callers cannot call it without a type assertion,
+					// and are told so.
 					c := Caller{Pos: r.position(p.Fset, id.Pos()), Func: key.Func}
 					if n, ok := notes[key]; ok {
 						c.Wired, c.NotWired = n.Wired, n.Why
@@ -111,6 +120,8 @@ func describeFix(fix rules.Fix, d rewrite.Done) *Wire {
 // unwired says why a call of a fixed starter that wiring did not look at is
 // not wired.
 func unwired(w *Wire, elsewhere bool) string {
+	// In the order of what makes wiring impossible whoever the caller is,
+	// then what depends on where the call is.
 	switch {
 	case w.Method == "":
 		return "" // the work honours a context: there is nothing to call

@@ -36,7 +36,10 @@ func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifie
 				targets = append(targets, ts...)
 			case p.Name == "main" && reachesPath(p, path):
 				// Only main can call a package-level cleanup; one it
-				// imports through others is reported as such.
+				// imports through others is reported as such (main imports
+				// server, which imports metrics, whose init starts the
+				// work: main gets a note, not a change, as calling
+				// metrics.Shutdown would add an import main does not have).
 				for _, t := range ts {
 					if t.Starter == "" {
 						targets = append(targets, t)
@@ -47,6 +50,8 @@ func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifie
 		if len(targets) == 0 {
 			continue
 		}
+		// Every caller package gets its pkgFix, wired or not: its notes
+		// say at each call where the cleanup is now called, or why not.
 		cw := fixpkg.WireCallers(v.view(p, nil), targets, r.opts.Tests, func(name string, _ []byte) ([]byte, string) {
 			return r.current(p, name)
 		})
@@ -56,6 +61,9 @@ func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifie
 }
 
 // unwire withdraws a wiring-only pkgFix's wirings, which did not verify.
+//
+// Its notes stay, with the reason, so that each call of the fixed starter
+// still says what became of it.
 func (pf *pkgFix) unwire(reason string) {
 	why := "the wiring did not verify: " + reason
 	for k, n := range pf.wired {

@@ -46,6 +46,9 @@ func writeAll(ctx context.Context, changes []Change) []error {
 		var group []pending
 		failed := false
 		for _, c := range byPkg[pkg] {
+			// An interrupt while preparing fails the package as one whose
+			// file cannot be written would: its temp files go, and no
+			// later package is prepared.
 			if ctx.Err() != nil {
 				failed = true
 				break
@@ -74,6 +77,9 @@ func writeAll(ctx context.Context, changes []Change) []error {
 	if beforeRename != nil {
 		beforeRename()
 	}
+	// The last point at which an interrupt changes nothing on disk. Past
+	// it the context is not looked at again: stopping between two renames
+	// would leave a package half fixed, which does not compile.
 	if err := ctx.Err(); err != nil {
 		for _, p := range ready {
 			os.Remove(p.tmp)
@@ -82,6 +88,9 @@ func writeAll(ctx context.Context, changes []Change) []error {
 	}
 	dirs := map[string]bool{}
 	for _, p := range ready {
+		// A rename that fails here leaves the file old, and the files of
+		// its package renamed before it new: a package is written whole
+		// as far as what can be checked before the first rename.
 		if err := os.Rename(p.tmp, p.path); err != nil {
 			os.Remove(p.tmp)
 			errs = append(errs, &PosError{Pos: p.path, Msg: err.Error()})
@@ -108,6 +117,8 @@ func prepare(c Change) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot write: %w", err)
 	}
+	// A directory, device or link now where the file was: replacing it
+	// by a regular file would not be writing the file that was read.
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("not a regular file (a symlink?); not written")
 	}
@@ -115,11 +126,14 @@ func prepare(c Change) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot read: %w", unwrapPath(err))
 	}
+	// An edit saved in an editor while leakfix ran would be lost under the
+	// rename: the fix was computed from c.Old, and is written only over it.
 	if !bytes.Equal(cur, c.Old) {
 		return "", fmt.Errorf("changed on disk since it was read; not written")
 	}
 	// Beside the target, so that the rename stays within one file system,
-	// where it is atomic.
+	// where it is atomic. The name starts with a dot and does not end in
+	// .go: a temp file a crash leaves behind is not built, nor listed.
 	f, err := os.CreateTemp(filepath.Dir(c.Path), "."+filepath.Base(c.Path)+".leakfix-*")
 	if err != nil {
 		return "", fmt.Errorf("cannot write: %w", unwrapPath(err))
@@ -128,9 +142,12 @@ func prepare(c Change) (string, error) {
 	if err == nil {
 		err = f.Chmod(info.Mode().Perm()) // CreateTemp makes it 0600
 	}
+	// Synced before the rename: otherwise a crash just after it could
+	// leave the new name on an empty or partly written file.
 	if err == nil {
 		err = f.Sync()
 	}
+	// Close can report a write that failed late (on NFS, for one).
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
