@@ -39,12 +39,17 @@ func renumberHunks(diff string) string {
 		from, _ := strconv.Atoi(m[1])
 		fromCount, toCount := count(m[2]), count(m[4])
 		to := from + shift
+		// A count of 0 names the line before the hunk rather than its
+		// first: with three lines of context, only a file made from
+		// nothing (-0,0 +1,2) or emptied (-1,2 +0,0) has one.
 		switch {
 		case fromCount == 0 && toCount > 0:
 			to++ // an insertion at the top: the old start names the line before it
 		case toCount == 0 && fromCount > 0:
 			to-- // a deletion of all lines: the new start names the line before
 		}
+		// What follows the second @@ (a function name, in some diffs) is
+		// kept as it was.
 		header := fmt.Sprintf("@@ -%s +%s @@", span(from, m[2]), span(to, m[4]))
 		lines[i] = header + l[len(m[0]):]
 		shift += toCount - fromCount
@@ -71,6 +76,10 @@ func span(start int, n string) string {
 }
 
 // offsetPosition returns the position of a byte offset in content.
+//
+// It serves where no token.File has the content: a file an earlier pass
+// changed is reported against its content on disk, which no FileSet parsed.
+// An offset out of range is clamped rather than trusted.
 func offsetPosition(content []byte, filename string, off int) token.Position {
 	off = min(max(off, 0), len(content))
 	line := 1 + bytes.Count(content[:off], []byte("\n"))

@@ -62,6 +62,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	var roots []*packages.Package
 	var listedFromCache bool
 	var err error
+	// A listing through an overlay answers for content that is not on
+	// disk, which the listing cache's fingerprint cannot vouch for.
 	if overlay == nil {
 		roots, listedFromCache, err = listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env, askSizes)
 	} else {
@@ -88,6 +90,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	// an entry is neither parsed nor type-checked.
 	contents := map[*packages.Package][][]byte{} // the files read while hashing, or from the overlay
 	results := make([]*cachedResult, len(roots))
+	// A key hashes the files as they are on disk: with an overlay, it
+	// would name results for content the pass does not analyse.
 	if r.cache != nil && overlay == nil {
 		// Without a global key (the go binary or leakfix's own identity
 		// cannot be found), nothing is keyed: the pass runs as without a
@@ -128,6 +132,9 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 		index[p] = i
 		switch {
 		case len(p.Errors) > 0:
+			// A package go list could not list (one whose files build
+			// constraints all exclude, say): go/packages says why as
+			// users know it.
 			how[i] = reloadIt
 		case results[i] != nil:
 			// A vendored package is cached once it built: the pass skips
@@ -161,6 +168,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 				how[i], scans[i] = untyped, &scan{} // skipped by the pass as it always is
 				return nil, load.None, false
 			}
+			// Parsed once, into the checker's file set: the files the
+			// syntactic pass read are the ones go/types checks.
 			s, parsed := scanPackage(fset, p, withOverlay(p, contents[p], overlay))
 			files := make([]*ast.File, 0, len(parsed))
 			for _, name := range p.GoFiles {
@@ -178,6 +187,9 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 				how[i] = check
 				return files, load.Full, true
 			default:
+				// Still checked, for its declarations: an importer kept
+				// for types needs them, and a package that does not
+				// compile must be found so that it is reported.
 				how[i], scans[i] = untyped, &s
 				return files, load.API, true
 			}
@@ -196,6 +208,8 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 			}
 			return load.None
 		}
+		// The checker outlives this load (refix and the verifier check
+		// more into it); what they check, the checker parses itself.
 		err := out.checker.Check(r.ctx, roots, need)
 		out.checker.Parse = nil
 		if err != nil {
@@ -238,6 +252,9 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 				out.pkgs[index[p]], _ = out.checker.Package(p)
 			}
 		}
+		// A cgo package checked with errors: FakeImportC leaves what comes
+		// from C without types, so its errors may be the checker's and not
+		// the code's. go/packages runs cgo and says which.
 		for i := range roots {
 			if how[i] == check && len(out.pkgs[i].Errors) > 0 && slices.ContainsFunc(out.pkgs[i].Syntax, load.ImportsC) {
 				how[i] = reloadIt
@@ -258,6 +275,9 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	if len(need) == 0 {
 		return out, nil
 	}
+	// go/packages parses the reloaded packages as the syntactic pass does,
+	// and into the same file set: every package of the pass then has its
+	// positions in one.
 	parsedFile := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
 		return parser.ParseFile(fs, filename, src, parseMode)
 	}

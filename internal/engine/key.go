@@ -72,6 +72,10 @@ func newKeyer(roots []*packages.Package, global []byte) *keyer {
 // ownHash hashes what p itself contributes to its key. For a root it returns
 // the files' contents too.
 func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
+	// The ID, not only the path: "p [p.test]" holds p's files and more,
+	// and has results of its own. The module's go line decides what
+	// type-checks (range over an int needs go 1.22) and what some rules
+	// report (unstopped-ticker below 1.23).
 	h := sha256.New()
 	field(h, "id", p.ID)
 	field(h, "name", p.Name)
@@ -97,6 +101,8 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 				field(h, "stat", fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()))
 				continue
 			}
+			// An unreadable file hashes as its error: once it can be
+			// read, the key changes.
 			data, err := os.ReadFile(name)
 			if err != nil {
 				data = []byte("unreadable: " + err.Error())
@@ -136,6 +142,8 @@ func immutable(p *packages.Package) *packages.Module {
 	if m == nil || m.Main || m.Version == "" {
 		return nil
 	}
+	// replace x => y v1.2.3 is as fixed as x itself, by y's version;
+	// replace x => ../x is a directory anyone may edit.
 	if m.Replace != nil {
 		if m.Replace.Version == "" {
 			return nil // replaced by a directory that may change
@@ -200,9 +208,13 @@ func globalKey(opts Options, enabled []*rules.Rule, dir string, env []string) ([
 	// The Go that built leakfix: its go/types decides the results too, and
 	// a module version does not name it.
 	field(h, "runtime", runtime.Version())
+	// The rules that ran: a result cached by a run of one rule would lack
+	// the findings of the others.
 	for _, r := range enabled {
 		field(h, "rule", r.Name)
 	}
+	// The unit's directory: the go command resolves imports from there
+	// (its module, a workspace).
 	field(h, "dir", dir)
 	field(h, "tests", fmt.Sprint(opts.Tests))
 	for _, f := range opts.BuildFlags {
@@ -239,6 +251,9 @@ var self struct {
 // checkout with uncommitted changes (+dirty), may hold any code.
 func identify() (string, error) {
 	if info, ok := debug.ReadBuildInfo(); ok {
+		// A clean checkout's pseudo-version (v0.0.0-20261201123456-
+		// abcdef012345) names its commit, and a tag its release: both
+		// name the code.
 		v := info.Main.Version
 		if v != "" && v != "(devel)" && !strings.HasSuffix(v, "+dirty") {
 			return info.Main.Path + "@" + v + " " + info.Main.Sum, nil

@@ -17,10 +17,14 @@ func sizesFor(ctx context.Context, dir string, env []string) (types.Sizes, error
 	if err != nil {
 		return nil, err
 	}
+	// SizesFor returns nil for an architecture gc does not know, and
+	// go/types then falls back to the sizes of amd64.
 	return types.SizesFor("gc", strings.TrimSpace(string(arch))), nil
 }
 
-// goCmd runs the go command in dir with the environment env.
+// goCmd runs the go command in dir with the environment env. It counts in
+// goRuns as go/packages' runs do: an unchanged run with a cache must start
+// none, and the tests check that.
 func goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
 	goRuns.Add(1)
 	cmd := exec.CommandContext(ctx, "go", args...)

@@ -19,6 +19,12 @@ import (
 func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string) {
 	for _, pl := range platforms {
 		for _, u := range units {
+			// The packages whose files the fixes change below the unit's
+			// directory, by import path, for the unit's go command to
+			// load. A package whose only change is wiring compiles only
+			// against the fixes it calls, and is loaded with all of them;
+			// a fixed one is checked with its own new files over its
+			// dependencies as they are on disk.
 			var paths, wired []string
 			seen := map[string]bool{}
 			for name, path := range r.owner {
@@ -46,6 +52,8 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 				if len(p.Errors) > 0 || !seen[p.PkgPath] {
 					continue // no files for this platform, or broken before the fix
 				}
+				// Only the files this platform builds: a fixed file it
+				// excludes cannot break it here.
 				files := map[string][]byte{}
 				for _, f := range p.Syntax {
 					name := p.Fset.File(f.Pos()).Name()
@@ -53,6 +61,9 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 						files[name] = content
 					}
 				}
+				// Without an override and with full type information,
+				// check also runs the vet checks a fix could upset: a
+				// copied mutex on one platform is as much a broken fix.
 				if _, err := v.check(p, files, nil, nil); err != nil {
 					r.dropPackage(p.PkgPath, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, err)))
 				}
@@ -68,6 +79,7 @@ func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string
 		pkgs, err = typedLoad(r.ctx, dir, patterns, r.opts, env, overlay)
 		return pkgs, nil, err
 	}
+	// Full types.Info: the vet checks in v.check need it.
 	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil, nil)
 	if err != nil {
 		return nil, nil, err
@@ -95,6 +107,8 @@ func (r *run) verifyWiring(u unit, env []string, paths []string, pl platform) {
 	if err != nil {
 		return
 	}
+	// The load's errors are the check: with the overlay, the wirings are
+	// type-checked from source against every fix.
 	for _, p := range pkgs {
 		if errs := pkgErrors(u.dir, p); len(errs) > 0 && r.wiring[p.PkgPath] {
 			r.dropPackage(p.PkgPath, fmt.Sprintf("the wiring does not compile for %s: %s", pl, relTo(r.dir, errs[0])))
