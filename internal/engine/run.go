@@ -232,6 +232,9 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 				base = fl.checker
 			}
 			r.verifyTests(u, env, fixes, base)
+			// verifyImporters checked the wirings against fixes that
+			// verifyTests may since have dropped.
+			unwireDropped(fixes)
 		}
 	}
 	r.wire(clean, fixes)

@@ -382,3 +382,48 @@ func TestWiringGoesWithItsFix(t *testing.T) {
 		t.Fatalf("findings %+v", res.Findings)
 	}
 }
+
+// TestWiringGoesWithFixBreakingTests: a fix dropped because it breaks its
+// package's tests, which verifyTests finds after the wirings were
+// verified, takes with it the wiring of another package that calls its
+// cleanup; the wiring would call a Shutdown that A no longer gets.
+func TestWiringGoesWithFixBreakingTests(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"p/p.go": leakyP,
+		"p/n.go": "package p\n\n// N returns the count.\nfunc (a *A) N() int { return a.n }\n",
+		// The test's helper method would clash with the Shutdown the fix adds.
+		"p/p_test.go": "package p\n\nimport \"testing\"\n\nfunc (a *A) Shutdown() {}\n\nfunc TestN(t *testing.T) { New().Shutdown() }\n",
+		// Run's value would get defer a.Shutdown().
+		"r/r.go": "package r\n\nimport \"example.com/m/p\"\n\n// Run counts once.\nfunc Run() int {\n\ta := p.New()\n\treturn a.N()\n}\n",
+	})
+	res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatal(err, res.Errors)
+	}
+	if len(res.Changes) > 0 {
+		var names []string
+		for _, c := range res.Changes {
+			names = append(names, Rel(dir, c.Path))
+		}
+		t.Errorf("changed %v, want nothing: the fix breaks p's tests", names)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Fixed || !strings.Contains(res.Findings[0].Unfixed, "would break the tests of example.com/m/p") {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	// Without the test's method, the same module is fixed and wired: the
+	// test above is not vacuous.
+	if err := os.Remove(filepath.Join(dir, "p", "p_test.go")); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatal(err, res.Errors)
+	}
+	wired := false
+	for _, c := range res.Changes {
+		wired = wired || strings.Contains(string(c.New), "defer a.Shutdown()")
+	}
+	if !wired {
+		t.Errorf("without the clashing test, r is not wired: %d changes", len(res.Changes))
+	}
+}

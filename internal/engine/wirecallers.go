@@ -4,6 +4,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
+	"github.com/leakfix/leakfix/rules"
 )
 
 // wireCallers calls the cleanups the fixes made in the loaded packages
@@ -81,6 +82,34 @@ func (pf *pkgFix) unwire(reason string) {
 	// findings (wire) or the overlay (merge).
 	pf.wiring.Edits = nil
 	pf.files, pf.old = nil, nil
+}
+
+// unwireDropped withdraws each wiring that calls the cleanup of a fix
+// dropped after the wirings were verified: the call would name a method
+// its package no longer gets, and the wiring's package would not compile.
+func unwireDropped(fixes []*pkgFix) {
+	gone := map[*rules.Finding]string{} // the findings of dropped fixes → why they were dropped
+	for _, pf := range fixes {
+		if pf.wiring != nil || pf.files != nil {
+			continue
+		}
+		for i, f := range pf.found {
+			if pf.findings[i].Unfixed != "" {
+				gone[f] = pf.findings[i].Unfixed
+			}
+		}
+	}
+	for _, pf := range fixes {
+		if pf.wiring == nil || pf.files == nil {
+			continue
+		}
+		for f := range pf.wiring.Edits {
+			if why, ok := gone[f]; ok {
+				pf.unwire("its cleanup is not made: " + why)
+				break
+			}
+		}
+	}
 }
 
 // reachesPath reports whether p imports the package path, directly or not.
