@@ -9,7 +9,9 @@ import (
 // This file reads one loop: how it waits (a ticker, time.Tick, time.After,
 // time.Sleep, a timer), and whether anything the owner controls can end it.
 
-// verb describes how the loop waits, for the finding's message.
+// verb describes how the loop waits, for the finding's message. The first
+// wait that says something decides; a loop whose waits say nothing (plain
+// receives and sends, a select on time.After) "waits on a timer".
 func (l *Loop) verb() string {
 	for _, w := range l.Waits {
 		switch w.Kind {
@@ -18,6 +20,9 @@ func (l *Loop) verb() string {
 		case Sleep:
 			return "sleeps and wakes"
 		case Select:
+			// A case on a ticker's or timer's C (case <-t.C:) counts as
+			// ticking; only the message reads the field's name, so the
+			// spelling is enough.
 			for _, c := range w.Node.(*ast.SelectStmt).Body.List {
 				if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil {
 					if t, ok := recv.(*ast.SelectorExpr); ok && t.Sel.Name == "C" {
@@ -37,6 +42,9 @@ func (l *Loop) verb() string {
 func outerLoops(body *ast.BlockStmt) []ast.Stmt {
 	var loops []ast.Stmt
 	var visit func(n ast.Node) bool
+	// list reads a statement list, where a goto loop can be: a label and
+	// the goto back to it are statements of one list. The region's
+	// statements are skipped, so that a loop inside it is part of it.
 	list := func(stmts []ast.Stmt) {
 		for i := 0; i < len(stmts); i++ {
 			if region := gotoLoop(stmts, i); region != nil {
@@ -50,11 +58,18 @@ func outerLoops(body *ast.BlockStmt) []ast.Stmt {
 	visit = func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncLit:
+			// A literal is other code: one started with go is read at its
+			// own go statement, as every go statement of the package is.
 			return false
 		case *ast.ForStmt, *ast.RangeStmt:
+			// A loop inside this one is part of its work: for range t.C {
+			// for _, s := range sessions { ... } } is one loop to stop.
 			loops = append(loops, n.(ast.Stmt))
 			return false
 		case *ast.BlockStmt:
+			// Blocks (an if's body) and case bodies are statement lists
+			// too, so a goto loop under an if (if retry { again: ...; goto
+			// again }) is found as well as one at the top of the function.
 			list(n.List)
 			return false
 		case *ast.CaseClause:
@@ -92,6 +107,9 @@ func gotoLoop(stmts []ast.Stmt, i int) *ast.BlockStmt {
 	case *ast.ForStmt, *ast.RangeStmt:
 		return nil // a loop already; its label is for break and continue
 	}
+	// Only a goto that is itself a statement of the list jumps back every
+	// time: one under a condition (if !done { goto again }) falls through
+	// when it does not jump, so the code can leave the "loop".
 	for j := i + 1; j < len(stmts); j++ {
 		if br, ok := stmts[j].(*ast.BranchStmt); ok && br.Tok == token.GOTO && br.Label.Name == ls.Label.Name {
 			return &ast.BlockStmt{Lbrace: ls.Pos(), List: stmts[i : j+1], Rbrace: br.End() - 1}
@@ -102,7 +120,8 @@ func gotoLoop(stmts []ast.Stmt, i int) *ast.BlockStmt {
 
 // headerWait returns the wait a statement of a for header does, when it is
 // a sleep or a receive from a channel of time (for ; ; time.Sleep(d), for
-// time.Sleep(d); ; <-ticker.C), or false.
+// time.Sleep(d); ; <-ticker.C), or false. s may be nil, for a header
+// without that statement.
 func (f *loopFinder) headerWait(l *Loop, loop *ast.ForStmt, s ast.Stmt) (Wait, bool) {
 	es, ok := s.(*ast.ExprStmt)
 	if !ok {
@@ -119,12 +138,23 @@ func (f *loopFinder) headerWait(l *Loop, loop *ast.ForStmt, s ast.Stmt) (Wait, b
 
 // analyse returns the plan skeleton for loop if it waits on time and has no
 // way out, or nil.
+//
+// loop is one of outerLoops: a for or range statement, or a goto loop's
+// block. The skeleton holds the loop's waits, and what the plan must judge
+// before it offers a fix: the channel operations a stop could not
+// interrupt (blocks), the helpers it waits in (via), and the failure exits
+// it keeps (failing). nil means the loop is not this rule's: it can end
+// (a condition, a return, a break out of it, a stop signal it receives),
+// or it is a worker waiting for channels, not for time.
 func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	l := &Loop{Stmt: loop}
 	var body *ast.BlockStmt
 	var header []ast.Stmt // the loop's init and post statements that do not wait
 	switch loop := loop.(type) {
 	case *ast.ForStmt:
+		// for !p.closed() { ... } ends when its condition does; only the
+		// loop without one (for { ... }, for ; ; time.Sleep(d) { ... })
+		// runs until something leaves it.
 		if loop.Cond != nil {
 			return nil
 		}
@@ -140,6 +170,10 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	case *ast.BlockStmt: // a loop made with goto
 		body = loop
 	case *ast.RangeStmt:
+		// A range over a slice or a count ends; one over a channel of
+		// jobs ends when the channel is closed, and waits for work, not
+		// for time. Only a range over time (time.Tick, t.C) or over a
+		// registered signal channel is this rule's.
 		if !f.waitChan(l, loop.X) {
 			return nil
 		}
@@ -151,7 +185,10 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		body = loop.Body
 	}
 
+	// managed is set by the first way out the walk finds, which ends it.
 	managed := false
+	// A break or goto to a label declared inside the loop stays in it; a
+	// goto loop's own label is among them, so its goto back is no way out.
 	labels := map[string]bool{} // labels declared inside the loop
 	ast.Inspect(body, func(n ast.Node) bool {
 		if l, ok := n.(*ast.LabeledStmt); ok {
@@ -162,6 +199,10 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	// Exits taken only when a call that the owner cannot make fail fails
 	// are no stop: the loop runs for as long as the source is healthy.
 	errExits := f.errorExits(body)
+	// failed reports whether the exit n is one of those, and records its
+	// call: the fix keeps the exit, and the message names the call. A
+	// break or goto out (not a return) runs the code after the loop, which
+	// the plan must then not take for dead (see afterRange).
 	failed := func(n ast.Node) bool {
 		call, ok := errExits[n]
 		if ok {
@@ -173,10 +214,15 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		return ok
 	}
 	// Function literals whose code runs in another goroutine: go
-	// statements', and those a wrapper or time.AfterFunc starts.
+	// statements', and those a wrapper or time.AfterFunc starts. A return
+	// there ends that goroutine, and a send there blocks it, not the loop.
+	// ast.Inspect visits the go statement or call before the literal in
+	// it, so a literal is marked before the walk reaches it.
 	apart := map[*ast.FuncLit]bool{}
 	// depth counts the statements between a node and the loop that an
 	// unlabeled break would leave instead of the loop.
+	// It grows inside a nested for, range, switch or select: for range
+	// t.C { switch { case full: break } } leaves only the switch.
 	var walk func(n ast.Node, depth int)
 	walk = func(n ast.Node, depth int) {
 		ast.Inspect(n, func(n ast.Node) bool {
@@ -197,8 +243,16 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				}
 				return false
 			case *ast.ReturnStmt:
+				// Any return of the loop's own function is a way out (if
+				// s.closed.Load() { return }), unless it is taken only on a
+				// failure the owner cannot cause.
 				managed = !failed(n)
 			case *ast.BranchStmt:
+				// The jumps that leave the loop: a goto or labeled break to
+				// a label outside it, and a plain break not inside a nested
+				// statement. continue never leaves: it names this loop or
+				// one inside it, since the loops analysed are outermost in
+				// their function.
 				switch {
 				case n.Tok == token.GOTO && !labels[n.Label.Name],
 					n.Tok == token.BREAK && n.Label == nil && depth == 0,
@@ -208,6 +262,9 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 			case *ast.ForStmt, *ast.RangeStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt:
 				header, children := parts(n)
 				for _, h := range header {
+					// A nested loop's init or post statement may wait, as
+					// the analysed loop's may (for ; i < n; time.Sleep(d)).
+					// Its condition is an expression, not a statement.
 					if fs, ok := n.(*ast.ForStmt); ok && h != ast.Node(fs.Cond) {
 						if w, ok := f.headerWait(l, fs, h.(ast.Stmt)); ok {
 							l.Waits = append(l.Waits, w)
@@ -220,6 +277,9 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				for _, child := range children {
 					walk(child, depth+1)
 				}
+				// A nested range over a channel blocks the loop between its
+				// waits (for range t.C { for j := range s.jobs { ... } }),
+				// where no stop case can be added: the plan refuses it.
 				if r, ok := n.(*ast.RangeStmt); ok {
 					if _, isChan := f.pass.Info.TypeOf(r.X).Underlying().(*types.Chan); isChan {
 						if f.stops(r.X) {
@@ -230,6 +290,8 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				}
 				return false
 			case *ast.SelectStmt:
+				// A select with a default never blocks: it polls, and is no
+				// wait of the loop's.
 				blocking := true
 				for _, c := range n.Body.List {
 					cc := c.(*ast.CommClause)
@@ -248,6 +310,11 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 						walk(s, depth+1)
 					}
 				}
+				// Only a select that waits on time or on a signal makes the
+				// loop timed work; select { case j := <-s.jobs: ... } alone
+				// is a worker's (see the end of analyse). The comm clauses
+				// themselves are not walked: the fix adds its stop case to
+				// the select, so its own sends and receives need no more.
 				if blocking {
 					l.Waits = append(l.Waits, Wait{Kind: Select, Node: n})
 					for _, c := range n.Body.List {
@@ -258,11 +325,18 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				}
 				return false
 			case *ast.ExprStmt:
+				// The waits that stand as statements, each of which the fix
+				// turns into a select on the stop signal in place. Anything
+				// else is walked on for the exits and channel operations in
+				// it.
 				if call, ok := n.X.(*ast.CallExpr); ok && f.isTimeCall(call, "Sleep") {
 					l.Waits = append(l.Waits, Wait{Kind: Sleep, Node: n})
 					l.timed = true
 					return false
 				}
+				// for { p.wait(); ... } waits in the package's own helper,
+				// whose wait the fix would have to rewrite: the plan
+				// refuses it, naming the helper.
 				if call, ok := n.X.(*ast.CallExpr); ok {
 					if fn := f.waitsIn(call, 0); fn != nil {
 						l.via = append(l.via, fn)
@@ -281,6 +355,8 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 						managed = true
 					}
 				}
+				// now := <-t.C, or now = <-t.C: a wait whose value the body
+				// uses. The fix declares now before the select it makes.
 				if len(n.Lhs) == 1 && len(n.Rhs) == 1 {
 					if u, ok := n.Rhs[0].(*ast.UnaryExpr); ok && u.Op == token.ARROW && f.waitChan(l, u.X) {
 						l.Waits = append(l.Waits, Wait{Kind: RecvAssign, Node: n})
@@ -296,9 +372,14 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					if f.stops(n.X) && !f.carriesData(n.X) {
 						managed = true
 					}
+					// Any other receive (n := <-w.jobs, or f(<-t.C) inside an
+					// expression) blocks with no stop case beside it yet;
+					// chanWaits decides whether the fix can give it one.
 					l.blocks = append(l.blocks, n)
 				}
 			case *ast.SendStmt:
+				// s.out <- v waits for a reader: chanWaits decides whether
+				// the fix can reach it.
 				l.blocks = append(l.blocks, n)
 			}
 			return true
@@ -307,6 +388,8 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 	for _, s := range body.List {
 		walk(s, 0)
 	}
+	// The header's other statements are the loop's code too: for x :=
+	// <-s.in; ; x = <-s.in blocks in its post statement on every pass.
 	for _, h := range header {
 		walk(h, 0)
 	}
@@ -323,6 +406,11 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 		return l
 	}
 	l.via = nil
+	// A range reached here ranges over time or signals (see the switch
+	// above); any other loop must have one wait on them. A loop whose only
+	// waits are on channels of data (select { case j := <-s.jobs: ...
+	// case s.out <- v: }) is a worker, busy when it is given work: not
+	// the periodic work this rule is about.
 	if _, isRange := loop.(*ast.RangeStmt); !isRange && !l.timed {
 		return nil // a worker loop on channels, not timed work
 	}
@@ -334,6 +422,9 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 // otherwise those a wrapper (errgroup's Go, the package's own) or
 // time.AfterFunc runs.
 func (f *loopFinder) markApart(apart map[*ast.FuncLit]bool, call *ast.CallExpr, isGo bool) {
+	// go func() { ... }() runs the literal away from the loop, and so does
+	// go run(func() { ... }): the new goroutine may call a literal
+	// argument at any time.
 	if isGo {
 		for _, e := range append([]ast.Expr{call.Fun}, call.Args...) {
 			if lit, ok := ast.Unparen(e).(*ast.FuncLit); ok {
@@ -365,6 +456,10 @@ func (f *loopFinder) closureOps(lit *ast.FuncLit) []ast.Node {
 		case *ast.GoStmt:
 			return false
 		case *ast.SelectStmt:
+			// A select is one operation: it blocks as a whole, and its
+			// cases' channels are not read one by one. One with a default
+			// never blocks, and one with a case on a stop signal (case
+			// <-ctx.Done(): return) is taken to end when that fires.
 			waits := true // until a default or a stop case
 			for _, c := range n.Body.List {
 				cc := c.(*ast.CommClause)
@@ -413,9 +508,13 @@ func parts(n ast.Node) (header []ast.Node, body []ast.Stmt) {
 		add(n.Init, n.Cond, n.Post)
 		return header, n.Body.List
 	case *ast.RangeStmt:
+		// The key and value are only assigned to; the operand is what
+		// the range evaluates.
 		add(n.X)
 		return header, n.Body.List
 	case *ast.SwitchStmt:
+		// A switch's body is its case clauses, each walked as one
+		// statement with its case expressions and body.
 		add(n.Init, n.Tag)
 		body = n.Body.List
 	case *ast.TypeSwitchStmt:
@@ -425,7 +524,9 @@ func parts(n ast.Node) (header []ast.Node, body []ast.Stmt) {
 	return header, body
 }
 
-// commRecv returns the channel a select case receives from, or nil.
+// commRecv returns the channel a select case receives from (case <-ch,
+// case v := <-ch, case v, ok = <-ch), or nil for a send case and for
+// default, whose comm is nil.
 func commRecv(comm ast.Stmt) ast.Expr {
 	var e ast.Expr
 	switch c := comm.(type) {
@@ -446,6 +547,9 @@ func commRecv(comm ast.Stmt) ast.Expr {
 // next iteration, and so runs its post statement, or nil. body is the
 // function that holds loop, where its label would be declared.
 func continueTo(body ast.Node, loop *ast.ForStmt) *ast.BranchStmt {
+	// A continue in a nested loop names loop by its label (continue
+	// outer), so the label is found first; "" when loop has none, which no
+	// continue can name.
 	label := ""
 	ast.Inspect(body, func(n ast.Node) bool {
 		if ls, ok := n.(*ast.LabeledStmt); ok && ls.Stmt == ast.Stmt(loop) {
@@ -454,6 +558,9 @@ func continueTo(body ast.Node, loop *ast.ForStmt) *ast.BranchStmt {
 		return label == ""
 	})
 	var found *ast.BranchStmt
+	// inner is set inside a nested for or range, whose plain continue
+	// starts that loop's next pass, not loop's. A continue inside a switch
+	// or select still continues loop, so those are walked through.
 	var walk func(n ast.Node, inner bool)
 	walk = func(n ast.Node, inner bool) {
 		ast.Inspect(n, func(n ast.Node) bool {
@@ -490,6 +597,8 @@ func continueTo(body ast.Node, loop *ast.ForStmt) *ast.BranchStmt {
 // It returns nil otherwise, and for waits under a condition or in a select,
 // which may be the helper's own way out.
 func (f *loopFinder) waitsIn(call *ast.CallExpr, depth int) *types.Func {
+	// Only the package's own functions have bodies to read. depth bounds
+	// the chain of helpers, which also ends a helper that calls itself.
 	fn := calleeFunc(f.pass.Info, call)
 	if fn == nil || fn.Pkg() != f.pass.Pkg || depth > 3 {
 		return nil
@@ -498,12 +607,15 @@ func (f *loopFinder) waitsIn(call *ast.CallExpr, depth int) *types.Func {
 	if decl == nil || decl.Body == nil {
 		return nil
 	}
+	// Top-level statements only: they run on every call, in order, so the
+	// first wait among them is reached unless a return comes before it.
 	for _, st := range decl.Body.List {
 		var x ast.Expr
 		switch st := st.(type) {
 		case *ast.ExprStmt:
 			x = st.X
 		case *ast.AssignStmt:
+			// now := <-p.t.C, or err := p.backoff(), waits as well.
 			if len(st.Rhs) == 1 {
 				x = st.Rhs[0]
 			}
@@ -514,6 +626,8 @@ func (f *loopFinder) waitsIn(call *ast.CallExpr, depth int) *types.Func {
 				return fn
 			}
 		case *ast.UnaryExpr:
+			// A channel of time only: a helper that receives a job
+			// (<-p.jobs) waits for work, not for time.
 			if x.Op == token.ARROW && f.isTimeChan(x.X) {
 				return fn
 			}

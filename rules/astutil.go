@@ -23,11 +23,20 @@ func exprString(e ast.Expr) (string, bool) {
 }
 
 // stmtLists returns the statement lists directly inside s.
+//
+// Only lists are returned, never the statements of a header (an if's or
+// switch's init, a for's init and post) nor the code of function literals:
+// a caller that walks them, as opStmt and heldLock do, reaches only
+// statements of the function itself that stand in a list, where the fix
+// can put a select in a statement's place, and where a lock one statement
+// takes is held by the statements after it.
 func stmtLists(s ast.Stmt) [][]ast.Stmt {
 	switch s := s.(type) {
 	case *ast.BlockStmt:
 		return [][]ast.Stmt{s.List}
 	case *ast.LabeledStmt:
+		// The labeled statement as a list of one, so that the walk goes on
+		// into a labeled loop (outer: for { ... }).
 		return [][]ast.Stmt{{s.Stmt}}
 	case *ast.IfStmt:
 		// The else branch, a block or another if, comes back as a list of
@@ -85,6 +94,13 @@ func hasReturn(n ast.Node) bool {
 // leaves reports whether a select case's body returns, breaks to a label
 // or jumps with goto: a way out of the loop around the select (an
 // unlabelled break leaves only the select).
+//
+//	case <-s.quit:
+//		return
+//
+// The label is not resolved: a labeled break or a goto counts as leaving
+// whichever statement it names. A return in a function literal of the
+// body returns from the literal, and is not counted.
 func leaves(body []ast.Stmt) bool {
 	found := false
 	for _, s := range body {

@@ -27,6 +27,9 @@ type ContextVariant struct {
 // blockingFuncs reports the exported functions and methods of the package
 // whose body is a loop that runs for ever, with no stop.
 func (f *loopFinder) blockingFuncs() []*Finding {
+	// A function the package itself starts (go f.run()) is read at that
+	// go statement, whose finding names the starter and whose fix owns the
+	// work there; reporting the function as well would report it twice.
 	started := map[*types.Func]bool{} // run by a go statement of this package
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
@@ -40,6 +43,10 @@ func (f *loopFinder) blockingFuncs() []*Finding {
 	}
 	var out []*Finding
 	for decl := range funcs(f.pass.Files) {
+		// Only other packages' callers are out of view: an unexported
+		// function is started, if at all, by a go statement of this
+		// package. A function that only a command's action runs lives as
+		// long as the process.
 		obj, ok := f.pass.Info.Defs[decl.Name].(*types.Func)
 		if !ok || !obj.Exported() || started[obj] || decl.Type.TypeParams != nil || f.processOnly[obj] {
 			continue
@@ -51,6 +58,8 @@ func (f *loopFinder) blockingFuncs() []*Finding {
 		if loop == nil {
 			continue
 		}
+		// A loop that reads a registered signal channel is left to the
+		// registration's own finding (unstopped-signal).
 		l := f.analyse(loop)
 		if l == nil || l.Signal != nil {
 			continue
@@ -59,6 +68,8 @@ func (f *loopFinder) blockingFuncs() []*Finding {
 		if name != "" {
 			continue // it has a context and ignores it: another shape
 		}
+		// The finding is on the function's name: the go statements that
+		// start it are in other packages, if anywhere.
 		finding := &Finding{
 			Rule:    unstoppableLoop,
 			Pos:     decl.Name.Pos(),
@@ -92,6 +103,9 @@ func forever(body *ast.BlockStmt) ast.Stmt {
 	default:
 		return nil
 	}
+	// A return before the loop may mean it is never reached, and a go
+	// statement starts work of its own that the variant's context would
+	// not stop. Function literals are other code, and are not looked into.
 	for _, s := range body.List[:len(body.List)-1] {
 		found := false
 		ast.Inspect(s, func(n ast.Node) bool {
@@ -121,9 +135,13 @@ func exportedRecv(info *types.Info, decl *ast.FuncDecl) bool {
 // contextVariant plans the fix for the blocking function decl, or says why
 // there is none.
 func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func) (*ContextVariant, string) {
+	// The variant's only change is a ctx.Done() case at each wait, so a
+	// channel operation outside the waits would still block once ctx is
+	// done.
 	if len(l.blocks) > 0 {
 		return nil, f.blocksWhy(l.blocks[0])
 	}
+	// Returning at a wait made under c.mu.Lock() would leave c.mu locked.
 	for _, w := range l.Waits {
 		if held, _ := f.heldLock(decl.Body, w.Node); held != "" {
 			return nil, "the loop waits while holding " + held + ", which returning there would leave locked"
@@ -132,6 +150,9 @@ func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func
 	if decl.Type.Results != nil && len(decl.Type.Results.List) > 0 {
 		return nil, FuncName(decl) + " returns results, which a variant that stops would have to make up"
 	}
+	// The old function passes every parameter on by name
+	// (CaptureStatsContext(context.Background(), r, d)), and names the
+	// context package to do it.
 	for _, field := range decl.Type.Params.List {
 		if len(field.Names) == 0 {
 			return nil, FuncName(decl) + " has unnamed parameters, which the old function could not pass on"
@@ -145,11 +166,15 @@ func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func
 			}
 		}
 	}
+	// The old method calls the variant on its receiver: rp.RunContext(...).
 	if decl.Recv != nil {
 		if r := decl.Recv.List[0]; len(r.Names) == 0 || r.Names[0].Name == "_" {
 			return nil, "the method has no receiver name"
 		}
 	}
+	// The new name must be free: no field or method of the receiver's
+	// type (promoted ones included), or nothing in the package scope, may
+	// have it.
 	newName := obj.Name() + "Context"
 	var scope *types.Scope
 	if decl.Recv != nil {
@@ -173,6 +198,9 @@ func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func
 			return nil, FuncName(decl) + " already uses the name ctx, which the new parameter would take"
 		}
 	}
+	// The plan is that of a goroutine's function honouring its context
+	// parameter: the rewrite adds a ctx.Done() case to each wait of decl's
+	// loop. Owner stays nil: the caller holds ctx, and with it the stop.
 	l.Method = decl
 	l.Ctx = "ctx"
 	l.Name = f.baseName(l)
@@ -181,6 +209,9 @@ func (f *loopFinder) contextVariant(l *Loop, decl *ast.FuncDecl, obj *types.Func
 }
 
 // identsIn returns the names of the identifiers declared or used in decl.
+// Field and method names after a dot (s.ctx) are among them, though a new
+// parameter would not hide them: a check against these names errs toward
+// refusing.
 func (f *loopFinder) identsIn(decl *ast.FuncDecl) []string {
 	var out []string
 	ast.Inspect(decl, func(n ast.Node) bool {

@@ -32,6 +32,10 @@ func (f *loopFinder) blocksWhy(op ast.Node) string {
 // cannot, or nil. Whose the channel is can be known only once the owner
 // is: ownedOps checks that.
 func (f *loopFinder) chanWaits(l *Loop) ast.Node {
+	// All or nothing: one operation the fix cannot reach keeps the loop
+	// blocked after a stop, so l is changed only when every one is a wait.
+	// Then l.blocks is emptied, and each operation is a Wait whose op is
+	// set, which ownedOps checks once the owner is known.
 	var waits []Wait
 	for _, op := range l.blocks {
 		w, ok := f.chanWait(l, op)
@@ -49,6 +53,11 @@ func (f *loopFinder) chanWaits(l *Loop) ast.Node {
 // that body defers, that may block with no stop to interrupt it: once the
 // work is stopped it would run and keep the cleanup waiting.
 func (f *loopFinder) deferredOps(body *ast.BlockStmt) ast.Node {
+	// defer func() { n.stopped <- true }() sends once the loop has
+	// returned on the stop; with nobody reading, the goroutine never ends
+	// and the cleanup waits for ever. Only deferred literals are read (a
+	// deferred method is not followed), and not those of literals inside
+	// body, which are other code.
 	var found ast.Node
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -66,8 +75,13 @@ func (f *loopFinder) deferredOps(body *ast.BlockStmt) ast.Node {
 	return found
 }
 
-// chanWait returns the wait the channel operation op of l becomes.
+// chanWait returns the wait the channel operation op of l becomes, or
+// false when the fix cannot make it one.
 func (f *loopFinder) chanWait(l *Loop, op ast.Node) (Wait, bool) {
+	// An operation that is no statement of the loop's own lists cannot
+	// become a select in its place: one in an expression (f(<-ch)), a
+	// header, a nested range, or a function literal the loop calls
+	// (func() { b.out <- n }(), where a return would leave the literal).
 	stmt := opStmt(l.Stmt, op)
 	if stmt == nil {
 		return Wait{}, false
@@ -79,12 +93,18 @@ func (f *loopFinder) chanWait(l *Loop, op ast.Node) (Wait, bool) {
 	case *ast.ExprStmt:
 		w.Kind = Recv
 	case *ast.AssignStmt:
-		// A variable declared by the receive is declared before the select.
+		// A variable declared by the receive is declared before the select
+		// (var j job; select { ...; case j = <-w.jobs: }), which needs its
+		// type spelled.
 		w.Kind = RecvAssign
 		if s.Tok == token.DEFINE && !f.spellable(f.pass.Info.TypeOf(s.Lhs[0])) {
 			return Wait{}, false
 		}
 	}
+	// Only a channel the package makes itself may lose an operation when
+	// the work stops; one handed in (s.out = out) is someone else's, who
+	// may be waiting for it. Whose value holds the channel (req.reply is
+	// the request's) is judged by ownedOps, once the owner is known.
 	if f.chanVar(opChan(op)) == nil {
 		return Wait{}, false
 	}
@@ -149,12 +169,17 @@ func (f *loopFinder) chanVar(ch ast.Expr) *types.Var {
 	var v *types.Var
 	switch ch := ast.Unparen(ch).(type) {
 	case *ast.Ident:
+		// A local variable may hold any channel (a parameter, a call's
+		// result); only a package variable's stores can all be read.
 		pv, ok := f.pass.Info.Uses[ch].(*types.Var)
 		if !ok || pv.Parent() != f.pass.Pkg.Scope() {
 			return nil
 		}
 		v = pv
 	case *ast.SelectorExpr:
+		// A field of the value itself, not one promoted through an
+		// embedded field (an index path of one), reached from a variable:
+		// s.conn.out is conn's channel, whose owner is not known here.
 		sel, ok := f.pass.Info.Selections[ch]
 		if !ok || sel.Kind() != types.FieldVal || len(sel.Index()) != 1 {
 			return nil
@@ -162,10 +187,13 @@ func (f *loopFinder) chanVar(ch ast.Expr) *types.Var {
 		if _, ok := ast.Unparen(ch.X).(*ast.Ident); !ok {
 			return nil
 		}
+		// The field of a generic type is one field for every instance.
 		v = sel.Obj().(*types.Var).Origin()
 	default:
 		return nil
 	}
+	// A field of another package's type is set by code this package
+	// cannot see.
 	if v.Pkg() != f.pass.Pkg || !f.onlyMade(v) {
 		return nil
 	}
@@ -194,6 +222,8 @@ func (f *loopFinder) onlyMade(v *types.Var) bool {
 		ast.Inspect(file, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.AssignStmt:
+				// s.out = out stores a channel from elsewhere; s.out, err =
+				// open() stores a call's result, which may be anything.
 				for i, lhs := range n.Lhs {
 					if is(lhs) {
 						if len(n.Lhs) != len(n.Rhs) {
@@ -218,10 +248,13 @@ func (f *loopFinder) onlyMade(v *types.Var) bool {
 					other = true
 				}
 			case *ast.CompositeLit:
+				// &Sampler{out: make(chan int, 1)} stores as an assignment
+				// does.
 				if e := fieldValue(f.pass.Info, n, v); e != nil {
 					store(e)
 				}
 			}
+			// One store of anything else decides: the walk can stop.
 			return !other
 		})
 	}
@@ -243,6 +276,8 @@ func fieldValue(info *types.Info, lit *ast.CompositeLit, v *types.Var) ast.Expr 
 		if st.Field(i).Origin() != v {
 			continue
 		}
+		// A literal is keyed throughout or not at all: a keyed element
+		// names its field, an unkeyed one is the field at its index.
 		for j, e := range lit.Elts {
 			if kv, ok := e.(*ast.KeyValueExpr); ok {
 				if key, ok := kv.Key.(*ast.Ident); ok && key.Name == v.Name() {
@@ -260,6 +295,9 @@ func fieldValue(info *types.Info, lit *ast.CompositeLit, v *types.Var) ast.Expr 
 // way the rewrite spells types: a predeclared type, a type declared at
 // this package's top level, or a pointer to one.
 func (f *loopFinder) spellable(t types.Type) bool {
+	// Anything else (a slice, a map, an alias such as any, another
+	// package's type, a type declared inside a function, an instance of a
+	// generic type) is refused: the check errs toward no fix.
 	switch t := t.(type) {
 	case *types.Basic:
 		return t.Info()&types.IsUntyped == 0
@@ -287,6 +325,8 @@ func (f *loopFinder) ownedOps(l *Loop) string {
 			cleanups = append(cleanups, f.methodNamed(o.Type, o.Existing.By))
 		}
 	}
+	// Waits without op are the loop's own waits on time or signals:
+	// nobody is owed those.
 	for _, w := range l.Waits {
 		if w.op == nil {
 			continue
@@ -295,13 +335,21 @@ func (f *loopFinder) ownedOps(l *Loop) string {
 		held := false
 		switch ch := ast.Unparen(ch).(type) {
 		case *ast.Ident:
+			// A package variable's channel is held by the package's own
+			// work only: no one value of a type owns what every value
+			// shares.
 			held = l.Owner != nil && l.Owner.Type == nil
 		case *ast.SelectorExpr:
+			// chanVar admitted only x.f with x an identifier, so the
+			// assertion holds. s.out is held when s is the owner itself,
+			// not another value of the same type (peer.out).
 			held = owner != nil && f.pass.Info.Uses[ast.Unparen(ch.X).(*ast.Ident)] == owner
 		}
 		if !held {
 			return f.blocksWhy(w.op)
 		}
+		// func (g *Gauge) Close() int { return <-g.out } would wait for
+		// ever for the loop it has just stopped.
 		v := f.chanVar(ch)
 		for _, c := range cleanups {
 			if c != nil && c.Body != nil && f.usesChan(c.Body, v, 0) {
@@ -317,6 +365,8 @@ func (f *loopFinder) ownedOps(l *Loop) string {
 // names the owner by, which the function literal uses. It returns nil when
 // there is none.
 func (f *loopFinder) ownerVar(l *Loop) types.Object {
+	// An unnamed receiver gives nil, and then no field of the owner is
+	// held: the method cannot name one.
 	if l.Method != nil && l.Method.Recv != nil {
 		if names := l.Method.Recv.List[0].Names; len(names) == 1 {
 			return f.pass.Info.Defs[names[0]]
@@ -338,6 +388,9 @@ func (f *loopFinder) usesChan(n ast.Node, v *types.Var, depth int) bool {
 		o, ok := f.objectOf(e).(*types.Var)
 		return ok && o.Origin() == v
 	}
+	// Calls are followed three deep into the package's own functions
+	// (Close calling s.drain); deeper, or through a function value, a use
+	// is not seen.
 	found := false
 	ast.Inspect(n, func(n ast.Node) bool {
 		switch n := n.(type) {

@@ -15,6 +15,8 @@ import (
 // can cancel (context.Background, directly or through a variable), or a
 // chan struct{} of the package that nothing closes, sends on or hands on.
 func (f *loopFinder) stops(ch ast.Expr) bool {
+	// Any x.Done() counts, a context's or a type's own (<-w.Done()); a
+	// context's only when something can cancel it.
 	if call, ok := ast.Unparen(ch).(*ast.CallExpr); ok {
 		if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Done" {
 			return !f.ctxNeverDone(call)
@@ -25,6 +27,8 @@ func (f *loopFinder) stops(ch ast.Expr) bool {
 		return true
 	}
 	if c, ok := f.pass.Info.TypeOf(ch).Underlying().(*types.Chan); ok {
+		// A chan struct{} carries nothing but its signal. One that names
+		// no variable (s.quitChan()) cannot be judged, and counts.
 		if s, ok := c.Elem().Underlying().(*types.Struct); ok && s.NumFields() == 0 {
 			return obj == nil || f.canFire(obj)
 		}
@@ -68,10 +72,15 @@ func isPkgCall(info *types.Info, call *ast.CallExpr, path, name string) bool {
 	case *ast.SelectorExpr:
 		id = fun.Sel
 	case *ast.Ident:
+		// Another package's function called bare: a dot import (import .
+		// "time"; Sleep(d)).
 		id = fun
 	default:
 		return false
 	}
+	// The object, not the spelling: an import alias (import t "time") or
+	// a local variable named time cannot fool it, and a method of the same
+	// name has a receiver: t.After(u) is time.Time's After, no time.After.
 	fn, ok := info.Uses[id].(*types.Func)
 	return ok && fn.Pkg() != nil && fn.Pkg().Path() == path && fn.Name() == name &&
 		fn.Type().(*types.Signature).Recv() == nil

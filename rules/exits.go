@@ -39,6 +39,9 @@ func (f *loopFinder) errorExits(body *ast.BlockStmt) map[ast.Node]*ast.CallExpr 
 		if !ok {
 			return true
 		}
+		// Only the plain test, err != nil with err of type error. Any
+		// other condition (err != nil && !retry, errors.Is(err, io.EOF))
+		// leaves the exit a stop: it may ask what the owner decides.
 		cond, ok := ast.Unparen(ifs.Cond).(*ast.BinaryExpr)
 		if !ok || cond.Op != token.NEQ || !info.Types[cond.Y].IsNil() {
 			return true
@@ -59,7 +62,8 @@ func (f *loopFinder) errorExits(body *ast.BlockStmt) map[ast.Node]*ast.CallExpr 
 			return true
 		}
 		// The exits right under this if: nested statements that decide
-		// on something else are judged on their own.
+		// on something else are judged on their own. The else branch runs
+		// when the call succeeded, so its exits are no failure's.
 		ast.Inspect(ifs.Body, func(m ast.Node) bool {
 			switch m := m.(type) {
 			case *ast.FuncLit, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt, *ast.ForStmt, *ast.RangeStmt:
@@ -97,11 +101,15 @@ func (f *loopFinder) outsideCall(call *ast.CallExpr, depth int) bool {
 		}
 	}
 	parts = append(parts, call.Args...)
+	// poll(t) with t a tick's time cannot see anything of the owner's;
+	// c.conn.Write(b) or poll(p.src) can, and Close may make them fail.
 	for _, e := range parts {
 		if !f.plainValue(e) {
 			return false
 		}
 	}
+	// Another package's function, given only such values, fails on its
+	// own: http.Get(url) fails when the network does.
 	if fn.Pkg() != f.pass.Pkg {
 		return true
 	}
@@ -142,6 +150,10 @@ func (f *loopFinder) outsideCall(call *ast.CallExpr, depth int) bool {
 				}
 			}
 		case *ast.CallExpr:
+			// The helper's own helpers must pass the same test. Calls of
+			// other packages' functions are not followed: only the
+			// identifiers they are given are checked, as every identifier
+			// of the body is.
 			if c := calleeFunc(info, n); c != nil && c.Pkg() == f.pass.Pkg && !f.outsideCall(n, depth+1) {
 				ok = false
 			}
@@ -161,6 +173,8 @@ func (f *loopFinder) plainValue(e ast.Expr) bool {
 		case *ast.FuncLit:
 			ok = false // it may close over the owner
 		case *ast.SelectorExpr:
+			// Its name is not looked at: os.Stdout or time.UTC is another
+			// package's, whatever its type.
 			if _, isPkg := info.Uses[identOf(n.X)].(*types.PkgName); isPkg {
 				return false // another package's name
 			}
@@ -175,6 +189,8 @@ func (f *loopFinder) plainValue(e ast.Expr) bool {
 				if obj.Parent() == f.pass.Pkg.Scope() || !plainType(obj.Type()) {
 					ok = false
 				}
+			// Constants, type names (a conversion Level(n)), nil and
+			// builtins (len(b)) hold no state.
 			case *types.Const, *types.TypeName, *types.Nil, *types.Builtin, nil:
 			case *types.Func:
 				// A function value of the package's could do anything
@@ -198,6 +214,9 @@ func plainType(t types.Type) bool {
 	if isNamed(t, "time", "Time") {
 		return true
 	}
+	// Named types over a basic one (time.Duration, a Level int) are plain
+	// too. A struct, map, pointer, channel or interface may hold, or be,
+	// what the owner closes.
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
 		return true
@@ -227,6 +246,9 @@ func (f *loopFinder) pkgWritten() map[*types.Var]bool {
 			f.written[v] = true
 		}
 	}
+	// Only function bodies count: a sentinel's declaration (var
+	// errClosed = errors.New(...)) is no write. Function literals inside
+	// the bodies are included.
 	for _, decl := range f.methods {
 		if decl.Body == nil {
 			continue
@@ -240,6 +262,7 @@ func (f *loopFinder) pkgWritten() map[*types.Var]bool {
 			case *ast.IncDecStmt:
 				mark(n.X)
 			case *ast.UnaryExpr:
+				// &v hands out a pointer that anything may write through.
 				if n.Op == token.AND {
 					mark(n.X)
 				}

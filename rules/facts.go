@@ -80,6 +80,8 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 		if !isNamed(obj.Type(), "context", "Context") {
 			return
 		}
+		// ctx, _ := context.WithCancel(parent) drops the cancel function:
+		// cancel stays nil, and only the parent can end the context.
 		d := ctxDef{fn: fn, value: value}
 		if c, ok := cancel.(*ast.Ident); ok && c.Name != "_" {
 			d.cancel = info.ObjectOf(c)
@@ -98,7 +100,9 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 		switch {
 		case len(lhs) == 2 && len(rhs) == 1:
 			// ctx, cancel := context.WithCancel(parent): the second
-			// name holds the cancel function.
+			// name holds the cancel function. For other calls with two
+			// results (ch, err := open()) the second matters only as the
+			// cancel function of a context.With* call.
 			def(lhs[0], rhs[0], lhs[1])
 		case len(lhs) == len(rhs):
 			for i := range lhs {
@@ -132,6 +136,9 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 		})
 	}
 	calls(fn.Body)
+	// The walk covers fn whole, its signature and its function literals:
+	// a literal's parameters are parameters too, and what a literal does
+	// with a channel or a cancel function counts as much as fn's body.
 	ast.Inspect(fn, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.FuncType:
@@ -151,6 +158,9 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 			}
 			defs(lhs, n.Values)
 		case *ast.DeferStmt:
+			// Only defer cancel() is read as a deferred cancel: defer
+			// func() { cancel() }() calls it inside a literal, which the
+			// identifier case below counts as kept.
 			if id, ok := ast.Unparen(n.Call.Fun).(*ast.Ident); ok {
 				if obj := info.Uses[id]; obj != nil {
 					lf.deferred[obj] = true
@@ -166,11 +176,15 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 				}
 			}
 		case *ast.SendStmt:
+			// A send can wake a receiver; a channel sent as the value
+			// (s.replies <- reply) reaches whoever receives it.
 			if obj := f.objectOf(n.Chan); obj != nil {
 				lf.sent[obj] = true
 			}
 			f.move(n.Value)
 		case *ast.CallExpr:
+			// A channel passed to a function (signal.Notify(c, ...),
+			// w.watch(s.quit)) may be sent on or closed there.
 			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok {
 				if _, builtin := info.Uses[id].(*types.Builtin); builtin {
 					return true // close, len, cap do not let a channel escape
@@ -205,6 +219,8 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 // move records that e, if it names a channel, is used as a value that
 // something else may close or send on.
 func (f *loopFinder) move(e ast.Expr) {
+	// A channel of a named type (type signal chan struct{}) is a channel
+	// too; an expression with no type is none.
 	if _, ok := f.pass.Info.TypeOf(e).(*types.Chan); !ok {
 		if t := f.pass.Info.TypeOf(e); t == nil {
 			return
@@ -240,6 +256,9 @@ func (f *loopFinder) ctxLife(obj types.Object, depth int) lifetime {
 		}
 		return lifeUnknown
 	}
+	// Every assignment must agree: a field set to context.Background() in
+	// one constructor and to a caller's context in another has no one
+	// lifetime.
 	life := lifeUnknown
 	for i, d := range defs {
 		l := f.valueLife(d, depth)
@@ -258,6 +277,8 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 	case *ast.Ident:
 		return f.ctxLife(info.Uses[e], depth+1)
 	case *ast.CallExpr:
+		// r.Context() of a server's request is cancelled when the
+		// handler returns, or the client goes away.
 		fn := calleeFunc(info, e)
 		if fn != nil && fn.Name() == "Context" && fn.Signature().Recv() != nil && isNamed(derefType(fn.Signature().Recv().Type()), "net/http", "Request") {
 			return lifeShort // a request's context ends with the request
@@ -265,6 +286,9 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 		if fn == nil || fn.Pkg() == nil || fn.Pkg().Path() != "context" {
 			return lifeUnknown
 		}
+		// The parent is the first argument of every context.With*
+		// function: a variable (context.WithCancel(ctx)) or a call
+		// (context.WithTimeout(context.Background(), d)).
 		parent := lifeUnknown
 		if len(e.Args) > 0 {
 			if id, ok := ast.Unparen(e.Args[0]).(*ast.Ident); ok {
@@ -302,6 +326,9 @@ func (f *loopFinder) valueLife(d ctxDef, depth int) lifetime {
 				// when its parent does.
 				return parent
 			}
+			// Also reached when the parent's lifetime is unknown (a call's
+			// result, a field set outside the package), though something
+			// may cancel that parent.
 			return lifeNever // the cancel function is dropped, and nothing above cancels
 		}
 	}
@@ -315,6 +342,8 @@ func (f *loopFinder) isParam(v *types.Var) bool { return f.life.params[v] }
 // return: something closes it or sends on it, it is handed elsewhere (where
 // that may happen), or code outside the package can reach it.
 func (f *loopFinder) canFire(obj types.Object) bool {
+	// An exported field or variable (Quit chan struct{}) may be closed by
+	// whoever made the value, out of view.
 	if f.closed[obj] || f.life.sent[obj] || f.life.moved[obj] || obj.Exported() {
 		return true
 	}
@@ -361,6 +390,8 @@ func (f *loopFinder) neverFires(ch ast.Expr) bool {
 	if obj == nil {
 		return false
 	}
+	// Unlike stops, any element type: a case on a data channel that no
+	// code can send on or close never runs either.
 	if _, ok := obj.Type().Underlying().(*types.Chan); !ok {
 		return false
 	}

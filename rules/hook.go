@@ -82,6 +82,8 @@ const hookWhy = "process-wide state cannot be owned by one instance; set it once
 // installs, one finding per hook, or per package whose variables a function
 // replaces.
 func findHooks(pass *Pass) []*Finding {
+	// In package main or a cmd/ tree a constructor runs once per process,
+	// as main does: setting the process's logger there is set-up.
 	if processWide(pass.Pkg) {
 		return nil
 	}
@@ -109,6 +111,8 @@ func findHooks(pass *Pass) []*Finding {
 		}
 		// found holds the hooks by what they change: Setenv and Unsetenv
 		// share the key os.env, two SetOutput calls share log.Output.
+		// The walk enters function literals too: a hook set in a callback
+		// that fn makes counts as fn's.
 		found := map[string][]hook{}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			switch n := n.(type) {
@@ -119,15 +123,25 @@ func findHooks(pass *Pass) []*Finding {
 					}
 					for _, name := range names {
 						if isPkgCall(pass.Info, n, path, name) && !readOnly(pass.Info, n, path, name) && !guardedPublish(pass.Info, fn, n, path, name) {
+							// Setenv and Unsetenv both give os.env, whatever
+							// variable each names; SetOutput gives
+							// log.Output.
 							key := path + "." + strings.TrimPrefix(strings.TrimPrefix(name, "Unset"), "Set")
 							if registers(name) {
+								// Two http.HandleFunc calls register two
+								// routes; neither restores the other.
 								key = fmt.Sprint(n.Pos()) // a registration is never undone by another
 							}
+							// The message names the package as code calls it:
+							// slog.SetDefault, not log/slog.SetDefault.
 							found[key] = append(found[key], hook{n, "changes process-wide state with " + path[strings.LastIndex(path, "/")+1:] + "." + name, nil})
 						}
 					}
 				}
 			case *ast.AssignStmt:
+				// An assignment and its restore (http.DefaultClient = c,
+				// then defer func() { http.DefaultClient = old }()) make
+				// two, and no finding, as for calls.
 				for _, lhs := range n.Lhs {
 					if v := foreignVar(pass, lhs); v != nil {
 						key := v.Pkg().Path() + "." + v.Name()
@@ -156,6 +170,8 @@ func findHooks(pass *Pass) []*Finding {
 				Unfixable: hookWhy,
 			})
 		}
+		// Sorted, so that the finding stands on the first assignment and
+		// its message lists the variables in the order the code sets them.
 		for pkg, hooks := range replaced {
 			slices.SortFunc(hooks, func(a, b hook) int { return int(a.pos.Pos() - b.pos.Pos()) })
 			var names []string
@@ -210,6 +226,8 @@ func guardedPublish(info *types.Info, fn *ast.FuncDecl, call *ast.CallExpr, path
 	if path != "expvar" || name != "Publish" {
 		return false
 	}
+	// First an if whose body holds the call and whose condition or init
+	// asks expvar.Get. The answer's sense is not read: any Get there counts.
 	guarded := false
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		ifs, ok := n.(*ast.IfStmt)
@@ -240,6 +258,9 @@ func guardedPublish(info *types.Info, fn *ast.FuncDecl, call *ast.CallExpr, path
 		return true
 	}
 	// The Get may come in a statement before the if: v := expvar.Get(name).
+	// Or the Publish is in the else branch (if v, ok := expvar.Get(name);
+	// ok { ... } else { Publish }), which the body test above misses. Any
+	// Get earlier in fn counts, whatever name it asks for.
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		if get, ok := n.(*ast.CallExpr); ok && get.Pos() < call.Pos() && isPkgCall(info, get, "expvar", "Get") {
 			guarded = true
@@ -258,12 +279,17 @@ func registers(name string) bool {
 // perInstance reports whether fn runs once per instance: a method, or a
 // function returning a type declared in this package (a constructor).
 func perInstance(pass *Pass, fn *ast.FuncDecl) bool {
+	// Every method counts, exported or not: it runs on an instance,
+	// possibly many times for one.
 	if fn.Recv != nil {
 		return !isCommandRun(pass.Info, fn) // a command's Run runs once, like main
 	}
+	// init runs once per process; a function returning nothing makes no
+	// instance (quiet() { log.SetOutput(io.Discard) } is a helper).
 	if fn.Name.Name == "init" || fn.Type.Results == nil {
 		return false
 	}
+	// One result of the package's own type is enough: New() (*T, error).
 	for _, r := range fn.Type.Results.List {
 		t := pass.Info.TypeOf(r.Type)
 		if p, ok := t.(*types.Pointer); ok {
@@ -283,6 +309,8 @@ func foreignVar(pass *Pass, e ast.Expr) *types.Var {
 	if !ok {
 		return nil
 	}
+	// A field (c.Transport = t, of another package's type) is the value's
+	// own state; only a package-level variable is the whole process's.
 	v, ok := pass.Info.Uses[sel.Sel].(*types.Var)
 	if !ok || v.IsField() || v.Pkg() == nil || v.Pkg() == pass.Pkg || v.Parent() != v.Pkg().Scope() {
 		return nil

@@ -20,6 +20,13 @@ import (
 // kind. It returns "" if nothing is held.
 func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string, wg bool) {
 	kind := map[string]bool{} // held → is a WaitGroup
+	// visit walks the statement lists on the way down to target. Each list
+	// counts the takes and releases of its own statements before the one
+	// that holds target; a lock still taken there is held at target,
+	// whatever that statement does inside. So mu.Lock(); for { mu.Unlock();
+	// <-t.C; mu.Lock() } counts as waiting with mu held: the check errs
+	// toward refusing. A lock taken in a nested block (if x { mu.Lock() })
+	// is not counted in the list after it.
 	var visit func(list []ast.Stmt) bool
 	visit = func(list []ast.Stmt) bool {
 		count := map[string]int{}
@@ -43,6 +50,8 @@ func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string
 				// target is inside s: what follows s runs after it.
 				return true
 			}
+			// Locks are told apart by their spelling (c.mu), as exprString
+			// prints it.
 			switch s := s.(type) {
 			case *ast.ExprStmt:
 				if x, op, isWG := f.lockOp(s.X, 0); op != 0 {
@@ -56,6 +65,10 @@ func (f *loopFinder) heldLock(body *ast.BlockStmt, target ast.Node) (held string
 					count[x]++
 				}
 			case *ast.DeferStmt:
+				// defer mu.Unlock() runs on the return the fix adds too, so
+				// the lock is never left held there: a count far below any
+				// number of Lock calls in the list says so. A deferred
+				// literal (defer func() { mu.Unlock() }()) is not read.
 				if x, op, _ := f.lockOp(s.Call, 0); op < 0 {
 					count[x] -= 1 << 20 // released on any return
 				}
@@ -84,6 +97,10 @@ func lockCall(info *types.Info, e ast.Expr) (x string, op int, wg bool) {
 	if p, ok := t.(*types.Pointer); ok {
 		t = p.Elem()
 	}
+	// Lock and Unlock are read by name, on any type: a sync.Mutex, a
+	// struct embedding one (s.Lock()), or a lock of the project's own all
+	// leave the work holding something if it returns in between. Add and
+	// Done are common names, so only a WaitGroup's count.
 	isWG := isNamed(t, "sync", "WaitGroup")
 	switch {
 	case len(call.Args) == 0 && (sel.Sel.Name == "Lock" || sel.Sel.Name == "RLock"):
@@ -111,6 +128,9 @@ func (f *loopFinder) typeOfLock(body *ast.BlockStmt, held string) types.Type {
 	if held == "" {
 		return nil
 	}
+	// The search covers every file of the package, not only body, and the
+	// first selector spelled as held decides. A lock held by a plain name
+	// (sem <- struct{}{} on a local channel) is no selector, and gets nil.
 	var t types.Type
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
@@ -144,6 +164,9 @@ func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
 	if x, op, wg := lockCall(f.pass.Info, e); op != 0 {
 		return x, op, wg
 	}
+	// Helpers are followed a few calls deep (p.lockState calling
+	// p.lockAll calling p.mu.Lock); depth also ends a helper that calls
+	// itself.
 	call, ok := ast.Unparen(e).(*ast.CallExpr)
 	if !ok || depth > 2 {
 		return "", 0, false
@@ -152,6 +175,8 @@ func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
 	if !ok {
 		return "", 0, false
 	}
+	// Only a method with a named receiver: the helper's lock must be
+	// spelled through its receiver (s.mu) to be renamed for the caller.
 	callee := calleeFunc(f.pass.Info, call)
 	decl := f.methods[callee]
 	if callee == nil || decl == nil || decl.Body == nil || decl.Recv == nil || len(decl.Recv.List[0].Names) != 1 {
@@ -166,6 +191,8 @@ func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
 	// top-level statements leave taken (1) or released (-1) on return.
 	net := map[string]int{}
 	isWG := map[string]bool{}
+	// Top-level statements only: a lock taken under a condition is not
+	// the helper's on every call.
 	for _, s := range decl.Body.List {
 		switch s := s.(type) {
 		case *ast.ExprStmt:
@@ -185,6 +212,8 @@ func (f *loopFinder) lockOp(e ast.Expr, depth int) (x string, op int, wg bool) {
 	}
 	// Only a lock in a field of the helper's receiver is one the caller
 	// can name: s.mu in the helper is p.mu at p.lockState().
+	// A helper that both takes and gives back (Lock, then Unlock) leaves
+	// nothing to the caller; only a net single take or release counts.
 	for lock, n := range net {
 		field, ok := strings.CutPrefix(lock, recv+".")
 		if !ok || n == 0 || (n != 1 && n != -1) {

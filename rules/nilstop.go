@@ -18,7 +18,19 @@ import (
 // value, never sets, and that no method sets either. A receive from a nil
 // channel never proceeds: another constructor of the type may make the
 // channel, this one leaves it nil.
+//
+//	func NewWithTTL(ttl time.Duration) *Cache {
+//		c := &Cache{ttl: ttl} // no quit: make(chan struct{})
+//		go c.evict()          // evict returns only on <-c.quit
+//		return c
+//	}
+//
+// The finding has no fix: the value needs the channel the other
+// constructor makes, and a stop of the loop's own would give the type a
+// second stop signal.
 func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr, method *ast.FuncDecl, loop ast.Stmt) string {
+	// Only go x.m() on a method with a named receiver: the exits are read
+	// as receives from the receiver's fields, and the fields as x's.
 	s, ok := ast.Unparen(fun).(*ast.SelectorExpr)
 	if !ok || method.Recv == nil || len(method.Recv.List[0].Names) == 0 {
 		return ""
@@ -27,6 +39,9 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 	if !ok {
 		return ""
 	}
+	// The starter must make the value itself (c := &Cache{...}): only
+	// then does its code show every field the value starts with. A value
+	// handed in, or a receiver, may have been given its channel elsewhere.
 	recv := f.pass.Info.Defs[method.Recv.List[0].Names[0]]
 	made := f.madeIn(starter, x)
 	if recv == nil || !made {
@@ -43,6 +58,9 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 			case *ast.FuncLit:
 				return false
 			case *ast.CommClause:
+				// case <-c.quit: return is a stop on the field quit; a
+				// case on the receiver's field that goes on (case
+				// <-c.kick: c.flush()) is none.
 				stop := false
 				if r := commRecv(n.Comm); r != nil {
 					if rs, ok := ast.Unparen(r).(*ast.SelectorExpr); ok {
@@ -60,6 +78,9 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 				}
 				return false
 			case *ast.ReturnStmt:
+				// Inside a stop case every exit is that stop's; anywhere
+				// else it is another way out, which the starter's value may
+				// take (if c.closed.Load() { return }).
 				if !inStop {
 					other = true
 				}
@@ -72,6 +93,8 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 		})
 	}
 	walk(loop, false)
+	// A worker that waits for jobs (select { case <-w.quit: return; case
+	// n := <-w.jobs: ... }) is not the periodic work this rule reports.
 	if other || len(fields) == 0 || !f.waitsOnTime(loop) {
 		return ""
 	}
@@ -80,6 +103,8 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 		t = p.Elem()
 	}
 	named, _ := types.Unalias(t).(*types.Named)
+	// Every stop field must be left nil: one the starter sets, or that a
+	// method sets later (a Start that makes quit), may yet stop the loop.
 	var names []string
 	for v := range fields {
 		// An exported field may be set by whoever made the value.
@@ -88,6 +113,7 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 		}
 		names = append(names, x.Name+"."+v.Name())
 	}
+	// Sorted, so that the reason does not change with map order.
 	slices.Sort(names)
 	return "the loop's only way out receives from " + strings.Join(names, " or ") + ", which " + FuncName(starter) + " never makes: a receive from a nil channel never proceeds"
 }
@@ -96,6 +122,8 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 // of its own: the periodic work this rule is about, not a worker waiting
 // for jobs.
 func (f *loopFinder) waitsOnTime(loop ast.Stmt) bool {
+	// The walk enters select cases' comms: case <-t.C: is the common
+	// wait. A literal's waits are another function's.
 	found := false
 	ast.Inspect(loop, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -121,13 +149,17 @@ func (f *loopFinder) setsField(fn *ast.FuncDecl, x *ast.Ident, v *types.Var) boo
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.CompositeLit:
-			// A literal without keys sets every field.
+			// A literal without keys sets every field. Any unkeyed literal
+			// of fn counts, of x's type or not: the check errs toward
+			// finding the field set, and so toward no report.
 			if len(n.Elts) > 0 {
 				if _, keyed := n.Elts[0].(*ast.KeyValueExpr); !keyed {
 					found = true
 				}
 			}
 		case *ast.KeyValueExpr:
+			// &Cache{quit: q}, whatever q is: even a nil it names is
+			// taken for set.
 			if k, ok := n.Key.(*ast.Ident); ok && f.pass.Info.Uses[k] == v {
 				found = true
 			}

@@ -14,7 +14,14 @@ import (
 
 // methodStarts returns the package's go statements that start the method
 // obj (go c.evict()), in source order.
+//
+// Only go x.m() counts, by its selection, so a start on a value of an
+// embedding type (go q.evict(), promoted from *journal) is found by the
+// method it runs; one through an interface is not. A method value started
+// later (run := c.evict; go run()) is no start here, and otherUse finds it
+// as another use.
 func (f *loopFinder) methodStarts(obj *types.Func) []*ast.GoStmt {
+	// Every file is walked once per method: each start's plan asks again.
 	if starts, ok := f.starts[obj]; ok {
 		return starts
 	}
@@ -36,11 +43,16 @@ func (f *loopFinder) methodStarts(obj *types.Func) []*ast.GoStmt {
 }
 
 // otherUse returns where the package uses the method obj other than in
-// one of the go statements starts, or token.NoPos.
+// one of the go statements starts, or token.NoPos. The fix gives the method
+// a stop parameter, which a direct call (c.evict()) or a method value
+// (run := c.evict) would not pass.
 func (f *loopFinder) otherUse(obj *types.Func, starts []*ast.GoStmt) token.Pos {
+	// index counted every use of each function: as many as there are
+	// starts means there is no other, without walking the files again.
 	if f.uses[obj] == len(starts) {
 		return token.NoPos
 	}
+	// The starts' method names; every other use is what the message names.
 	inStart := map[*ast.Ident]bool{}
 	for _, g := range starts {
 		inStart[ast.Unparen(g.Call.Fun).(*ast.SelectorExpr).Sel] = true
@@ -64,6 +76,7 @@ func (f *loopFinder) otherUse(obj *types.Func, starts []*ast.GoStmt) token.Pos {
 
 // givenCtx says why the context that the go statement g, in fn, hands the
 // loop's method as its i'th argument cannot be the work's lifetime, or "".
+// "" means the method may honour it: go c.poll(ctx) with ctx the caller's.
 func (f *loopFinder) givenCtx(g *ast.GoStmt, i int, fn *ast.FuncDecl) string {
 	if i >= len(g.Call.Args) {
 		return ""
@@ -79,13 +92,18 @@ func (f *loopFinder) givenCtx(g *ast.GoStmt, i int, fn *ast.FuncDecl) string {
 // receiver, could start it again on a value a constructor started it on.
 func (f *loopFinder) sharedStarts(obj *types.Func, starts []*ast.GoStmt) string {
 	method := "the loop's method " + obj.Name()
+	// The functions that start the method, once each, for the message.
 	var names []string
 	for _, g := range starts {
 		if fn := f.enclosing(g); fn != nil && !slices.Contains(names, FuncName(fn)) {
 			names = append(names, FuncName(fn))
 		}
 	}
-	// origin is the named type of the value a start runs the loop on.
+	// origin is the named type of the value a start runs the loop on. A
+	// generic type's instances share it: one change to the method serves
+	// them all. A start through an embedding type (q.evict() on a Queue
+	// embedding *journal) gives that type, unlike a start on a journal:
+	// the two would each need the stop state.
 	origin := func(g *ast.GoStmt) types.Object {
 		x := ast.Unparen(g.Call.Fun).(*ast.SelectorExpr).X
 		if n, ok := types.Unalias(derefType(f.pass.Info.TypeOf(x))).(*types.Named); ok {
@@ -102,6 +120,8 @@ func (f *loopFinder) sharedStarts(obj *types.Func, starts []*ast.GoStmt) string 
 			}
 			return method + " is started on values of " + kinds + ", and one change to it cannot serve the stop state of both"
 		}
+		// Each start must run the loop once per value: one stop state
+		// holds one goroutine's.
 		fn := f.enclosing(g)
 		switch {
 		case fn == nil:
@@ -114,6 +134,8 @@ func (f *loopFinder) sharedStarts(obj *types.Func, starts []*ast.GoStmt) string 
 			return method + " is started by " + FuncName(fn) + " inside a function literal, which may run any number of times"
 		}
 		seen[fn] = true
+		// c.evict() in a Restart method runs on a value that New may
+		// have started already.
 		x := ast.Unparen(g.Call.Fun).(*ast.SelectorExpr).X
 		if !f.madeIn(fn, x) {
 			xs, _ := exprString(x)
@@ -132,10 +154,14 @@ func (f *loopFinder) madeIn(fn *ast.FuncDecl, x ast.Expr) bool {
 	if !ok {
 		return false
 	}
+	// A package variable, a parameter or a variable declared outside the
+	// body (a receiver) holds a value someone else made.
 	v, ok := f.pass.Info.Uses[id].(*types.Var)
 	if !ok || v.Parent() == f.pass.Pkg.Scope() || f.isParam(v) || v.Pos() < fn.Body.Pos() || fn.Body.End() <= v.Pos() {
 		return false
 	}
+	// fresh reports whether e allocates a new value: &T{...} or new(T).
+	// A call of a constructor (c := newCache()) may return a shared one.
 	fresh := func(e ast.Expr) bool {
 		switch e := ast.Unparen(e).(type) {
 		case *ast.UnaryExpr:
@@ -147,6 +173,8 @@ func (f *loopFinder) madeIn(fn *ast.FuncDecl, x ast.Expr) bool {
 		}
 		return false
 	}
+	// The walk enters function literals: an assignment to x in one (a
+	// callback that swaps the value) counts as again.
 	made, again := false, false
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -156,6 +184,8 @@ func (f *loopFinder) madeIn(fn *ast.FuncDecl, x ast.Expr) bool {
 				if !ok || f.pass.Info.ObjectOf(lid) != v {
 					continue
 				}
+				// Only the defining c := &Cache{...} makes it; any other
+				// assignment to c (c = other, c, err := open()) is again.
 				if f.pass.Info.Defs[lid] == v && len(n.Rhs) == len(n.Lhs) && fresh(n.Rhs[i]) {
 					made = true
 				} else {
@@ -163,6 +193,7 @@ func (f *loopFinder) madeIn(fn *ast.FuncDecl, x ast.Expr) bool {
 				}
 			}
 		case *ast.ValueSpec:
+			// var c = &Cache{} makes it; var c *Cache leaves it nil.
 			for i, name := range n.Names {
 				if f.pass.Info.Defs[name] == v {
 					made = i < len(n.Values) && len(n.Values) == len(n.Names) && fresh(n.Values[i])
@@ -170,6 +201,7 @@ func (f *loopFinder) madeIn(fn *ast.FuncDecl, x ast.Expr) bool {
 				}
 			}
 		case *ast.UnaryExpr:
+			// &c lets any code set it through the pointer.
 			if uid, ok := ast.Unparen(n.X).(*ast.Ident); ok && n.Op == token.AND && f.pass.Info.Uses[uid] == v {
 				again = true
 			}
@@ -191,7 +223,9 @@ func inFuncLit(body *ast.BlockStmt, n ast.Node) bool {
 	return found
 }
 
-// shortPos spells pos as a reason names a place: file.go:12.
+// shortPos spells pos as a reason names a place: file.go:12. The places
+// reasons name are in the package's own files, one directory, so the base
+// name is enough.
 func shortPos(fset *token.FileSet, pos token.Pos) string {
 	p := fset.Position(pos)
 	return fmt.Sprintf("%s:%d", filepath.Base(p.Filename), p.Line)
