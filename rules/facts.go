@@ -158,14 +158,27 @@ func (f *loopFinder) indexLifetimes(fn *ast.FuncDecl) {
 			}
 			defs(lhs, n.Values)
 		case *ast.DeferStmt:
-			// Only defer cancel() is read as a deferred cancel: defer
-			// func() { cancel() }() calls it inside a literal, which the
-			// identifier case below counts as kept.
+			// defer cancel(), and defer func() { cancel(); log.Print(...) }():
+			// a cancel the deferred literal calls among its top-level
+			// statements runs when fn returns as surely. One it calls
+			// under a condition (if err != nil { cancel() }) may not, and
+			// the identifier case below counts it as kept.
 			if id, ok := ast.Unparen(n.Call.Fun).(*ast.Ident); ok {
 				if obj := info.Uses[id]; obj != nil {
 					lf.deferred[obj] = true
 				}
 				return false
+			}
+			if lit, ok := ast.Unparen(n.Call.Fun).(*ast.FuncLit); ok {
+				for _, st := range lit.Body.List {
+					if es, ok := st.(*ast.ExprStmt); ok {
+						if call, ok := ast.Unparen(es.X).(*ast.CallExpr); ok {
+							if id, ok := ast.Unparen(call.Fun).(*ast.Ident); ok && info.Uses[id] != nil {
+								lf.deferred[info.Uses[id]] = true
+							}
+						}
+					}
+				}
 			}
 		case *ast.Ident:
 			// A function value named anywhere but as the callee of a
