@@ -21,8 +21,8 @@ type Timer struct {
 //	time.AfterFunc(d, c.refresh)   // in NewCache, (*Cache).Start or init
 //	=> c.refreshTimer = time.AfterFunc(d, c.refresh), stopped by Shutdown
 var DiscardedTimer = &Rule{
-	// What Needs says: the rule reports nothing in package main or a cmd/
-	// tree (findTimers), and only on a call of time.AfterFunc itself.
+	// Needs: nothing is reported in package main (nor, by findTimers, in a
+	// cmd/ tree), and only on a call of time.AfterFunc itself.
 	Name:  discardedTimer,
 	Needs: Needs{NotMain: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
