@@ -222,6 +222,10 @@ func findLoops(rule string) func(*Pass) []*Finding {
 	}
 }
 
+// analyseLoops finds, in one package, the work of every rule that shares
+// the loop analysis: unstoppable-loop's goroutines, re-arming timers and
+// blocking functions, and unstopped-signal's loops and registrations.
+// findLoops then hands each rule its own.
 func analyseLoops(pass *Pass) []*Finding {
 	// Work in package main, or a cmd/ tree, lives as long as the process;
 	// only a context handed in and ignored is reported there.
@@ -230,17 +234,25 @@ func analyseLoops(pass *Pass) []*Finding {
 	var out []*Finding
 	read := map[types.Object]bool{} // signal channels some reported loop reads
 	starters := slices.Collect(funcs(pass.Files))
+	// var startJanitor = sync.OnceFunc(func() { go ... }) starts work in no
+	// function declaration; onceStarters gives each such literal a stand-in.
 	starters = append(starters, f.onceStarters()...)
 	for _, fn := range starters {
 		if pkgWide {
 			out = append(out, f.ignoredCtxIn(fn, fn.Body)...)
 			continue
 		}
+		// A timer chain in a function that only command actions run lasts
+		// as long as the command.
 		if !f.processWide(fn, fn.Body) {
 			out = append(out, f.rearming(fn)...)
 		}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			var found []*Finding
+			// Code inside a command's action (RunE: func(...) error { go
+			// ... }) lives as long as the process, as main does: only a
+			// context it hands on and ignores is reported there, and its
+			// goroutines are not taken for an owner's work.
 			if stmt, ok := n.(ast.Stmt); ok && f.processWide(fn, stmt) {
 				out = append(out, f.ignoredCtxIn(fn, stmt)...)
 				return false
@@ -251,9 +263,15 @@ func analyseLoops(pass *Pass) []*Finding {
 			case *ast.GoStmt:
 				found = f.goroutine(fn, n, n.Call.Fun)
 			case *ast.ExprStmt:
+				// g.Go(func() error { ... }) or the package's own
+				// s.spawn(name, func() { ... }): a goroutine started
+				// through a wrapper, whose start is the whole statement.
 				if call, ok := n.X.(*ast.CallExpr); ok {
 					if lit := f.wrapped(call); lit != nil {
 						found = f.goroutine(fn, n, lit)
+						// A wrapper that returns early (if s.disabled[name] {
+						// return }) would leave the done channel open, and
+						// the generated Shutdown would wait on it for ever.
 						if w := f.skipping(call); w != "" {
 							for _, finding := range found {
 								if finding.Fix != nil {
@@ -265,6 +283,8 @@ func analyseLoops(pass *Pass) []*Finding {
 				}
 			}
 			{
+				// A reported loop speaks for the signal channel it reads:
+				// the registrations below leave that channel alone.
 				for _, finding := range found {
 					out = append(out, finding)
 					if finding.signal != nil {
@@ -278,10 +298,16 @@ func analyseLoops(pass *Pass) []*Finding {
 	if pkgWide {
 		return out
 	}
+	// Every goroutine of the package has been read: only now can the
+	// starts of a shared loop method be judged together.
 	Together(pass.Fset, out)
 	out = append(out, f.blockingFuncs()...)
 	// Registrations whose channel no goroutine loop reads in a way we can follow.
+	// This must come after the walk above, which fills read and f.trapped.
 	for obj, call := range f.notified {
+		// Undone somewhere, read by a loop reported above, read by the
+		// process's own signal trap, or registered in a file the pass does
+		// not report on.
 		if f.sigStopped[obj] || read[obj] || f.trapped[obj] || !f.inFiles(call) {
 			continue
 		}
@@ -292,6 +318,8 @@ func analyseLoops(pass *Pass) []*Finding {
 			continue // the process's signal trap: it ends the process, not the other way round
 		}
 		how := "signal.Notify"
+		// Registered through a helper (watchForSignal(reload, syscall.SIGHUP)):
+		// the message names the helper, which is what the reported line calls.
 		if !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
 			how = "signal.Notify (in " + calleeFunc(f.pass.Info, call).Name() + ")"
 		}
@@ -302,6 +330,8 @@ func analyseLoops(pass *Pass) []*Finding {
 			Related:   []Note{{obj.Pos(), obj.Name() + " is declared here; no goroutine loop leakfix can stop reads it"}},
 			Unfixable: unreadSignal,
 		}
+		// A reader that already returns on its owner's stop (case <-s.quit:
+		// return) needs only signal.Stop on its way out.
 		if plan, why := f.signalStop(obj, call); plan != nil {
 			finding.Message = how + " registers " + obj.Name() + " and the goroutine that reads it returns without calling signal.Stop"
 			finding.Related = []Note{{plan.Lit.Pos(), "this goroutine reads " + obj.Name() + " and returns when it is stopped"}}
@@ -319,6 +349,9 @@ func analyseLoops(pass *Pass) []*Finding {
 // rules call it on what they find; a caller that drops findings (an
 // ignore comment, a filter on lines) calls it again on what it keeps.
 func Together(fset *token.FileSet, found []*Finding) {
+	// Each start of the method is read on its own, so one loop statement
+	// gives a finding per start: the go statement and the loop together
+	// name one finding, and a method with two loops is judged per loop.
 	type key struct{ start, loop token.Pos }
 	byStart := map[key]*Finding{}
 	for _, fd := range found {
@@ -341,11 +374,16 @@ func Together(fset *token.FileSet, found []*Finding) {
 			case other.Fix == nil:
 				refused[fd] = at + ", which cannot be fixed: " + other.Unfixable
 			default:
+				// fd itself, or a start that is being fixed.
 				continue
 			}
+			// The first such start in source order names the reason.
 			break
 		}
 	}
+	// Refusals take effect only once every finding is judged: a reason then
+	// names a start that fails on its own account, not one refused a moment
+	// earlier in this loop, and does not depend on the order of found.
 	for fd, why := range refused {
 		fd.Fix, fd.Unfixable = nil, why
 	}
@@ -406,6 +444,8 @@ type sigParam struct {
 // or signal.Stop, so that calls to fn count as registering or stopping the
 // caller's channel.
 func (f *loopFinder) signalParams(obj *types.Func, fn *ast.FuncDecl) {
+	// index is each parameter's position among the call's arguments; an
+	// unnamed parameter takes a position too.
 	index := map[types.Object]int{}
 	i := 0
 	for _, field := range fn.Type.Params.List {
@@ -426,6 +466,8 @@ func (f *loopFinder) signalParams(obj *types.Func, fn *ast.FuncDecl) {
 		if !stop && !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
 			return true
 		}
+		// The channel is the first argument of both Notify(c, sigs...) and
+		// Stop(c); only a parameter passed as it is makes fn a helper.
 		if id, ok := ast.Unparen(call.Args[0]).(*ast.Ident); ok {
 			if param := f.pass.Info.Uses[id]; param != nil {
 				if i, ok := index[param]; ok {
@@ -457,6 +499,9 @@ func finder(pass *Pass) *loopFinder {
 	return f
 }
 
+// newLoopFinder indexes the package of pass. Its facts cover AllFiles, so
+// that a channel closed or a function called in a file not reported on
+// still counts.
 func newLoopFinder(pass *Pass) *loopFinder {
 	f := &loopFinder{
 		pass:         pass,
@@ -476,6 +521,8 @@ func newLoopFinder(pass *Pass) *loopFinder {
 		trapped:      map[types.Object]bool{},
 		starts:       map[*types.Func][]*ast.GoStmt{},
 	}
+	// processCalls reads the declarations and command actions that index
+	// records.
 	f.index()
 	f.processCalls()
 	return f
@@ -485,6 +532,8 @@ func newLoopFinder(pass *Pass) *loopFinder {
 // channels that something closes, and how often each function is referenced.
 func (f *loopFinder) index() {
 	info := f.pass.Info
+	// Declarations first: the walk below needs every signal helper known
+	// (sigHelpers, sigParamObjs) before it reads the calls of any file.
 	for _, file := range f.pass.AllFiles {
 		for _, decl := range file.Decls {
 			if fn, ok := decl.(*ast.FuncDecl); ok {
@@ -524,6 +573,9 @@ func (f *loopFinder) index() {
 						}
 					}
 				}
+				// watchForSignal(reload, sig) registers reload, the caller's
+				// channel. A direct signal.Notify of the same channel is
+				// kept over a helper's call as the place to report.
 				if callee := calleeFunc(info, n); callee != nil {
 					for _, p := range f.sigHelpers[callee] {
 						if p.index >= len(n.Args) {
@@ -538,6 +590,8 @@ func (f *loopFinder) index() {
 						}
 					}
 				}
+				// The builtin close, by its object: a local func named close
+				// closes nothing.
 				if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok && len(n.Args) == 1 {
 					if b, ok := info.Uses[id].(*types.Builtin); ok && b.Name() == "close" {
 						if obj := f.objectOf(n.Args[0]); obj != nil {

@@ -83,6 +83,9 @@ func (f *loopFinder) bodyFacts(n ast.Node, mf *methodFacts) {
 					continue
 				}
 				mf.touches[v] = true
+				// Only a plain = pairs each field with its own value: in
+				// a, b = f() the values cannot be paired, and s.n += 1 sets
+				// no field to a constant.
 				if len(n.Rhs) == len(n.Lhs) && n.Tok == token.ASSIGN {
 					if c := constantText(info, n.Rhs[i]); c != "" {
 						if mf.sets[v] == nil {
@@ -100,6 +103,9 @@ func (f *loopFinder) bodyFacts(n ast.Node, mf *methodFacts) {
 			if fn := calleeFunc(info, n); fn != nil && fn.Pkg() == f.pass.Pkg {
 				mf.calls[fn] = true
 			}
+			// s.ticker.Stop() and s.mu.Lock() act on s.ticker and s.mu: a
+			// Start whose s.ticker.Reset(d) touches the field a Stop's
+			// s.ticker.Stop() does undoes it (see undoneBy).
 			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
 				if v := field(sel.X); v != nil {
 					mf.touches[v] = true
@@ -127,6 +133,7 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 	// A breadth-first walk in sorted order gives the shortest path, and the
 	// same one on every run, for the reason to name.
 	var queue []step
+	// seen ends the walk on recursive and mutually recursive functions.
 	seen := map[*types.Func]bool{}
 	for _, fn := range sortedFuncs(start.calls) {
 		queue = append(queue, step{fn, nil})
@@ -138,9 +145,13 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 			continue
 		}
 		seen[s.fn] = true
+		// The path holds the functions between n and target, not target:
+		// nil when n calls target itself.
 		if s.fn == target {
 			return s.path, true
 		}
+		// Cloned: the steps queued from one function share its path, and
+		// an append to a shared backing array would mix their paths.
 		path := append(slices.Clone(s.path), FuncLabel(s.fn))
 		for _, next := range sortedFuncs(f.methodFacts(s.fn).calls) {
 			queue = append(queue, step{next, path})
@@ -150,7 +161,13 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 }
 
 // locksTaken returns the mutex fields that the code under n locks, directly
-// or through the package's functions.
+// or through the package's functions. A cleanup that waits for the work
+// must not be called under one of them: the work would block on the lock
+// while the caller holding it blocks on the work.
+//
+// A field counts when any of those functions acts on it (touches): a
+// function that only unlocks s.mu counts as taking it, which errs toward
+// refusing the fix.
 func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
 	start := newMethodFacts()
 	f.bodyFacts(n, start)
@@ -163,6 +180,9 @@ func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
 		}
 	}
 	add(start)
+	// Every function reachable from n, each once; unlike reaches, no path
+	// is kept, since the reason names the caller and the lock, not the way
+	// the goroutine gets to the lock.
 	seen := map[*types.Func]bool{}
 	queue := sortedFuncs(start.calls)
 	for len(queue) > 0 {
@@ -192,11 +212,17 @@ func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]boo
 	if len(locks) == 0 {
 		return "", ""
 	}
+	// In source order, so that the caller the reason names is the same on
+	// every run. The cleanup's own body is skipped: a call of cleanup there
+	// would be recursion, not a caller.
 	for obj, decl := range f.methodsInOrder() {
 		if decl.Body == nil || obj == cleanup {
 			continue
 		}
 		var caller, lock string
+		// visit walks one statement list with held, the locks taken before
+		// it; a nested list gets a copy, so that what it locks and unlocks
+		// does not change what is held after it in the enclosing list.
 		var visit func(list []ast.Stmt, held map[*types.Var]string)
 		visit = func(list []ast.Stmt, held map[*types.Var]string) {
 			held = maps.Clone(held)
@@ -204,6 +230,10 @@ func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]boo
 				if caller != "" {
 					return
 				}
+				// s.mu.Lock() as a statement of this list; a defer
+				// s.mu.Unlock() is no statement of this kind, so the lock
+				// stays held for the rest of the list, as it is until the
+				// function returns.
 				if es, ok := st.(*ast.ExprStmt); ok {
 					if call, ok := es.X.(*ast.CallExpr); ok {
 						if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && len(call.Args) == 0 {
@@ -218,6 +248,9 @@ func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]boo
 						}
 					}
 				}
+				// A call of cleanup anywhere in st, with what is held at st.
+				// A function literal's call runs at a time the literal
+				// decides, not with these locks held.
 				ast.Inspect(st, func(n ast.Node) bool {
 					if _, ok := n.(*ast.FuncLit); ok || caller != "" {
 						return false
@@ -231,6 +264,8 @@ func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]boo
 					}
 					return true
 				})
+				// Then the lists inside st, which may lock before they call
+				// (if retry { s.mu.Lock(); s.Close() }).
 				for _, child := range stmtLists(st) {
 					visit(child, held)
 				}
@@ -294,17 +329,30 @@ func FuncLabel(fn *types.Func) string {
 // only pauses the value, so it is passed over, and a Shutdown is generated
 // instead. starters are the methods that start t's fixed work: a Start that
 // starts the work again after the cleanup keeps its meaning.
+//
+// It returns nil and "" when t declares none of CleanupNames (then a
+// Shutdown is generated, or promotedCleanup may find one), and nil with the
+// reason when the first it declares only pauses.
 func (f *loopFinder) cleanup(t *types.Named, starters []*types.Func) (*ast.FuncDecl, string) {
 	for _, name := range CleanupNames {
+		// Addressable, so that methods on *T are found for T too. A method
+		// promoted from an embedded field, or declared in another package,
+		// is not one this fix can extend in place.
 		obj, _, _ := types.LookupFieldOrMethod(t, true, f.pass.Pkg, name)
 		fn, ok := obj.(*types.Func)
 		if !ok || fn.Pkg() != f.pass.Pkg || !declaredOn(fn, t) {
 			continue
 		}
+		// Origin: a method of a generic type is declared once, for every
+		// instance.
 		decl := f.methods[fn.Origin()]
 		if decl == nil || decl.Body == nil {
 			continue
 		}
+		// The first name t declares decides: when it only pauses, a later
+		// one is not tried, and a Shutdown is generated. A Player whose
+		// Stop pauses and whose Close ends gets Close, which comes first in
+		// CleanupNames.
 		if undo := f.undoneBy(fn.Origin(), t, starters); undo != "" {
 			return nil, name + " only pauses: " + undo + " undoes it"
 		}
@@ -324,6 +372,8 @@ func (f *loopFinder) existingStop(t *types.Named, starters []*types.Func) *Exist
 	if !ok {
 		return nil
 	}
+	// The signal may be a context field whose CancelFunc field a method
+	// calls (s.cancel() ending s.ctx), as well as a closed channel.
 	var ctxField, cancelField *types.Var
 	for i := range st.NumFields() {
 		v := st.Field(i)
@@ -338,6 +388,8 @@ func (f *loopFinder) existingStop(t *types.Named, starters []*types.Func) *Exist
 	for i := range t.NumMethods() {
 		m := t.Method(i).Origin()
 		decl := f.methods[m]
+		// A starter that closes the signal (Start closing the old quit
+		// before it makes a new one) is where the work begins, not ends.
 		if decl == nil || decl.Body == nil || slices.Contains(starters, m) {
 			continue
 		}
@@ -355,9 +407,13 @@ func (f *loopFinder) existingStop(t *types.Named, starters []*types.Func) *Exist
 					ex.Signal = v.Name()
 				}
 			}
+			// s.cancel() with a context field beside it: the loop will
+			// receive from s.ctx.Done().
 			if v, ok := f.objectOf(call.Fun).(*types.Var); ok && v == cancelField && ctxField != nil && ex.Signal == "" {
 				ex.Signal, ex.Ctx = ctxField.Name(), true
 			}
+			// s.wg.Wait(): the loop joins s.wg, so that this method waits
+			// for it as it waits for the work it already knows.
 			if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Wait" {
 				if v, ok := f.objectOf(sel.X).(*types.Var); ok && v.IsField() && fieldOf(st, v) && isNamed(v.Type(), "sync", "WaitGroup") {
 					ex.Group = v.Name()
@@ -365,6 +421,9 @@ func (f *loopFinder) existingStop(t *types.Named, starters []*types.Func) *Exist
 			}
 			return true
 		})
+		// A method another one undoes is a pause, and a signal that a
+		// method makes anew (a.quit = make(chan struct{}) in Start, for a
+		// restart) may not be the one the loop holds when it is fired.
 		if ex.Signal == "" || f.undoneBy(m, t, starters) != "" || f.setInMethods(t, ex.Signal) {
 			continue
 		}
@@ -390,6 +449,10 @@ func fieldOf(st *types.Struct, v *types.Var) bool {
 
 // setInMethods reports whether one of t's methods assigns its field name:
 // a signal made anew (a restart) that a loop could miss.
+//
+// Both checks go by the field's name, so an assignment to a field of that
+// name on another value counts too: a false answer must be sure, a true one
+// only costs the existing signal.
 func (f *loopFinder) setInMethods(t *types.Named, name string) bool {
 	for i := range t.NumMethods() {
 		m := t.Method(i).Origin()
@@ -398,6 +461,8 @@ func (f *loopFinder) setInMethods(t *types.Named, name string) bool {
 				return true
 			}
 		}
+		// Any assignment, not only of a constant: s.quit = make(chan
+		// struct{}) is the restart the facts' sets do not hold.
 		if decl := f.methods[m]; decl != nil && decl.Body != nil {
 			found := false
 			ast.Inspect(decl.Body, func(n ast.Node) bool {
@@ -419,6 +484,7 @@ func (f *loopFinder) setInMethods(t *types.Named, name string) bool {
 }
 
 // methodNamed returns the declaration of t's method called name, or nil.
+// Only methods t declares count: t.Method does not list promoted ones.
 func (f *loopFinder) methodNamed(t *types.Named, name string) *ast.FuncDecl {
 	for i := range t.NumMethods() {
 		if m := t.Method(i); m.Name() == name {
@@ -443,6 +509,9 @@ func (f *loopFinder) promotedCleanup(t *types.Named) (*ast.FuncDecl, string) {
 		if !ok {
 			continue
 		}
+		// index is the path to the method: [field, method] for a method of
+		// a field t embeds itself. The first name t has at all decides; one
+		// t declares itself was cleanup's to take.
 		if declaredOn(fn, t) || len(index) != 2 || fn.Pkg() != f.pass.Pkg {
 			return nil, "" // t's own, or promoted from further away or from elsewhere
 		}
@@ -455,6 +524,8 @@ func (f *loopFinder) promotedCleanup(t *types.Named) (*ast.FuncDecl, string) {
 				return nil, ""
 			}
 		}
+		// Whether it only pauses is the embedded type's matter: its own
+		// methods are the ones that could undo it.
 		via := st.Field(index[0])
 		inner, _ := types.Unalias(derefType(via.Type())).(*types.Named)
 		if inner == nil || f.undoneBy(fn.Origin(), inner, nil) != "" {
@@ -465,6 +536,8 @@ func (f *loopFinder) promotedCleanup(t *types.Named) (*ast.FuncDecl, string) {
 	return nil, ""
 }
 
+// derefType returns the element type of a pointer type, and any other type
+// as it is.
 func derefType(t types.Type) types.Type {
 	if p, ok := t.(*types.Pointer); ok {
 		return p.Elem()
@@ -477,8 +550,13 @@ func derefType(t types.Type) types.Type {
 // paused = true), or one named like Start or Resume that acts on a field
 // cleanup acts on (ticker.Reset after ticker.Stop). It returns "" if there
 // is none.
+//
+// The starters are passed over: a Start that starts the fixed work is what
+// makes the value run again after the cleanup, which the fix keeps (an
+// agent whose config reload calls Stop, then Start).
 func (f *loopFinder) undoneBy(cleanup *types.Func, t *types.Named, starters []*types.Func) string {
 	cf := f.methodFacts(cleanup)
+	// A cleanup that acts on no field leaves no state to set back.
 	if len(cf.touches) == 0 {
 		return ""
 	}
@@ -495,6 +573,9 @@ func (f *loopFinder) undoneBy(cleanup *types.Func, t *types.Named, starters []*t
 				}
 			}
 		}
+		// A field acted on by both (a ticker stopped and reset, a conn
+		// closed and redialled) is undone only by a method whose name says
+		// it resumes: a Flush that also writes s.conn undoes nothing.
 		if resumeNames[m.Name()] {
 			for v := range cf.touches {
 				// Locking the same mutex is no undoing.
@@ -515,6 +596,8 @@ func isSyncType(t types.Type) bool {
 }
 
 // constantText returns the spelling of e when it is a constant or nil, or "".
+// The spelling is the value's, not the source's (true, "stopped", 2), so
+// that two names of one constant compare equal.
 func constantText(info *types.Info, e ast.Expr) string {
 	tv, ok := info.Types[e]
 	if !ok {
@@ -540,6 +623,8 @@ func declaredOn(fn *types.Func, t *types.Named) bool {
 	if p, ok := rt.(*types.Pointer); ok {
 		rt = p.Elem()
 	}
+	// Origins: the receiver of a generic type's method is instantiated
+	// with the method's own type parameters (List[T]), not t's arguments.
 	n, ok := types.Unalias(rt).(*types.Named)
 	return ok && n.Origin() == t.Origin()
 }

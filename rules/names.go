@@ -15,6 +15,8 @@ import (
 // the loop (s.cleanupInactiveSessions() gives "cleanup").
 func (f *loopFinder) baseName(l *Loop) string {
 	if l.Method != nil {
+		// cleanupLoop and cleanuploop give cleanup; a method called loop
+		// stays whole, and genericNames sends it to the calls below.
 		name := l.Method.Name.Name
 		for _, affix := range []string{"Loop", "loop"} {
 			if n := strings.TrimSuffix(name, affix); n != "" && n != name {
@@ -28,10 +30,14 @@ func (f *loopFinder) baseName(l *Loop) string {
 				name = n
 			}
 		}
+		// CleanupExpired gives cleanup: the first word names the work, and
+		// the result starts unexported names (stopCleanup, cleanupDone).
 		if name = lowerFirst(firstWord(name)); !genericNames[name] {
 			return name
 		}
 	}
+	// A loop made with goto is its own body: l.Stmt is then the block of
+	// statements from the label to the goto.
 	var body ast.Node = l.Stmt // the loop's body, not its header: the work, not the wait
 	switch loop := l.Stmt.(type) {
 	case *ast.ForStmt:
@@ -49,6 +55,8 @@ func (f *loopFinder) baseName(l *Loop) string {
 // firstCall returns the first word of the first function of this package
 // that n calls, skipping generic names, or "".
 func (f *loopFinder) firstCall(n ast.Node) string {
+	// Inspect meets calls in source order, an outer call before the calls
+	// in its arguments: s.record(s.sample()) gives record.
 	name := ""
 	ast.Inspect(n, func(n ast.Node) bool {
 		// A generic name found so far is overwritten by the next call.
@@ -84,6 +92,9 @@ func (f *loopFinder) firstCall(n ast.Node) string {
 var genericNames = map[string]bool{"run": true, "loop": true, "start": true, "work": true, "worker": true, "background": true, "do": true, "go": true}
 
 // firstWord returns the first word of a camelCase or snake_case name.
+// cleanupInactive gives cleanup, flush_all flush and v2Sync v2. A capital
+// after a capital does not split, so an initialism keeps the word after
+// it: HTTPPoll stays whole, and lowerFirst makes it httpPoll.
 func firstWord(name string) string {
 	name = strings.TrimLeft(name, "_")
 	for i, r := range name {
@@ -106,6 +117,8 @@ func lowerFirst(s string) string {
 	// An initialism stays together: "HTTPPoll" gives "httpPoll" via firstWord's "HTTPPoll".
 	r := []rune(s)
 	for i := 0; i < len(r) && unicode.IsUpper(r[i]); i++ {
+		// The last capital before a lower-case letter starts the next
+		// word (the P of Poll), and stays.
 		if i > 0 && i+1 < len(r) && unicode.IsLower(r[i+1]) {
 			break
 		}
@@ -133,6 +146,8 @@ func FuncName(fn *ast.FuncDecl) string {
 	case *ast.IndexListExpr:
 		t = x.X
 	}
+	// A receiver type written otherwise, such as in parentheses, is shown
+	// as ?: the name is for messages, and must not fail.
 	name := "?"
 	if id, ok := t.(*ast.Ident); ok {
 		name = id.Name

@@ -31,9 +31,14 @@ func (f *loopFinder) planFunc(l *Loop) string {
 		}
 		l.note = "the context it is given " + why + ", so it is not the work's lifetime"
 	}
+	// The stop parameter changes the function's signature: the go
+	// statement must be its only use (uses counts it), and no other
+	// package may call it.
 	if obj.Exported() || f.uses[obj] != 1 {
 		return "the loop's function " + obj.Name() + " is exported or called elsewhere, so a stop parameter cannot be added"
 	}
+	// Go does not let a named parameter join unnamed ones (func
+	// tick(time.Duration)), and the stop parameter needs its name.
 	for _, field := range l.Method.Type.Params.List {
 		if len(field.Names) == 0 {
 			return "the loop's function " + obj.Name() + " has unnamed parameters, so a stop parameter cannot be added"
@@ -45,6 +50,8 @@ func (f *loopFinder) planFunc(l *Loop) string {
 		l.Owner = f.packageOwner(true)
 		return ""
 	}
+	// A method, or a function that may run again, could start the function
+	// once per value or per call, and package variables hold one run.
 	if l.Starter.Recv != nil || !f.runsOnce(l.Starter) {
 		return FuncName(l.Starter) + " may run more than once and starts " + obj.Name() + " by name, so package variables could stop only the last run and no value owns each"
 	}
@@ -64,10 +71,13 @@ func (f *loopFinder) packageOwner(guarded bool) *Owner {
 // declared as a package-level function with a body, or nil.
 func PackageCleanup(pkg *types.Package, info *types.Info, files []*ast.File) *ast.FuncDecl {
 	for _, name := range CleanupNames {
+		// A package-level function, not a variable or type of that name.
 		fn, ok := pkg.Scope().Lookup(name).(*types.Func)
 		if !ok {
 			continue
 		}
+		// Its declaration may sit in any file of the package, reported on
+		// or not: the caller passes every file it has.
 		for _, file := range files {
 			for _, d := range file.Decls {
 				if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Body != nil && info.Defs[fd.Name] == fn {
@@ -95,6 +105,8 @@ func (f *loopFinder) inPackageOnce(fn *ast.FuncDecl, start ast.Node) bool {
 		if t := f.pass.Info.TypeOf(sel.X); t == nil || !isNamed(t, "sync", "Once") {
 			return true
 		}
+		// A package variable: s.once.Do(...) on a field runs once per
+		// value, and then the value owns the work, not the package.
 		v, ok := f.objectOf(sel.X).(*types.Var)
 		if !ok || v.Parent() != f.pass.Pkg.Scope() {
 			return true
@@ -118,9 +130,12 @@ func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
 	if !ok || obj.Exported() {
 		return false
 	}
+	// Every reference counts, not only calls: fn passed as a value from
+	// anywhere but init may run any number of times.
 	calls := 0
 	for _, file := range f.pass.AllFiles {
 		for _, decl := range file.Decls {
+			// A package variable's initializer, like init, runs once.
 			inInit := false
 			if fd, ok := decl.(*ast.FuncDecl); ok {
 				inInit = fd.Name.Name == "init" && fd.Recv == nil
@@ -142,6 +157,7 @@ func (f *loopFinder) runsOnce(fn *ast.FuncDecl) bool {
 			}
 		}
 	}
+	// A function nothing refers to is not known to run at all.
 	return calls > 0
 }
 
@@ -161,6 +177,9 @@ func (f *loopFinder) guardedByFlag(fn *ast.FuncDecl) bool {
 		}
 		return v
 	}
+	// guards are the package variables tested by an if that returns. Only
+	// fn's top-level statements are read, in order: the test, then the
+	// set, both before any go statement.
 	guards := map[*types.Var]bool{}
 	for _, st := range fn.Body.List {
 		switch st := st.(type) {
@@ -179,6 +198,9 @@ func (f *loopFinder) guardedByFlag(fn *ast.FuncDecl) bool {
 				}
 				return true
 			})
+		// started = true after the test: later calls return early. The
+		// value set is not checked, nor that a lock covers the test and the
+		// set: two first calls at once could both start the work.
 		case *ast.AssignStmt:
 			for _, l := range st.Lhs {
 				if v := pkgVar(l); v != nil && guards[v] {

@@ -22,6 +22,8 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 	if o := l.Owner; o != nil && o.Existing != nil && l.Method != nil && f.methodNamed(o.Type, o.Existing.By) == l.Method {
 		o.Existing = nil
 	}
+	// Only now is the owner known, and with it whose channels the loop's
+	// interrupted sends and receives must be (see chanWaits).
 	return f.ownedOps(l)
 }
 
@@ -32,6 +34,9 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 		l.note = "it waits in " + FuncLabel(l.via[0])
 		return "the loop waits inside a function it calls, which the fix does not rewrite"
 	}
+	// for { t.work(); s.out <- x }: a send or receive beside the timer
+	// blocks too, and a stop that cannot interrupt it would leave the
+	// cleanup waiting for a loop stuck on it.
 	if op := f.chanWaits(l); op != nil {
 		return f.blocksWhy(op)
 	}
@@ -40,12 +45,18 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 			f.pass.Fset.Position(op.Pos()).String() + ")"
 	}
 	for _, w := range l.Waits {
+		// for ; ; time.Sleep(d) { if skip() { continue }; work() }: the
+		// wait moves to the end of the body, since a select cannot stand in
+		// a header, and a continue would then jump past it and spin.
 		if w.Header != nil && w.Node == ast.Node(w.Header.Post) {
 			// The reason names no line, so that a summary counts these together.
 			if continueTo(body, w.Header) != nil {
 				return "the loop waits in its post statement, which a continue runs too, so the wait cannot move to the end of the body"
 			}
 		}
+		// The stop case returns where the loop waits, so what is held there
+		// stays held: c.mu.Lock(); time.Sleep(d) would leave c.mu locked. A
+		// held channel is a semaphore slot (c.slots <- struct{}{}).
 		held, wg := f.heldLock(body, w.Node)
 		_, isChan := f.typeOfLock(body, held).(*types.Chan)
 		switch {
@@ -58,12 +69,16 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 			return "the loop waits while holding " + held + ", which returning there would leave locked"
 		}
 	}
+	// The stop case must return something: nil for the one error of
+	// g.Go(func() error { ... }); any other result would be made up.
 	if results := ftype.Results; results != nil && len(results.List) > 0 {
 		if len(results.List) > 1 || len(results.List[0].Names) > 1 || !isNamed(f.pass.Info.TypeOf(results.List[0].Type), "", "error") {
 			return "the goroutine's function returns results other than an error"
 		}
 		l.ErrResult = true
 	}
+	// for _, p := range peers { go ... }: one pair of stop and done fields
+	// would hold only the last goroutine's.
 	if inLoop(l.Starter.Body, l.Start) {
 		return "the goroutine is started inside a loop, so one value owns several of them"
 	}
@@ -76,6 +91,7 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 	if f.inTimerCallback(l.Starter, l.Start) {
 		return "the goroutine is started from a time.AfterFunc callback, which may run while or after the work is shut down"
 	}
+	// The names the fix adds (stopCleanup, cleanupDone) come from the work.
 	l.Name = f.baseName(l)
 	// Work started from sync.OnceFunc's function starts whenever the
 	// function it returns is first called: as a Start method's, its state
@@ -84,8 +100,11 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 	l.StartedBy = startedBy
 	switch {
 	case l.Method != nil && l.Method.Recv == nil:
+		// go gcLoop(): a package function started by name.
 		return f.planFunc(l)
 	case l.Method != nil:
+		// go s.loop(): the stop signal becomes a parameter of the method,
+		// so every start of it must be known and changed with it.
 		obj := f.pass.Info.Defs[l.Method.Name].(*types.Func)
 		starts := f.methodStarts(obj)
 		if name, i := ctxParam(f.pass.Info, l.Method.Type); name != "" {
@@ -93,7 +112,9 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 			// context the starter hands it cannot be that: then the loop
 			// keeps it for its calls and gets a stop signal of its own.
 			why := f.givenCtx(l.Start.(*ast.GoStmt), i, l.Starter)
-			// Either change to the method serves all its starts.
+			// Either change to the method serves all its starts. A start
+			// outside any declared function cannot be judged, and counts as
+			// one that differs.
 			for _, g := range starts {
 				if fn := f.enclosing(g); g != l.Start && (fn == nil || (f.givenCtx(g, i, fn) == "") != (why == "")) {
 					life, not := l.Start.Pos(), g.Pos()
@@ -110,6 +131,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 			}
 			l.note = "the context it is given " + why + ", so it is not the work's lifetime"
 		}
+		// Callers in other packages, or a method value (f := s.loop) or a
+		// direct call here, would all need the new parameter too.
 		if obj.Exported() {
 			return "the loop's method " + obj.Name() + " is exported, so a stop parameter cannot be added"
 		}
@@ -122,9 +145,14 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 			}
 			l.Starts = starts
 		}
+		// The method's changes (defer close(s.cleanupDone)) name the
+		// receiver.
 		if recv := l.Method.Recv.List[0]; len(recv.Names) == 0 || recv.Names[0].Name == "_" {
 			return "the loop's method has no receiver name"
 		}
+		// x is the value the method runs on: s in go s.loop(). A Start
+		// method runs it on its receiver, a constructor on the value it
+		// returns; either way someone holds x after the starter returns.
 		x := ast.Unparen(l.Start.(*ast.GoStmt).Call.Fun).(*ast.SelectorExpr).X
 		started := f.isReceiver(l.Starter, x)
 		if !started && !f.isReturned(l.Starter, x) {
@@ -135,6 +163,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 			}
 			return "the value whose method runs the loop is not reachable once " + l.Starter.Name.Name + " returns"
 		}
+		// A Start method may run again, or while Shutdown runs, and so may
+		// a once helper's function: their state is guarded.
 		if why := f.setOwner(&l.Site, x, started || once); why != "" {
 			return why
 		}
@@ -143,6 +173,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 		}
 		return f.abandon(&l.Site, l.Start, x)
 	}
+	// From here on the goroutine is a function literal (go func() { ... }(),
+	// or one a wrapper starts).
 	// Work started under a package-level sync.Once runs once per process
 	// and serves every value: it belongs to the package, never to the
 	// value that happened to start it first.
@@ -166,9 +198,15 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 		l.Ctx = ctx
 		return ""
 	}
+	// An ignored parameter passed over for an owner is said in the message,
+	// so that a reader who meant it as the lifetime sees why it is not.
 	if ctx != "" && life == lifeParam && (l.Starter.Recv != nil || f.returnedIn(l.Starter, l.Lit) != nil) {
 		l.note = ctx + " is not taken as the work's lifetime: the goroutine never reads it, and it may be a timeout for " + FuncName(l.Starter) + " alone"
 	}
+	// A constructor: s := &Server{}; go func() { ... s.cleanup() ... }();
+	// return s. The value it returns owns the work; taken for a value the
+	// constructor makes, which nobody else holds yet, its state is not
+	// guarded.
 	if x := f.returnedIn(l.Starter, l.Lit); x != nil {
 		if why := f.setOwner(&l.Site, x, once); why != "" {
 			return why
@@ -178,6 +216,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 		}
 		return f.abandon(&l.Site, l.Start, x)
 	}
+	// A Start-style method owns the work on its receiver, guarded: Start
+	// may run again, or while Shutdown runs.
 	if l.Starter.Recv != nil {
 		recv := l.Starter.Recv.List[0]
 		if len(recv.Names) != 1 || recv.Names[0].Name == "_" {
@@ -188,6 +228,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 		}
 		return f.setOwner(&l.Site, recv.Names[0], true)
 	}
+	// A free function that returns no owner takes the context its caller
+	// hands it as the lifetime, read or not, ahead of a value it is given.
 	if ctx != "" && life == lifeParam {
 		l.Ctx = ctx
 		return ""
@@ -203,6 +245,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 	if !f.runsOnce(l.Starter) {
 		return FuncName(l.Starter) + " may run more than once and returns nothing to own the work, so package variables could stop only the last run"
 	}
+	// init runs exactly once, before main: its state needs no guard. The
+	// other functions that run once are guarded all the same.
 	l.Owner = f.packageOwner(l.Starter.Name.Name != "init")
 	return ""
 }
@@ -212,6 +256,8 @@ func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt)
 func (f *loopFinder) paramOwnerIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
 	var owner ast.Expr
 	ast.Inspect(lit.Body, func(n ast.Node) bool {
+		// A parameter of fn itself, declared within its signature: isParam
+		// alone also holds for the literal's own parameters.
 		if id, ok := n.(*ast.Ident); ok && owner == nil {
 			if v, ok := f.pass.Info.Uses[id].(*types.Var); ok && f.isParam(v) && v.Pos() >= fn.Type.Pos() && v.Pos() < fn.Type.End() {
 				if f.owner(id) != nil {
@@ -232,8 +278,12 @@ func (f *loopFinder) notLifetime(e ast.Expr, fn *ast.FuncDecl) string {
 	case *ast.Ident:
 		life = f.ctxLifetime(f.pass.Info.Uses[e])
 	case *ast.CallExpr:
+		// go s.watch(context.Background()): the value made in the call.
 		life = f.valueLife(ctxDef{fn: fn, value: e}, 0)
 	}
+	// Only what is known to be too short or endless is refused; a context
+	// of unknown origin (a field, another package's) is given the benefit
+	// of the doubt, as a parameter is.
 	switch life {
 	case lifeShort:
 		return "is cancelled when " + FuncName(fn) + " returns or at a deadline"
@@ -275,17 +325,25 @@ func (f *loopFinder) setOwner(l *Site, x ast.Expr, guarded bool) string {
 		return "the loop's owner is not a pointer to a struct type declared in this package"
 	}
 	l.Owner.Guarded = guarded
+	// A Start method that starts this work is not what undoes the cleanup:
+	// it starts the work again after it (see undoneBy).
 	var starters []*types.Func
 	if fn, ok := f.pass.Info.Defs[l.Starter.Name].(*types.Func); ok && l.Starter.Recv != nil {
 		starters = append(starters, fn)
 	}
+	// Why a cleanup only pauses is not needed here: Cleanup stays nil, and
+	// a Shutdown is generated beside the pausing method.
 	l.Owner.Cleanup, _ = f.cleanup(l.Owner.Type, starters)
+	// A value-receiver Close works on a copy: a mutex there would guard
+	// nothing, and vet's copylocks reports the copy.
 	if c := l.Owner.Cleanup; c != nil && guarded {
 		if _, ptr := f.pass.Info.TypeOf(c.Recv.List[0].Type).(*types.Pointer); !ptr {
 			return c.Name.Name + " has a value receiver, so the state " + FuncName(l.Starter) + " stores cannot be guarded against it"
 		}
 	}
 	l.Owner.Existing = f.existingStop(l.Owner.Type, starters)
+	// Type's own cleanup comes first; a promoted one is wrapped only when
+	// Type declares none that ends its life.
 	if l.Owner.Cleanup == nil {
 		l.Owner.Promoted, l.Owner.Via = f.promotedCleanup(l.Owner.Type)
 	}
@@ -307,6 +365,7 @@ func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
 	if !ok || sel.Sel.Name != "Go" {
 		return ""
 	}
+	// g, gctx := errgroup.WithContext(ctx) in fn, for the g of g.Go.
 	group := f.objectOf(sel.X)
 	name := ""
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
@@ -318,6 +377,8 @@ func (f *loopFinder) groupCtx(fn *ast.FuncDecl, start ast.Stmt) string {
 		if !ok {
 			return true
 		}
+		// Any package whose path ends in /errgroup, as wrapped accepts its
+		// Go.
 		if callee := calleeFunc(f.pass.Info, c); callee == nil || callee.Name() != "WithContext" || callee.Pkg() == nil || !strings.HasSuffix(callee.Pkg().Path(), "/errgroup") {
 			return true
 		}
@@ -360,6 +421,9 @@ func (f *loopFinder) afterRange(l *Loop, body *ast.BlockStmt) string {
 	if len(rest) == 0 {
 		return ""
 	}
+	// Waits[0] is the range itself (analyse puts it first). Only a lone
+	// return of constants (return, return nil) is removed: it names no
+	// variable, so removing it cannot leave one unused.
 	endless := l.Waits[0].Kind == RangeTick || f.isTickerC(rs.X)
 	if ret, ok := rest[0].(*ast.ReturnStmt); ok && len(rest) == 1 && endless && constantArgs(f.pass.Info, &ast.CallExpr{Args: ret.Results}) {
 		l.DeadReturn = ret
@@ -391,8 +455,10 @@ func isHandler(info *types.Info, fn *ast.FuncDecl) bool {
 }
 
 // ctxParam returns the name and index of a context.Context parameter of
-// ft, or "".
+// ft, or "". A context named _ cannot be read, so it is none.
 func ctxParam(info *types.Info, ft *ast.FuncType) (string, int) {
+	// i counts arguments: a field declares one per name, and one when its
+	// parameter is unnamed.
 	i := 0
 	for _, field := range ft.Params.List {
 		if isNamed(info.TypeOf(field.Type), "context", "Context") {
@@ -418,6 +484,8 @@ func (f *loopFinder) ctxsInScope(n ast.Node) []*types.Var {
 	for ; scope != nil && scope != f.pass.Pkg.Scope(); scope = scope.Parent() {
 		for _, name := range scope.Names() {
 			obj := scope.Lookup(name)
+			// Declared after n is not yet in scope at n; a name seen in an
+			// inner scope hides the outer one, whatever its type.
 			if obj.Pos() >= n.Pos() || seen[name] {
 				continue
 			}
@@ -446,6 +514,8 @@ func (f *loopFinder) owner(expr ast.Expr) *Owner {
 	if _, ok := named.Underlying().(*types.Struct); !ok {
 		return nil
 	}
+	// The fix adds fields to the type's declaration, so the declaration
+	// must be in view; a generic type's fields go on its one declaration.
 	spec := f.typeSpec(named.Origin().Obj())
 	if spec == nil {
 		return nil
@@ -453,6 +523,8 @@ func (f *loopFinder) owner(expr ast.Expr) *Owner {
 	return &Owner{Type: named.Origin(), Spec: spec, Expr: expr}
 }
 
+// typeSpec returns the declaration of the type obj in the package's files,
+// or nil.
 func (f *loopFinder) typeSpec(obj *types.TypeName) *ast.TypeSpec {
 	for _, file := range f.pass.AllFiles {
 		for _, decl := range file.Decls {

@@ -20,6 +20,8 @@ var commandFields = map[string]bool{
 // commandActions records the functions a cobra or urfave/cli command literal
 // runs as its action.
 func (f *loopFinder) commandActions(lit *ast.CompositeLit) {
+	// By type, not spelling: an aliased import of cobra counts. The prefix
+	// takes urfave/cli at every major version (cli, cli/v2, cli/v3).
 	t := f.pass.Info.TypeOf(lit)
 	if p, ok := t.(*types.Pointer); ok {
 		t = p.Elem()
@@ -41,6 +43,10 @@ func (f *loopFinder) commandActions(lit *ast.CompositeLit) {
 		if key, ok := kv.Key.(*ast.Ident); !ok || !commandFields[key.Name] {
 			continue
 		}
+		// RunE: func(cmd *cobra.Command, args []string) error { ... } is
+		// code in place; RunE: runServe names a function, which
+		// processCalls marks along with what only it calls. A method value
+		// (RunE: o.run) is neither, and is not followed.
 		switch v := ast.Unparen(kv.Value).(type) {
 		case *ast.FuncLit:
 			f.process = append(f.process, v)
@@ -85,6 +91,7 @@ func isCommandRun(info *types.Info, fn *ast.FuncDecl) bool {
 	if p, ok := t.(*types.Pointer); ok {
 		t = p.Elem()
 	}
+	// A receiver whose type did not check has no type to read.
 	if t == nil {
 		return false
 	}
@@ -92,6 +99,8 @@ func isCommandRun(info *types.Info, fn *ast.FuncDecl) bool {
 	if !ok {
 		return false
 	}
+	// One tagged field is enough: type ServeCmd struct { Addr string
+	// `help:"listen address"` } is a command whatever else it holds.
 	for i := range st.NumFields() {
 		tag := reflect.StructTag(st.Tag(i))
 		for _, key := range commandTags {
@@ -137,6 +146,8 @@ func (f *loopFinder) processCalls() {
 			// Only a call runs the function where it is named: a function
 			// passed as a value (http.HandleFunc("/", serve) in a command)
 			// may run many times, for as long as whoever holds it.
+			// Inspect meets a call before its function, so the callee is
+			// marked before its identifier is visited below.
 			called := map[*ast.Ident]bool{}
 			ast.Inspect(decl, func(n ast.Node) bool {
 				if call, ok := n.(*ast.CallExpr); ok {
@@ -167,6 +178,11 @@ func (f *loopFinder) processCalls() {
 			})
 		}
 	}
+	// Until nothing changes: a function becomes process-only once all its
+	// callers are, which may be learnt in a later round (observe called by
+	// elect, itself called by a command). Marks are only added, so the
+	// result does not depend on map order. An exported function may be
+	// called from another package, out of view.
 	for changed := true; changed; {
 		changed = false
 		for obj, rs := range refs {
@@ -184,6 +200,8 @@ func (f *loopFinder) processCalls() {
 					break
 				}
 			}
+			// A function only its own body names is called by nothing,
+			// and runs for no one's lifetime.
 			if all && outside {
 				f.processOnly[obj] = true
 				changed = true
@@ -195,6 +213,9 @@ func (f *loopFinder) processCalls() {
 // enclosing returns the function declaration of the package whose body
 // holds n, or nil.
 func (f *loopFinder) enclosing(n ast.Node) *ast.FuncDecl {
+	// Declarations do not nest, so at most one holds n, and the map's
+	// order does not change the answer. A function literal of a package
+	// variable's initializer is in none.
 	for _, fn := range f.methods {
 		if fn.Body != nil && fn.Body.Pos() <= n.Pos() && n.End() <= fn.Body.End() {
 			return fn
@@ -206,6 +227,8 @@ func (f *loopFinder) enclosing(n ast.Node) *ast.FuncDecl {
 // packageVar returns the package-level variable of this package that x
 // names, directly or through fields (arbiter, pool.workers), or nil.
 func packageVar(pass *Pass, x ast.Expr) *types.Var {
+	// Down the selectors to the root: pool.workers runs on pool. Anything
+	// else at the root (a call, an index) names no variable.
 	for {
 		switch e := ast.Unparen(x).(type) {
 		case *ast.SelectorExpr:

@@ -32,7 +32,11 @@ func (f *loopFinder) rearming(fn *ast.FuncDecl) []*Finding {
 	// A function or method that schedules itself: func sample() { ...;
 	// time.AfterFunc(d, sample) }, started by a call. A chain started by
 	// an AfterFunc elsewhere is discarded-timer's to report, at its start.
+	// uses counts the AfterFunc's own reference; a second is what starts
+	// the chain (init's sample()).
 	if obj, ok := info.Defs[fn.Name].(*types.Func); ok && f.uses[obj] > 1 && !f.scheduledElsewhere(fn, obj) {
+		// Only a re-arm every run makes: if p.closed.Load() { return }
+		// ahead of it is a way out, and the chain is managed.
 		for _, call := range f.unconditionalCalls(fn.Body) {
 			if isPkgCall(info, call, "time", "AfterFunc") && len(call.Args) == 2 && calleeOf(info, call.Args[1]) == obj && !f.timerStopped(call) {
 				report(call, "time.AfterFunc in "+FuncName(fn)+" schedules "+fn.Name.Name+" again on every run")
@@ -42,11 +46,15 @@ func (f *loopFinder) rearming(fn *ast.FuncDecl) []*Finding {
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.AssignStmt:
-			// tick = func() { ...; time.AfterFunc(d, tick) }
+			// tick = func() { ...; time.AfterFunc(d, tick) }, after var
+			// tick func(): a literal can name itself only through a
+			// variable declared before it.
 			if len(n.Lhs) != 1 || len(n.Rhs) != 1 {
 				return true
 			}
 			lit, ok := ast.Unparen(n.Rhs[0]).(*ast.FuncLit)
+			// r.t = time.AfterFunc(d, func() { ...; r.t.Reset(d) }): the
+			// other shape of chain, on the stored timer.
 			if !ok {
 				if call, ok := ast.Unparen(n.Rhs[0]).(*ast.CallExpr); ok {
 					f.rearmReset(fn, n.Lhs[0], call, report)
@@ -77,9 +85,13 @@ func (f *loopFinder) rearmReset(fn *ast.FuncDecl, x ast.Expr, call *ast.CallExpr
 	}
 	lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit)
 	timer := f.objectOf(x)
+	// A timer something stops (r.t.Stop() in Close) is a chain its owner
+	// can end, and is left alone.
 	if !ok || timer == nil || f.stoppedTimers()[timer] {
 		return
 	}
+	// A Reset under a condition (if r.tries < 3 { r.t.Reset(d) }) may end
+	// the chain by itself; only one every run makes is endless.
 	for _, c := range f.unconditionalCalls(lit.Body) {
 		if sel, ok := ast.Unparen(c.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == "Reset" && f.objectOf(sel.X) == timer {
 			name, _ := exprString(x)
@@ -99,10 +111,13 @@ func (f *loopFinder) unconditionalCalls(body *ast.BlockStmt) []*ast.CallExpr {
 		case *ast.ExprStmt:
 			x = st.X
 		case *ast.AssignStmt:
+			// b.t = time.AfterFunc(d, b.beat) re-arms as surely as the
+			// call alone does.
 			if len(st.Rhs) == 1 {
 				x = st.Rhs[0]
 			}
 		case *ast.DeferStmt:
+			// defer time.AfterFunc(d, sample) runs on every return.
 			x = st.Call
 		}
 		if call, ok := ast.Unparen(x).(*ast.CallExpr); ok {
@@ -118,6 +133,8 @@ func (f *loopFinder) unconditionalCalls(body *ast.BlockStmt) []*ast.CallExpr {
 // timerStopped reports whether the timer a time.AfterFunc call makes is
 // stored where something calls its Stop: then the chain can be ended.
 func (f *loopFinder) timerStopped(call *ast.CallExpr) bool {
+	// The assignment whose value is this very call: b.t = time.AfterFunc(d,
+	// b.beat), with b.t.Stop() in Close.
 	stopped := false
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
@@ -139,6 +156,9 @@ func (f *loopFinder) stoppedTimers() map[types.Object]bool {
 		return f.stopped
 	}
 	f.stopped = map[types.Object]bool{}
+	// Any x.Stop() counts, whatever x's type and wherever it is called:
+	// erring this way leaves a chain unreported rather than reporting one
+	// its owner ends.
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
 			if call, ok := n.(*ast.CallExpr); ok {
@@ -170,6 +190,7 @@ func calleeOf(info *types.Info, e ast.Expr) *types.Func {
 	if fn == nil {
 		return nil
 	}
+	// The generic declaration, which f.methods and f.uses are keyed by.
 	return fn.Origin()
 }
 
@@ -179,6 +200,7 @@ func (f *loopFinder) scheduledElsewhere(fn *ast.FuncDecl, obj *types.Func) bool 
 	found := false
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
+			// fn's own re-arm is the chain itself, not its start.
 			if n == ast.Node(fn) {
 				return false
 			}

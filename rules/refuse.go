@@ -16,6 +16,12 @@ import (
 // earlierCaller returns, spelled as written, the function of a go
 // statement that l's starter runs before l's start and that may call
 // cleanup: it could then read the stop state while the starter writes it.
+//
+//	go s.acceptLoop()    // calls s.Close() at once when binding failed
+//	go func() { for range time.Tick(d) { ... } }()   // the work
+//
+// A Close that ran first would also find no stop state, and miss the work.
+// Only go statements count; a wrapper's start (g.Go) is not read here.
 func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
 	found := ""
 	ast.Inspect(l.Starter.Body, func(n ast.Node) bool {
@@ -34,6 +40,8 @@ func (f *loopFinder) earlierCaller(l *Site, cleanup *types.Func) string {
 				}
 			}
 		}
+		// Ended before the work's start: a go statement after it runs once
+		// the stop state is set.
 		if body != nil && g.End() <= l.startPos() {
 			if _, ok := f.reaches(body, cleanup); ok {
 				// A method by its name; a function literal, which would
@@ -66,6 +74,9 @@ func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup
 	// without its receiver.
 	method := types.NewSignatureType(nil, nil, nil, cleanup.Signature().Params(), cleanup.Signature().Results(), cleanup.Signature().Variadic())
 	found := ""
+	// The package's call graph cannot see through a function value: a
+	// callback a caller supplies (onGiveUp: func(r *Retrier) { r.Close() })
+	// is judged by its type alone.
 	ast.Inspect(body, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok || found != "" {
@@ -85,7 +96,9 @@ func (f *loopFinder) callbackReaching(body ast.Node, owner *types.Named, cleanup
 			return true
 		}
 		// A func() may be r.Close itself; a callback handed the owner, as
-		// r.onGiveUp(r) is, may call r.Close on it.
+		// r.onGiveUp(r) is, may call r.Close on it. By type alone, every
+		// callback of Close's type counts: the refusal errs that way
+		// rather than let Close wait for its own caller.
 		hands := types.Identical(sig, method)
 		for _, a := range call.Args {
 			if t := info.TypeOf(a); t != nil && ptr != nil && types.Identical(t, ptr) {
@@ -113,6 +126,8 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 		return ""
 	}
 	owner := f.pass.Info.Uses[id]
+	// The returns looked at are those after the start in its own block, or
+	// in blocks inside it; one in an enclosing block after it is not.
 	block := enclosingBlock(l.Starter.Body, start)
 	if block == nil || f.escapes(l.Starter, start, owner) {
 		// Handed elsewhere (stored, passed on), the owner may live on
@@ -141,6 +156,8 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 					return !returnsOwner
 				})
 			}
+			// return nil, err after go func() { ... }(): the caller gets
+			// nothing to call Shutdown on, so the fix stops the work there.
 			if !returnsOwner {
 				l.Abandon = append(l.Abandon, n)
 			}
@@ -151,6 +168,8 @@ func (f *loopFinder) abandon(l *Site, start ast.Stmt, x ast.Expr) string {
 			if fn := calleeFunc(f.pass.Info, n); fn != nil && strings.HasPrefix(fn.Name(), "Must") && !constantArgs(f.pass.Info, n) {
 				why = FuncName(l.Starter) + " may panic in " + fn.Name() + " after starting the work, which would then run with nothing to stop it"
 			}
+			// A panic has no return to put a stop before; one in a called
+			// function is not seen.
 			if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok {
 				if b, ok := f.pass.Info.Uses[id].(*types.Builtin); ok && b.Name() == "panic" {
 					why = FuncName(l.Starter) + " may panic after starting the work, which would then run with nothing to stop it"
@@ -180,6 +199,8 @@ func (f *loopFinder) escapes(fn *ast.FuncDecl, start ast.Stmt, owner types.Objec
 		case *ast.ReturnStmt:
 			return
 		case *ast.Ident:
+			// registry[name] = s, f(s), x := s: handed on. s.mu, s.tick()
+			// and s.items[k] = v only reach into it.
 			if f.pass.Info.Uses[n] == owner {
 				if sel, ok := parent.(*ast.SelectorExpr); !ok || sel.X != n {
 					found = true
@@ -187,6 +208,8 @@ func (f *loopFinder) escapes(fn *ast.FuncDecl, start ast.Stmt, owner types.Objec
 			}
 			return
 		}
+		// The goroutine's own uses of the owner are the work's, which the
+		// fix stops.
 		if n == ast.Node(start) {
 			return
 		}
@@ -221,6 +244,7 @@ func enclosingBlock(body *ast.BlockStmt, s ast.Stmt) *ast.BlockStmt {
 			return false
 		}
 		switch n := n.(type) {
+		// A statement of a nested literal is in another function's body.
 		case *ast.FuncLit:
 			return false
 		case *ast.BlockStmt:
@@ -249,6 +273,9 @@ func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
 	if l.Owner == nil {
 		return ""
 	}
+	// The method that will wait for the work: the cleanup the fix extends,
+	// or the existing method that fires the signal and waits. A generated
+	// Shutdown (decl nil) is new, so nothing in the package calls it yet.
 	decl := l.Owner.Cleanup
 	if ex := l.Owner.Existing; ex != nil {
 		if ex.Group == "" {
@@ -265,10 +292,14 @@ func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
 	if !ok {
 		return ""
 	}
+	// Each check names a different way the cleanup can be reached while
+	// the work runs; the first that holds gives the reason.
 	if earlier := f.earlierCaller(l, cleanup); earlier != "" {
 		name := decl.Name.Name
 		return "a goroutine " + FuncName(l.Starter) + " starts before this one (" + earlier + ") may call " + name + " before the work's stop state is set"
 	}
+	// (*Fleet).Remove locks f.mu and calls Stop, while the work locks f.mu
+	// too: Stop would wait for work that waits for f.mu.
 	if caller, lock := f.callerHolding(cleanup, f.locksTaken(body)); caller != "" {
 		name := decl.Name.Name
 		return caller + " calls " + name + " while holding " + lock + ", which the goroutine takes, so " + name + " cannot wait for it to end"
@@ -277,6 +308,8 @@ func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
 		name := decl.Name.Name
 		return "the goroutine calls " + cb + ", a function value that may call " + name + ", so " + name + " cannot wait for it to end"
 	}
+	// for range t.C { if s.expired() { s.expire() } } where expire calls
+	// s.Close(): Close would wait for the goroutine it runs in.
 	if path, ok := f.reaches(body, cleanup); ok {
 		name := decl.Name.Name
 		through := ""
@@ -294,6 +327,8 @@ func (f *loopFinder) isReceiver(fn *ast.FuncDecl, x ast.Expr) bool {
 	if !ok || fn.Recv == nil || len(fn.Recv.List[0].Names) != 1 {
 		return false
 	}
+	// By object, not by name: a local s that shadows the receiver is not
+	// it.
 	return f.pass.Info.Uses[id] == f.pass.Info.Defs[fn.Recv.List[0].Names[0]]
 }
 
@@ -310,6 +345,8 @@ func (f *loopFinder) returned(fn *ast.FuncDecl) map[types.Object]bool {
 		if _, ok := n.(*ast.FuncLit); ok {
 			return false // a literal's returns are its own
 		}
+		// Only a result that is a variable: return s, not return &Wrapper{s}
+		// or return s.inner.
 		if r, ok := n.(*ast.ReturnStmt); ok {
 			for _, e := range r.Results {
 				if id, ok := ast.Unparen(e).(*ast.Ident); ok {
@@ -329,6 +366,9 @@ func (f *loopFinder) returned(fn *ast.FuncDecl) map[types.Object]bool {
 func (f *loopFinder) returnedIn(fn *ast.FuncDecl, lit *ast.FuncLit) ast.Expr {
 	returned := f.returned(fn)
 	var owner ast.Expr
+	// Declared before the literal, so captured from the constructor rather
+	// than the literal's own; a pointer, so that the state the fix stores
+	// through it is in the value the caller gets.
 	ast.Inspect(lit.Body, func(n ast.Node) bool {
 		if id, ok := n.(*ast.Ident); ok && owner == nil {
 			if obj := f.pass.Info.Uses[id]; obj != nil && returned[obj] && obj.Pos() < lit.Pos() {
@@ -363,6 +403,9 @@ func inLoop(body *ast.BlockStmt, n ast.Node) bool {
 			case *ast.RangeStmt:
 				walk(m.Body, true)
 				return false
+			// A literal's body starts afresh: a loop around the literal
+			// does not say how often it runs (once.Do(func() { go ... })
+			// in a loop starts once).
 			case *ast.FuncLit:
 				walk(m.Body, false)
 				return false

@@ -1,5 +1,7 @@
 package rules
 
+// unstoppedSignal is the rule's name. The loop analysis gives it to the
+// findings it makes for this rule.
 const unstoppedSignal = "unstopped-signal"
 
 // UnstoppedSignal reports signal.Notify registrations that are never undone.
@@ -11,7 +13,9 @@ const unstoppedSignal = "unstopped-signal"
 var UnstoppedSignal = &Rule{
 	Name: unstoppedSignal,
 	// The loops reading a channel given to signal.Notify, or a
-	// signal.Notify call that nothing undoes.
+	// signal.Notify call that nothing undoes. Never in package main: work
+	// there lives as long as the process, and the analysis reports only an
+	// ignored context there.
 	Needs: Needs{NotMain: true, DependsOn: []string{"os/signal"}, Go: true, Calls: []string{"os/signal.Notify"}},
 	Doc: Doc{
 		Title: "signal.Notify is never undone and its reader never ends",
@@ -57,5 +61,8 @@ channel no loop reads is reported without a fix.`,
 	return t
 }`,
 	},
+	// The analysis is unstoppable-loop's, run once per package for both:
+	// a loop whose wait is a registered channel takes this rule's name,
+	// and so does a registration that no reported loop reads.
 	Find: findLoops(unstoppedSignal),
 }

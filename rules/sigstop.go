@@ -20,11 +20,13 @@ type SignalStop struct {
 	Chan ast.Expr     // the channel as the registration names it (c, s.sigc)
 }
 
-// signalReader returns the go statements' function literals in fn that
+// signalReaders returns the go statements' function literals in fn that
 // receive from obj, and whether obj is used anywhere else than in fn's
 // registration, its assignment and those literals.
 func (f *loopFinder) signalReaders(fn *ast.FuncDecl, obj types.Object, notify *ast.CallExpr) (readers []*ast.FuncLit, elsewhere bool) {
 	info := f.pass.Info
+	// Only literals: a reader started by name (go s.readSignals()) is not
+	// followed, and the registration keeps its reason without a fix.
 	var lits []*ast.FuncLit
 	ast.Inspect(fn.Body, func(n ast.Node) bool {
 		if g, ok := n.(*ast.GoStmt); ok {
@@ -42,12 +44,18 @@ func (f *loopFinder) signalReaders(fn *ast.FuncDecl, obj types.Object, notify *a
 		}
 		return false
 	}
+	// Any other use, in any file, may read the channel once the reader has
+	// returned (a Close that drains it), where a Stop in the reader would
+	// come too early.
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
 			id, ok := n.(*ast.Ident)
 			if !ok || elsewhere || info.Uses[id] != obj {
 				return !elsewhere // a declaration is no use
 			}
+			// Allowed: the readers' uses, the registration's own, and fn
+			// making the channel (c = make(...), s.sigc = make(...),
+			// &Server{c: make(...)}).
 			inFn := fn.Body.Pos() <= id.Pos() && id.End() <= fn.Body.End()
 			switch {
 			case inLit(id):
@@ -72,6 +80,8 @@ func (f *loopFinder) assigned(body *ast.BlockStmt, id *ast.Ident) bool {
 			return !found
 		}
 		for _, lhs := range as.Lhs {
+			// A field's use is its selector's Sel (the sigc of s.sigc);
+			// the s is another object's use.
 			e := ast.Unparen(lhs)
 			if sel, ok := e.(*ast.SelectorExpr); ok {
 				e = sel.Sel
@@ -129,6 +139,9 @@ func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
 		if _, lit := n.(*ast.FuncLit); lit || ok {
 			return false
 		}
+		// for { select { case <-c: s.reopen(); case <-s.quit: return } }:
+		// the select must be in a loop, so that the reader goes on after a
+		// signal, and have a case of its own that leaves it.
 		sel, isSel := n.(*ast.SelectStmt)
 		if !isSel || !inLoop(lit.Body, sel) {
 			return true
@@ -139,10 +152,14 @@ func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
 			ends := leaves(cc.Body)
 			switch {
 			case cc.Comm != nil && f.receives(cc.Comm, obj):
+				// case <-c: cancel(); return: the reader ends on the signal,
+				// and the registration outliving it swallows the next one.
 				if ends {
 					return false // it ends on a signal
 				}
 				sigCase = true
+			// A default that leaves is a stop case too: the reader then
+			// ends whenever no signal is waiting.
 			case ends:
 				stopCase = true
 			}
@@ -157,6 +174,8 @@ func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
 // panicking: a return, a break out of one of its loops, or a last
 // statement that is not an endless for.
 func returns(lit *ast.FuncLit) bool {
+	// A body that does not end in for { ... } runs off its end, unless
+	// something before blocks for ever, which this does not judge.
 	if n := len(lit.Body.List); n == 0 {
 		return true
 	} else if loop, ok := lit.Body.List[n-1].(*ast.ForStmt); !ok || loop.Cond != nil {
@@ -176,6 +195,8 @@ func exits(lit *ast.FuncLit) bool {
 		case *ast.ReturnStmt:
 			found = true
 		case *ast.BranchStmt:
+			// An unlabelled break is taken to leave only a select or a
+			// switch; a labelled one is taken to leave a loop.
 			if n.Tok.String() == "break" && n.Label != nil {
 				found = true
 			}
@@ -193,16 +214,23 @@ func (f *loopFinder) signalStop(obj types.Object, notify *ast.CallExpr) (*Signal
 	if fn == nil || !isPkgCall(f.pass.Info, notify, "os/signal", "Notify") {
 		return nil, ""
 	}
+	// Each refusal says where signal.Stop belongs instead: the fix puts it
+	// only in a single reader that is the channel's last user and stops
+	// reading when it is told to.
 	readers, elsewhere := f.signalReaders(fn, obj, notify)
 	switch {
 	case len(readers) == 0:
 		return nil, ""
 	case elsewhere:
 		return nil, "the channel is also used outside the goroutine that reads it, which may go on reading it after that goroutine returns; call signal.Stop where the program stops listening"
+	// A Stop in one reader would cut the others off.
 	case len(readers) > 1:
 		return nil, "several goroutines read the channel; call signal.Stop where the program stops listening"
+	// A registration or reader made once per iteration has no one reader
+	// to stop it.
 	case inLoop(fn.Body, notify) || inLoop(fn.Body, readers[0]):
 		return nil, "the channel is registered or read inside a loop; call signal.Stop where the program stops listening"
+	// A deferred Stop runs only when the reader returns.
 	case !returns(readers[0]):
 		return nil, "the goroutine that reads the channel never returns; call signal.Stop where the program stops listening"
 	case !f.stopsReading(readers[0], obj):
@@ -218,10 +246,14 @@ func (f *loopFinder) signalStop(obj types.Object, notify *ast.CallExpr) (*Signal
 	if sel, ok := root.(*ast.SelectorExpr); ok {
 		root = ast.Unparen(sel.X)
 	}
+	// Anything else (s.chans[i], a call) is not followed: no plan and no
+	// reason, as for no reader at all.
 	id, ok := root.(*ast.Ident)
 	if !ok {
 		return nil, ""
 	}
+	// go func(c chan os.Signal) { ... }(other): the c of the Stop the fix
+	// writes would be the parameter.
 	for _, field := range readers[0].Type.Params.List {
 		for _, name := range field.Names {
 			if name.Name == id.Name {
@@ -243,6 +275,7 @@ var exitFuncs = map[string][]string{
 // exitsProcess reports whether the code under n ends the process, directly
 // or through the package's functions (os.Exit, log.Fatal).
 func (f *loopFinder) exitsProcess(n ast.Node) bool {
+	// seen stops recursion; a function is walked once whatever calls it.
 	seen := map[*types.Func]bool{}
 	var walk func(n ast.Node) bool
 	walk = func(n ast.Node) bool {
@@ -290,7 +323,9 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 		}
 		return true
 	})
-	// The registration may sit in the goroutine that reads it.
+	// The registration may sit in the goroutine that reads it:
+	// go func() { signal.Notify(c, os.Interrupt); <-c; os.Exit(1) }().
+	// Each literal around it, outward, that receives from c is a reader.
 	for n := ast.Node(notify); n != nil; {
 		lit := f.litAround(fn, n)
 		if lit == nil {
@@ -301,6 +336,9 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 		}
 		n = lit
 	}
+	// A reader that may return leaves the registration behind, and one
+	// that never exits the process is a listener like any other: either
+	// makes the channel no trap.
 	for _, r := range readers {
 		if exits(r.(*ast.FuncLit)) || !f.exitsProcess(r) {
 			return false
@@ -312,6 +350,8 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 // litAround returns the innermost function literal in fn that holds n, not
 // n itself.
 func (f *loopFinder) litAround(fn *ast.FuncDecl, n ast.Node) *ast.FuncLit {
+	// Inspect meets outer literals first, so the last one that holds n is
+	// the innermost.
 	var best *ast.FuncLit
 	ast.Inspect(fn.Body, func(c ast.Node) bool {
 		lit, ok := c.(*ast.FuncLit)

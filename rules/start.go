@@ -11,7 +11,8 @@ import (
 // This file follows how work is started: go statements, the wrappers and
 // once helpers around them, and timer callbacks.
 
-// objectOf returns the variable or field an expression names, or nil.
+// objectOf returns the variable or field an expression names, or nil. Only
+// a name or a selector names one: s.conns[k], f() and <-c do not.
 func (f *loopFinder) objectOf(e ast.Expr) types.Object {
 	switch e := ast.Unparen(e).(type) {
 	case *ast.Ident:
@@ -20,12 +21,18 @@ func (f *loopFinder) objectOf(e ast.Expr) types.Object {
 		if sel, ok := f.pass.Info.Selections[e]; ok {
 			return sel.Obj()
 		}
+		// A qualified name (pkg.Var) has no selection: its Sel is the
+		// object.
 		return f.pass.Info.ObjectOf(e.Sel)
 	}
 	return nil
 }
 
-// goStmt reports the unstoppable loops run by the goroutine g starts.
+// goroutine reports the unstoppable loops of fun, the function that the
+// statement start, in starter, runs in a goroutine: a go statement's
+// function, or the literal a wrapper is handed (start is then the wrapper's
+// call statement). Each loop of fun's body that is not inside another loop
+// or a function literal is a finding of its own.
 func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr) []*Finding {
 	var (
 		body   *ast.BlockStmt
@@ -33,14 +40,20 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		method *ast.FuncDecl
 		ftype  *ast.FuncType
 	)
+	// Only code the package declares can be read and changed: go
+	// http.ListenAndServe(...), a method of an interface or of another
+	// package's type, and a function value are left alone.
 	switch fun := ast.Unparen(fun).(type) {
 	case *ast.FuncLit:
 		lit, body, ftype = fun, fun.Body, fun.Type
 	case *ast.SelectorExpr:
+		// go s.loop(); a qualified name (go pkg.Run()) has no selection.
 		sel, ok := f.pass.Info.Selections[fun]
 		if !ok || sel.Kind() != types.MethodVal {
 			return nil
 		}
+		// Origin: go l.run() on a List[int] runs the one declaration of
+		// (*List[T]).run.
 		decl := f.methods[sel.Obj().(*types.Func).Origin()]
 		if decl == nil || decl.Body == nil {
 			return nil
@@ -63,6 +76,9 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 	var out []*Finding
 	for _, stmt := range outerLoops(body) {
 		l := f.analyse(stmt)
+		// nil: the loop has a way out, or does not wait on time. A
+		// method's way out may still be dead for this start, on a
+		// channel field its starter leaves nil (see nilStop).
 		if l == nil {
 			if method != nil {
 				if why := f.nilStop(starter, start, fun, method, stmt); why != "" {
@@ -82,6 +98,8 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			f.trapped[f.objectOf(l.Signal)] = true
 			continue
 		}
+		// The plan skeleton from analyse knows the loop alone; where it was
+		// started, and by whom, is this start's.
 		l.Start, l.Starter, l.Lit, l.Method = start, starter, lit, method
 		l.Site.start = start
 		finding := &Finding{
@@ -90,9 +108,13 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			Message: "goroutine started in " + FuncName(starter) + " " + l.verb() + " forever with no way to stop it",
 			loop:    l,
 		}
+		// Its only exits are failures of calls the owner cannot make fail
+		// (see errorExits): the message says so, and the fix keeps them.
 		if len(l.failing) > 0 {
 			finding.Message += " (" + f.failingNote(l.failing[0]) + ")"
 		}
+		// A loop that reads a registered signal channel is unstopped-signal's:
+		// its fix also undoes the registration.
 		if l.Signal != nil {
 			finding.signal = f.objectOf(l.Signal)
 			finding.Rule = unstoppedSignal
@@ -104,6 +126,9 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 			// a cleanup, which would also miss loops started after it ran.
 			why = "it is started by a goroutine that " + FuncName(starter) + " starts, which nothing can stop or wait for"
 		}
+		// In this order: selfStop asks which cleanup the plan chose, and
+		// shadowedBuiltin whether it adds a done channel and an error
+		// result.
 		if why == "" {
 			why = f.plan(l, ftype, body)
 		}
@@ -118,6 +143,8 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		} else {
 			finding.Fix = l
 		}
+		// A plan's judgement (a context not taken as the lifetime) is said
+		// whether or not a fix came of it.
 		if l.note != "" {
 			finding.Message += " (" + l.note + ")"
 		}
@@ -136,9 +163,13 @@ func (f *loopFinder) shadowedBuiltin(l *Loop) string {
 	// declared says why in cannot use the builtins names, or "".
 	declared := func(in ast.Node, names ...string) string {
 		for _, name := range names {
+			// var close = ... at the package's top level hides the builtin
+			// in every file.
 			if f.pass.Pkg.Scope().Lookup(name) != nil {
 				return "the package declares " + name + ", and the fix needs the builtin " + name
 			}
+			// Any declaration inside in, whatever scope it has there: the
+			// fix's code may land in that scope.
 			found := false
 			ast.Inspect(in, func(n ast.Node) bool {
 				if id, ok := n.(*ast.Ident); ok && id.Name == name && f.pass.Info.Defs[id] != nil {
@@ -158,6 +189,8 @@ func (f *loopFinder) shadowedBuiltin(l *Loop) string {
 		return ""
 	}
 	owned := l.Owner != nil && l.Owner.Existing == nil // the fix adds a done channel
+	// The function the goroutine runs, where the fix writes its stop case
+	// and, when it adds one, closes the done channel.
 	var fn ast.Node
 	switch {
 	case l.Method != nil:
@@ -174,6 +207,8 @@ func (f *loopFinder) shadowedBuiltin(l *Loop) string {
 	if l.ErrResult {
 		names = append(names, "nil")
 	}
+	// The starter's make and close matter only when the fix adds a done
+	// channel; honouring a context or an existing signal adds none.
 	if why := declared(fn, names...); why != "" || !owned {
 		return why
 	}
@@ -193,6 +228,8 @@ func (f *loopFinder) timerCallback(fn *ast.FuncDecl, call *ast.CallExpr) []*Find
 	if !ok {
 		return nil
 	}
+	// Each endless loop of the callback is a finding of its own, placed at
+	// the AfterFunc call.
 	var out []*Finding
 	for _, stmt := range outerLoops(lit.Body) {
 		l := f.analyse(stmt)
@@ -218,6 +255,8 @@ func (f *loopFinder) timerCallback(fn *ast.FuncDecl, call *ast.CallExpr) []*Find
 // inTimerCallback reports whether n lies in a function literal that fn
 // passes to time.AfterFunc: code that runs later, in the timer's goroutine.
 func (f *loopFinder) inTimerCallback(fn *ast.FuncDecl, n ast.Node) bool {
+	// time.AfterFunc(d, func() { go s.poll() }): the callback may fire
+	// after Shutdown has run, and start work nothing then stops.
 	found := false
 	ast.Inspect(fn.Body, func(m ast.Node) bool {
 		if call, ok := m.(*ast.CallExpr); ok && !found && isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 {
@@ -238,6 +277,9 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 	switch fun := ast.Unparen(call.Fun).(type) {
 	case *ast.SelectorExpr:
 		id = fun.Sel
+		// g.Go(func() error { ... }) on errgroup's Group (any package path
+		// ending in /errgroup), one of conc's types, or Go 1.25's
+		// sync.WaitGroup: known to run their one argument in a goroutine.
 		if sel, ok := f.pass.Info.Selections[fun]; ok && sel.Kind() == types.MethodVal && fun.Sel.Name == "Go" {
 			recv := sel.Recv()
 			if p, ok := recv.(*types.Pointer); ok {
@@ -246,6 +288,7 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 			if n, ok := types.Unalias(recv).(*types.Named); ok && n.Obj().Pkg() != nil {
 				path := n.Obj().Pkg().Path()
 				if strings.HasSuffix(path, "/errgroup") || strings.HasPrefix(path, "github.com/sourcegraph/conc") || path == "sync" && n.Obj().Name() == "WaitGroup" {
+					// Only a literal is followed: g.Go(s.poll) is not.
 					if len(call.Args) == 1 {
 						lit, _ := ast.Unparen(call.Args[0]).(*ast.FuncLit)
 						return lit
@@ -259,6 +302,9 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 	if id == nil {
 		return nil
 	}
+	// The package's own wrappers (func goSafe(f func()) { go ... f() }),
+	// by function or method (s.spawn(name, f)): index found which of
+	// their parameters they run.
 	fn, ok := f.pass.Info.Uses[id].(*types.Func)
 	if !ok {
 		return nil
@@ -277,6 +323,9 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 // (in a function literal given to a go statement or to a wrapper), rather
 // than in starter itself.
 func (f *loopFinder) inGoroutine(starter *ast.FuncDecl, start ast.Stmt) bool {
+	// stack holds the ancestors of the node visited. Inspect calls f(nil)
+	// after the children of a node only when f returned true for it, so a
+	// node is pushed exactly when true is returned, and popped at its nil.
 	var stack []ast.Node
 	found := false
 	ast.Inspect(starter.Body, func(n ast.Node) bool {
@@ -287,6 +336,10 @@ func (f *loopFinder) inGoroutine(starter *ast.FuncDecl, start ast.Stmt) bool {
 			stack = stack[:len(stack)-1]
 			return true
 		}
+		// Any literal among the ancestors that a go statement runs as its
+		// function (go func() { ... go s.loop() ... }()), or that a wrapper
+		// is handed. A literal passed to something else (sync.Once's Do, a
+		// callback) runs in starter's goroutine, or is judged elsewhere.
 		if n == start {
 			for i, a := range stack {
 				lit, ok := a.(*ast.FuncLit)
@@ -316,6 +369,9 @@ func (f *loopFinder) inGoroutine(starter *ast.FuncDecl, start ast.Stmt) bool {
 // skipping returns the name of the package's wrapper call calls when it may
 // return without starting its function, or "".
 func (f *loopFinder) skipping(call *ast.CallExpr) string {
+	// What index's startsAlways found of the wrapper is in f.skips; a
+	// wrapper of another package (errgroup's Go) is taken to start it
+	// always.
 	var id *ast.Ident
 	switch fun := ast.Unparen(call.Fun).(type) {
 	case *ast.Ident:
@@ -335,6 +391,9 @@ func (f *loopFinder) skipping(call *ast.CallExpr) string {
 // go statement of the body's own list, with no return (or goto) before it.
 // A wrapper that returns first when a job is turned off may not start it.
 func startsAlways(fn *ast.FuncDecl) bool {
+	// The first go statement of the body's own list, reached with nothing
+	// before it that may return, jump, or start a goroutine only under a
+	// condition: every call gets that far.
 	for _, stmt := range fn.Body.List {
 		if _, ok := stmt.(*ast.GoStmt); ok {
 			return true
@@ -355,12 +414,18 @@ func startsAlways(fn *ast.FuncDecl) bool {
 			return false
 		}
 	}
+	// No go statement of its own list: it starts nothing for certain.
 	return false
 }
 
 // goParams returns the indices of fn's function parameters that its body
 // calls inside a go statement.
+//
+// nil means fn is no wrapper: it has no function parameter, or runs none
+// in a go statement.
 func goParams(info *types.Info, fn *ast.FuncDecl) []int {
+	// The function-typed parameters by object, with their positions among
+	// the arguments (an unnamed parameter takes one too).
 	params := map[types.Object]int{}
 	i := 0
 	for _, field := range fn.Type.Params.List {
@@ -383,6 +448,8 @@ func goParams(info *types.Info, fn *ast.FuncDecl) []int {
 		if !ok {
 			return true
 		}
+		// go f(), or go func() { defer recoverPanic(); f() }(): a call of
+		// the parameter anywhere in the go statement, its literal included.
 		ast.Inspect(g.Call, func(n ast.Node) bool {
 			if c, ok := n.(*ast.CallExpr); ok {
 				if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
@@ -409,6 +476,8 @@ func isOnceHelper(info *types.Info, call *ast.CallExpr) bool {
 	case *ast.IndexListExpr:
 		fun = x.X
 	}
+	// A call with the type arguments stripped, so that isPkgCall can read
+	// its function.
 	c := &ast.CallExpr{Fun: fun, Args: call.Args}
 	for _, name := range []string{"OnceFunc", "OnceValue", "OnceValues"} {
 		if isPkgCall(info, c, "sync", name) {
@@ -427,6 +496,9 @@ func isOnceHelper(info *types.Info, call *ast.CallExpr) bool {
 func (f *loopFinder) inOnceHelper(root, n ast.Node) (bool, string) {
 	found, name := false, ""
 	ast.Inspect(root, func(m ast.Node) bool {
+		// c.connect = sync.OnceFunc(func() { go ... }): the name the work's
+		// fix reports as what starts it. Inspect meets the assignment
+		// before the helper's call inside it.
 		if as, ok := m.(*ast.AssignStmt); ok && len(as.Lhs) == len(as.Rhs) && !found {
 			for i, r := range as.Rhs {
 				if call, ok := ast.Unparen(r).(*ast.CallExpr); ok && isOnceHelper(f.pass.Info, call) && call.Pos() <= n.Pos() && n.End() <= call.End() {
@@ -441,6 +513,9 @@ func (f *loopFinder) inOnceHelper(root, n ast.Node) (bool, string) {
 		}
 		return !found
 	})
+	// Inside the helper's call but not in its literal argument
+	// (sync.OnceFunc(wrap(func() { go ... }))): not known to be the
+	// helper's to run, so the name says nothing either.
 	if !found {
 		name = ""
 	}
@@ -469,6 +544,11 @@ func (f *loopFinder) onceStarters() []*ast.FuncDecl {
 					if !ok || i >= len(vs.Names) || !isOnceHelper(f.pass.Info, call) {
 						continue
 					}
+					// The stand-in's name is a new identifier, at the
+					// variable's position for messages. The type information
+					// knows nothing of it: Defs[fn.Name] is nil, and no
+					// lookup by object takes the stand-in for a function of
+					// the package.
 					if lit, ok := ast.Unparen(call.Args[0]).(*ast.FuncLit); ok {
 						fn := &ast.FuncDecl{Name: ast.NewIdent(vs.Names[i].Name), Type: lit.Type, Body: lit.Body}
 						fn.Name.NamePos = vs.Names[i].Pos()
@@ -485,8 +565,12 @@ func (f *loopFinder) onceStarters() []*ast.FuncDecl {
 // failingNote says what the only way out of a loop is: "it ends only when
 // poll fails".
 func (f *loopFinder) failingNote(call *ast.CallExpr) string {
+	// call is one errorExits kept, whose callee outsideCall found: fn is
+	// not nil.
 	fn := calleeFunc(f.pass.Info, call)
 	name := FuncLabel(fn)
+	// Another package's function by its qualified name (http.Get); a
+	// method by its receiver type ((*Conn).Read), as FuncLabel gives it.
 	if fn.Pkg() != f.pass.Pkg && fn.Signature().Recv() == nil {
 		name = fn.Pkg().Name() + "." + name
 	}

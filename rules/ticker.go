@@ -26,7 +26,8 @@ type TickerStop struct {
 var UnstoppedTicker = &Rule{
 	Name: unstoppedTicker,
 	// Only where the module's go line is below 1.23, when unstopped
-	// tickers are never collected.
+	// tickers are never collected. The rule reads only tickers made by a
+	// call of time.NewTicker in the package; one handed in is the caller's.
 	Needs: Needs{Calls: []string{"time.NewTicker"}, GoBefore: "1.23"},
 	Doc: Doc{
 		Title: "Ticker never stopped (modules before Go 1.23)",
@@ -65,6 +66,7 @@ them).`,
 // stops. An unknown go line reports nothing: the module may be on Go 1.23 or
 // later, where the ticker is collected.
 func findTickers(pass *Pass) []*Finding {
+	// go/version compares "go1.22", not the go line's "1.22".
 	if pass.GoVersion == "" || version.Compare("go"+pass.GoVersion, "go1.23") >= 0 {
 		return nil
 	}
@@ -75,6 +77,9 @@ func findTickers(pass *Pass) []*Finding {
 			if !ok || len(as.Lhs) != 1 || len(as.Rhs) != 1 {
 				return true
 			}
+			// t := time.NewTicker(d) into a variable: s.t = time.NewTicker(d)
+			// is stored in a field, which the owner's cleanup may stop.
+			// (var t = time.NewTicker(d) is a declaration, not read here.)
 			call, ok := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
 			id, isIdent := as.Lhs[0].(*ast.Ident)
 			if !ok || !isIdent || !isPkgCall(pass.Info, call, "time", "NewTicker") {
@@ -84,6 +89,8 @@ func findTickers(pass *Pass) []*Finding {
 			if !ok || v.Parent() == pass.Pkg.Scope() {
 				return true // a package variable: owned elsewhere
 			}
+			// The whole body is read, not only what follows the assignment:
+			// a Stop anywhere in fn counts.
 			escapes, captured := tickerUses(pass.Info, fn.Body, v)
 			if escapes {
 				return true
@@ -94,10 +101,15 @@ func findTickers(pass *Pass) []*Finding {
 				Message: "ticker " + v.Name() + " made in " + FuncName(fn) + " is never stopped; before Go 1.23 it is never garbage-collected (go.mod says go " + pass.GoVersion + ")",
 			}
 			switch {
+			// go func() { for range t.C { ... } }(): the goroutine may
+			// outlive fn, and a defer in fn would stop its ticker under it.
 			case captured:
 				f.Unfixable = "a goroutine or function literal uses the ticker, so stopping it when " + fn.Name.Name + " returns could change what it does"
 			case as.Tok != token.DEFINE && as.Tok != token.ASSIGN:
 				f.Unfixable = "the ticker is not made by a plain assignment"
+			// defer t.Stop() right after the assignment: the deferred call
+			// takes t as it is then, so a later t = time.NewTicker(d) gets a
+			// defer of its own and each ticker is stopped.
 			default:
 				f.Fix = &TickerStop{Site: Site{Starter: fn, Name: v.Name()}, Assign: as, Var: v.Name()}
 			}
@@ -111,11 +123,18 @@ func findTickers(pass *Pass) []*Finding {
 // tickerUses reports whether the ticker v escapes or is stopped (either ends
 // the function's responsibility for it), and whether a function literal
 // uses it.
+//
+// Any of these shapes is an escape: t.Stop() or t.Reset(d), return t (or a
+// value holding t), helper(t), x = t, and &T{t: t} or []*time.Ticker{t}.
+// Each stops the ticker or may hand it to code that does, so the rule errs
+// toward not reporting; an escape outweighs a capture.
 func tickerUses(info *types.Info, body *ast.BlockStmt, v *types.Var) (escapes, captured bool) {
 	var walk func(n ast.Node, inLit bool)
 	walk = func(root ast.Node, inLit bool) {
 		ast.Inspect(root, func(n ast.Node) bool {
 			switch n := n.(type) {
+			// Every use inside a literal, however deeply nested, is a
+			// capture.
 			case *ast.FuncLit:
 				walk(n.Body, true)
 				return false
@@ -131,6 +150,7 @@ func tickerUses(info *types.Info, body *ast.BlockStmt, v *types.Var) (escapes, c
 					escapes = true
 				}
 			case *ast.ReturnStmt:
+				// Anywhere in a result: return &Beat{t: t} hands it out too.
 				for _, r := range n.Results {
 					if usesVar(info, r, v) {
 						escapes = true
@@ -143,6 +163,8 @@ func tickerUses(info *types.Info, body *ast.BlockStmt, v *types.Var) (escapes, c
 					}
 				}
 			case *ast.AssignStmt:
+				// Only t itself on the right: c := t.C keeps the ticker's
+				// channel, not the ticker, and nothing can stop it there.
 				for i, r := range n.Rhs {
 					if id, ok := ast.Unparen(r).(*ast.Ident); ok && info.Uses[id] == v && i < len(n.Lhs) {
 						escapes = true // stored elsewhere

@@ -21,6 +21,8 @@ type Timer struct {
 //	time.AfterFunc(d, c.refresh)   // in NewCache, (*Cache).Start or init
 //	=> c.refreshTimer = time.AfterFunc(d, c.refresh), stopped by Shutdown
 var DiscardedTimer = &Rule{
+	// Needs: nothing is reported in package main (nor, by findTimers, in a
+	// cmd/ tree), and only on a call of time.AfterFunc itself.
 	Name:  discardedTimer,
 	Needs: Needs{NotMain: true, Calls: []string{"time.AfterFunc"}},
 	Doc: Doc{
@@ -56,7 +58,9 @@ func (c *Cache) Shutdown() {
 	Find: findTimers,
 }
 
-// startLike are the prefixes of method names that start long-lived work.
+// startLike are the prefixes of method names that start long-lived work:
+// StartPolling and ConnectAll count as well as Start. timerName cuts them
+// off to name the timer (StartPolling gives polling).
 var startLike = []string{"Start", "Open", "Init", "Run", "Serve", "Listen", "Connect", "Begin"}
 
 // findTimers reports the discarded timers of every function of the
@@ -73,6 +77,8 @@ func findTimers(pass *Pass) []*Finding {
 			if _, ok := n.(*ast.FuncLit); ok {
 				return false // a callback's own timers are the callback's business
 			}
+			// Statements at any depth: a discard under an if or in a case
+			// counts too, and timer refuses one inside a loop.
 			stmt, ok := n.(ast.Stmt)
 			if !ok {
 				return true
@@ -91,6 +97,9 @@ func findTimers(pass *Pass) []*Finding {
 // discarded returns the time.AfterFunc call whose result stmt throws away:
 // the call as a statement, or assigned to _.
 func discarded(info *types.Info, stmt ast.Stmt) *ast.CallExpr {
+	// Only a call as a statement, or assigned to _, discards the timer; one
+	// kept in any variable, even a local that is then dropped, is not
+	// reported.
 	var e ast.Expr
 	switch s := stmt.(type) {
 	case *ast.ExprStmt:
@@ -102,6 +111,8 @@ func discarded(info *types.Info, stmt ast.Stmt) *ast.CallExpr {
 			}
 		}
 	}
+	// Two arguments, as AfterFunc takes: the callers read Args[1], the
+	// callback.
 	call, ok := ast.Unparen(e).(*ast.CallExpr)
 	if ok && len(call.Args) == 2 && isPkgCall(info, call, "time", "AfterFunc") {
 		return call
@@ -114,6 +125,8 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 	t := &Timer{Site: Site{Starter: fn}, Stmt: stmt, Call: call}
 	var why string
 	switch {
+	// init runs once: the package owns the timer, and its state needs no
+	// guard.
 	case fn.Recv == nil && fn.Name.Name == "init":
 		t.Owner = f.packageOwner(false)
 	case fn.Recv != nil:
@@ -123,6 +136,9 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 		if !hasPrefix(fn.Name.Name, startLike) || isCommandRun(f.pass.Info, fn) {
 			return nil
 		}
+		// The fix stores the timer in a field of the receiver
+		// (c.refreshTimer = ...), guarded: Start may run again, or while
+		// Shutdown runs.
 		recv := fn.Recv.List[0]
 		if len(recv.Names) != 1 || recv.Names[0].Name == "_" {
 			why = "the starting method has no receiver name"
@@ -133,7 +149,8 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 		}
 	default:
 		// A plain function starts the work only as the constructor of the
-		// callback's owner, which then holds the timer in a field.
+		// callback's owner, which then holds the timer in a field:
+		// time.AfterFunc(d, c.refresh) in a NewCache that returns c.
 		x := f.returnedUse(fn, call.Args[1])
 		if x == nil {
 			return nil // not a constructor of the callback's owner
@@ -143,6 +160,8 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 	if why == "" && inLoop(fn.Body, stmt) {
 		why = "the timer is set inside a loop, so one value owns several of them"
 	}
+	// A chain of timers: the field would hold only the first, and Stop
+	// would miss every timer the callback arms after it fired.
 	if why == "" && f.rearms(call.Args[1]) {
 		why = "the callback arms a new timer for itself, which would be discarded again"
 	}
@@ -163,6 +182,8 @@ func (f *loopFinder) timer(fn *ast.FuncDecl, stmt ast.Stmt, call *ast.CallExpr) 
 // returnedUse returns the first use inside e of a pointer variable that
 // the constructor fn returns.
 func (f *loopFinder) returnedUse(fn *ast.FuncDecl, e ast.Expr) ast.Expr {
+	// c in c.refresh, or in func() { c.refresh(ctx) }: the value whose
+	// work the callback does.
 	returned := f.returned(fn)
 	var owner ast.Expr
 	ast.Inspect(e, func(n ast.Node) bool {
@@ -182,6 +203,8 @@ func (f *loopFinder) returnedUse(fn *ast.FuncDecl, e ast.Expr) ast.Expr {
 // declaration's of a function or method of this package.
 func (f *loopFinder) callback(e ast.Expr) (string, *ast.BlockStmt) {
 	switch e := ast.Unparen(e).(type) {
+	// A literal has no name of its own; timerName takes the first call in
+	// its body instead.
 	case *ast.FuncLit:
 		return "", e.Body
 	case *ast.Ident, *ast.SelectorExpr:
@@ -208,6 +231,9 @@ func (f *loopFinder) callback(e ast.Expr) (string, *ast.BlockStmt) {
 
 // rearms reports whether a callback calls time.AfterFunc itself.
 func (f *loopFinder) rearms(e ast.Expr) bool {
+	// Anywhere in the body, under a condition too: even a chain that may
+	// end arms timers the stored one does not stop. A callback without a
+	// body in view is taken not to re-arm.
 	_, body := f.callback(e)
 	found := false
 	if body != nil {
@@ -228,9 +254,13 @@ func (f *loopFinder) timerName(e ast.Expr, starter *ast.FuncDecl) string {
 	if name == "" && body != nil {
 		name = f.firstCall(body)
 	}
+	// refreshAll gives refresh; a generic name (run, work) says nothing of
+	// the work, and the starter's name is tried instead.
 	if name = lowerFirst(firstWord(name)); name != "" && !genericNames[name] {
 		return name
 	}
+	// StartPolling gives polling; Start alone, or init, leaves nothing to
+	// name the timer after.
 	for _, p := range startLike {
 		if rest, ok := strings.CutPrefix(starter.Name.Name, p); ok && rest != "" {
 			return lowerFirst(firstWord(rest))
