@@ -277,6 +277,12 @@ func (f *loopFinder) selfStop(l *Site, body ast.Node) string {
 	// or the existing method that fires the signal and waits. A generated
 	// Shutdown (decl nil) is new, so nothing in the package calls it yet.
 	decl := l.Owner.Cleanup
+	if decl == nil {
+		// A cleanup promoted from an embedded field (q.Close is
+		// q.journal.Close) is declared on the type by the fix, which then
+		// waits for the work: the work's own q.Close() would call it.
+		decl = l.Owner.Promoted
+	}
 	if ex := l.Owner.Existing; ex != nil {
 		if ex.Group == "" {
 			return "" // firing the signal does not wait for the work
