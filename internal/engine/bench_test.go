@@ -103,7 +103,7 @@ func BenchmarkLoad(b *testing.B) {
 	// How the engine type-checks the kept packages: from source, side by
 	// side along the import graph, what they import for its API only.
 	b.Run("typed-kept", func(b *testing.B) {
-		sizes, err := sizesFor(ctx, dir, os.Environ())
+		sizes, _, err := sizesFor(ctx, dir, os.Environ())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -56,9 +56,10 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	// The type sizes are asked of the go command while it lists; a listing
 	// from the cache asks only when some package is not cached.
 	var sizes types.Sizes
+	var std string
 	var sizesErr error
 	var sizesDone sync.WaitGroup
-	askSizes := func() { sizesDone.Go(func() { sizes, sizesErr = sizesFor(r.ctx, u.dir, env) }) }
+	askSizes := func() { sizesDone.Go(func() { sizes, std, sizesErr = sizesFor(r.ctx, u.dir, env) }) }
 	var roots []*packages.Package
 	var listedFromCache bool
 	var err error
@@ -115,7 +116,9 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 		})
 	}
 	var (
-		fset  = token.NewFileSet()
+		// The standard library's declarations, checked from source, are
+		// shared with the process's other loads (load.SharedFset).
+		fset  = load.SharedFset
 		g     = newGraph()
 		how   = make([]int, len(roots))
 		scans = make([]*scan, len(roots))
@@ -197,6 +200,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 		out.checker = &load.Checker{
 			Fset:     fset,
 			Sizes:    sizes,
+			Std:      std,
 			Overlay:  overlay,
 			Parse:    scanOnce,
 			Info:     fixpkg.FullInfo,

@@ -81,10 +81,11 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 	// The type sizes come from a go command of their own, which runs while
 	// go list does; a base checker has them already.
 	var sizes types.Sizes
+	var std string
 	var sizesErr error
 	var wg sync.WaitGroup
 	if base == nil {
-		wg.Go(func() { sizes, sizesErr = sizesFor(ctx, dir, env) })
+		wg.Go(func() { sizes, std, sizesErr = sizesFor(ctx, dir, env) })
 	}
 	roots, err := loadWith(ctx, dir, patterns, opts, env, overlay, load.ListMode, nil, nil)
 	wg.Wait()
@@ -102,7 +103,7 @@ func sourceLoad(ctx context.Context, dir string, patterns []string, opts Options
 	// itself, and must see the content go list listed.
 	c := base
 	if c == nil {
-		c = &load.Checker{Fset: token.NewFileSet(), Sizes: sizes, Overlay: overlay, Info: newInfo}
+		c = &load.Checker{Fset: load.SharedFset, Sizes: sizes, Std: std, Overlay: overlay, Info: newInfo}
 	}
 	isRoot := map[*packages.Package]bool{}
 	for _, p := range roots {

@@ -6,20 +6,26 @@ import (
 	"fmt"
 	"go/types"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
-// sizesFor returns the type sizes of the platform env builds for. GOARCH
-// is asked of the go command, not read from env: it may come from
-// go env -w, or be the host's by default. gc's sizes depend on it alone.
-func sizesFor(ctx context.Context, dir string, env []string) (types.Sizes, error) {
-	arch, err := goCmd(ctx, dir, env, "env", "GOARCH")
+// sizesFor returns the type sizes of the platform env builds for, and the
+// source directory of the standard library the go command builds with
+// (GOROOT/src). GOARCH is asked of the go command, not read from env: it
+// may come from go env -w, or be the host's by default. gc's sizes depend
+// on it alone.
+func sizesFor(ctx context.Context, dir string, env []string) (types.Sizes, string, error) {
+	out, err := goCmd(ctx, dir, env, "env", "GOARCH", "GOROOT")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	// SizesFor returns nil for an architecture gc does not know, and
-	// go/types then falls back to the sizes of amd64.
-	return types.SizesFor("gc", strings.TrimSpace(string(arch))), nil
+	arch, goroot, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	std := ""
+	if goroot = strings.TrimSpace(goroot); goroot != "" {
+		std = filepath.Join(goroot, "src")
+	}
+	return types.SizesFor("gc", strings.TrimSpace(arch)), std, nil
 }
 
 // goCmd runs the go command in dir with the environment env. It counts in

@@ -22,6 +22,7 @@ import (
 	"go/types"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +97,11 @@ type Checker struct {
 	// Progress, when set, is called with the number of packages checked so
 	// far and the number the current Check will check in all.
 	Progress func(done, total int)
+	// Std, when set with Fset SharedFset, is the source directory of the
+	// standard library the go command lists (GOROOT/src): the packages
+	// below it that are checked for their API share their types with the
+	// process's other Checkers (shared.go).
+	Std string
 
 	// done holds what was checked, by package ID, across Checks. Every
 	// result's Imports lead to results in done: Forget removes a package
@@ -301,7 +307,15 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 			}
 		}
 	}
+	key := ""
 	if !parsed {
+		if key = c.sharedKey(p, need, deps); key != "" {
+			if s := sharedGet(key); s != nil {
+				c.link(t, r, deps)
+				t.Types, t.Errors, r.bad = s.types, slices.Clone(s.errors), s.bad
+				return r
+			}
+		}
 		mode := parser.SkipObjectResolution
 		if need == Full {
 			mode |= parser.ParseComments | parser.AllErrors // as go/packages parses
@@ -329,16 +343,7 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 	}
 
 	fakeC = FakeCgo(c.Fset, files)
-	for path := range p.Imports {
-		if d := deps[path]; d != nil {
-			t.Imports[path] = d.pkg
-			// Types built on a bad import may not be what the compiler
-			// would say: the package is bad too.
-			r.bad = r.bad || d.bad
-		} else {
-			r.bad = true // not checked: an import cycle
-		}
-	}
+	c.link(t, r, deps)
 	conf := &types.Config{
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if path == "unsafe" {
@@ -370,7 +375,25 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 	if need == Full {
 		t.Syntax, t.TypesInfo = files, info
 	}
+	if key != "" {
+		sharedPut(key, t, r.bad)
+	}
 	return r
+}
+
+// link sets the imports of t, the typed form of a package being checked,
+// to the results deps of its imports.
+func (c *Checker) link(t *packages.Package, r *result, deps map[string]*result) {
+	for path, d := range deps {
+		if d != nil {
+			t.Imports[path] = d.pkg
+			// Types built on a bad import may not be what the compiler
+			// would say: the package is bad too.
+			r.bad = r.bad || d.bad
+		} else {
+			r.bad = true // not checked: an import cycle
+		}
+	}
 }
 
 // Package returns the typed form of the listed package p after a Check that

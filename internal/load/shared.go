@@ -1,0 +1,104 @@
+package load
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// This file shares, across the Checkers of one process, the declarations of
+// the standard library checked from source: a run that loads several units
+// or platforms, or loads a unit more than once (to fix, to verify the fix
+// against the tests), checks time, sync, context and what they import once,
+// not once a load.
+
+// SharedFset is the file set of the Checkers that share the standard
+// library's types: the shared types have their positions in it, so every
+// package checked against them must have its positions there too.
+var SharedFset = token.NewFileSet()
+
+// stdTypes holds the shared results by sharedKey.
+var stdTypes = struct {
+	sync.Mutex
+	m map[string]*sharedResult
+}{m: map[string]*sharedResult{}}
+
+// A sharedResult is what checking a standard-library package for its API
+// gave.
+type sharedResult struct {
+	types  *types.Package
+	errors []packages.Error
+	bad    bool
+}
+
+// sharedKey returns the key under which p's declarations are shared, or ""
+// when they are not: p is not a package of the standard library (its
+// directory is not below c.Std), is wanted in full, has a file in the
+// overlay, or imports a package not yet checked.
+//
+// The key names everything the types depend on: the package, the files
+// the go command chose for the platform and build tags (GOROOT's files do
+// not change), the type sizes, and the very types of its imports. Two
+// Checkers that checked an import each for itself have two *types.Package
+// for it, and a package checked against one cannot serve the other: the
+// same time.Duration would be two types.
+func (c *Checker) sharedKey(p *packages.Package, need Need, deps map[string]*result) string {
+	if c.Std == "" || c.Fset != SharedFset || need != API || !below(c.Std, p.Dir) {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\x00%v\x00", p.ID, c.Sizes)
+	if p.Module != nil {
+		b.WriteString(p.Module.GoVersion)
+	}
+	for _, name := range p.GoFiles {
+		if _, ok := c.Overlay[name]; ok || !below(c.Std, name) {
+			return ""
+		}
+		b.WriteString("\x00" + name)
+	}
+	paths := make([]string, 0, len(p.Imports))
+	for path := range p.Imports {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		d := deps[path]
+		if d == nil || d.pkg.Types == nil {
+			return ""
+		}
+		fmt.Fprintf(&b, "\x00%s=%p", path, d.pkg.Types)
+	}
+	return b.String()
+}
+
+// below reports whether path lies in dir.
+func below(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// sharedGet returns the shared result under key, or nil.
+func sharedGet(key string) *sharedResult {
+	stdTypes.Lock()
+	defer stdTypes.Unlock()
+	return stdTypes.m[key]
+}
+
+// sharedPut shares what t's check gave under key. Two Checkers that check
+// the same package at once both put: the first stays, and the second keeps
+// using its own types, as its importers' keys then say.
+func sharedPut(key string, t *packages.Package, bad bool) {
+	stdTypes.Lock()
+	defer stdTypes.Unlock()
+	if stdTypes.m[key] == nil {
+		stdTypes.m[key] = &sharedResult{types: t.Types, errors: slices.Clone(t.Errors), bad: bad}
+	}
+}
