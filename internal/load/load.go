@@ -307,14 +307,22 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 			}
 		}
 	}
-	key := ""
+	shareKey := "" // set while this Checker makes the result shared under it
 	if !parsed {
-		if key = c.sharedKey(p, need, deps); key != "" {
-			if s := sharedGet(key); s != nil {
+		if key := c.sharedKey(p, need, deps); key != "" {
+			if s, ok := shared(key); ok {
 				c.link(t, r, deps)
 				t.Types, t.Errors, r.bad = s.types, slices.Clone(s.errors), s.bad
 				return r
 			}
+			// The others that want it wait for put, which a check that
+			// panics calls too, with nothing.
+			shareKey = key
+			defer func() {
+				if shareKey != "" {
+					put(shareKey, nil, false)
+				}
+			}()
 		}
 		mode := parser.SkipObjectResolution
 		if need == Full {
@@ -375,8 +383,9 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 	if need == Full {
 		t.Syntax, t.TypesInfo = files, info
 	}
-	if key != "" {
-		sharedPut(key, t, r.bad)
+	if shareKey != "" {
+		put(shareKey, t, r.bad)
+		shareKey = ""
 	}
 	return r
 }

@@ -31,8 +31,13 @@ var stdTypes = struct {
 }{m: map[string]*sharedResult{}}
 
 // A sharedResult is what checking a standard-library package for its API
-// gave.
+// gave. done is closed once the fields are set; a Checker that finds the
+// result still being made by another waits for it, so that the process
+// holds one set of types per key, not one per Checker that got there at
+// the same time.
 type sharedResult struct {
+	done   chan struct{}
+	ok     bool // the check ended and set the fields below
 	types  *types.Package
 	errors []packages.Error
 	bad    bool
@@ -48,7 +53,9 @@ type sharedResult struct {
 // not change), the type sizes, and the very types of its imports. Two
 // Checkers that checked an import each for itself have two *types.Package
 // for it, and a package checked against one cannot serve the other: the
-// same time.Duration would be two types.
+// same time.Duration would be two types. The address of an import's types
+// in a key cannot come to name another package: the shared types import
+// it (types.Package.Imports), which keeps it alive while the key is held.
 func (c *Checker) sharedKey(p *packages.Package, need Need, deps map[string]*result) string {
 	if c.Std == "" || c.Fset != SharedFset || need != API || !below(c.Std, p.Dir) {
 		return ""
@@ -85,20 +92,37 @@ func below(dir, path string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-// sharedGet returns the shared result under key, or nil.
-func sharedGet(key string) *sharedResult {
+// shared returns the result under key, waiting while another Checker makes
+// it, and nil with ok false when there is none: the caller then makes it,
+// and must call put with what it gave, or with nil if the check did not
+// end (a panic), so that the Checkers waiting do not wait for ever.
+func shared(key string) (r *sharedResult, ok bool) {
 	stdTypes.Lock()
-	defer stdTypes.Unlock()
-	return stdTypes.m[key]
+	r = stdTypes.m[key]
+	if r == nil {
+		stdTypes.m[key] = &sharedResult{done: make(chan struct{})}
+		stdTypes.Unlock()
+		return nil, false
+	}
+	stdTypes.Unlock()
+	<-r.done
+	if !r.ok {
+		return nil, false // its maker did not end: check it alone
+	}
+	return r, true
 }
 
-// sharedPut shares what t's check gave under key. Two Checkers that check
-// the same package at once both put: the first stays, and the second keeps
-// using its own types, as its importers' keys then say.
-func sharedPut(key string, t *packages.Package, bad bool) {
+// put sets the result under key, which shared let the caller make, to what
+// t's check gave; t nil says the check did not end, and the next Checker
+// to ask makes it again.
+func put(key string, t *packages.Package, bad bool) {
 	stdTypes.Lock()
-	defer stdTypes.Unlock()
-	if stdTypes.m[key] == nil {
-		stdTypes.m[key] = &sharedResult{types: t.Types, errors: slices.Clone(t.Errors), bad: bad}
+	r := stdTypes.m[key]
+	if t == nil {
+		delete(stdTypes.m, key)
+	} else {
+		r.types, r.errors, r.bad, r.ok = t.Types, slices.Clone(t.Errors), bad, true
 	}
+	stdTypes.Unlock()
+	close(r.done)
 }
