@@ -30,6 +30,13 @@ func (f *loopFinder) plan(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) str
 // planLoop is plan up to the check that the channel operations the loop's
 // stop will interrupt are its owner's.
 func (f *loopFinder) planLoop(l *Loop, ftype *ast.FuncType, body *ast.BlockStmt) string {
+	// for now := time.Now(); ; now = <-t.C { ... }: a select cannot stand
+	// in a for statement's header, and moving the assignment into the
+	// body would change what a continue runs. (A bare wait there, as in
+	// for ; ; <-t.C, is a header wait the fix moves: see headerWait.)
+	if inHeader(l) {
+		return "the loop waits in the init or post statement of a for statement, where the fix cannot put a select"
+	}
 	if len(l.via) > 0 {
 		l.note = "it waits in " + FuncLabel(l.via[0])
 		return "the loop waits inside a function it calls, which the fix does not rewrite"
@@ -539,4 +546,25 @@ func (f *loopFinder) typeSpec(obj *types.TypeName) *ast.TypeSpec {
 		}
 	}
 	return nil
+}
+
+// inHeader reports whether one of l's waits that is no header wait lies in
+// the init or post statement of a for statement of the loop.
+func inHeader(l *Loop) bool {
+	found := false
+	ast.Inspect(l.Stmt, func(n ast.Node) bool {
+		fs, ok := n.(*ast.ForStmt)
+		if !ok || found {
+			return !found
+		}
+		for _, h := range []ast.Stmt{fs.Init, fs.Post} {
+			for _, w := range l.Waits {
+				if h != nil && w.Header == nil && w.Node.Pos() >= h.Pos() && w.Node.End() <= h.End() {
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
 }
