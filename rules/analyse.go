@@ -610,17 +610,8 @@ func (f *loopFinder) waitsIn(call *ast.CallExpr, depth int) *types.Func {
 	// Top-level statements only: they run on every call, in order, so the
 	// first wait among them is reached unless a return comes before it.
 	for _, st := range decl.Body.List {
-		var x ast.Expr
-		switch st := st.(type) {
-		case *ast.ExprStmt:
-			x = st.X
-		case *ast.AssignStmt:
-			// now := <-p.t.C, or err := p.backoff(), waits as well.
-			if len(st.Rhs) == 1 {
-				x = st.Rhs[0]
-			}
-		}
-		switch x := ast.Unparen(x).(type) {
+		// now := <-p.t.C, or err := p.backoff(), waits as well.
+		switch x := ast.Unparen(runValue(st)).(type) {
 		case *ast.CallExpr:
 			if f.isTimeCall(x, "Sleep") || f.waitsIn(x, depth+1) != nil {
 				return fn

@@ -91,32 +91,68 @@ func hasReturn(n ast.Node) bool {
 	return found
 }
 
-// leaves reports whether a select case's body returns, breaks to a label
-// or jumps with goto: a way out of the loop around the select (an
-// unlabelled break leaves only the select).
+// Leaves reports whether control can leave, through stmts, the loop they
+// are in, depth breakable statements deep (0: the loop's own body; 1: a
+// select case in it, whose unlabelled break leaves only the select): by a
+// return, a goto, a labelled break, or an unlabelled break that no inner
+// for, range, select or switch takes for its own.
 //
-//	case <-s.quit:
-//		return
-//
-// The label is not resolved: a labeled break or a goto counts as leaving
-// whichever statement it names. A return in a function literal of the
-// body returns from the literal, and is not counted.
-func leaves(body []ast.Stmt) bool {
+// The label is not resolved: a labelled break or a goto counts as leaving
+// whichever statement it names, which errs toward a way out. A return in
+// a function literal of stmts returns from the literal, and is not
+// counted.
+func Leaves(stmts []ast.Stmt, depth int) bool {
 	found := false
-	for _, s := range body {
-		ast.Inspect(s, func(n ast.Node) bool {
+	var walk func(n ast.Node, depth int)
+	walk = func(n ast.Node, depth int) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			var inner *ast.BlockStmt // the body of a statement an unlabelled break ends
 			switch n := n.(type) {
 			case *ast.FuncLit:
 				return false
 			case *ast.ReturnStmt:
 				found = true
 			case *ast.BranchStmt:
-				if n.Tok == token.BREAK && n.Label != nil || n.Tok == token.GOTO {
+				if n.Tok == token.GOTO || n.Tok == token.BREAK && (n.Label != nil || depth == 0) {
 					found = true
 				}
+			case *ast.ForStmt:
+				inner = n.Body
+			case *ast.RangeStmt:
+				inner = n.Body
+			case *ast.SelectStmt:
+				inner = n.Body
+			case *ast.SwitchStmt:
+				inner = n.Body
+			case *ast.TypeSwitchStmt:
+				inner = n.Body
+			}
+			if inner != nil && !found {
+				walk(inner, depth+1)
+				return false
 			}
 			return !found
 		})
 	}
+	for _, s := range stmts {
+		walk(s, depth)
+	}
 	return found
+}
+
+// runValue returns the expression a statement evaluates as a whole, when
+// it is one a caller can read as a call or a receive made on every run of
+// the statement: x in the statement x, and the value of a one-value
+// assignment (now := <-p.t.C, b.t = time.AfterFunc(d, b.beat), err :=
+// p.backoff()). It returns nil for any other statement.
+func runValue(st ast.Stmt) ast.Expr {
+	switch st := st.(type) {
+	case *ast.ExprStmt:
+		return st.X
+	case *ast.AssignStmt:
+		if len(st.Rhs) == 1 {
+			return st.Rhs[0]
+		}
+	}
+	return nil
 }

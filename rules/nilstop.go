@@ -66,7 +66,7 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 					if rs, ok := ast.Unparen(r).(*ast.SelectorExpr); ok {
 						if id, ok := ast.Unparen(rs.X).(*ast.Ident); ok && f.pass.Info.Uses[id] == recv {
 							if v, ok := f.objectOf(rs).(*types.Var); ok && v.IsField() {
-								if leaves(n.Body) {
+								if Leaves(n.Body, 1) {
 									fields[v], stop = true, true
 								}
 							}

@@ -106,19 +106,12 @@ func (f *loopFinder) rearmReset(fn *ast.FuncDecl, x ast.Expr, call *ast.CallExpr
 func (f *loopFinder) unconditionalCalls(body *ast.BlockStmt) []*ast.CallExpr {
 	var out []*ast.CallExpr
 	for _, st := range body.List {
-		var x ast.Expr
-		switch st := st.(type) {
-		case *ast.ExprStmt:
-			x = st.X
-		case *ast.AssignStmt:
-			// b.t = time.AfterFunc(d, b.beat) re-arms as surely as the
-			// call alone does.
-			if len(st.Rhs) == 1 {
-				x = st.Rhs[0]
-			}
-		case *ast.DeferStmt:
+		// b.t = time.AfterFunc(d, b.beat) re-arms as surely as the call
+		// alone does.
+		x := runValue(st)
+		if d, ok := st.(*ast.DeferStmt); ok {
 			// defer time.AfterFunc(d, sample) runs on every return.
-			x = st.Call
+			x = d.Call
 		}
 		if call, ok := ast.Unparen(x).(*ast.CallExpr); ok {
 			out = append(out, call)

@@ -149,7 +149,7 @@ func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
 		sigCase, stopCase := false, false
 		for _, c := range sel.Body.List {
 			cc := c.(*ast.CommClause)
-			ends := leaves(cc.Body)
+			ends := Leaves(cc.Body, 1)
 			switch {
 			case cc.Comm != nil && f.receives(cc.Comm, obj):
 				// case <-c: cancel(); return: the reader ends on the signal,
@@ -171,39 +171,21 @@ func (f *loopFinder) stopsReading(lit *ast.FuncLit, obj types.Object) bool {
 }
 
 // returns reports whether the function literal can end other than by
-// panicking: a return, a break out of one of its loops, or a last
-// statement that is not an endless for.
+// panicking: a return, a way out of its last loop, or a last statement
+// that is not an endless for.
 func returns(lit *ast.FuncLit) bool {
 	// A body that does not end in for { ... } runs off its end, unless
 	// something before blocks for ever, which this does not judge.
-	if n := len(lit.Body.List); n == 0 {
-		return true
-	} else if loop, ok := lit.Body.List[n-1].(*ast.ForStmt); !ok || loop.Cond != nil {
+	n := len(lit.Body.List)
+	if n == 0 {
 		return true
 	}
-	return exits(lit)
-}
-
-// exits reports whether the function literal holds a return, or a break
-// out of one of its loops.
-func exits(lit *ast.FuncLit) bool {
-	found := false
-	ast.Inspect(lit.Body, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.FuncLit:
-			return false
-		case *ast.ReturnStmt:
-			found = true
-		case *ast.BranchStmt:
-			// An unlabelled break is taken to leave only a select or a
-			// switch; a labelled one is taken to leave a loop.
-			if n.Tok.String() == "break" && n.Label != nil {
-				found = true
-			}
-		}
-		return !found
-	})
-	return found
+	loop, ok := lit.Body.List[n-1].(*ast.ForStmt)
+	if !ok || loop.Cond != nil {
+		return true
+	}
+	// A return before the loop, or a break, goto or return in it.
+	return Leaves(lit.Body.List[:n-1], 0) || Leaves(loop.Body.List, 0)
 }
 
 // signalStop returns the fix for the registration notify of obj when the
@@ -340,7 +322,10 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 	// that never exits the process is a listener like any other: either
 	// makes the channel no trap.
 	for _, r := range readers {
-		if exits(r.(*ast.FuncLit)) || !f.exitsProcess(r) {
+		// Depth 1: a return, a labelled break or a goto anywhere in the
+		// reader; an unlabelled break is taken to leave only a select or
+		// a switch.
+		if Leaves(r.(*ast.FuncLit).Body.List, 1) || !f.exitsProcess(r) {
 			return false
 		}
 	}

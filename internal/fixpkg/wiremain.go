@@ -2,7 +2,6 @@ package fixpkg
 
 import (
 	"go/ast"
-	"go/token"
 	"go/types"
 	"slices"
 	"strconv"
@@ -113,61 +112,11 @@ func ends(s ast.Stmt, info *types.Info) string {
 			return "blocked in select {}"
 		}
 	case *ast.ForStmt:
-		if s.Cond == nil && !breaks(s) {
+		if s.Cond == nil && !rules.Leaves(s.Body.List, 0) {
 			return "in an endless loop"
 		}
 	}
 	return ""
-}
-
-// breaks reports whether a break or a return leaves the loop.
-func breaks(loop *ast.ForStmt) bool {
-	found := false
-	depth := 0 // loops, selects and switches inside, whose own break an unlabelled break is
-	var walk func(n ast.Node)
-	walk = func(n ast.Node) {
-		ast.Inspect(n, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.FuncLit:
-				return false
-			case *ast.ReturnStmt:
-				found = true
-			case *ast.BranchStmt:
-				if n.Tok == token.BREAK && (n.Label != nil || depth == 0) || n.Tok == token.GOTO {
-					found = true
-				}
-			case *ast.ForStmt, *ast.RangeStmt, *ast.SelectStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt:
-				depth++
-				for _, c := range children(n) {
-					walk(c)
-				}
-				depth--
-				return false
-			}
-			return !found
-		})
-	}
-	for _, s := range loop.Body.List {
-		walk(s)
-	}
-	return found
-}
-
-// children returns the statement bodies of a loop, select or switch.
-func children(n ast.Node) []ast.Node {
-	switch n := n.(type) {
-	case *ast.ForStmt:
-		return []ast.Node{n.Body}
-	case *ast.RangeStmt:
-		return []ast.Node{n.Body}
-	case *ast.SelectStmt:
-		return []ast.Node{n.Body}
-	case *ast.SwitchStmt:
-		return []ast.Node{n.Body}
-	case *ast.TypeSwitchStmt:
-		return []ast.Node{n.Body}
-	}
-	return nil
 }
 
 // quickDefer reports whether a call main defers returns at once, waiting
