@@ -61,7 +61,7 @@ func (c *Checker) sharedKey(p *packages.Package, need Need, deps map[string]*res
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\x00%v\x00", p.ID, c.Sizes)
+	fmt.Fprintf(&b, "%s\x00%T%v\x00", p.ID, c.Sizes, c.Sizes)
 	if p.Module != nil {
 		b.WriteString(p.Module.GoVersion)
 	}
@@ -86,30 +86,43 @@ func (c *Checker) sharedKey(p *packages.Package, need Need, deps map[string]*res
 	return b.String()
 }
 
-// below reports whether path lies in dir.
+// RelBelow returns path relative to root, and whether path lies in root or
+// below it.
+func RelBelow(root, path string) (string, bool) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
+}
+
+// below reports whether path lies in dir or below it.
 func below(dir, path string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+	_, ok := RelBelow(dir, path)
+	return ok
 }
 
 // shared returns the result under key, waiting while another Checker makes
-// it, and nil with ok false when there is none: the caller then makes it,
-// and must call put with what it gave, or with nil if the check did not
-// end (a panic), so that the Checkers waiting do not wait for ever.
+// it. With ok false there is none, and the caller is now the one to make it:
+// it must call put with what it gave, or with nil if the check did not end
+// (a panic), so that the Checkers waiting do not wait for ever.
 func shared(key string) (r *sharedResult, ok bool) {
-	stdTypes.Lock()
-	r = stdTypes.m[key]
-	if r == nil {
-		stdTypes.m[key] = &sharedResult{done: make(chan struct{})}
+	for {
+		stdTypes.Lock()
+		r = stdTypes.m[key]
+		if r == nil {
+			stdTypes.m[key] = &sharedResult{done: make(chan struct{})}
+			stdTypes.Unlock()
+			return nil, false
+		}
 		stdTypes.Unlock()
-		return nil, false
+		<-r.done
+		if r.ok {
+			return r, true
+		}
+		// Its maker did not end, and put took the entry away: ask again,
+		// and make it if no other Checker has begun to.
 	}
-	stdTypes.Unlock()
-	<-r.done
-	if !r.ok {
-		return nil, false // its maker did not end: check it alone
-	}
-	return r, true
 }
 
 // put sets the result under key, which shared let the caller make, to what
