@@ -10,6 +10,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // vendored reports whether pkg lies in a vendor directory of its module
@@ -188,7 +189,7 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 		// ../x), is not, and stays as it is.
 		root = m.Dir
 	}
-	rel, ok := relBelow(root, name)
+	rel, ok := load.RelBelow(root, name)
 	if !ok {
 		return Rel(r.dir, name) + " lies outside its module"
 	}
@@ -211,7 +212,7 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 	if err1 != nil || err2 != nil {
 		return Rel(r.dir, name) + ": cannot resolve symbolic links"
 	}
-	if _, ok := relBelow(realRoot, real); !ok {
+	if _, ok := load.RelBelow(realRoot, real); !ok {
 		return Rel(r.dir, name) + " is reached through a symbolic link to outside its module"
 	}
 	return ""

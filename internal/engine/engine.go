@@ -17,6 +17,7 @@ import (
 	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -406,18 +407,8 @@ func selectRules(names []string) ([]*rules.Rule, error) {
 
 // Rel returns path relative to dir when it lies below it.
 func Rel(dir, path string) string {
-	if rel, ok := relBelow(dir, path); ok {
+	if rel, ok := load.RelBelow(dir, path); ok {
 		return rel
 	}
 	return path
-}
-
-// relBelow returns path relative to root, and whether path lies in root or
-// below it.
-func relBelow(root, path string) (string, bool) {
-	rel, err := filepath.Rel(root, path)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", false
-	}
-	return rel, true
 }

@@ -5,6 +5,8 @@ import (
 	"go/types"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // Step 4 of verify.go: every platform of a run with several.
@@ -92,7 +94,7 @@ func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string
 
 // within reports whether path lies in dir or below it.
 func within(dir, path string) bool {
-	_, ok := relBelow(dir, path)
+	_, ok := load.RelBelow(dir, path)
 	return ok
 }
 
