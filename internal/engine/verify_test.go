@@ -355,75 +355,60 @@ func TestWiringHangInDotlessModule(t *testing.T) {
 	}
 }
 
-// TestWiringGoesWithItsFix: when a fix is dropped because it breaks an
-// importer, a package that only wires in its cleanup is left unchanged
-// too (its call would not compile), and the call's note says why.
+// TestWiringGoesWithItsFix: when a fix is dropped, a package that only
+// wires in its cleanup is left unchanged too (its call would not compile),
+// and the finding says why. The fix is dropped for breaking an importer
+// (verifyImporters, which runs before the wirings are verified) or its
+// package's tests (verifyTests, which runs after). Without the breaking
+// file the same module is fixed and wired, so the test is not vacuous.
 func TestWiringGoesWithItsFix(t *testing.T) {
-	dir := writeModule(t, map[string]string{
-		"p/p.go": leakyP,
-		"p/n.go": "package p\n\n// N returns the count.\nfunc (a *A) N() int { return a.n }\n",
+	for _, tc := range []struct {
+		name, file, content, reason string
+	}{
 		// A's new Shutdown and C's would be ambiguous in B.
-		"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\ntype C struct{}\n\nfunc (C) Shutdown() {}\n\ntype B struct {\n\t*p.A\n\tC\n}\n\nfunc Stop(b B) { b.Shutdown() }\n",
-		// Run's value would get defer a.Shutdown().
-		"r/r.go": "package r\n\nimport \"example.com/m/p\"\n\n// Run counts once.\nfunc Run() int {\n\ta := p.New()\n\treturn a.N()\n}\n",
-	})
-	res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
-	if err != nil || len(res.Errors) > 0 {
-		t.Fatal(err, res.Errors)
-	}
-	if len(res.Changes) > 0 {
-		var names []string
-		for _, c := range res.Changes {
-			names = append(names, Rel(dir, c.Path))
-		}
-		t.Errorf("changed %v, want nothing: the fix breaks q", names)
-	}
-	if len(res.Findings) != 1 || res.Findings[0].Fixed || !strings.Contains(res.Findings[0].Unfixed, "would break example.com/m/q") {
-		t.Fatalf("findings %+v", res.Findings)
+		{"importer", "q/q.go", "package q\n\nimport \"example.com/m/p\"\n\ntype C struct{}\n\nfunc (C) Shutdown() {}\n\ntype B struct {\n\t*p.A\n\tC\n}\n\nfunc Stop(b B) { b.Shutdown() }\n", "would break example.com/m/q"},
+		// The test's helper method would clash with the Shutdown the fix adds.
+		{"tests", "p/p_test.go", "package p\n\nimport \"testing\"\n\nfunc (a *A) Shutdown() {}\n\nfunc TestN(t *testing.T) { New().Shutdown() }\n", "would break the tests of example.com/m/p"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeModule(t, map[string]string{
+				"p/p.go": leakyP,
+				"p/n.go": "package p\n\n// N returns the count.\nfunc (a *A) N() int { return a.n }\n",
+				// Run's value would get defer a.Shutdown().
+				"r/r.go": "package r\n\nimport \"example.com/m/p\"\n\n// Run counts once.\nfunc Run() int {\n\ta := p.New()\n\treturn a.N()\n}\n",
+				tc.file:  tc.content,
+			})
+			res := runDiff(t, dir)
+			if len(res.Changes) > 0 {
+				var names []string
+				for _, c := range res.Changes {
+					names = append(names, Rel(dir, c.Path))
+				}
+				t.Errorf("changed %v, want nothing: the fix breaks %s", names, tc.file)
+			}
+			if len(res.Findings) != 1 || res.Findings[0].Fixed || !strings.Contains(res.Findings[0].Unfixed, tc.reason) {
+				t.Fatalf("findings %+v", res.Findings)
+			}
+			if err := os.Remove(filepath.Join(dir, tc.file)); err != nil {
+				t.Fatal(err)
+			}
+			wired := false
+			for _, c := range runDiff(t, dir).Changes {
+				wired = wired || strings.Contains(string(c.New), "defer a.Shutdown()")
+			}
+			if !wired {
+				t.Errorf("without %s, r is not wired", tc.file)
+			}
+		})
 	}
 }
 
-// TestWiringGoesWithFixBreakingTests: a fix dropped because it breaks its
-// package's tests, which verifyTests finds after the wirings were
-// verified, takes with it the wiring of another package that calls its
-// cleanup; the wiring would call a Shutdown that A no longer gets.
-func TestWiringGoesWithFixBreakingTests(t *testing.T) {
-	dir := writeModule(t, map[string]string{
-		"p/p.go": leakyP,
-		"p/n.go": "package p\n\n// N returns the count.\nfunc (a *A) N() int { return a.n }\n",
-		// The test's helper method would clash with the Shutdown the fix adds.
-		"p/p_test.go": "package p\n\nimport \"testing\"\n\nfunc (a *A) Shutdown() {}\n\nfunc TestN(t *testing.T) { New().Shutdown() }\n",
-		// Run's value would get defer a.Shutdown().
-		"r/r.go": "package r\n\nimport \"example.com/m/p\"\n\n// Run counts once.\nfunc Run() int {\n\ta := p.New()\n\treturn a.N()\n}\n",
-	})
+// runDiff runs leakfix diff in dir, and fails the test on any error.
+func runDiff(t *testing.T, dir string) *Result {
+	t.Helper()
 	res, err := Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
 	if err != nil || len(res.Errors) > 0 {
 		t.Fatal(err, res.Errors)
 	}
-	if len(res.Changes) > 0 {
-		var names []string
-		for _, c := range res.Changes {
-			names = append(names, Rel(dir, c.Path))
-		}
-		t.Errorf("changed %v, want nothing: the fix breaks p's tests", names)
-	}
-	if len(res.Findings) != 1 || res.Findings[0].Fixed || !strings.Contains(res.Findings[0].Unfixed, "would break the tests of example.com/m/p") {
-		t.Fatalf("findings %+v", res.Findings)
-	}
-	// Without the test's method, the same module is fixed and wired: the
-	// test above is not vacuous.
-	if err := os.Remove(filepath.Join(dir, "p", "p_test.go")); err != nil {
-		t.Fatal(err)
-	}
-	res, err = Run(context.Background(), nil, Options{Dir: dir, Mode: ModeDiff})
-	if err != nil || len(res.Errors) > 0 {
-		t.Fatal(err, res.Errors)
-	}
-	wired := false
-	for _, c := range res.Changes {
-		wired = wired || strings.Contains(string(c.New), "defer a.Shutdown()")
-	}
-	if !wired {
-		t.Errorf("without the clashing test, r is not wired: %d changes", len(res.Changes))
-	}
+	return res
 }
