@@ -10,9 +10,11 @@ package cache
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -190,4 +192,15 @@ func (c *Cache) trim(now time.Time) error {
 		}
 		return nil
 	})
+}
+
+// Field writes a length-prefixed name and value to h, so that no two
+// different sequences of fields hash alike: the keys of the cache are
+// made of them.
+func Field(h hash.Hash, name, value string) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(value)))
+	h.Write([]byte(name))
+	h.Write(n[:])
+	h.Write([]byte(value))
 }

@@ -153,7 +153,7 @@ func (r *run) current(pkg *packages.Package, name string) ([]byte, string) {
 	}
 	old, err := os.ReadFile(name)
 	if err != nil {
-		return nil, Rel(r.dir, name) + ": " + readError(err)
+		return nil, Rel(r.dir, name) + ": " + load.ReadError(err)
 	}
 	// The rewrite is based on the content go list read; if the file has
 	// changed since, writing would lose that change. Only the size can be
@@ -203,7 +203,7 @@ func (r *run) writable(pkg *packages.Package, name string) string {
 	// points; or a directory on its path is one (pkg -> /elsewhere/pkg),
 	// which only resolving both paths shows.
 	if info, err := os.Lstat(name); err != nil {
-		return Rel(r.dir, name) + ": " + readError(err)
+		return Rel(r.dir, name) + ": " + load.ReadError(err)
 	} else if info.Mode()&os.ModeSymlink != 0 {
 		return Rel(r.dir, name) + " is a symbolic link, which replacing the file would break"
 	}

@@ -78,19 +78,19 @@ func BenchmarkLoad(b *testing.B) {
 	dir, patterns := benchTarget(b)
 	b.Run("typed-all", func(b *testing.B) {
 		loop(b, func() {
-			if _, err := loadTyped(ctx, dir, patterns, Options{}); err != nil {
+			if _, err := load.Typed(&load.Config{Context: ctx, Dir: dir}, patterns...); err != nil {
 				b.Fatal(err)
 			}
 		})
 	})
 	b.Run("list", func(b *testing.B) {
 		loop(b, func() {
-			if _, err := list(ctx, dir, patterns, Options{}, nil); err != nil {
+			if _, err := load.List(&load.Config{Context: ctx, Dir: dir}, patterns...); err != nil {
 				b.Fatal(err)
 			}
 		})
 	})
-	roots, err := list(ctx, dir, patterns, Options{}, nil)
+	roots, err := load.List(&load.Config{Context: ctx, Dir: dir}, patterns...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func BenchmarkLoad(b *testing.B) {
 	// How the engine type-checks the kept packages: from source, side by
 	// side along the import graph, what they import for its API only.
 	b.Run("typed-kept", func(b *testing.B) {
-		sizes, _, err := sizesFor(ctx, dir, os.Environ())
+		sizes, _, err := load.Sizes(ctx, dir, os.Environ())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func BenchmarkLoad(b *testing.B) {
 	// that another imports from source first.
 	b.Run("typed-kept-gopackages", func(b *testing.B) {
 		loop(b, func() {
-			if _, err := reload(ctx, dir, patterns, kept, Options{}, nil, nil, nil, nil); err != nil {
+			if _, err := load.Reload(&load.Config{Context: ctx, Dir: dir}, patterns, kept, nil, nil); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -160,7 +160,7 @@ func scanAll(roots []*packages.Package) []*packages.Package {
 // BenchmarkFind measures the rules on every package, type-checked beforehand.
 func BenchmarkFind(b *testing.B) {
 	dir, patterns := benchTarget(b)
-	pkgs, err := loadTyped(context.Background(), dir, patterns, Options{})
+	pkgs, err := load.Typed(&load.Config{Context: context.Background(), Dir: dir}, patterns...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func BenchmarkFind(b *testing.B) {
 func BenchmarkRewrite(b *testing.B) {
 	dir := goldenModule(b, 10)
 	ctx := context.Background()
-	pkgs, err := loadTyped(ctx, dir, []string{"./..."}, Options{})
+	pkgs, err := load.Typed(&load.Config{Context: ctx, Dir: dir}, "./...")
 	if err != nil {
 		b.Fatal(err)
 	}

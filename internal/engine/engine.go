@@ -174,18 +174,9 @@ type Result struct {
 	NotAnalysed int
 }
 
-// PosError is a problem at a position in the input.
-type PosError struct {
-	Pos string // file:line:col, or a file, directory or pattern
-	Msg string
-}
-
-func (e *PosError) Error() string {
-	if e.Pos == "" || e.Pos == "-" {
-		return e.Msg
-	}
-	return e.Pos + ": " + e.Msg
-}
+// PosError is a problem at a position in the input: Result.Errors holds
+// them for what could not be read, listed, loaded or written.
+type PosError = load.PosError
 
 // Run loads the packages matched by patterns and runs the rules on them.
 //

@@ -59,18 +59,11 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	var std string
 	var sizesErr error
 	var sizesDone sync.WaitGroup
-	askSizes := func() { sizesDone.Go(func() { sizes, std, sizesErr = sizesFor(r.ctx, u.dir, env) }) }
-	var roots []*packages.Package
-	var listedFromCache bool
-	var err error
+	askSizes := func() { sizesDone.Go(func() { sizes, std, sizesErr = load.Sizes(r.ctx, u.dir, env) }) }
 	// A listing through an overlay answers for content that is not on
-	// disk, which the listing cache's fingerprint cannot vouch for.
-	if overlay == nil {
-		roots, listedFromCache, err = listWithCache(r.ctx, r.cache, u.dir, u.patterns, r.opts, env, askSizes)
-	} else {
-		askSizes()
-		roots, err = listOverlay(r.ctx, u.dir, u.patterns, r.opts, env, overlay)
-	}
+	// disk, which the listing cache's fingerprint cannot vouch for:
+	// ListCached lists it anew.
+	roots, listedFromCache, err := load.ListCached(r.loadConfig(u.dir, env, overlay), r.cache, u.patterns, askSizes)
 	if err != nil {
 		sizesDone.Wait()
 		return nil, err
@@ -155,7 +148,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 		}
 		sizesDone.Wait()
 		if sizesErr != nil {
-			return nil, driverError(u.dir, u.patterns, sizesErr)
+			return nil, load.DriverError(u.dir, u.patterns, sizesErr)
 		}
 		// scanOnce runs the syntactic pass on a root the first time the
 		// type-checker wants it, and says how much of it to check. It runs
@@ -285,7 +278,7 @@ func (r *run) loadFast(pl platform, u unit, env []string) (*fastLoad, error) {
 	parsedFile := func(fs *token.FileSet, filename string, src []byte) (*ast.File, error) {
 		return parser.ParseFile(fs, filename, src, parseMode)
 	}
-	byID, err := reload(r.ctx, u.dir, u.patterns, need, r.opts, env, overlay, fset, parsedFile)
+	byID, err := load.Reload(r.loadConfig(u.dir, env, overlay), u.patterns, need, fset, parsedFile)
 	if err != nil {
 		return nil, err
 	}

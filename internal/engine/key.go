@@ -2,9 +2,7 @@ package engine
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"runtime"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -77,28 +76,28 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 	// type-checks (range over an int needs go 1.22) and what some rules
 	// report (unstopped-ticker below 1.23).
 	h := sha256.New()
-	field(h, "id", p.ID)
-	field(h, "name", p.Name)
-	field(h, "path", p.PkgPath)
+	cache.Field(h, "id", p.ID)
+	cache.Field(h, "name", p.Name)
+	cache.Field(h, "path", p.PkgPath)
 	if m := p.Module; m != nil {
-		field(h, "go", m.GoVersion)
+		cache.Field(h, "go", m.GoVersion)
 	}
 	var contents [][]byte
-	switch m := immutable(p); {
+	switch m := load.Immutable(p); {
 	case m != nil && !root:
-		field(h, "module", m.Path+"@"+m.Version)
+		cache.Field(h, "module", m.Path+"@"+m.Version)
 		for _, name := range p.GoFiles {
-			field(h, "file", name)
+			cache.Field(h, "file", name)
 		}
 	case !root:
 		// A dependency's files are not read otherwise: their size and
 		// modification time stand for their contents, as in the listing
 		// cache, unless they changed too recently to tell.
 		for _, name := range p.GoFiles {
-			field(h, "file", name)
+			cache.Field(h, "file", name)
 			fi, err := os.Stat(name)
-			if err == nil && fi.ModTime().Before(time.Now().Add(-stableAfter)) {
-				field(h, "stat", fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()))
+			if err == nil && fi.ModTime().Before(time.Now().Add(-load.StableAfter)) {
+				cache.Field(h, "stat", fmt.Sprintf("%d %d", fi.Size(), fi.ModTime().UnixNano()))
 				continue
 			}
 			// An unreadable file hashes as its error: once it can be
@@ -119,7 +118,7 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 				// The syntactic pass and the typed load report the problem.
 				data = []byte("unreadable: " + err.Error())
 			}
-			field(h, "file", name)
+			cache.Field(h, "file", name)
 			sum := sha256.Sum256(data)
 			h.Write(sum[:])
 			contents = append(contents, data)
@@ -128,29 +127,11 @@ func ownHash(p *packages.Package, root bool) ([sha256.Size]byte, [][]byte) {
 	// The same files may list with errors on one run and without on the
 	// next (a module not yet downloaded): the errors are part of the key.
 	for _, e := range p.Errors {
-		field(h, "error", e.Error())
+		cache.Field(h, "error", e.Error())
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum, contents
-}
-
-// immutable returns the module p comes from when that module is a fixed
-// version (the module cache), or nil.
-func immutable(p *packages.Package) *packages.Module {
-	m := p.Module
-	if m == nil || m.Main || m.Version == "" {
-		return nil
-	}
-	// replace x => y v1.2.3 is as fixed as x itself, by y's version;
-	// replace x => ../x is a directory anyone may edit.
-	if m.Replace != nil {
-		if m.Replace.Version == "" {
-			return nil // replaced by a directory that may change
-		}
-		return m.Replace
-	}
-	return m
 }
 
 // key returns the cache key of p.
@@ -171,7 +152,7 @@ func (k *keyer) key(p *packages.Package) cache.Key {
 	}
 	sort.Strings(paths)
 	for _, path := range paths {
-		field(h, "import", path)
+		cache.Field(h, "import", path)
 		dep := k.key(p.Imports[path])
 		h.Write(dep[:])
 	}
@@ -179,16 +160,6 @@ func (k *keyer) key(p *packages.Package) cache.Key {
 	h.Sum(key[:0])
 	k.keys[p] = key
 	return key
-}
-
-// field writes a length-prefixed name and value, so that no two different
-// sequences of fields hash alike.
-func field(h hash.Hash, name, value string) {
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(value)))
-	h.Write([]byte(name))
-	h.Write(n[:])
-	h.Write([]byte(value))
 }
 
 // globalKey hashes what every result of a pass depends on besides the code:
@@ -199,28 +170,28 @@ func field(h hash.Hash, name, value string) {
 // under), and the build flags.
 func globalKey(opts Options, enabled []*rules.Rule, dir string, env []string) ([]byte, error) {
 	h := sha256.New()
-	field(h, "format", cacheFormat)
+	cache.Field(h, "format", cacheFormat)
 	self, err := executable()
 	if err != nil {
 		return nil, err
 	}
-	field(h, "leakfix", self)
+	cache.Field(h, "leakfix", self)
 	// The Go that built leakfix: its go/types decides the results too, and
 	// a module version does not name it.
-	field(h, "runtime", runtime.Version())
+	cache.Field(h, "runtime", runtime.Version())
 	// The rules that ran: a result cached by a run of one rule would lack
 	// the findings of the others.
 	for _, r := range enabled {
-		field(h, "rule", r.Name)
+		cache.Field(h, "rule", r.Name)
 	}
 	// The unit's directory: the go command resolves imports from there
 	// (its module, a workspace).
-	field(h, "dir", dir)
-	field(h, "tests", fmt.Sprint(opts.Tests))
+	cache.Field(h, "dir", dir)
+	cache.Field(h, "tests", fmt.Sprint(opts.Tests))
 	for _, f := range opts.BuildFlags {
-		field(h, "flag", f)
+		cache.Field(h, "flag", f)
 	}
-	if err := goEnvKey(h, env); err != nil {
+	if err := load.GoEnvKey(h, env); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil

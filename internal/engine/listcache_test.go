@@ -15,6 +15,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/leakfix/leakfix/internal/cache"
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // age sets the modification time of everything under dir an hour back, so
@@ -62,12 +63,13 @@ func TestListCache(t *testing.T) {
 	// listed lists and reports whether the go command ran.
 	listed := func(t *testing.T) ([]*packages.Package, bool) {
 		t.Helper()
-		before := listRuns.Load()
-		roots, _, err := listWithCache(ctx, c, dir, patterns, Options{}, os.Environ(), func() {})
+		before, _ := load.Runs()
+		roots, _, err := load.ListCached(&load.Config{Context: ctx, Dir: dir, Env: os.Environ()}, c, patterns, func() {})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return roots, listRuns.Load() != before
+		after, _ := load.Runs()
+		return roots, after != before
 	}
 	write := func(name, content string) {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/ignore"
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // merge adds a pass's findings and changes to the run. A finding seen on
@@ -91,7 +92,7 @@ func (r *run) dropBreaking(pl platform, u unit, env []string, pkgs []*packages.P
 			continue
 		}
 		for _, path := range r.changedIn(pkg) {
-			r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, pkgErrors(u.dir, pkg)[0])))
+			r.dropPackage(path, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, load.PkgErrors(u.dir, pkg)[0])))
 			dropped = true
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/leakfix/leakfix/internal/golden"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -278,7 +279,7 @@ func sortFindings(fs []Finding) {
 // type-checking.
 func kept(t *testing.T, dir string, patterns []string, opts Options) map[string]bool {
 	t.Helper()
-	roots, err := list(context.Background(), dir, patterns, opts, nil)
+	roots, err := load.List(&load.Config{Context: context.Background(), Dir: dir, BuildFlags: opts.BuildFlags, Tests: opts.Tests}, patterns...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +403,7 @@ func TestPrefilterStd(t *testing.T) {
 	if want.Packages < 100 || want.Generated == 0 {
 		t.Fatalf("std: %d packages, %d generated files", want.Packages, want.Generated)
 	}
-	pkgs, err := loadTyped(context.Background(), dir, []string{"std"}, Options{})
+	pkgs, err := load.Typed(&load.Config{Context: context.Background(), Dir: dir}, "std")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 	fromSource := len(byID) == len(again)
 	if !fromSource {
 		var err error
-		if byID, err = reload(r.ctx, u.dir, u.patterns, again, r.opts, env, overlay, nil, nil); err != nil {
+		if byID, err = load.Reload(r.loadConfig(u.dir, env, overlay), u.patterns, again, nil, nil); err != nil {
 			if r.ctx.Err() == nil {
 				r.addErr(err)
 			}

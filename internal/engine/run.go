@@ -257,7 +257,7 @@ func (r *run) load(pl platform, u unit, env []string, fast bool) (pkgs []*packag
 			pkgs = fl.pkgs
 		}
 	} else {
-		pkgs, err = typedLoad(r.ctx, u.dir, u.patterns, r.opts, env, r.snapshot())
+		pkgs, err = load.Typed(r.loadConfig(u.dir, env, r.snapshot()), u.patterns...)
 	}
 	if err != nil {
 		// Once the run is cancelled, Run returns the context's error, of
@@ -308,7 +308,7 @@ func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fast
 		if count {
 			r.done++
 		}
-		if errs := pkgErrors(u.dir, pkg); len(errs) > 0 {
+		if errs := load.PkgErrors(u.dir, pkg); len(errs) > 0 {
 			for _, e := range errs {
 				r.addErr(e)
 			}
@@ -383,6 +383,12 @@ func (r *run) snapshot() map[string][]byte {
 		m[k] = v
 	}
 	return m
+}
+
+// loadConfig is how a pass lists and loads packages in dir with env: with
+// the run's build flags and Tests, and the files of overlay as it has them.
+func (r *run) loadConfig(dir string, env []string, overlay map[string][]byte) *load.Config {
+	return &load.Config{Context: r.ctx, Dir: dir, Env: env, BuildFlags: r.opts.BuildFlags, Tests: r.opts.Tests, Overlay: overlay}
 }
 
 // funcKey names a function across loads and packages: each load has its

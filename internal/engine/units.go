@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 // A unit is one invocation of the go command: the directory it runs in
@@ -46,7 +48,7 @@ func (u unit) env(base []string) []string {
 func plan(dir string, patterns []string, env []string) ([]unit, []error) {
 	// gopath matters only for a directory outside every module, where auto
 	// means GOPATH mode too.
-	p := &planner{dir: dir, index: map[string]int{}, gopath: getEnv(env, "GO111MODULE") == "off" || getEnv(env, "GO111MODULE") == "auto"}
+	p := &planner{dir: dir, index: map[string]int{}, gopath: load.Getenv(env, "GO111MODULE") == "off" || load.Getenv(env, "GO111MODULE") == "auto"}
 	// The workspace is found once, from dir, as the go command finds it;
 	// every unit that is not run with GOWORK=off runs in it.
 	ws, err := workspace(dir, env)
@@ -195,7 +197,7 @@ func (p *planner) module(root, at, suffix string) {
 	gomod := filepath.Join(root, "go.mod")
 	data, err := os.ReadFile(gomod)
 	if err != nil {
-		p.errs = append(p.errs, &PosError{Pos: gomod, Msg: readError(err)})
+		p.errs = append(p.errs, &PosError{Pos: gomod, Msg: load.ReadError(err)})
 		return
 	}
 	// A go.mod that does not parse is reported at its line, and leaves out
@@ -246,7 +248,7 @@ func (p *planner) add(dir, pattern string, noWork bool) {
 func workspace(dir string, env []string) (*work, error) {
 	// GOWORK=off disables workspaces, GOWORK=/path/go.work names one, and
 	// an empty or unset GOWORK asks for the search.
-	path := getEnv(env, "GOWORK")
+	path := load.Getenv(env, "GOWORK")
 	switch {
 	case path == "off":
 		return nil, nil
@@ -263,7 +265,7 @@ func workspace(dir string, env []string) (*work, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &PosError{Pos: path, Msg: readError(err)}
+		return nil, &PosError{Pos: path, Msg: load.ReadError(err)}
 	}
 	wf, err := modfile.ParseWork(path, data, nil)
 	if err != nil {
@@ -288,7 +290,7 @@ func modError(err error) error {
 	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
 	// The first problem is reported at its line and the others counted:
 	// "go.mod:4: unknown directive: frobnicate (and 1 more error)".
-	pos, msg, ok := splitPos(lines[0])
+	pos, msg, ok := load.SplitPos(lines[0])
 	if !ok {
 		return &PosError{Msg: err.Error()}
 	}
@@ -411,15 +413,4 @@ func setEnv(env []string, key, value string) []string {
 		}
 	}
 	return append(out, key+"="+value)
-}
-
-// getEnv returns the last value of key in env, as the go command reads it.
-func getEnv(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if val, ok := strings.CutPrefix(kv, key+"="); ok {
-			v = val
-		}
-	}
-	return v
 }

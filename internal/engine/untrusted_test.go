@@ -3,6 +3,8 @@ package engine
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/load"
 )
 
 func TestUntrustedEnv(t *testing.T) {
@@ -18,7 +20,7 @@ func TestUntrustedEnv(t *testing.T) {
 		"CGO_ENABLED": "0",
 	}
 	for k, v := range want {
-		if got := getEnv(env, k); got != v {
+		if got := load.Getenv(env, k); got != v {
 			t.Errorf("%s=%q, want %q", k, got, v)
 		}
 	}
@@ -28,7 +30,7 @@ func TestUntrustedEnv(t *testing.T) {
 
 	// A vendored module needs neither the module cache nor the network.
 	writeFile(t, filepath.Join(dir, "vendor/modules.txt"), "")
-	if got := getEnv(UntrustedEnv(base, filepath.Join(dir)), "GOFLAGS"); got != "-mod=vendor -buildvcs=false" {
+	if got := load.Getenv(UntrustedEnv(base, filepath.Join(dir)), "GOFLAGS"); got != "-mod=vendor -buildvcs=false" {
 		t.Errorf("GOFLAGS=%q with vendor/modules.txt", got)
 	}
 }

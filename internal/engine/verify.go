@@ -311,7 +311,7 @@ func describe(s *types.Selection) string {
 // checked the types of what they import.
 func (r *run) stdFrom(c *load.Checker, dir string, env []string) func() map[string]*types.Package {
 	return func() map[string]*types.Package {
-		roots, err := list(r.ctx, dir, rewrite.MayImport, Options{BuildFlags: r.opts.BuildFlags}, env)
+		roots, err := load.List(&load.Config{Context: r.ctx, Dir: dir, Env: env, BuildFlags: r.opts.BuildFlags}, rewrite.MayImport...)
 		if err != nil {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/tools/go/packages"
 
+	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
 )
 
@@ -78,16 +79,16 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 // for the reference run, with go/packages. source is as for loadTestsOf.
 func (r *run) loadChecked(dir string, patterns, env []string, overlay map[string][]byte) (pkgs []*packages.Package, source func() map[string]*types.Package, err error) {
 	if !r.fast() {
-		pkgs, err = typedLoad(r.ctx, dir, patterns, r.opts, env, overlay)
+		pkgs, err = load.Typed(r.loadConfig(dir, env, overlay), patterns...)
 		return pkgs, nil, err
 	}
 	// Full types.Info: the vet checks in v.check need it.
-	pkgs, c, err := sourceLoad(r.ctx, dir, patterns, r.opts, env, overlay, true, nil, nil)
+	pkgs, c, err := load.Source(r.loadConfig(dir, env, overlay), patterns, fixpkg.FullInfo, nil, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	if r.opts.Tests {
-		pkgs = withoutTestDuplicates(pkgs)
+		pkgs = load.WithoutTestDuplicates(pkgs)
 	}
 	return pkgs, r.stdFrom(c, dir, env), nil
 }
@@ -112,7 +113,7 @@ func (r *run) verifyWiring(u unit, env []string, paths []string, pl platform) {
 	// The load's errors are the check: with the overlay, the wirings are
 	// type-checked from source against every fix.
 	for _, p := range pkgs {
-		if errs := pkgErrors(u.dir, p); len(errs) > 0 && r.wiring[p.PkgPath] {
+		if errs := load.PkgErrors(u.dir, p); len(errs) > 0 && r.wiring[p.PkgPath] {
 			r.dropPackage(p.PkgPath, fmt.Sprintf("the wiring does not compile for %s: %s", pl, relTo(r.dir, errs[0])))
 		}
 	}

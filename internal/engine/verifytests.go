@@ -133,8 +133,8 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 	reaches := reaching(func(p *packages.Package) bool { return target[p.PkgPath] })
 	// Tests is set whatever the run's Options say, and only the build
 	// flags carry over: the tests are loaded to be checked, not analysed.
-	opts := Options{Tests: true, BuildFlags: r.opts.BuildFlags}
-	pkgs, c, err := sourceLoad(r.ctx, u.dir, paths, opts, env, overlay, false, reaches, base)
+	cfg := &load.Config{Context: r.ctx, Dir: u.dir, Env: env, BuildFlags: r.opts.BuildFlags, Tests: true, Overlay: overlay}
+	pkgs, c, err := load.Source(cfg, paths, nil, reaches, base)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,7 +251,7 @@ func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) 
 		}
 		var deps []string
 		visitDeps(p, func(q *packages.Package) { deps = append(deps, q.PkgPath) })
-		broken[p.ID] = brokenPkg{pkg: p, err: pkgErrors(u.dir, p)[0], deps: deps}
+		broken[p.ID] = brokenPkg{pkg: p, err: load.PkgErrors(u.dir, p)[0], deps: deps}
 	})
 	return broken
 }

@@ -1,8 +1,15 @@
-// Package load gives leakfix the types of Go packages without compiling
-// anything: the go command lists the packages and their import graph (go
-// list -deps, no -export, no -compiled), and go/types checks them from
-// source, side by side along the import graph. A package whose types only
-// serve its importers is checked for its declarations alone
+// Package load is everything of leakfix that talks to the go command:
+// listing packages (List, with the listing cache of ListCached), loading
+// them with types through go/packages (Typed, Reload), type-checking them
+// from source without compiling anything (Source, Checker), the platform's
+// type sizes (Sizes), and the package errors worded for the user
+// (PkgErrors, DriverError, PosError).
+//
+// A Checker gives the types of Go packages without compiling anything: the
+// go command lists the packages and their import graph (go list -deps, no
+// -export, no -compiled), and go/types checks them from source, side by
+// side along the import graph. A package whose types only serve its
+// importers is checked for its declarations alone
 // (types.Config.IgnoreFuncBodies) and its syntax dropped at once; only the
 // packages a caller analyses keep their syntax and full type information.
 //
@@ -44,21 +51,6 @@ type Config struct {
 	// Overlay maps files to the content they have instead of what is on
 	// disk, for the go command and for parsing.
 	Overlay map[string][]byte
-}
-
-// List returns the packages matched by patterns, with their files and the
-// metadata of their whole import graph, but no syntax or types. Nothing is
-// compiled.
-func List(cfg *Config, patterns ...string) ([]*packages.Package, error) {
-	return packages.Load(&packages.Config{
-		Context:    cfg.Context,
-		Mode:       ListMode,
-		Dir:        cfg.Dir,
-		Env:        cfg.Env,
-		BuildFlags: cfg.BuildFlags,
-		Tests:      cfg.Tests,
-		Overlay:    cfg.Overlay,
-	}, patterns...)
 }
 
 // A Need says how much a caller needs of a package.

@@ -1,7 +1,6 @@
-package engine
+package load
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -56,26 +55,35 @@ type listedMeta struct {
 	Module                     *packages.Module
 }
 
-// listWithCache lists the packages matched by patterns, from the cache when
+// ListCached lists the packages matched by patterns as List does, from the
+// cache c (which may be nil) when
 // nothing the listing depends on has changed; cached reports whether it
 // did. When it starts the go command, it calls listing first.
 //
 // listing lets the caller run beside go list what it needs of the go
-// command only when go list runs too (loadFast asks go env for the type
+// command only when go list runs too (the engine's fast load asks go env for the type
 // sizes): a listing read from the cache need not start one.
-func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []string, opts Options, env []string, listing func()) (roots []*packages.Package, cached bool, err error) {
+func ListCached(cfg *Config, c *cache.Cache, patterns []string, listing func()) (roots []*packages.Package, cached bool, err error) {
+	// An overlay is not in the key: files it changes would list from the
+	// cache as they are on disk.
+	if cfg.Overlay != nil {
+		listing()
+		roots, err = List(cfg, patterns...)
+		return roots, false, err
+	}
+	dir := cfg.Dir
 	// A pattern whose inputs are not known cannot be checked for changes,
 	// so its listing is neither looked up nor cached.
 	walks, ok := walkRoots(dir, patterns)
 	if c == nil || !ok {
 		listing()
-		roots, err = list(ctx, dir, patterns, opts, env)
+		roots, err = List(cfg, patterns...)
 		return roots, false, err
 	}
-	key, err := listKey(dir, patterns, opts, env)
+	key, err := listKey(cfg, patterns)
 	if err != nil {
 		listing()
-		roots, err = list(ctx, dir, patterns, opts, env)
+		roots, err = List(cfg, patterns...)
 		return roots, false, err
 	}
 	// An entry that does not decode, or whose directories changed, is
@@ -95,7 +103,7 @@ func listWithCache(ctx context.Context, c *cache.Cache, dir string, patterns []s
 	// Taken before go list starts: a file written while it runs may or may
 	// not be what it read, and must count as fresh.
 	start := time.Now()
-	roots, err = list(ctx, dir, patterns, opts, env)
+	roots, err = List(cfg, patterns...)
 	if err != nil {
 		return nil, false, err
 	}
@@ -137,30 +145,30 @@ func walkRoots(dir string, patterns []string) ([]string, bool) {
 
 // listKey hashes what a listing depends on besides the directories: the go
 // command, its environment, and the request.
-func listKey(dir string, patterns []string, opts Options, env []string) (cache.Key, error) {
+func listKey(cfg *Config, patterns []string) (cache.Key, error) {
 	h := sha256.New()
-	field(h, "format", listCacheFormat)
-	if err := goEnvKey(h, env); err != nil {
+	cache.Field(h, "format", listCacheFormat)
+	if err := GoEnvKey(h, cfg.Env); err != nil {
 		return cache.Key{}, err
 	}
-	field(h, "dir", dir)
-	field(h, "tests", fmt.Sprint(opts.Tests))
-	for _, f := range opts.BuildFlags {
-		field(h, "flag", f)
+	cache.Field(h, "dir", cfg.Dir)
+	cache.Field(h, "tests", fmt.Sprint(cfg.Tests))
+	for _, f := range cfg.BuildFlags {
+		cache.Field(h, "flag", f)
 	}
 	for _, p := range patterns {
-		field(h, "pattern", p)
+		cache.Field(h, "pattern", p)
 	}
 	var key cache.Key
 	h.Sum(key[:0])
 	return key, nil
 }
 
-// goEnvKey hashes the go command env runs (its path, size and time) and
+// GoEnvKey hashes the go command env runs (its path, size and time) and
 // what of env it reads: every GO and CGO_ variable, HOME, PATH and
 // XDG_CONFIG_HOME, and the file go env -w writes.
-func goEnvKey(h hash.Hash, env []string) error {
-	goBin, err := lookPath("go", getEnv(env, "PATH"))
+func GoEnvKey(h hash.Hash, env []string) error {
+	goBin, err := lookPath("go", Getenv(env, "PATH"))
 	if err != nil {
 		return err
 	}
@@ -170,7 +178,7 @@ func goEnvKey(h hash.Hash, env []string) error {
 	}
 	// A go binary upgraded in place keeps its path but not its size and
 	// modification time.
-	field(h, "go", fmt.Sprintf("%s %d %d", goBin, fi.Size(), fi.ModTime().UnixNano()))
+	cache.Field(h, "go", fmt.Sprintf("%s %d %d", goBin, fi.Size(), fi.ModTime().UnixNano()))
 	// Sorted: the order of the environment does not change what go list
 	// answers, and must not change the key.
 	vars := append([]string(nil), env...)
@@ -181,20 +189,20 @@ func goEnvKey(h hash.Hash, env []string) error {
 		// change what is listed; HOME also the default GOPATH, and so
 		// where the module cache's packages are listed from.
 		if strings.HasPrefix(name, "GO") || strings.HasPrefix(name, "CGO_") || name == "HOME" || name == "PATH" || name == "XDG_CONFIG_HOME" {
-			field(h, "env", kv)
+			cache.Field(h, "env", kv)
 		}
 	}
-	cfg := getEnv(env, "XDG_CONFIG_HOME")
+	cfg := Getenv(env, "XDG_CONFIG_HOME")
 	if cfg == "" {
-		cfg = filepath.Join(getEnv(env, "HOME"), ".config")
+		cfg = filepath.Join(Getenv(env, "HOME"), ".config")
 	}
 	data, _ := os.ReadFile(filepath.Join(cfg, "go", "env")) // go env -w writes here
-	field(h, "goenv", string(data))
+	cache.Field(h, "goenv", string(data))
 	return nil
 }
 
 // lookPath returns the executable named file in the directories of path,
-// as exec.LookPath does with this process's PATH: goEnvKey looks in the
+// as exec.LookPath does with this process's PATH: GoEnvKey looks in the
 // pass's environment, which names the go command the pass runs.
 func lookPath(file, path string) (string, error) {
 	for _, d := range filepath.SplitList(path) {
@@ -258,7 +266,7 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 		// or a changed build constraint, changes what go list answers); a
 		// module version in the module cache never changes.
 		files := append(append(append([]string(nil), p.GoFiles...), p.OtherFiles...), p.IgnoredFiles...)
-		if len(files) > 0 && immutable(p) == nil {
+		if len(files) > 0 && Immutable(p) == nil {
 			pdir := filepath.Dir(files[0])
 			addWithParents(pdir)
 			if p.Module == nil && p.PkgPath == "unsafe" {
@@ -327,10 +335,10 @@ func newListEntry(roots []*packages.Package, dir string, walks []string, start t
 	return e, true
 }
 
-// stableAfter is how long before go list started a file must have last changed
+// StableAfter is how long before go list started a file must have last changed
 // for the listing to be cached: one changed again within the file system's
 // time granularity could keep its size and modification time.
-const stableAfter = 2 * time.Second
+const StableAfter = 2 * time.Second
 
 // moduleFiles are what the go command looks for in the parents of the
 // directories it reads.
@@ -338,7 +346,7 @@ var moduleFiles = []string{"go.mod", "go.sum", "go.work", "go.work.sum"}
 
 // fingerprint hashes the name, kind, size and modification time of every
 // entry of dirs and of the module files in parents. fresh reports one
-// modified after since-stableAfter.
+// modified after since-StableAfter.
 //
 // Contents are not read: a file edited in place gets a new modification
 // time, and that changes its directory's fingerprint. Any error other than
@@ -347,7 +355,7 @@ var moduleFiles = []string{"go.mod", "go.sum", "go.work", "go.work.sum"}
 func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool, err error) {
 	h := sha256.New()
 	for _, d := range parents {
-		field(h, "parent", d)
+		cache.Field(h, "parent", d)
 		for _, name := range moduleFiles {
 			fi, err := os.Stat(filepath.Join(d, name))
 			switch {
@@ -356,10 +364,10 @@ func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool
 			case err != nil:
 				return nil, false, err
 			}
-			if fi.ModTime().After(since.Add(-stableAfter)) {
+			if fi.ModTime().After(since.Add(-StableAfter)) {
 				fresh = true
 			}
-			field(h, "file", fmt.Sprintf("%s %v %d %d", name, fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
+			cache.Field(h, "file", fmt.Sprintf("%s %v %d %d", name, fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
 		}
 	}
 	for _, d := range dirs {
@@ -368,23 +376,23 @@ func fingerprint(dirs, parents []string, since time.Time) (fp []byte, fresh bool
 			// A directory that is gone is recorded as such: should it come
 			// back, the fingerprint changes.
 			if os.IsNotExist(err) {
-				field(h, "missing", d)
+				cache.Field(h, "missing", d)
 				continue
 			}
 			return nil, false, err
 		}
 		// Every entry, not only the .go files: a new subdirectory may be a
 		// new package of a walked tree, a new go.mod a new module.
-		field(h, "dir", d)
+		cache.Field(h, "dir", d)
 		for _, ent := range entries {
 			fi, err := ent.Info()
 			if err != nil {
 				return nil, false, err
 			}
-			if fi.ModTime().After(since.Add(-stableAfter)) {
+			if fi.ModTime().After(since.Add(-StableAfter)) {
 				fresh = true
 			}
-			field(h, "entry", fmt.Sprintf("%s %v %d %d", ent.Name(), fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
+			cache.Field(h, "entry", fmt.Sprintf("%s %v %d %d", ent.Name(), fi.Mode(), fi.Size(), fi.ModTime().UnixNano()))
 		}
 	}
 	return h.Sum(nil), fresh, nil
@@ -415,4 +423,33 @@ func (e *listEntry) restore() []*packages.Package {
 		roots[i] = byID[id]
 	}
 	return roots
+}
+
+// Getenv returns the last value of key in env, as the go command reads it.
+func Getenv(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if val, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = val
+		}
+	}
+	return v
+}
+
+// Immutable returns the module p comes from when that module is a fixed
+// version (the module cache), or nil.
+func Immutable(p *packages.Package) *packages.Module {
+	m := p.Module
+	if m == nil || m.Main || m.Version == "" {
+		return nil
+	}
+	// replace x => y v1.2.3 is as fixed as x itself, by y's version;
+	// replace x => ../x is a directory anyone may edit.
+	if m.Replace != nil {
+		if m.Replace.Version == "" {
+			return nil // replaced by a directory that may change
+		}
+		return m.Replace
+	}
+	return m
 }

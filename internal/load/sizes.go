@@ -1,4 +1,4 @@
-package engine
+package load
 
 import (
 	"bytes"
@@ -10,12 +10,12 @@ import (
 	"strings"
 )
 
-// sizesFor returns the type sizes of the platform env builds for, and the
+// Sizes returns the type sizes of the platform env builds for, and the
 // source directory of the standard library the go command builds with
 // (GOROOT/src). GOARCH is asked of the go command, not read from env: it
 // may come from go env -w, or be the host's by default. gc's sizes depend
 // on it alone.
-func sizesFor(ctx context.Context, dir string, env []string) (types.Sizes, string, error) {
+func Sizes(ctx context.Context, dir string, env []string) (types.Sizes, string, error) {
 	out, err := goCmd(ctx, dir, env, "env", "GOARCH", "GOROOT")
 	if err != nil {
 		return nil, "", err
