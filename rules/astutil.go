@@ -156,3 +156,100 @@ func runValue(st ast.Stmt) ast.Expr {
 	}
 	return nil
 }
+
+// parts splits a loop or switch into its header (init, condition, tag...)
+// and the statements of its body.
+func parts(n ast.Node) (header []ast.Node, body []ast.Stmt) {
+	add := func(ns ...ast.Node) {
+		for _, n := range ns {
+			if n != nil {
+				header = append(header, n)
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *ast.ForStmt:
+		add(n.Init, n.Cond, n.Post)
+		return header, n.Body.List
+	case *ast.RangeStmt:
+		// The key and value are only assigned to; the operand is what
+		// the range evaluates.
+		add(n.X)
+		return header, n.Body.List
+	case *ast.SwitchStmt:
+		// A switch's body is its case clauses, each walked as one
+		// statement with its case expressions and body.
+		add(n.Init, n.Tag)
+		body = n.Body.List
+	case *ast.TypeSwitchStmt:
+		add(n.Init, n.Assign)
+		body = n.Body.List
+	}
+	return header, body
+}
+
+// commRecv returns the channel a select case receives from (case <-ch,
+// case v := <-ch, case v, ok = <-ch), or nil for a send case and for
+// default, whose comm is nil.
+func commRecv(comm ast.Stmt) ast.Expr {
+	var e ast.Expr
+	switch c := comm.(type) {
+	case *ast.ExprStmt:
+		e = c.X
+	case *ast.AssignStmt:
+		if len(c.Rhs) == 1 {
+			e = c.Rhs[0]
+		}
+	}
+	if u, ok := ast.Unparen(e).(*ast.UnaryExpr); ok && u.Op == token.ARROW {
+		return u.X
+	}
+	return nil
+}
+
+// continueTo returns a continue statement in loop's body that starts loop's
+// next iteration, and so runs its post statement, or nil. body is the
+// function that holds loop, where its label would be declared.
+func continueTo(body ast.Node, loop *ast.ForStmt) *ast.BranchStmt {
+	// A continue in a nested loop names loop by its label (continue
+	// outer), so the label is found first; "" when loop has none, which no
+	// continue can name.
+	label := ""
+	ast.Inspect(body, func(n ast.Node) bool {
+		if ls, ok := n.(*ast.LabeledStmt); ok && ls.Stmt == ast.Stmt(loop) {
+			label = ls.Label.Name
+		}
+		return label == ""
+	})
+	var found *ast.BranchStmt
+	// inner is set inside a nested for or range, whose plain continue
+	// starts that loop's next pass, not loop's. A continue inside a switch
+	// or select still continues loop, so those are walked through.
+	var walk func(n ast.Node, inner bool)
+	walk = func(n ast.Node, inner bool) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			if found != nil {
+				return false
+			}
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ForStmt, *ast.RangeStmt:
+				_, body := parts(n)
+				for _, s := range body {
+					walk(s, true)
+				}
+				return false
+			case *ast.BranchStmt:
+				if n.Tok == token.CONTINUE && (n.Label == nil && !inner || n.Label != nil && n.Label.Name == label) {
+					found = n
+				}
+			}
+			return true
+		})
+	}
+	for _, s := range loop.Body.List {
+		walk(s, false)
+	}
+	return found
+}
