@@ -5,7 +5,6 @@ import (
 	"go/token"
 	"go/types"
 	"iter"
-	"maps"
 	"slices"
 )
 
@@ -158,125 +157,6 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 		}
 	}
 	return nil, false
-}
-
-// locksTaken returns the mutex fields that the code under n locks, directly
-// or through the package's functions. A cleanup that waits for the work
-// must not be called under one of them: the work would block on the lock
-// while the caller holding it blocks on the work.
-//
-// A field counts when any of those functions acts on it (touches): a
-// function that only unlocks s.mu counts as taking it, which errs toward
-// refusing the fix.
-func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
-	start := newMethodFacts()
-	f.bodyFacts(n, start)
-	out := map[*types.Var]bool{}
-	add := func(mf *methodFacts) {
-		for v := range mf.touches {
-			if isLock(v.Type()) {
-				out[v] = true
-			}
-		}
-	}
-	add(start)
-	// Every function reachable from n, each once; unlike reaches, no path
-	// is kept, since the reason names the caller and the lock, not the way
-	// the goroutine gets to the lock.
-	seen := map[*types.Func]bool{}
-	queue := sortedFuncs(start.calls)
-	for len(queue) > 0 {
-		fn := queue[0]
-		queue = queue[1:]
-		if seen[fn] {
-			continue
-		}
-		seen[fn] = true
-		mf := f.methodFacts(fn)
-		add(mf)
-		queue = append(queue, sortedFuncs(mf.calls)...)
-	}
-	return out
-}
-
-// isLock reports whether t is a sync.Mutex or sync.RWMutex.
-func isLock(t types.Type) bool {
-	return isNamed(t, "sync", "Mutex") || isNamed(t, "sync", "RWMutex")
-}
-
-// callerHolding returns a call of cleanup, in the package, made while the
-// caller holds one of locks (locked earlier in an enclosing statement list
-// and not yet unlocked; a deferred unlock still holds it): the caller and
-// the lock, spelled as written. It returns "", "" if there is none.
-func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]bool) (string, string) {
-	if len(locks) == 0 {
-		return "", ""
-	}
-	// In source order, so that the caller the reason names is the same on
-	// every run. The cleanup's own body is skipped: a call of cleanup there
-	// would be recursion, not a caller.
-	for obj, decl := range f.methodsInOrder() {
-		if decl.Body == nil || obj == cleanup {
-			continue
-		}
-		var caller, lock string
-		// visit walks one statement list with held, the locks taken before
-		// it; a nested list gets a copy, so that what it locks and unlocks
-		// does not change what is held after it in the enclosing list.
-		var visit func(list []ast.Stmt, held map[*types.Var]string)
-		visit = func(list []ast.Stmt, held map[*types.Var]string) {
-			held = maps.Clone(held)
-			for _, st := range list {
-				if caller != "" {
-					return
-				}
-				// s.mu.Lock() as a statement of this list; a defer
-				// s.mu.Unlock() is no statement of this kind, so the lock
-				// stays held for the rest of the list, as it is until the
-				// function returns.
-				if es, ok := st.(*ast.ExprStmt); ok {
-					if call, ok := es.X.(*ast.CallExpr); ok {
-						if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && len(call.Args) == 0 {
-							if v, ok := f.objectOf(sel.X).(*types.Var); ok && isLock(v.Type()) {
-								switch sel.Sel.Name {
-								case "Lock", "RLock":
-									held[v], _ = exprString(sel.X)
-								case "Unlock", "RUnlock":
-									delete(held, v)
-								}
-							}
-						}
-					}
-				}
-				// A call of cleanup anywhere in st, with what is held at st.
-				// A function literal's call runs at a time the literal
-				// decides, not with these locks held.
-				ast.Inspect(st, func(n ast.Node) bool {
-					if _, ok := n.(*ast.FuncLit); ok || caller != "" {
-						return false
-					}
-					if call, ok := n.(*ast.CallExpr); ok && calleeFunc(f.pass.Info, call) == cleanup {
-						for v, spelled := range held {
-							if locks[v] {
-								caller, lock = FuncName(decl), spelled
-							}
-						}
-					}
-					return true
-				})
-				// Then the lists inside st, which may lock before they call
-				// (if retry { s.mu.Lock(); s.Close() }).
-				for _, child := range stmtLists(st) {
-					visit(child, held)
-				}
-			}
-		}
-		visit(decl.Body.List, map[*types.Var]string{})
-		if caller != "" {
-			return caller, lock
-		}
-	}
-	return "", ""
 }
 
 // methodsInOrder yields the package's function declarations in source order.
