@@ -2,7 +2,6 @@ package rules
 
 import (
 	"go/ast"
-	"go/token"
 	"go/types"
 	"slices"
 )
@@ -344,51 +343,6 @@ func analyseLoops(pass *Pass) []*Finding {
 	return out
 }
 
-// Together refuses the fixes of a method's starts (Loop.Starts) unless
-// every start has one among found: they change the method together. The
-// rules call it on what they find; a caller that drops findings (an
-// ignore comment, a filter on lines) calls it again on what it keeps.
-func Together(fset *token.FileSet, found []*Finding) {
-	// Each start of the method is read on its own, so one loop statement
-	// gives a finding per start: the go statement and the loop together
-	// name one finding, and a method with two loops is judged per loop.
-	type key struct{ start, loop token.Pos }
-	byStart := map[key]*Finding{}
-	for _, fd := range found {
-		if fd.loop != nil && fd.loop.Start != nil {
-			byStart[key{fd.loop.Start.Pos(), fd.loop.Stmt.Pos()}] = fd
-		}
-	}
-	refused := map[*Finding]string{}
-	for _, fd := range found {
-		l := fd.loop
-		if fd.Fix == nil || l == nil || len(l.Starts) < 2 {
-			continue
-		}
-		for _, g := range l.Starts {
-			other := byStart[key{g.Pos(), l.Stmt.Pos()}]
-			at := "the loop's method " + l.Method.Name.Name + " is also started at " + shortPos(fset, g.Pos())
-			switch {
-			case other == nil:
-				refused[fd] = at + ", which is not being fixed"
-			case other.Fix == nil:
-				refused[fd] = at + ", which cannot be fixed: " + other.Unfixable
-			default:
-				// fd itself, or a start that is being fixed.
-				continue
-			}
-			// The first such start in source order names the reason.
-			break
-		}
-	}
-	// Refusals take effect only once every finding is judged: a reason then
-	// names a start that fails on its own account, not one refused a moment
-	// earlier in this loop, and does not depend on the order of found.
-	for fd, why := range refused {
-		fd.Fix, fd.Unfixable = nil, why
-	}
-}
-
 // unreadSignal is why a registration no loop reads is not fixed. The
 // message names the channel; this does not, so that a summary of a whole
 // codebase counts them together.
@@ -431,53 +385,6 @@ type loopFinder struct {
 	starts   map[*types.Func][]*ast.GoStmt // go statements that start each method; see methodStarts
 	written  map[*types.Var]bool           // package variables functions set; see pkgWritten
 	stopped  map[types.Object]bool         // variables and fields whose Stop is called; see stoppedTimers
-}
-
-// A sigParam is a parameter that a helper registers with signal.Notify, or
-// (stop set) passes to signal.Stop.
-type sigParam struct {
-	index int
-	stop  bool
-}
-
-// signalParams records which of fn's parameters it passes to signal.Notify
-// or signal.Stop, so that calls to fn count as registering or stopping the
-// caller's channel.
-func (f *loopFinder) signalParams(obj *types.Func, fn *ast.FuncDecl) {
-	// index is each parameter's position among the call's arguments; an
-	// unnamed parameter takes a position too.
-	index := map[types.Object]int{}
-	i := 0
-	for _, field := range fn.Type.Params.List {
-		for _, name := range field.Names {
-			index[f.pass.Info.Defs[name]] = i
-			i++
-		}
-		if len(field.Names) == 0 {
-			i++
-		}
-	}
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) == 0 {
-			return true
-		}
-		stop := isPkgCall(f.pass.Info, call, "os/signal", "Stop")
-		if !stop && !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
-			return true
-		}
-		// The channel is the first argument of both Notify(c, sigs...) and
-		// Stop(c); only a parameter passed as it is makes fn a helper.
-		if id, ok := ast.Unparen(call.Args[0]).(*ast.Ident); ok {
-			if param := f.pass.Info.Uses[id]; param != nil {
-				if i, ok := index[param]; ok {
-					f.sigHelpers[obj] = append(f.sigHelpers[obj], sigParam{index: i, stop: stop})
-					f.sigParamObjs[param] = true
-				}
-			}
-		}
-		return true
-	})
 }
 
 // calleeFunc returns the function or method a call calls, or nil.

@@ -230,3 +230,48 @@ func shortPos(fset *token.FileSet, pos token.Pos) string {
 	p := fset.Position(pos)
 	return fmt.Sprintf("%s:%d", filepath.Base(p.Filename), p.Line)
 }
+
+// Together refuses the fixes of a method's starts (Loop.Starts) unless
+// every start has one among found: they change the method together. The
+// rules call it on what they find; a caller that drops findings (an
+// ignore comment, a filter on lines) calls it again on what it keeps.
+func Together(fset *token.FileSet, found []*Finding) {
+	// Each start of the method is read on its own, so one loop statement
+	// gives a finding per start: the go statement and the loop together
+	// name one finding, and a method with two loops is judged per loop.
+	type key struct{ start, loop token.Pos }
+	byStart := map[key]*Finding{}
+	for _, fd := range found {
+		if fd.loop != nil && fd.loop.Start != nil {
+			byStart[key{fd.loop.Start.Pos(), fd.loop.Stmt.Pos()}] = fd
+		}
+	}
+	refused := map[*Finding]string{}
+	for _, fd := range found {
+		l := fd.loop
+		if fd.Fix == nil || l == nil || len(l.Starts) < 2 {
+			continue
+		}
+		for _, g := range l.Starts {
+			other := byStart[key{g.Pos(), l.Stmt.Pos()}]
+			at := "the loop's method " + l.Method.Name.Name + " is also started at " + shortPos(fset, g.Pos())
+			switch {
+			case other == nil:
+				refused[fd] = at + ", which is not being fixed"
+			case other.Fix == nil:
+				refused[fd] = at + ", which cannot be fixed: " + other.Unfixable
+			default:
+				// fd itself, or a start that is being fixed.
+				continue
+			}
+			// The first such start in source order names the reason.
+			break
+		}
+	}
+	// Refusals take effect only once every finding is judged: a reason then
+	// names a start that fails on its own account, not one refused a moment
+	// earlier in this loop, and does not depend on the order of found.
+	for fd, why := range refused {
+		fd.Fix, fd.Unfixable = nil, why
+	}
+}

@@ -347,3 +347,50 @@ func (f *loopFinder) litAround(fn *ast.FuncDecl, n ast.Node) *ast.FuncLit {
 	})
 	return best
 }
+
+// A sigParam is a parameter that a helper registers with signal.Notify, or
+// (stop set) passes to signal.Stop.
+type sigParam struct {
+	index int
+	stop  bool
+}
+
+// signalParams records which of fn's parameters it passes to signal.Notify
+// or signal.Stop, so that calls to fn count as registering or stopping the
+// caller's channel.
+func (f *loopFinder) signalParams(obj *types.Func, fn *ast.FuncDecl) {
+	// index is each parameter's position among the call's arguments; an
+	// unnamed parameter takes a position too.
+	index := map[types.Object]int{}
+	i := 0
+	for _, field := range fn.Type.Params.List {
+		for _, name := range field.Names {
+			index[f.pass.Info.Defs[name]] = i
+			i++
+		}
+		if len(field.Names) == 0 {
+			i++
+		}
+	}
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) == 0 {
+			return true
+		}
+		stop := isPkgCall(f.pass.Info, call, "os/signal", "Stop")
+		if !stop && !isPkgCall(f.pass.Info, call, "os/signal", "Notify") {
+			return true
+		}
+		// The channel is the first argument of both Notify(c, sigs...) and
+		// Stop(c); only a parameter passed as it is makes fn a helper.
+		if id, ok := ast.Unparen(call.Args[0]).(*ast.Ident); ok {
+			if param := f.pass.Info.Uses[id]; param != nil {
+				if i, ok := index[param]; ok {
+					f.sigHelpers[obj] = append(f.sigHelpers[obj], sigParam{index: i, stop: stop})
+					f.sigParamObjs[param] = true
+				}
+			}
+		}
+		return true
+	})
+}
