@@ -76,7 +76,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 		}
 	}
 	for _, err := range res.Errors {
-		r.addErr(&PosError{Pos: pkg.PkgPath, Msg: err.Error()})
+		r.addErr(&PosError{Path: pkg.PkgPath, Msg: err.Error()})
 	}
 	// A package on which a rule failed is not cached: the failed rule found
 	// nothing, and the next run would read back a result without its

@@ -293,7 +293,7 @@ func (r *run) unmatched(units []unit) {
 			for _, o := range u.origins[p] {
 				if !seen[o] && r.matched[o] == 0 && !r.failed[o] {
 					seen[o] = true
-					r.addErr(&PosError{Pos: o, Msg: "matched no packages"})
+					r.addErr(&PosError{Path: o, Msg: "matched no packages"})
 				}
 			}
 		}

@@ -100,7 +100,7 @@ func (p *planner) pattern(pat string) {
 			abs = filepath.Join(p.dir, pat)
 		}
 		if info, err := os.Stat(abs); err != nil || info.IsDir() {
-			p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such file"})
+			p.errs = append(p.errs, &PosError{Path: pat, Msg: "no such file"})
 			return
 		}
 		dir := filepath.Dir(abs)
@@ -142,7 +142,7 @@ func (p *planner) pattern(pat string) {
 		abs = filepath.Join(p.dir, base)
 	}
 	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
-		p.errs = append(p.errs, &PosError{Pos: pat, Msg: "no such directory"})
+		p.errs = append(p.errs, &PosError{Path: pat, Msg: "no such directory"})
 		return
 	}
 	p.directory(pat, abs, recursive)
@@ -177,7 +177,7 @@ func (p *planner) directory(pat, abs string, recursive bool) {
 		if rel := relPattern(p.dir, abs); rel != "." {
 			where = "in " + strings.TrimPrefix(rel, "./")
 		}
-		p.errs = append(p.errs, &PosError{Pos: p.cur, Msg: "not in a Go module: there is no go.mod " + where +
+		p.errs = append(p.errs, &PosError{Path: p.cur, Msg: "not in a Go module: there is no go.mod " + where +
 			" or above; run go mod init MODULE-PATH at the top of the code, or name a module's directory with -C"})
 	case len(nested) == 0:
 		p.add(p.dir, pat, false) // GOPATH mode, or an error the go command explains
@@ -197,7 +197,7 @@ func (p *planner) module(root, at, suffix string) {
 	gomod := filepath.Join(root, "go.mod")
 	data, err := os.ReadFile(gomod)
 	if err != nil {
-		p.errs = append(p.errs, &PosError{Pos: gomod, Msg: load.ReadError(err)})
+		p.errs = append(p.errs, &PosError{Path: gomod, Msg: load.ReadError(err)})
 		return
 	}
 	// A go.mod that does not parse is reported at its line, and leaves out
@@ -265,7 +265,7 @@ func workspace(dir string, env []string) (*work, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &PosError{Pos: path, Msg: load.ReadError(err)}
+		return nil, &PosError{Path: path, Msg: load.ReadError(err)}
 	}
 	wf, err := modfile.ParseWork(path, data, nil)
 	if err != nil {
@@ -300,7 +300,7 @@ func modError(err error) error {
 	case n > 1:
 		msg += fmt.Sprintf(" (and %d more errors)", n)
 	}
-	return &PosError{Pos: pos, Msg: msg}
+	return load.At(pos, msg)
 }
 
 // modRoot returns the directory of the go.mod file governing dir, or "".

@@ -55,7 +55,7 @@ func writeAll(ctx context.Context, changes []Change) []error {
 			}
 			tmp, err := prepare(c)
 			if err != nil {
-				errs = append(errs, &PosError{Pos: c.Path, Msg: err.Error()})
+				errs = append(errs, &PosError{Path: c.Path, Msg: err.Error()})
 				failed = true
 				break
 			}
@@ -68,7 +68,7 @@ func writeAll(ctx context.Context, changes []Change) []error {
 			// With one file, its own error says it all; after an interrupt,
 			// the error below does.
 			if ctx.Err() == nil && len(byPkg[pkg]) > 1 {
-				errs = append(errs, &PosError{Pos: pkg, Msg: "no file of the package was written"})
+				errs = append(errs, &PosError{Path: pkg, Msg: "no file of the package was written"})
 			}
 			continue
 		}
@@ -93,7 +93,7 @@ func writeAll(ctx context.Context, changes []Change) []error {
 		// as far as what can be checked before the first rename.
 		if err := os.Rename(p.tmp, p.path); err != nil {
 			os.Remove(p.tmp)
-			errs = append(errs, &PosError{Pos: p.path, Msg: err.Error()})
+			errs = append(errs, &PosError{Path: p.path, Msg: err.Error()})
 			continue
 		}
 		dirs[filepath.Dir(p.path)] = true

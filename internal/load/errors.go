@@ -12,17 +12,64 @@ import (
 	"golang.org/x/tools/go/packages"
 )
 
-// PosError is a problem at a position in the input.
+// PosError is a problem at a place in the input: a line and column of a
+// file, a file, a directory, a package or a pattern. Reports print the
+// place relative to where leakfix ran, and SARIF gives it as the
+// notification's location.
 type PosError struct {
-	Pos string // file:line:col, or a file, directory or pattern
-	Msg string
+	Path string // the file, directory, package or pattern; "" for none
+	// Line and Col are 1-based, in the file Path; 0 when not known (Col
+	// alone may be).
+	Line, Col int
+	Msg       string
+}
+
+// At returns the error msg at pos, a position as the go command and
+// go/packages write it: "path:line:col", "path:line", a path alone, or ""
+// or "-" for none.
+func At(pos, msg string) *PosError {
+	e := &PosError{Msg: msg}
+	if pos == "-" {
+		return e
+	}
+	// From the end, so that a colon within the path (a Windows drive, C:\)
+	// stays part of it.
+	e.Path = pos
+	var nums []int
+	for len(nums) < 2 {
+		i := strings.LastIndexByte(e.Path, ':')
+		n, err := strconv.Atoi(e.Path[i+1:])
+		if i <= 0 || err != nil || n < 0 {
+			break
+		}
+		nums, e.Path = append(nums, n), e.Path[:i]
+	}
+	switch len(nums) {
+	case 1:
+		e.Line = nums[0]
+	case 2:
+		e.Line, e.Col = nums[1], nums[0]
+	}
+	return e
+}
+
+// Pos returns where the error is, as "path:line:col", "path:line" or
+// the path alone; "" when it is nowhere in particular.
+func (e *PosError) Pos() string {
+	switch {
+	case e.Path == "" || e.Line == 0:
+		return e.Path
+	case e.Col == 0:
+		return e.Path + ":" + strconv.Itoa(e.Line)
+	}
+	return e.Path + ":" + strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Col)
 }
 
 func (e *PosError) Error() string {
-	if e.Pos == "" || e.Pos == "-" {
+	if e.Path == "" {
 		return e.Msg
 	}
-	return e.Pos + ": " + e.Msg
+	return e.Pos() + ": " + e.Msg
 }
 
 // DriverError turns a failure of the go command as a whole (a go.mod it
@@ -62,13 +109,13 @@ func DriverError(dir string, patterns []string, err error) error {
 			if len(rest) > 0 {
 				m += " (" + strings.Join(rest, "; ") + ")"
 			}
-			return &PosError{Pos: pos, Msg: m}
+			return At(pos, m)
 		}
 	}
 	if len(lines) == 0 {
 		lines = []string{err.Error()}
 	}
-	return &PosError{Pos: dir, Msg: fmt.Sprintf("cannot load %s: %s", strings.Join(patterns, " "), strings.Join(lines, "; "))}
+	return &PosError{Path: dir, Msg: fmt.Sprintf("cannot load %s: %s", strings.Join(patterns, " "), strings.Join(lines, "; "))}
 }
 
 // PkgErrors returns the problems of a package as positioned errors, in
@@ -99,7 +146,7 @@ func PkgErrors(dir string, pkg *packages.Package) []error {
 					if !filepath.IsAbs(p) {
 						p = filepath.Join(dir, p)
 					}
-					out = append(out, &PosError{Pos: p, Msg: m})
+					out = append(out, At(p, m))
 				}
 			}
 			continue
@@ -108,11 +155,14 @@ func PkgErrors(dir string, pkg *packages.Package) []error {
 			msg = importError(pkg, msg)
 		}
 		if pos == "" || pos == "-" { // "-" is go/packages' position for none
-			pos, msg = errorPosition(pkg, msg)
-		} else if !filepath.IsAbs(pos) {
+			path, msg := errorPosition(pkg, msg)
+			out = append(out, &PosError{Path: path, Msg: msg})
+			continue
+		}
+		if !filepath.IsAbs(pos) {
 			pos = filepath.Join(dir, pos) // go list's positions are relative to where it ran
 		}
-		out = append(out, &PosError{Pos: pos, Msg: msg})
+		out = append(out, At(pos, msg))
 	}
 	return out
 }

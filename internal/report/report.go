@@ -131,8 +131,10 @@ func part(k, n int) string {
 func RelError(dir string, err error) string {
 	msg := err.Error()
 	var pe *engine.PosError
-	if errors.As(err, &pe) && pe.Pos != "" && pe.Pos != "-" {
-		msg = engine.Rel(dir, pe.Pos) + ": " + pe.Msg
+	if errors.As(err, &pe) && pe.Path != "" {
+		rel := *pe
+		rel.Path = engine.Rel(dir, pe.Path)
+		msg = rel.Error()
 	}
 	// Messages from the go command name files by absolute path too.
 	return strings.ReplaceAll(msg, dir+string(filepath.Separator), "")

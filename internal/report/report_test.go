@@ -179,7 +179,7 @@ func TestVersion(t *testing.T) {
 // testdata/<format>.golden (rewritten by -update).
 func TestFormats(t *testing.T) {
 	dir, findings := sample(t)
-	in := &Input{Dir: dir, Findings: findings, Errors: []error{&engine.PosError{Pos: filepath.Join(dir, "q", "q.go") + ":3:9", Msg: "expected ')'"}}}
+	in := &Input{Dir: dir, Findings: findings, Errors: []error{&engine.PosError{Path: filepath.Join(dir, "q", "q.go"), Line: 3, Col: 9, Msg: "expected ')'"}}}
 	for _, format := range Formats {
 		t.Run(format, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -316,7 +316,7 @@ func TestRelError(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&engine.PosError{Pos: filepath.Join(dir, "a.go") + ":1:2", Msg: "bad"}, "a.go:1:2: bad"},
+		{&engine.PosError{Path: filepath.Join(dir, "a.go"), Line: 1, Col: 2, Msg: "bad"}, "a.go:1:2: bad"},
 		{&engine.PosError{Msg: "no packages"}, "no packages"},
 		{errors.New("plain"), "plain"},
 	} {

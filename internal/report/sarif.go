@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"go/token"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/leakfix/leakfix/internal/engine"
+	"github.com/leakfix/leakfix/internal/load"
 	"github.com/leakfix/leakfix/internal/version"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -72,7 +75,7 @@ type (
 	}
 	sarifPhysical struct {
 		ArtifactLocation sarifArtifactLoc `json:"artifactLocation"`
-		Region           sarifRegion      `json:"region"`
+		Region           *sarifRegion     `json:"region,omitempty"` // nil for a whole file
 	}
 	sarifArtifactLoc struct {
 		URI       string `json:"uri"`
@@ -80,7 +83,7 @@ type (
 	}
 	sarifRegion struct {
 		StartLine   int `json:"startLine"`
-		StartColumn int `json:"startColumn"`
+		StartColumn int `json:"startColumn,omitempty"` // 0 when only the line is known
 		EndLine     int `json:"endLine,omitempty"`
 		EndColumn   int `json:"endColumn,omitempty"`
 	}
@@ -104,8 +107,9 @@ type (
 		ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
 	}
 	sarifNotification struct {
-		Level   string       `json:"level"`
-		Message sarifMessage `json:"message"`
+		Level     string          `json:"level"`
+		Message   sarifMessage    `json:"message"`
+		Locations []sarifLocation `json:"locations,omitempty"`
 	}
 )
 
@@ -135,8 +139,11 @@ func SARIF(w io.Writer, in *Input) error {
 		Invocations:        []sarifInvocation{{ExecutionSuccessful: len(in.Errors) == 0}},
 	}
 	for _, e := range in.Errors {
-		run.Invocations[0].ToolExecutionNotifications = append(run.Invocations[0].ToolExecutionNotifications,
-			sarifNotification{Level: "error", Message: sarifMessage{Text: RelError(in.Dir, e)}})
+		n := sarifNotification{Level: "error", Message: sarifMessage{Text: RelError(in.Dir, e)}}
+		if loc, ok := in.errorLocation(src, e); ok {
+			n.Locations = []sarifLocation{loc}
+		}
+		run.Invocations[0].ToolExecutionNotifications = append(run.Invocations[0].ToolExecutionNotifications, n)
 	}
 	seen := map[string]int{}
 	for _, f := range in.Findings {
@@ -229,12 +236,38 @@ func (in *Input) artifact(path string) sarifArtifactLoc {
 func (in *Input) sarifPhysical(src *sources, start, end token.Position) sarifPhysical {
 	p := sarifPhysical{
 		ArtifactLocation: in.artifact(start.Filename),
-		Region:           sarifRegion{StartLine: start.Line, StartColumn: utf16Column(src, start)},
+		Region:           &sarifRegion{StartLine: start.Line, StartColumn: utf16Column(src, start)},
 	}
 	if end.Line > 0 {
 		p.Region.EndLine, p.Region.EndColumn = end.Line, utf16Column(src, end)
 	}
 	return p
+}
+
+// errorLocation locates an input error in a file below the directory
+// leakfix ran in, so that a code scanning view shows it on its line; an
+// error in a directory, a package or a pattern, or outside that
+// directory, has no location, and its message alone says where.
+func (in *Input) errorLocation(src *sources, err error) (sarifLocation, bool) {
+	var pe *engine.PosError
+	if !errors.As(err, &pe) || pe.Path == "" || !filepath.IsAbs(pe.Path) {
+		return sarifLocation{}, false
+	}
+	if _, ok := load.RelBelow(in.Dir, pe.Path); !ok {
+		return sarifLocation{}, false
+	}
+	if fi, err := os.Stat(pe.Path); err != nil || fi.IsDir() {
+		return sarifLocation{}, false
+	}
+	p := sarifPhysical{ArtifactLocation: in.artifact(pe.Path)}
+	if pe.Line > 0 {
+		start := token.Position{Filename: pe.Path, Line: pe.Line, Column: max(pe.Col, 1)}
+		p.Region = &sarifRegion{StartLine: pe.Line}
+		if pe.Col > 0 {
+			p.Region.StartColumn = utf16Column(src, start)
+		}
+	}
+	return sarifLocation{PhysicalLocation: p}, true
 }
 
 // utf16Column converts a position's byte column to UTF-16 code units.

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/engine"
 )
 
 // sarifSchema is the part of the SARIF 2.1.0 JSON schema (OASIS,
@@ -66,7 +69,7 @@ var sarifSchema = map[string]struct {
 		"responseFiles": "-", "ruleConfigurationOverrides": "-", "startTimeUtc": "-", "stderr": "-", "stdin": "-", "stdout": "-",
 		"stdoutStderr": "-", "toolConfigurationNotifications": "-", "workingDirectory": "-"}},
 	"notification": {[]string{"message"}, map[string]string{"message": "#message", "level": "level",
-		"associatedRule": "-", "descriptor": "-", "exception": "-", "locations": "-", "properties": "-", "threadId": "-", "timeUtc": "-"}},
+		"locations": "[]#location", "associatedRule": "-", "descriptor": "-", "exception": "-", "properties": "-", "threadId": "-", "timeUtc": "-"}},
 }
 
 // validateSARIF checks v against sarifSchema. Properties typed "-" are
@@ -235,7 +238,7 @@ func checkSARIFLinks(log map[string]any) []error {
 func TestSARIFStructure(t *testing.T) {
 	dir, findings := sample(t)
 	for name, in := range map[string]*Input{
-		"sample": {Dir: dir, Findings: findings, Errors: []error{errors.New("broken/b.go:3:9: expected ')'")}},
+		"sample": {Dir: dir, Findings: findings, Errors: []error{errors.New("broken/b.go:3:9: expected ')'"), &engine.PosError{Path: filepath.Join(dir, "p", "p.go"), Line: 3, Msg: "bad"}}},
 		"empty":  {Dir: dir},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -258,6 +261,60 @@ func TestSARIFStructure(t *testing.T) {
 				t.Error("the sample's SARIF has no fix")
 			}
 		})
+	}
+}
+
+// TestSARIFErrorLocations checks where SARIF places input errors: on the
+// line and column of a file below the run's directory, on the file alone
+// when no line is known, and nowhere for a directory, a file outside the
+// directory, a file that is not there, or an error with no place.
+func TestSARIFErrorLocations(t *testing.T) {
+	dir, _ := sample(t)
+	file := filepath.Join(dir, "p", "p.go")
+	for _, tt := range []struct {
+		err  error
+		want string // the notification's location, as uri:line:column
+	}{
+		{&engine.PosError{Path: file, Line: 3, Col: 9, Msg: "m"}, "p/p.go:3:9"},
+		{&engine.PosError{Path: file, Line: 3, Msg: "m"}, "p/p.go:3:0"},
+		{&engine.PosError{Path: file, Msg: "m"}, "p/p.go"},
+		{&engine.PosError{Path: filepath.Join(dir, "p"), Msg: "m"}, ""},
+		{&engine.PosError{Path: filepath.Join(dir, "p", "gone.go"), Line: 1, Msg: "m"}, ""},
+		{&engine.PosError{Path: filepath.Join(filepath.Dir(dir), "elsewhere.go"), Line: 1, Msg: "m"}, ""},
+		{&engine.PosError{Path: "example.com/p", Msg: "m"}, ""},
+		{errors.New("p/p.go:3:9: m"), ""},
+	} {
+		var buf bytes.Buffer
+		if err := SARIF(&buf, &Input{Dir: dir, Errors: []error{tt.err}}); err != nil {
+			t.Fatal(err)
+		}
+		var log struct {
+			Runs []struct {
+				Invocations []struct {
+					ToolExecutionNotifications []struct {
+						Locations []struct {
+							PhysicalLocation struct {
+								ArtifactLocation struct{ URI string }
+								Region           *struct{ StartLine, StartColumn int }
+							}
+						}
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, l := range log.Runs[0].Invocations[0].ToolExecutionNotifications[0].Locations {
+			got = l.PhysicalLocation.ArtifactLocation.URI
+			if r := l.PhysicalLocation.Region; r != nil {
+				got += fmt.Sprintf(":%d:%d", r.StartLine, r.StartColumn)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%v: located at %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }
 
