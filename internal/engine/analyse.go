@@ -11,6 +11,7 @@ import (
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 )
 
 // vendored reports whether pkg lies in a vendor directory of its module
@@ -41,7 +42,7 @@ func (r *run) vendored(pkg *packages.Package) bool {
 // analyse runs the rules on one package and, when asked, fixes what they
 // found (the per-package core, internal/fixpkg). It returns nil when
 // nothing was found.
-func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
+func (r *run) analyse(pkg *packages.Package, v *verify.Verifier, fixing bool) *pkgFix {
 	// A file build constraints exclude here may be analysed on another
 	// platform; finish counts those no platform saw.
 	for _, f := range pkg.IgnoredFiles {
@@ -64,7 +65,7 @@ func (r *run) analyse(pkg *packages.Package, v *verifier, fixing bool) *pkgFix {
 	// The view resolves the imports a fix may add (rewrite.MayImport)
 	// through the verifier, so that fixpkg can type-check the fixed package
 	// (step 1 of verify.go).
-	res := fixpkg.Run(v.view(pkg, nil), opts)
+	res := fixpkg.Run(v.View(pkg, nil), opts)
 	for _, name := range res.Seen {
 		r.seen[name] = true
 	}

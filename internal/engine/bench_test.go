@@ -18,6 +18,7 @@ import (
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -188,7 +189,7 @@ func BenchmarkRewrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := newVerifier(ctx, dir, nil, pkgs...)
+	v := verify.New(ctx, dir, nil, pkgs...)
 	fixed := 0
 	loop(b, func() {
 		fixed = 0
@@ -196,7 +197,7 @@ func BenchmarkRewrite(b *testing.B) {
 			if len(p.Errors) > 0 {
 				b.Fatalf("%s: %v", p.ID, p.Errors)
 			}
-			res := fixpkg.Run(v.view(p, nil), fixpkg.Options{Rules: []*rules.Rule{rules.UnstoppableLoop}, Fix: true})
+			res := fixpkg.Run(v.View(p, nil), fixpkg.Options{Rules: []*rules.Rule{rules.UnstoppableLoop}, Fix: true})
 			fixed += len(res.Files)
 		}
 	})

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
+	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -51,7 +53,8 @@ func FuzzFix(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the generator made code that does not compile: %v\n%s", err, src)
 		}
-		v := &verifier{ctx: context.Background(), known: std}
+		v := verify.New(context.Background(), "", nil)
+		v.Source = func() map[string]*types.Package { return std }
 		res := fixAll(pkg, v)
 		for f, o := range res.Outcome {
 			if strings.Contains(o.Reason, "would not compile") || strings.Contains(o.Reason, "rewriter failed") {
@@ -97,8 +100,8 @@ const fuzzFile = "/fuzz/p.go"
 
 // fixAll runs the rule and the per-package core's fix (rewrite, verify,
 // settle) on pkg.
-func fixAll(pkg *packages.Package, v *verifier) *fixpkg.Result {
-	return fixpkg.Run(v.view(pkg, nil), fixpkg.Options{Rules: []*rules.Rule{rules.UnstoppableLoop}, Fix: true})
+func fixAll(pkg *packages.Package, v *verify.Verifier) *fixpkg.Result {
+	return fixpkg.Run(v.View(pkg, nil), fixpkg.Options{Rules: []*rules.Rule{rules.UnstoppableLoop}, Fix: true})
 }
 
 var (
@@ -138,7 +141,7 @@ func typeCheck(src string, std map[string]*types.Package) (*packages.Package, er
 	imports := map[string]*packages.Package{}
 	conf := types.Config{
 		GoVersion: "go1.26",
-		Importer: importerFunc(func(path string) (*types.Package, error) {
+		Importer: load.ImporterFunc(func(path string) (*types.Package, error) {
 			if p := std[path]; p != nil {
 				imports[path] = &packages.Package{ID: path, PkgPath: path, Name: p.Name(), Types: p}
 				return p, nil

@@ -107,7 +107,7 @@ func (r *run) changedIn(pkg *packages.Package) []string {
 		changed[p] = true
 	}
 	var out []string
-	visitDeps(pkg, func(p *packages.Package) {
+	load.VisitDeps(pkg, func(p *packages.Package) {
 		if changed[p.PkgPath] {
 			// Once only: with Options.Tests, a package and its test
 			// variant share the path.

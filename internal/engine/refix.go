@@ -4,6 +4,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 )
 
 // refix takes the outcome of a pass over the fast load, which found but did
@@ -15,7 +16,7 @@ import (
 // the reloaded packages, every package's outcome and a verifier for the
 // reloaded packages; ok is false when the pass was cancelled or could not
 // load them again.
-func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verifier, ok bool) {
+func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pkgFix) (clean []*packages.Package, fixes []*pkgFix, v *verify.Verifier, ok bool) {
 	// Only a finding the rule offers a fix for makes its package worth a
 	// load with types; a package whose findings are all unfixable keeps
 	// what the fast pass found.
@@ -87,9 +88,9 @@ func (r *run) refix(pl platform, u unit, env []string, fl *fastLoad, found []*pk
 	// What a fix may import comes from the checker only for the checker's
 	// packages; go/packages' packages find it among their dependencies, or
 	// the verifier loads it.
-	v = newVerifier(r.ctx, u.dir, env, typed...)
+	v = verify.New(r.ctx, u.dir, env, typed...)
 	if fromSource {
-		v.source = r.stdFrom(fl.checker, u.dir, env)
+		v.Source = r.stdFrom(fl.checker, u.dir, env)
 	}
 	// Nothing is skipped or cached now: every package loaded again is
 	// analysed, with fixes, and was counted by the fast pass already.
@@ -109,7 +110,7 @@ func importersOf(pkgs []*packages.Package, set map[*packages.Package]bool) []*pa
 	for p := range set {
 		ids[p.ID] = true
 	}
-	reaches := reaching(func(p *packages.Package) bool { return ids[p.ID] })
+	reaches := load.Reaching(func(p *packages.Package) bool { return ids[p.ID] })
 	var out []*packages.Package
 	for _, p := range pkgs {
 		if reaches(p) {

@@ -12,6 +12,7 @@ import (
 	"github.com/leakfix/leakfix/internal/cache"
 	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
 )
@@ -199,9 +200,9 @@ func (r *run) passOnce(pl platform, u unit, env []string) bool {
 	r.loaded += len(pkgs)
 	r.progress(pl)
 
-	v := newVerifier(r.ctx, u.dir, env, pkgs...)
+	v := verify.New(r.ctx, u.dir, env, pkgs...)
 	if fl.checker != nil {
-		v.source = r.stdFrom(fl.checker, u.dir, env)
+		v.Source = r.stdFrom(fl.checker, u.dir, env)
 	}
 	// The fast load has the types only of the packages a rule could report
 	// on, too few to verify a fix against its importers: it finds without
@@ -300,7 +301,7 @@ func (r *run) countMatches(u unit, pkgs []*packages.Package) {
 // A vendored package is told apart before the cache is read: it is cached,
 // with nothing, once it built, and must not count as analysed or as read
 // from the cache (Result.Packages, Result.Cached).
-func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fastLoad, v *verifier, fixing, count bool) (clean []*packages.Package, fixes []*pkgFix) {
+func (r *run) analyseAll(pl platform, u unit, pkgs []*packages.Package, fl *fastLoad, v *verify.Verifier, fixing, count bool) (clean []*packages.Package, fixes []*pkgFix) {
 	for _, pkg := range pkgs {
 		if r.ctx.Err() != nil {
 			return nil, nil // Run returns only the context's error then

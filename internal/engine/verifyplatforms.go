@@ -8,6 +8,7 @@ import (
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 )
 
 // Step 4 of verify.go: every platform of a run with several.
@@ -49,8 +50,8 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 			if err != nil {
 				continue // the go command fails here with or without the fixes
 			}
-			v := newVerifier(r.ctx, u.dir, env, pkgs...)
-			v.source = source
+			v := verify.New(r.ctx, u.dir, env, pkgs...)
+			v.Source = source
 			for _, p := range pkgs {
 				if len(p.Errors) > 0 || !seen[p.PkgPath] {
 					continue // no files for this platform, or broken before the fix
@@ -67,7 +68,7 @@ func (r *run) verifyPlatforms(platforms []platform, units []unit, base []string)
 				// Without an override and with full type information,
 				// check also runs the vet checks a fix could upset: a
 				// copied mutex on one platform is as much a broken fix.
-				if _, err := v.check(p, files, nil, nil); err != nil {
+				if _, err := v.Check(p, files, nil, nil); err != nil {
 					r.dropPackage(p.PkgPath, fmt.Sprintf("the fix does not compile for %s: %s", pl, relTo(r.dir, err)))
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 )
 
 // Step 3 of verify.go: the fixed packages' own tests.
@@ -30,8 +31,8 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 	// A verifier of the tests' own load: what a fix imports (context,
 	// sync) must have the types the tests' packages were checked with,
 	// not the pass's.
-	v := newVerifier(r.ctx, u.dir, env, pkgs...)
-	v.source = source
+	v := verify.New(r.ctx, u.dir, env, pkgs...)
+	v.Source = source
 	var slow []*pkgFix
 	for _, path := range paths {
 		pf := changed[path]
@@ -49,7 +50,7 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 		// The fix's new files replace theirs in the test variant: a test
 		// that declares a method or field the fix adds (a helper
 		// func (c *Cache) Shutdown() in cache_test.go) now collides.
-		tp, err := v.check(tv, pf.files, nil, nil)
+		tp, err := v.Check(tv, pf.files, nil, nil)
 		if err != nil {
 			pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
 			continue
@@ -75,7 +76,7 @@ func (r *run) verifyTests(u unit, env []string, fixes []*pkgFix, base *load.Chec
 				}
 				return nil
 			}
-			if _, err := v.check(xt, nil, override, nil); err != nil {
+			if _, err := v.Check(xt, nil, override, nil); err != nil {
 				pf.drop("the fix would break the tests of " + path + ": " + relTo(r.dir, err))
 				break
 			}
@@ -130,7 +131,7 @@ func (r *run) loadTestsOf(u unit, env, paths []string, overlay map[string][]byte
 	for _, p := range paths {
 		target[p] = true
 	}
-	reaches := reaching(func(p *packages.Package) bool { return target[p.PkgPath] })
+	reaches := load.Reaching(func(p *packages.Package) bool { return target[p.PkgPath] })
 	// Tests is set whatever the run's Options say, and only the build
 	// flags carry over: the tests are loaded to be checked, not analysed.
 	cfg := &load.Config{Context: r.ctx, Dir: u.dir, Env: env, BuildFlags: r.opts.BuildFlags, Tests: true, Overlay: overlay}
@@ -250,7 +251,7 @@ func (r *run) loadTests(u unit, env, paths []string, overlay map[string][]byte) 
 			return
 		}
 		var deps []string
-		visitDeps(p, func(q *packages.Package) { deps = append(deps, q.PkgPath) })
+		load.VisitDeps(p, func(q *packages.Package) { deps = append(deps, q.PkgPath) })
 		broken[p.ID] = brokenPkg{pkg: p, err: load.PkgErrors(u.dir, p)[0], deps: deps}
 	})
 	return broken

@@ -4,6 +4,8 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/leakfix/leakfix/internal/fixpkg"
+	"github.com/leakfix/leakfix/internal/load"
+	"github.com/leakfix/leakfix/internal/verify"
 	"github.com/leakfix/leakfix/rules"
 )
 
@@ -13,7 +15,7 @@ import (
 // Each such package no fix changes gets a pkgFix that only wires, which
 // verifyImporters then checks against the fixed packages like any importer;
 // one that does not verify loses its wiring, not the fixes it calls.
-func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifier) []*pkgFix {
+func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verify.Verifier) []*pkgFix {
 	byPath := map[string][]fixpkg.Target{}
 	fixed := map[*packages.Package]bool{}
 	for _, pf := range fixes {
@@ -53,7 +55,7 @@ func (r *run) wireCallers(clean []*packages.Package, fixes []*pkgFix, v *verifie
 		}
 		// Every caller package gets its pkgFix, wired or not: its notes
 		// say at each call where the cleanup is now called, or why not.
-		cw := fixpkg.WireCallers(v.view(p, nil), targets, r.opts.Tests, func(name string, _ []byte) ([]byte, string) {
+		cw := fixpkg.WireCallers(v.View(p, nil), targets, r.opts.Tests, func(name string, _ []byte) ([]byte, string) {
 			return r.current(p, name)
 		})
 		fixes = append(fixes, &pkgFix{pkg: p, files: cw.Files, old: cw.Old, wired: cw.Notes, wiring: cw})
@@ -115,6 +117,6 @@ func unwireDropped(fixes []*pkgFix) {
 // reachesPath reports whether p imports the package path, directly or not.
 func reachesPath(p *packages.Package, path string) bool {
 	found := false
-	visitDeps(p, func(q *packages.Package) { found = found || q.PkgPath == path })
+	load.VisitDeps(p, func(q *packages.Package) { found = found || q.PkgPath == path })
 	return found
 }

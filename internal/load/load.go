@@ -345,7 +345,7 @@ func (c *Checker) checkOne(p *packages.Package, need Need, deps map[string]*resu
 	fakeC = FakeCgo(c.Fset, files)
 	c.link(t, r, deps)
 	conf := &types.Config{
-		Importer: importerFunc(func(path string) (*types.Package, error) {
+		Importer: ImporterFunc(func(path string) (*types.Package, error) {
 			if path == "unsafe" {
 				return types.Unsafe, nil
 			}
@@ -474,10 +474,11 @@ func FakeCgo(fset *token.FileSet, files []*ast.File) func(types.Error) bool {
 	}
 }
 
-// An importerFunc is a types.Importer.
-type importerFunc func(path string) (*types.Package, error)
+// An ImporterFunc is a types.Importer.
+type ImporterFunc func(path string) (*types.Package, error)
 
-func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+// Import returns f(path).
+func (f ImporterFunc) Import(path string) (*types.Package, error) { return f(path) }
 
 // ImportsC reports whether f imports "C", which makes its package a cgo
 // package.
