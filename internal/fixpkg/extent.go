@@ -18,12 +18,16 @@ type Place struct {
 // runs one, and the loop that never ends; then those the rule gave
 // (Finding.Related). files are the package's files.
 func Extent(files []*ast.File, f *rules.Finding) (token.Pos, []Place) {
+	// The extent is the whole statement, so that a filter on changed
+	// lines (Options.Keep) sees a change anywhere in the goroutine's
+	// code, and an editor can underline what the finding is about.
 	end := f.Pos
 	for _, file := range files {
 		if file.FileStart <= f.Pos && f.Pos < file.FileEnd {
 			// The outermost statement that starts at Pos: the go statement,
 			// or the call that starts the work.
 			ast.Inspect(file, func(n ast.Node) bool {
+				// Only nodes that hold Pos lead to the statement.
 				if n == nil || n.End() <= f.Pos || f.Pos < n.Pos() {
 					return false
 				}
@@ -36,6 +40,9 @@ func Extent(files []*ast.File, f *rules.Finding) (token.Pos, []Place) {
 		}
 	}
 	var related []Place
+	// A loop's own places come first: the reader goes from the go
+	// statement to the code it runs and the loop that never ends,
+	// before the rule's further notes.
 	if l, ok := f.Fix.(*rules.Loop); ok {
 		if l.Method != nil {
 			related = append(related, Place{l.Method.Name.Pos(), "the goroutine runs " + l.Method.Name.Name})

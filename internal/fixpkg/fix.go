@@ -22,6 +22,8 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 	// try rewrites the given findings and verifies the result.
 	try := func(fs []*rules.Finding) (map[string][]byte, map[*rules.Finding]string, error) {
 		var fixes []rules.Fix
+		// The rewriter names what failed by its plan; byFix leads back to
+		// the finding.
 		byFix := map[rules.Fix]*rules.Finding{}
 		for _, f := range fs {
 			fixes = append(fixes, f.Fix)
@@ -35,19 +37,29 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 		for _, fl := range res.Failures {
 			failed[byFix[fl.Fix]] = fl.Reason
 		}
+		// The whole package is checked with the fix, vet included: a
+		// fix that compiles but copies a lock or loses a cancel breaks
+		// promise 1 as surely as one that does not compile.
 		if p.Importer != nil {
 			if _, err := Check(p, res.Files, nil, true); err != nil {
 				return nil, failed, err
 			}
 		}
+		// Only a try that verified records what it did, so the records
+		// read below are those of the files returned.
 		done = res.Done
 		return res.Files, failed, nil
 	}
 
+	// All the fixes at once first: in the common case they verify, and
+	// the package is rewritten and checked once.
 	files, failed, err := try(fixable)
 	if err != nil {
 		// Find the fixes that break the build on their own and retry without them.
 		var good []*rules.Finding
+		// Each unit is tried on the package as it was, not on top of
+		// the others: a fix that fails alone is dropped with the
+		// checker's own complaint as its reason.
 		for _, unit := range units(fixable) {
 			if _, _, err := try(unit); err != nil {
 				for _, f := range unit {
@@ -61,6 +73,9 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 		if len(good) > 0 {
 			files, failed, err = try(good)
 		}
+		// Units that verify alone may still fail together; then none
+		// is kept, rather than guess which of them clash, and each says
+		// why.
 		if err != nil {
 			for _, f := range good {
 				why[f] = "the fix was dropped: " + err.Error()
@@ -70,13 +85,19 @@ func fix(p *Package, fixable []*rules.Finding) (map[string][]byte, map[*rules.Fi
 	}
 	records := map[*rules.Finding]rewrite.Done{}
 	for _, f := range fixable {
+		// A finding dropped above keeps its own reason.
 		if _, ok := why[f]; ok {
 			continue
 		}
+		// Otherwise the rewriter's reason, if it could not make the
+		// plan; and when nothing of the package survived, one that says
+		// the failure lies elsewhere rather than pass for fixed.
 		why[f] = failed[f]
 		if files == nil && why[f] == "" {
 			why[f] = "another fix in this package failed"
 		}
+		// A record only for a fix that was made: wiring and the report
+		// read Done as proof that the cleanup exists.
 		if d, ok := done[f.Fix]; ok && why[f] == "" {
 			records[f] = d
 		}
@@ -91,6 +112,8 @@ func units(fixable []*rules.Finding) [][]*rules.Finding {
 	var out [][]*rules.Finding
 	byMethod := map[ast.Stmt]int{} // the first start of a method: its unit's index in out
 	for _, f := range fixable {
+		// Every fix of one unit lists the same Starts, so the first
+		// start names the unit.
 		if l, ok := f.Fix.(*rules.Loop); ok && len(l.Starts) > 1 {
 			if i, ok := byMethod[l.Starts[0]]; ok {
 				out[i] = append(out[i], f)
@@ -119,6 +142,9 @@ func apply(rp *rewrite.Package, fixes []rules.Fix) (res *rewrite.Result, err err
 func find(rule *rules.Rule, pass *rules.Pass) (found []*rules.Finding, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			// What the rule found before it panicked is dropped: part of
+			// an analysis may leave out what would have made a finding
+			// managed.
 			found, err = nil, fmt.Errorf("rule %s failed (please report this bug): %v", rule.Name, p)
 		}
 	}()
@@ -138,11 +164,19 @@ func find(rule *rules.Rule, pass *rules.Pass) (found []*rules.Finding, err error
 func settle(p *Package, files map[string][]byte, enabled []*rules.Rule, reported func(name string) bool,
 	allowed map[string]bool) (map[string][]byte, map[string]rewrite.Done) {
 	later := map[string]rewrite.Done{}
+	// Bounded, so that fixes that keep making others fixable cannot
+	// loop: the second round covers a context brought into scope by a
+	// fix made in the first.
 	for round := 0; round < 2 && len(files) > 0; round++ {
 		np, err := rebuild(p, files)
+		// fix verified these files, so this is defensive: settle stops
+		// with what it has done.
 		if err != nil {
 			break
 		}
+		// Ignore comments and Keep are not applied again: allowed stands
+		// for them. Nor is Together: the rewriter refuses a start whose
+		// siblings are not fixed with it.
 		pass := &rules.Pass{Fset: np.Fset, Pkg: np.Types, Info: np.Info, AllFiles: np.Syntax, GoVersion: np.GoVersion}
 		for _, f := range np.Syntax {
 			if reported(np.Fset.File(f.Pos()).Name()) {
@@ -151,6 +185,9 @@ func settle(p *Package, files map[string][]byte, enabled []*rules.Rule, reported
 		}
 		var fixable []*rules.Finding
 		for _, rule := range enabled {
+			// A rule that fails on the fixed code fails quietly here:
+			// settle only adds to a fix, and what the rule found on the
+			// code as it is Run has reported.
 			fs, _ := find(rule, pass)
 			for _, f := range fs {
 				if f.Fix != nil && allowed[goKey(np, f.Pos)] {
@@ -161,15 +198,22 @@ func settle(p *Package, files map[string][]byte, enabled []*rules.Rule, reported
 		if len(fixable) == 0 {
 			break
 		}
+		// fix on np verifies against np, which is p with the earlier
+		// fixes: the later fixes are checked on top of them.
 		more, why, done := fix(np, fixable)
+		// Every later fix failed; another round would find the same.
 		if len(more) == 0 {
 			break
 		}
+		// By goKey: these findings are np's, not the run's, and fixAll
+		// leads them back to the run's own.
 		for _, f := range fixable {
 			if why[f] == "" {
 				later[goKey(np, f.Pos)] = done[f]
 			}
 		}
+		// more holds np's changed files in full, which replace what the
+		// earlier round wrote.
 		for name, content := range more {
 			files[name] = content
 		}
@@ -181,6 +225,11 @@ func settle(p *Package, files map[string][]byte, enabled []*rules.Rule, reported
 // file, the function declaring it and its rank among that function's go
 // statements. A fix adds no go statement and removes none.
 func goKey(p *Package, pos token.Pos) string {
+	// Only a go statement inside a function declaration has a key: one
+	// started by a wrapper call (errgroup's Go) or from a package-level
+	// declaration gets "", which allowed never holds, so settle leaves
+	// it. (rules.FuncName names every init alike, so the go statements
+	// of a file's inits share keys.)
 	for _, f := range p.Syntax {
 		if pos < f.FileStart || pos >= f.FileEnd {
 			continue

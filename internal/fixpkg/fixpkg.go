@@ -45,12 +45,19 @@ type Package struct {
 	// (rewrite.MayImport), when the package is checked again with a fix.
 	// Nil means the fixes cannot be checked: they are kept unverified, and
 	// what they make fixable is left for the next run.
+	//
+	// Sizes, below, are those the package was checked with; the checks of
+	// a fix use them too, so that constants built on unsafe.Sizeof come
+	// out as they did and cannot make a sound fix fail to compile.
 	Importer types.Importer
 	Sizes    types.Sizes
 }
 
 // Options says what Run does with a package.
 type Options struct {
+	// Rules are the enabled rules, in the order they run. Ignore comments
+	// are judged against them: one naming a rule that is not enabled does
+	// not count as matching nothing.
 	Rules []*rules.Rule
 	// Tests reports on _test.go files too.
 	Tests bool
@@ -111,6 +118,17 @@ type Outcome struct {
 
 // files sorts a package's files into those the rules report on and those
 // they must not rewrite.
+//
+// The two differ: a generated file is seen (it counts as analysed) but
+// not reported on, while a file that uses cgo is reported on but never
+// rewritten: C's declarations are faked when it is checked (FakeImportC),
+// so a check of the fixed package could not show that the fix compiles.
+//
+// goFiles names what the package compiles, so that cgo's translations can
+// be told from the user's files they come from; generated names the
+// generated files among them, which a fix must not edit. report holds the
+// files the rules report on (rules.Pass.Files); seen names them by the
+// user's file (a translation by the file it translates).
 type files struct {
 	goFiles   map[string]bool
 	cgo       map[*token.File]bool // files cgo translated from a user's file, or that import "C"
@@ -120,6 +138,9 @@ type files struct {
 	seen      []string
 }
 
+// classify sorts p's files for one run. It keys by file name, not by
+// *ast.File, because the fixed package is parsed anew (rebuild) and the
+// same decisions must hold for its files too (reported, refuse).
 func classify(p *Package, tests bool) *files {
 	c := &files{goFiles: map[string]bool{}, cgo: map[*token.File]bool{}, cgoFiles: map[string]bool{}, generated: map[string]bool{}}
 	for _, name := range p.GoFiles {
@@ -128,9 +149,13 @@ func classify(p *Package, tests bool) *files {
 	for _, f := range p.Syntax {
 		tf := p.Fset.File(f.Pos())
 		name := tf.Name()
+		// Without GoFiles (a go/analysis driver gives none), every file
+		// of Syntax counts as compiled, as Package.GoFiles says.
 		if p.GoFiles == nil {
 			c.goFiles[name] = true
 		}
+		// Test files are left out altogether unless asked for: not seen,
+		// so that a summary does not count them as analysed.
 		if !tests && strings.HasSuffix(name, "_test.go") {
 			continue
 		}
@@ -143,6 +168,9 @@ func classify(p *Package, tests bool) *files {
 			c.report = append(c.report, f)
 		case c.goFiles[name]:
 			c.seen = append(c.seen, name)
+			// Generated files are seen, so that the summary can say they
+			// were left out, but never reported on: their next generation
+			// would undo any fix.
 			if ast.IsGenerated(f) {
 				c.generated[name] = true
 				continue
@@ -164,6 +192,10 @@ func classify(p *Package, tests bool) *files {
 
 // reported says whether the rules report on the file of that name.
 func (c *files) reported(name string) bool {
+	// refuse(name) == "" put the other way round, so that settle and
+	// wiring never plan an edit that accept would then refuse. Unlike
+	// classify, it does not consult Options.Tests: a _test.go file of
+	// Syntax counts as reported.
 	return c.goFiles[name] && !c.generated[name] && !c.cgoFiles[name]
 }
 
@@ -181,9 +213,16 @@ func (c *files) refuse(name string) string {
 }
 
 // Run runs the rules on p and, with Options.Fix, fixes what they found.
+//
+// Run never fails as a whole: a rule that panics is recorded in
+// Result.Errors and the other rules' findings are kept, and a fix that
+// cannot be made is an Outcome with a reason, not an error.
 func Run(p *Package, opts Options) *Result {
 	c := classify(p, opts.Tests)
 	res := &Result{Seen: c.seen, Generated: slices.Sorted(maps.Keys(c.generated))}
+	// The rules gather their facts ("this channel is closed somewhere")
+	// from every file, generated and test files included, but report
+	// only on c.report.
 	pass := &rules.Pass{Fset: p.Fset, Pkg: p.Types, Info: p.Info, AllFiles: p.Syntax, Files: c.report, GoVersion: p.GoVersion}
 	var found []*rules.Finding
 	for _, rule := range opts.Rules {
@@ -196,6 +235,9 @@ func Run(p *Package, opts Options) *Result {
 	// Suppression sees every finding, so that an ignore comment covering
 	// one that Keep drops is not taken for one that matches nothing.
 	found, invalid := ignore.Filter(p.Fset, pass.Files, found, opts.Rules)
+	// Keep is given the reported statement's extent, not just its first
+	// position, so that a filter on changed lines catches a finding whose
+	// go statement starts above the lines a change touched.
 	if k := opts.Keep; k != nil {
 		found = slices.DeleteFunc(found, func(f *rules.Finding) bool {
 			end, _ := Extent(p.Syntax, f)
@@ -205,8 +247,13 @@ func Run(p *Package, opts Options) *Result {
 			return !k(ignore.InvalidIgnore.Name, p.Fset.Position(d.Pos), p.Fset.Position(d.End))
 		})
 	}
+	// Dropping findings may leave a method with only some of its starts
+	// being fixed; Together refuses those, as the fix would change the
+	// method for every start at once.
 	rules.Together(p.Fset, found)
 	res.Found, res.Invalid = found, invalid
+	// Every finding has an Outcome, fixed or not: the report reads the
+	// rule's reason for a shape it cannot fix from here alone.
 	res.Outcome = map[*rules.Finding]Outcome{}
 	for _, f := range found {
 		res.Outcome[f] = Outcome{Reason: f.Unfixable}
@@ -218,12 +265,21 @@ func Run(p *Package, opts Options) *Result {
 }
 
 // fixAll fixes the findings of res and records the outcome in it.
+//
+// Its steps, in order: fix what the rules planned (fix), fix what those
+// fixes made fixable (settle), call the new cleanups where the package
+// shows the values' lives end (wireUp), and check that every file may be
+// written (accept). The last step keeps the whole or nothing.
 func fixAll(p *Package, c *files, opts Options, res *Result) {
 	var fixable []*rules.Finding
 	unfixed := map[*rules.Finding]string{}
 	for _, f := range res.Found {
 		switch {
+		// The rule offers no fix; its reason is the Outcome's already.
 		case f.Fix == nil:
+		// Rewriting a cgo translation would be lost when cgo runs again,
+		// and rewriting a file that imports "C" would need cgo's view of
+		// it to verify; both are reported, neither is fixed.
 		case c.cgo[p.Fset.File(f.Pos)]:
 			unfixed[f] = "the loop is in a file that uses cgo, which leakfix does not rewrite"
 		default:
@@ -244,6 +300,11 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		// type-check to do so. Findings are matched across the rewrite by
 		// goKey, as positions move; only those the run reports (not dropped
 		// by an ignore comment or Keep) may be fixed so.
+		//
+		// Both settle and the wiring below need the fixed package
+		// type-checked, which takes an Importer that resolves the imports
+		// a fix adds; without one (a go/analysis driver) the fix stays as
+		// planned and the next run does the rest.
 		if len(files) > 0 && p.Importer != nil {
 			allowed := map[string]bool{}
 			for _, f := range res.Found {
@@ -274,6 +335,8 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 					unfixed[f] = why
 				}
 			}
+			// Nothing is written, so nothing was fixed: not even what settle
+			// fixed, and no wiring or target is left to report on.
 			laterFixed = nil
 			res.Files, res.Old, res.Wired, res.Targets = nil, nil, nil, nil
 		}
@@ -285,10 +348,14 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 	for _, f := range res.Found {
 		o := res.Outcome[f]
 		switch {
+		// Its first plan may have failed, but settle fixed it: the
+		// reason that plan gave no longer holds.
 		case laterFixed[f]:
 			o.Fixed, o.Reason = true, ""
 		case f.Fix != nil:
 			o.Reason = unfixed[f]
+			// The test is for the package as a whole: a fix that changed
+			// nothing is told apart only when no other fix changed a file.
 			o.Fixed = o.Reason == "" && len(res.Files) > 0
 			if !o.Fixed && o.Reason == "" {
 				o.Reason = "the fix changed nothing"
@@ -299,6 +366,9 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		}
 		res.Outcome[f] = o
 	}
+	// The edits are taken against res.Old, the content the caller
+	// will apply them to; with Accept unset that is empty, and each
+	// file's edit would insert the whole of it.
 	if opts.Edits && len(res.Files) > 0 {
 		var changes []Change
 		for name, content := range res.Files {
@@ -307,6 +377,8 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 		// A finding fixed once the others were has no plan of its own: its
 		// edits go to it by position.
 		sort.Slice(fixed, func(i, j int) bool { return fixed[i].Pos < fixed[j].Pos })
+		// A claim's offset is in the file as the fix left it; the
+		// edits are of the file as it was, so the offset is mapped back.
 		for i, cl := range claims {
 			if cl.before != nil {
 				claims[i].off = OldOffset(res.Old[cl.path], cl.before, cl.off)
@@ -325,6 +397,9 @@ func fixAll(p *Package, c *files, opts Options, res *Result) {
 // fix cannot be written, or "".
 func accept(p *Package, c *files, opts Options, files map[string][]byte, res *Result) string {
 	res.Files, res.Old = map[string][]byte{}, map[string][]byte{}
+	// leakfix's own refusal comes first: a file it will not write fails
+	// the package without asking Accept, whose answer could not change
+	// that.
 	for name, content := range files {
 		if why := c.refuse(name); why != "" {
 			return why
@@ -336,6 +411,9 @@ func accept(p *Package, c *files, opts Options, files map[string][]byte, res *Re
 				return why
 			}
 		}
+		// A file the rewrite printed again without a change (dst's
+		// restorer renders every file it touched) is not a change to
+		// write or to report.
 		if !bytes.Equal(old, content) {
 			res.Files[name], res.Old[name] = content, old
 		}
@@ -344,6 +422,10 @@ func accept(p *Package, c *files, opts Options, files map[string][]byte, res *Re
 }
 
 // rewrite returns p as the rewriter sees it.
+//
+// It hands over every file, generated and cgo ones included: the
+// rewriter must see the whole package to resolve names and place new
+// declarations, and accept refuses what must not be written.
 func (p *Package) rewrite() *rewrite.Package {
 	return &rewrite.Package{Path: p.Path, Fset: p.Fset, Files: p.Syntax, Info: p.Info, Types: p.Types}
 }

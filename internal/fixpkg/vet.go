@@ -23,6 +23,8 @@ func vet(fset *token.FileSet, files []*ast.File, pkg *types.Package, info *types
 	var out []string
 	results := map[*analysis.Analyzer]any{}
 	var run func(a *analysis.Analyzer) error
+	// run runs a and, first, what it requires (inspect, ctrlflow), once
+	// each, as a driver would: lostcancel reads ctrlflow's result.
 	run = func(a *analysis.Analyzer) error {
 		if _, ok := results[a]; ok {
 			return nil
@@ -45,6 +47,8 @@ func vet(fset *token.FileSet, files []*ast.File, pkg *types.Package, info *types
 			},
 			// Facts from other packages are not available here; the checks
 			// then assume the least (a called function may return).
+			// Nor do they read sizes, so any TypesSizes will do, or files,
+			// which for a fix exist only in memory (ReadFile).
 			ImportObjectFact:  func(types.Object, analysis.Fact) bool { return false },
 			ExportObjectFact:  func(types.Object, analysis.Fact) {},
 			ImportPackageFact: func(*types.Package, analysis.Fact) bool { return false },
@@ -57,6 +61,8 @@ func vet(fset *token.FileSet, files []*ast.File, pkg *types.Package, info *types
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.Name, err)
 		}
+		// As go/analysis' checker does: an analyzer whose result is not
+		// of its declared type would make the one requiring it panic.
 		if a.ResultType != nil && res != nil && !reflect.TypeOf(res).AssignableTo(a.ResultType) {
 			return fmt.Errorf("%s: unexpected result type %T", a.Name, res)
 		}
@@ -74,6 +80,9 @@ func vet(fset *token.FileSet, files []*ast.File, pkg *types.Package, info *types
 // newVetFindings returns the diagnostics in after that before did not have
 // (as many times as they occur).
 func newVetFindings(before, after []string) []string {
+	// The messages carry no position, which a fix moves anyway: the same
+	// complaint before and after is matched by its text, and counting
+	// keeps a second copy of an old complaint from hiding behind it.
 	seen := map[string]int{}
 	for _, d := range before {
 		seen[d]++
