@@ -39,6 +39,10 @@ type Change struct {
 //
 // changes must hold the old and new content of every file the combined
 // rewrite of fixed changed; fixed must be in source order.
+//
+// Edits are whole lines, as udiff.Lines computes them: a finer diff would
+// align fragments of unrelated lines (see OldOffset), and a review tool
+// shows a whole-line edit on the lines it changes.
 func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map[*rules.Finding][]Edit {
 	return splitFix(rp, fixed, changes, nil)
 }
@@ -47,9 +51,14 @@ func SplitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change) map
 // the values' lives end: an edit that inserts a wiring goes to the finding
 // whose cleanup it calls (claims), unless a fix's own edit overlaps it.
 func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, claims []claim) map[*rules.Finding][]Edit {
+	// Nothing to divide, and nearest would have no finding to fall back
+	// on.
 	if len(fixed) == 0 || len(changes) == 0 {
 		return nil
 	}
+	// Each finding's own edits are taken against the same old content as
+	// the combined ones, so that both kinds of edit have the same offsets
+	// and can be compared directly.
 	old := map[string]string{}
 	for _, c := range changes {
 		old[c.Path] = string(c.Old)
@@ -61,6 +70,9 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 		if f.Fix == nil {
 			continue // fixed through another fix: its edits go by position
 		}
+		// The starts of one method are rewritten only together (the
+		// rewriter refuses one alone), so a finding among them is
+		// rewritten with the others and given its share of their edits.
 		unit := sharing(fixed, f)
 		fixes := []rules.Fix{f.Fix}
 		if len(unit) > 1 {
@@ -73,6 +85,8 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 		if err != nil {
 			continue // the edit then goes by position
 		}
+		// Only the files of the combined change: a file the combined
+		// rewrite left alone has no edit to give away.
 		for path, content := range res.Files {
 			if before, ok := old[path]; ok {
 				alone[i][path] = share(rp.Fset, unit, f, path, udiff.Lines(before, string(content)))
@@ -85,6 +99,9 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 		src := string(c.Old)
 		lines := lineStarts(src)
 		for _, e := range udiff.Lines(src, string(c.New)) {
+			// owner is the index in fixed of the finding the edit goes to;
+			// every edit gets one, so that the edits of all findings
+			// together make up the combined change.
 			owner := -1
 			// A real overlap beats a wiring's claim, which beats an edit
 			// that only touches another.
@@ -93,14 +110,22 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 					owner = i
 				}
 			}
+			// A wiring inserts code that no finding's own rewrite makes, so
+			// a claim is the only way to find whose cleanup it calls.
 			if owner < 0 {
 				owner = claimed(fixed, claims, c.Path, e.Start, e.End)
 			}
+			// Touching ends count now: an edit right next to one of a
+			// finding's own (the combined diff may cut the same change
+			// at other lines) most likely belongs to it.
 			for i := range fixed {
 				if owner < 0 && overlapsAny(e, alone[i][c.Path], false) {
 					owner = i
 				}
 			}
+			// An edit no finding's own rewrite comes near (one settle
+			// made, which has no plan of its own, or one of a finding
+			// whose rewrite alone failed) goes by position.
 			if owner < 0 {
 				owner = nearest(rp.Fset, fixed, c.Path, e.Start)
 			}
@@ -118,6 +143,10 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 }
 
 // sortEdits puts each finding's edits in file order.
+//
+// Stable and by offset, so that the edits of one finding apply in
+// order from the top of each file and the output does not depend on
+// the order of the map of changes they came from.
 func sortEdits(out map[*rules.Finding][]Edit) {
 	for _, edits := range out {
 		sort.SliceStable(edits, func(i, j int) bool {
@@ -137,6 +166,8 @@ func sharing(fixed []*rules.Finding, f *rules.Finding) []*rules.Finding {
 	if !ok || len(l.Starts) < 2 {
 		return []*rules.Finding{f}
 	}
+	// In the order of fixed, which is source order: the first of the unit
+	// is the one that takes what the unit shares (see share).
 	var unit []*rules.Finding
 	for _, g := range fixed {
 		if o, ok := g.Fix.(*rules.Loop); ok && len(o.Starts) > 1 && o.Starts[0] == l.Starts[0] {
@@ -154,6 +185,8 @@ func share(fset *token.FileSet, unit []*rules.Finding, f *rules.Finding, path st
 	if len(unit) < 2 {
 		return edits
 	}
+	// in reports whether e lies inside g's starter, the function
+	// whose go statement g's fix rewrites.
 	in := func(e udiff.Edit, g *rules.Finding) bool {
 		fn := g.Fix.Base().Starter
 		start, end := fset.Position(fn.Pos()), fset.Position(fn.End())
@@ -161,6 +194,10 @@ func share(fset *token.FileSet, unit []*rules.Finding, f *rules.Finding, path st
 	}
 	var out []udiff.Edit
 	for _, e := range edits {
+		// An edit inside f's own starter is f's. What lies outside every
+		// starter of the unit (the method the goroutines run, the
+		// fields, the cleanup) is the unit's common work; it goes to the
+		// first finding, so that it is given once.
 		mine := in(e, f)
 		if !mine && f == unit[0] {
 			mine = true
@@ -180,6 +217,9 @@ func share(fset *token.FileSet, unit []*rules.Finding, f *rules.Finding, path st
 // range; otherwise touching ends count too.
 func overlapsAny(e udiff.Edit, edits []udiff.Edit, strict bool) bool {
 	for _, a := range edits {
+		// Strict is for the first pass, where only edits that really
+		// change the same text should match: an insertion just before
+		// or after another edit's range does not.
 		if strict {
 			if max(e.Start, a.Start) < min(e.End, a.End) ||
 				e.Start == e.End && a.Start < e.Start && e.Start < a.End ||
@@ -206,6 +246,8 @@ func nearest(fset *token.FileSet, fixed []*rules.Finding, path string, offset in
 		if first < 0 {
 			first = i
 		}
+		// fixed is in source order, so the last finding at or before the
+		// offset is the one whose code the edit follows.
 		if p.Offset <= offset {
 			best = i
 		}
@@ -234,6 +276,8 @@ func lineStarts(src string) []int {
 
 // position turns a byte offset of a file into a position.
 func position(path string, starts []int, offset int) token.Position {
+	// The first line starting after offset is the one after offset's
+	// line; its index, counted from 0, is offset's line counted from 1.
 	line := sort.Search(len(starts), func(i int) bool { return starts[i] > offset }) // 1-based
 	return token.Position{Filename: path, Offset: offset, Line: line, Column: offset - starts[line-1] + 1}
 }
@@ -241,6 +285,9 @@ func position(path string, starts []int, offset int) token.Position {
 // claimed returns the index in fixed of the finding whose wiring inserts
 // code within [start, end] of path, or -1.
 func claimed(fixed []*rules.Finding, claims []claim, path string, start, end int) int {
+	// c.off is in the file as it was (fixAll mapped it back), as e's
+	// range is; an insertion at either end of the edit's range is
+	// inside it.
 	for _, c := range claims {
 		if c.path == path && start <= c.off && c.off <= end {
 			for i, f := range fixed {
