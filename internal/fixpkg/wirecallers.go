@@ -50,7 +50,12 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 	out := &CallerWiring{Notes: map[CallKey]WireNote{}, Package: map[*rules.Finding]PackageNote{}}
 	fc := classify(p, tests)
 	w := newWirer(p)
+	// What the fixed packages found of their own methods (Target.Stays),
+	// keyed as methodKey keys them: receiverStays cannot read those
+	// methods' bodies from here.
 	w.foreignStays = map[string]bool{}
+	// By the constructor's package and name: p sees the fixed packages as
+	// they were, whose objects are not those the targets were made from.
 	byName := map[[2]string]Target{}
 	var pkgLevel []Target
 	for _, t := range targets {
@@ -63,6 +68,8 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 			}
 		}
 	}
+	// seen remembers misses too, so that a function met again is not
+	// looked up again.
 	seen := map[*types.Func]*wireTarget{}
 	target := func(fn *types.Func) *wireTarget {
 		fn = fn.Origin()
@@ -70,6 +77,7 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 			return t
 		}
 		seen[fn] = nil
+		// Only constructors are targets (see wirer.targets).
 		if fn.Pkg() == nil || fn.Signature().Recv() != nil {
 			return nil
 		}
@@ -77,6 +85,8 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 		if !ok {
 			return nil
 		}
+		// The owner type as p sees it: the old one, which lacks an added
+		// cleanup; the wiring only names the method (wireTarget).
 		tn, _ := fn.Pkg().Scope().Lookup(t.Type).(*types.TypeName)
 		if tn == nil {
 			return nil
@@ -90,8 +100,12 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 		seen[fn] = wt
 		return wt
 	}
+	// No files: p's code is unchanged, so a planned offset is in the file
+	// as it is, which wiringEdits reads directly.
 	plans, notes := w.planAll(fc, nil, target)
 	out.Notes = notes
+	// Package-level work ends with the process: only a command's main,
+	// which outlives every use of the package, may stop it.
 	if main, file := mainOf(p); main != nil {
 		for _, t := range pkgLevel {
 			note := PackageNote{Pos: main.Name.Pos()}
@@ -100,6 +114,7 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 			if wiring != nil {
 				pl, why := w.place(fc, nil, *wiring, CallKey{}, t.Finding, wired)
 				if why != "" {
+					// Planned but not placeable: the plan's Wired does not stand.
 					note.Wired, note.Why = "", why
 				} else {
 					plans = append(plans, pl)
@@ -111,6 +126,8 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 	if len(plans) == 0 {
 		return out
 	}
+	// The wirings of a package are written together or not at all, as a
+	// fix is: they share its files. fail tells every one of them why.
 	fail := func(why string) *CallerWiring {
 		for _, pl := range plans {
 			if pl.key == (CallKey{}) {
@@ -128,6 +145,8 @@ func WireCallers(p *Package, targets []Target, tests bool, accept func(name stri
 		return fail("the wiring could not be written: " + err.Error())
 	}
 	out.Files, out.Old = map[string][]byte{}, map[string][]byte{}
+	// A file Accept refuses leaves the whole package unwired: its
+	// wirings are written together or not at all.
 	for name, content := range files {
 		old, why := accept(name, content)
 		if why != "" {
@@ -156,6 +175,8 @@ func mainOf(p *Package) (*ast.FuncDecl, *ast.File) {
 	}
 	for _, f := range p.Syntax {
 		for _, d := range f.Decls {
+			// A main without a body (declared for assembly) has nowhere to
+			// defer a call.
 			if fd, ok := d.(*ast.FuncDecl); ok && isMain(p, fd) && fd.Body != nil {
 				return fd, f
 			}
@@ -173,6 +194,8 @@ func wiringEdits(files, old map[string][]byte, plans []planned) map[*rules.Findi
 		src := string(old[name])
 		lines := lineStarts(src)
 		for _, e := range udiff.Lines(src, string(content)) {
+			// Every edit goes to some finding, so that the edits together
+			// make up the change; one no plan claims goes to the first.
 			owner := plans[0].f
 			for _, pl := range plans {
 				if pl.at.file == name && pl.at.off >= e.Start && pl.at.off <= e.End {

@@ -39,8 +39,14 @@ type CallKey struct {
 // EachRef calls visit for every identifier of file that refers to a
 // function for which want is true, with its key and the nodes above it.
 func EachRef(file *ast.File, name string, info *types.Info, want func(*types.Func) bool, visit func(id *ast.Ident, fn *types.Func, key CallKey, stack []ast.Node)) {
+	// A rank counts, in source order, the references to one starter from
+	// one enclosing function, which neither a fix nor a wiring adds to or
+	// takes from. The engine keys the same references of the packages as
+	// they were this way too (its wire.go), so that the two meet.
 	ranks := map[[2]string]int{}
 	for _, decl := range file.Decls {
+		// Package-level declarations share one name: their initialisation
+		// runs as one, before main.
 		enclosing := "package initialization"
 		if fd, ok := decl.(*ast.FuncDecl); ok {
 			enclosing = rules.FuncName(fd)
@@ -54,6 +60,8 @@ func EachRef(file *ast.File, name string, info *types.Info, want func(*types.Fun
 			if !ok || !want(fn) {
 				return
 			}
+			// By the origin, so that the instances of a generic constructor
+			// are one starter.
 			k := [2]string{enclosing, fn.Origin().FullName()}
 			key := CallKey{File: name, Func: enclosing, Starter: k[1], Rank: ranks[k]}
 			ranks[k]++
@@ -67,9 +75,13 @@ func EachRef(file *ast.File, name string, info *types.Info, want func(*types.Fun
 func callOf(id *ast.Ident, stack []ast.Node) (*ast.CallExpr, []ast.Node) {
 	for i := len(stack) - 2; i >= 0; i-- {
 		switch n := stack[i].(type) {
+		// What may lie between a call and the identifier naming its
+		// function: cache.New, New[K], (New).
 		case *ast.SelectorExpr, *ast.IndexExpr, *ast.IndexListExpr, *ast.ParenExpr:
 			continue
 		case *ast.CallExpr:
+			// The identifier must name the function called, not be one of
+			// its arguments (register(New)), which hands the function on.
 			if calleeIdent(n) == id {
 				return n, stack[:i+1]
 			}
@@ -143,11 +155,15 @@ type Target struct {
 // made, for the packages that import this one.
 func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Finding, done map[*rules.Finding]rewrite.Done) (map[string][]byte, map[CallKey]WireNote, []claim, []Target) {
 	np, err := rebuild(p, files)
+	// The fix was verified, so this is defensive: nothing is wired
+	// and no cleanup is told to the importers.
 	if err != nil {
 		return files, nil, nil, nil
 	}
 	w := newWirer(np)
 	targets, exported := w.targets(p, found, done)
+	// No cleanup has its constructor in sight here; package-level
+	// ones may still be called from main, in the importers (exported).
 	if len(targets) == 0 {
 		return files, nil, nil, exported
 	}
@@ -156,6 +172,8 @@ func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Findi
 		return files, notes, nil, exported
 	}
 	rp := np.rewrite()
+	// Checked, vet included, against p as it was: merged holds the fix
+	// and the wiring, the whole of what would be written.
 	apply := func(ps []planned) (map[string][]byte, error) {
 		merged, err := applyWirings(rp, files, ps)
 		if err != nil {
@@ -166,6 +184,8 @@ func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Findi
 		}
 		return merged, nil
 	}
+	// As with fixes (fix): all at once, and if that fails, each alone,
+	// then those that verify alone together.
 	merged, err := apply(plans)
 	if err != nil {
 		// Keep the wirings that verify on their own.
@@ -187,9 +207,11 @@ func wireUp(p *Package, fc *files, files map[string][]byte, found []*rules.Findi
 			}
 		}
 	}
+	// Nothing survived: the fix stands unwired, and the notes say why.
 	if merged == nil {
 		return files, notes, nil, exported
 	}
+	// Only the wirings kept are told as wired and claim their edits.
 	var claims []claim
 	for _, pl := range plans {
 		notes[pl.key] = WireNote{Wired: pl.wired}
@@ -207,6 +229,8 @@ func (w *wirer) targets(old *Package, found []*rules.Finding, done map[*rules.Fi
 	pkgLevel := map[string]bool{}
 	for _, f := range found {
 		d, ok := done[f]
+		// A fix that made no cleanup (the work now honours a context, or
+		// a ticker is stopped where it is made) has nothing to wire.
 		if !ok || d.Method == "" || f.Fix == nil {
 			continue
 		}
@@ -214,6 +238,8 @@ func (w *wirer) targets(old *Package, found []*rules.Finding, done map[*rules.Fi
 		if st == nil || st.Recv != nil {
 			continue // started by a method: who made the value is not in sight
 		}
+		// st is a declaration of the package as it was; the wiring reads
+		// the fixed package, where the same function is another object.
 		fn := w.declOf(old, st)
 		if fn == nil {
 			continue
@@ -222,6 +248,8 @@ func (w *wirer) targets(old *Package, found []*rules.Finding, done map[*rules.Fi
 			// Package-level work: its cleanup is a function of the
 			// package, which main may call.
 			cleanup, _ := np.Types.Scope().Lookup(d.Method).(*types.Func)
+			// One function stops all of the package's work, however many
+			// findings it ends: it is told to the importers once.
 			if cleanup == nil || pkgLevel[d.Method] {
 				continue
 			}
@@ -237,9 +265,12 @@ func (w *wirer) targets(old *Package, found []*rules.Finding, done map[*rules.Fi
 			continue
 		}
 		named, _ := types.Unalias(tn.Type()).(*types.Named)
+		// Several fixed loops of one constructor's values share one
+		// cleanup; the first finding speaks for it.
 		if named == nil || targets[fn] != nil {
 			continue
 		}
+		// On *T, where methods with either receiver are found.
 		m, _, _ := types.LookupFieldOrMethod(types.NewPointer(named), true, np.Types, d.Method)
 		method, _ := m.(*types.Func)
 		if method == nil {
@@ -249,6 +280,9 @@ func (w *wirer) targets(old *Package, found []*rules.Finding, done map[*rules.Fi
 			params: method.Signature().Params().Len(), results: method.Signature().Results().Len(),
 			added: d.Added, starter: fn, first: f}
 		targets[fn] = t
+		// Worked out here, where the methods' bodies are in sight: an
+		// importer sees only their signatures, and would have to assume
+		// that every method keeps its receiver.
 		var stays []string
 		for _, m := range methodsOf(named) {
 			if w.receiverStays(m) {
@@ -269,6 +303,9 @@ func (w *wirer) declOf(old *Package, decl *ast.FuncDecl) *types.Func {
 		fn, _ := w.pkg.Types.Scope().Lookup(decl.Name.Name).(*types.Func)
 		return fn
 	}
+	// An init has no name to be looked up by, and a file may have
+	// several: it is found by its rank among its file's inits, which the
+	// fix does not change (the rewriter adds no init).
 	file := old.Fset.File(decl.Pos()).Name()
 	rank := -1
 	for _, f := range old.Syntax {
@@ -317,15 +354,22 @@ func (w *wirer) planAll(fc *files, files map[string][]byte, target func(*types.F
 	notes := map[CallKey]WireNote{}
 	var plans []planned
 	for _, file := range w.pkg.Syntax {
+		// Test files are planned too: a test that makes a value and ends
+		// is where its life ends (DESIGN promise 10).
 		name := w.pkg.Fset.File(file.Pos()).Name()
 		EachRef(file, name, w.pkg.Info, func(fn *types.Func) bool { return target(fn) != nil }, func(id *ast.Ident, fn *types.Func, key CallKey, stack []ast.Node) {
 			t := target(fn)
 			c, stack := callOf(id, stack)
 			if c == nil {
+				// A constructor handed on as a value may be called anywhere.
 				notes[key] = WireNote{Why: "used as a function value"}
 				return
 			}
+			// walkStack changes the stack as the walk goes on: plan gets one
+			// of its own.
 			wiring, wired, why := w.plan(t, c, slices.Clone(stack), strings.HasSuffix(name, "_test.go"))
+			// No wiring and no reason means the value is already stopped
+			// there, which wired says.
 			if why != "" || wiring == nil {
 				notes[key] = WireNote{Wired: wired, Why: why}
 				return
@@ -342,11 +386,15 @@ func (w *wirer) planAll(fc *files, files map[string][]byte, target func(*types.F
 
 // place records where a wiring's code goes, or says why it cannot go there.
 func (w *wirer) place(fc *files, files map[string][]byte, wiring rewrite.Wiring, key CallKey, f *rules.Finding, wired string) (planned, string) {
+	// The wiring must not edit a file the fix may not (a generated or
+	// cgo file): accept would refuse the whole package for it.
 	at := w.insertion(wiring)
 	atFile := w.pkg.Fset.File(at).Name()
 	if !fc.reported(atFile) {
 		return planned{}, "the wiring would edit " + filepath.Base(atFile) + ", which leakfix does not rewrite"
 	}
+	// The claim's offset is where the line edit inserting the call
+	// begins, in the file as the fix left it; fixAll maps it back.
 	return planned{w: wiring, key: key, f: f, wired: wired, at: siteKey{atFile, lineAfter(w.pkg.Fset, at)}, before: files[atFile]}, ""
 }
 
@@ -357,6 +405,9 @@ func applyWirings(rp *rewrite.Package, files map[string][]byte, ps []planned) (m
 	for _, pl := range ps {
 		ws = append(ws, pl.w)
 	}
+	// rp is the package as the fix left it (unchanged, for
+	// WireCallers), so what Wire prints holds the fix too and replaces
+	// files' version of what it changes.
 	out, err := rewrite.Wire(rp, ws)
 	if err != nil {
 		return nil, err
@@ -389,9 +440,13 @@ func OldOffset(old, now []byte, off int) int {
 	delta := 0 // how much longer now is than old before the current edit
 	for _, e := range udiff.Lines(string(old), string(now)) {
 		start := e.Start + delta
+		// The edits come in order: once one starts after off, none
+		// before it is left to shift it.
 		if off < start {
 			break
 		}
+		// Inside the text this edit wrote, which has no place in
+		// old but where the edit is.
 		if off < start+len(e.New) {
 			return e.Start
 		}
@@ -424,6 +479,8 @@ func calleeIdent(c *ast.CallExpr) *ast.Ident {
 func walkStack(root ast.Node, visit func(n ast.Node, stack []ast.Node)) {
 	var stack []ast.Node
 	ast.Inspect(root, func(n ast.Node) bool {
+		// The one slice is pushed and popped as Inspect enters and
+		// leaves nodes: visit must copy what it keeps.
 		if n == nil {
 			stack = stack[:len(stack)-1]
 			return true
@@ -440,6 +497,10 @@ func walkStack(root ast.Node, visit func(n ast.Node, stack []ast.Node)) {
 func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
 	if wr.Field != "" {
 		// Below a leading `if s == nil { return }`, as rewrite.Wire puts it.
+		// fieldOf made sure the cleanup's receiver is named. Unlike
+		// rewrite.Wire, this does not skip the wirings of other fields
+		// made before, so several wirings into one cleanup claim the
+		// same line.
 		d := wr.Into.(*ast.FuncDecl)
 		at := d.Body.Lbrace
 		for _, s := range d.Body.List {
@@ -450,9 +511,13 @@ func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
 		}
 		return at
 	}
+	// At the top of main, where rewrite.Wire defers it (below the
+	// package cleanups deferred there before).
 	if wr.Pkg != "" {
 		return wr.Into.(*ast.FuncDecl).Body.Lbrace
 	}
+	// The last byte of the statement that makes the value (or checks
+	// its error), so that lineAfter gives the line after it.
 	return wr.After.End() - 1
 }
 

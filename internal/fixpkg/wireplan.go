@@ -13,6 +13,12 @@ import (
 // A wirer decides, in one fixed package, where a value's cleanup can be
 // called: only where the code proves the value's life ends there and that
 // nothing else may still use it.
+//
+// It is made once per package, as wiring asks the same questions of many
+// calls: decls leads from a function to the code it runs; refs holds
+// every identifier naming an object, with the nodes above it, so that a
+// check of a use reads its context without walking the package again;
+// stays and hangs remember answers.
 type wirer struct {
 	pkg      *Package
 	cleanups *rules.Cleanups
@@ -26,6 +32,7 @@ type wirer struct {
 	hangs        map[*wireTarget]string // why waiting for a target's work could hang
 }
 
+// newWirer indexes pkg for the questions a wirer asks.
 func newWirer(pkg *Package) *wirer {
 	w := &wirer{
 		pkg:      pkg,
@@ -43,11 +50,14 @@ func newWirer(pkg *Package) *wirer {
 					w.decls[fn] = n
 				}
 			case *ast.Ident:
+				// Definitions too: local, cancelFrom and receiverStays tell a
+				// variable's making from its uses by its defining identifier.
 				obj := pkg.Info.Uses[n]
 				if obj == nil {
 					obj = pkg.Info.Defs[n]
 				}
 				if obj != nil {
+					// A copy: walkStack reuses its slice.
 					w.refs[obj] = append(w.refs[obj], append([]ast.Node(nil), stack...))
 				}
 			}
@@ -60,9 +70,13 @@ func newWirer(pkg *Package) *wirer {
 // from the file down are stack: a wiring and where it goes, or why none is
 // made ("" with no wiring when the value is already cleaned up there).
 func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool) (*rewrite.Wiring, string, string) {
+	// A deferred call or t.Cleanup passes no argument and can drop
+	// at most one result, an error.
 	if t.params > 0 || t.results > 1 {
 		return nil, "", t.label + " takes arguments or returns more than an error"
 	}
+	// The call's value must be the owner, on which the cleanup is
+	// called.
 	if why := ReturnedAs(t.starter, t.typ.Obj().Name(), t.method); why != "" {
 		return nil, "", why
 	}
@@ -73,11 +87,14 @@ func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool
 		}
 		i--
 	}
+	// Defensive: the stack starts at a declaration, which a call is not.
 	if i == 0 {
 		return nil, "", ""
 	}
 	switch p := stack[i-1].(type) {
 	case *ast.AssignStmt:
+		// a, b := New(), New(): which side takes which is not worth
+		// following.
 		if len(p.Rhs) != 1 {
 			return nil, "", "made in an assignment of several values"
 		}
@@ -89,6 +106,9 @@ func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool
 		}
 		return nil, "", "stored in " + describeExpr(p.Lhs[0])
 	case *ast.KeyValueExpr:
+		// In a struct literal, Outer{cache: New()}: a key that names a
+		// field. Any other key is a map's or an array's, whose elements
+		// may be taken anywhere.
 		if lit, ok := stack[i-2].(*ast.CompositeLit); ok && p.Value == stack[i] {
 			if key, ok := p.Key.(*ast.Ident); ok {
 				if fv, ok := w.pkg.Info.Uses[key].(*types.Var); ok && fv.IsField() {
@@ -97,6 +117,8 @@ func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool
 			}
 		}
 		return nil, "", "stored in a map or slice"
+	// Anywhere else the value goes where this package cannot see
+	// its end, or nowhere at all.
 	case *ast.ReturnStmt:
 		return nil, "", "returned to the caller, whose code decides when it is done"
 	case *ast.CallExpr:
@@ -114,6 +136,11 @@ func (w *wirer) plan(t *wireTarget, c *ast.CallExpr, stack []ast.Node, test bool
 }
 
 // onlyUsed checks the use of a value whose expression ends stack.
+//
+// It returns what else the use does, worded to follow the value's name
+// in a reason ("is passed to register in Init, which may keep it"), or ""
+// when the use neither keeps nor hands on the value: a call of a method
+// that keeps no reference, a field used in place, a comparison with nil.
 func (w *wirer) onlyUsed(stack []ast.Node) string {
 	i := len(stack) - 1
 	e := stack[i]
@@ -127,16 +154,22 @@ func (w *wirer) onlyUsed(stack []ast.Node) string {
 	switch p := stack[i-1].(type) {
 	case *ast.SelectorExpr:
 		sel := w.pkg.Info.Selections[p]
+		// No field or method of the value is selected: nothing of it
+		// is kept.
 		if sel == nil {
 			return ""
 		}
 		if sel.Kind() == types.FieldVal {
 			return w.fieldStays(stack[:i], p, sel.Obj())
 		}
+		// A method value (f := x.Close) binds the receiver into a
+		// function value that may outlive the call.
 		m, _ := sel.Obj().(*types.Func)
 		if c, ok := stack[i-2].(*ast.CallExpr); !ok || c.Fun != p || m == nil {
 			return "is used as a method value" + in(stack)
 		}
+		// The call itself may keep the receiver: judged by the
+		// method's body, or by what its own package found (Stays).
 		if !w.receiverStays(m.Origin()) {
 			return fmt.Sprintf("is handed to %s, which may keep it", rules.FuncLabel(m))
 		}
@@ -153,10 +186,15 @@ func (w *wirer) onlyUsed(stack []ast.Node) string {
 		}
 		return ""
 	case *ast.BinaryExpr:
+		// x != nil keeps nothing; any other comparison is a use of the
+		// value as such.
 		if (p.Op == token.EQL || p.Op == token.NEQ) && (isNil(p.X) || isNil(p.Y)) {
 			return ""
 		}
 	case *ast.AssignStmt:
+		// On the left, the variable is set again, and a deferred
+		// cleanup would stop what it holds last; on the right, the
+		// value is copied, and the copy may outlive it.
 		for _, l := range p.Lhs {
 			if l == e {
 				return "is set again" + in(stack)
@@ -168,6 +206,7 @@ func (w *wirer) onlyUsed(stack []ast.Node) string {
 	case *ast.CallExpr:
 		return "is passed to " + describeExpr(p.Fun) + in(stack) + ", which may keep it"
 	case *ast.UnaryExpr:
+		// Its address would let anything reach it.
 		if p.Op == token.AND {
 			return "has its address taken" + in(stack)
 		}
@@ -193,14 +232,18 @@ func (w *wirer) receiverStays(m *types.Func) bool {
 		// package that declares it found otherwise.
 		return w.foreignStays[methodKey(m)]
 	}
+	// Only m's own answer is provisional: a method that calls back
+	// into m is answered, and remembered, with m taken to keep nothing.
 	w.stays[m] = true // a recursive call keeps nothing more
 	ok := true
+	// An unnamed receiver cannot be referred to, so nothing keeps it.
 	if names := decl.Recv.List[0].Names; len(names) > 0 {
 		recv := w.pkg.Info.Defs[names[0]]
 		for _, stack := range w.refs[recv] {
 			if stack[len(stack)-1] == names[0] {
 				continue
 			}
+			// A function literal or goroutine may outlive the call.
 			if capturedIn(stack, decl) || w.onlyUsed(stack) != "" {
 				ok = false
 				break
@@ -213,6 +256,9 @@ func (w *wirer) receiverStays(m *types.Func) bool {
 
 // methodKey names a method across packages: example.com/cache.Cache.Put.
 func methodKey(m *types.Func) string {
+	// WireCallers keys the foreign Target.Stays the same way. "" for a
+	// function, or a method of no named type another package could
+	// report on.
 	recv := m.Signature().Recv()
 	if recv == nil || m.Pkg() == nil {
 		return ""
@@ -233,6 +279,8 @@ func methodKey(m *types.Func) string {
 func capturedIn(stack []ast.Node, fn ast.Node) bool {
 	inside := false
 	for _, n := range stack {
+		// Only what lies below fn counts: fn may itself be a function
+		// literal, which captures nothing from itself.
 		if n == fn {
 			inside = true
 			continue
@@ -250,6 +298,9 @@ func capturedIn(stack []ast.Node, fn ast.Node) bool {
 // valueUse reports whether fn is referenced other than by calling it.
 func (w *wirer) valueUse(fn *types.Func) bool {
 	for _, stack := range w.refs[fn] {
+		// Only a call, recv.Close(), is not a use as a value: recv.Close
+		// or (*T).Close left uncalled, or handed as an argument, is a
+		// function value, which the work may be given and call.
 		id := stack[len(stack)-1]
 		if len(stack) < 3 {
 			continue
@@ -272,6 +323,9 @@ func (w *wirer) valueUse(fn *types.Func) bool {
 // makes directly, from the code of t: its constructor and methods. The
 // wired cleanup waits for t's work, so the work must not call it.
 func (w *wirer) reaches(t *wireTarget, cleanup *types.Func) bool {
+	// Every function the code names counts as called, since a function
+	// value handed on may be. What lies outside the package is not walked
+	// here: mayHang judges the calls that leave it.
 	seen := map[*types.Func]bool{}
 	todo := []*types.Func{t.starter}
 	todo = append(todo, methodsOf(t.typ)...)
@@ -300,6 +354,8 @@ func (w *wirer) reaches(t *wireTarget, cleanup *types.Func) bool {
 
 // calls reports whether fn calls method on field fv.
 func calls(fn *ast.FuncDecl, fv *types.Var, method string, info *types.Info) bool {
+	// Only the direct form, recv.field.Method(), which is the one the
+	// wiring itself writes (defer s.cache.Shutdown()).
 	found := false
 	ast.Inspect(fn, func(n ast.Node) bool {
 		c, ok := n.(*ast.CallExpr)
@@ -318,6 +374,8 @@ func calls(fn *ast.FuncDecl, fv *types.Var, method string, info *types.Info) boo
 	return found
 }
 
+// methodsOf returns the methods declared with t as receiver, pointer or
+// not; not those promoted from its embedded fields.
 func methodsOf(t *types.Named) []*types.Func {
 	var out []*types.Func
 	for i := range t.NumMethods() {
@@ -326,11 +384,15 @@ func methodsOf(t *types.Named) []*types.Func {
 	return out
 }
 
+// sameNamed reports whether t is n, through aliases, or an instance of
+// the same generic type.
 func sameNamed(t types.Type, n *types.Named) bool {
 	m, ok := types.Unalias(t).(*types.Named)
 	return ok && m.Origin() == n.Origin()
 }
 
+// isNil reports whether e is nil, by name: code that declares its own
+// nil is not worth guarding against.
 func isNil(e ast.Expr) bool {
 	id, ok := ast.Unparen(e).(*ast.Ident)
 	return ok && id.Name == "nil"
@@ -362,6 +424,8 @@ func describeExpr(e ast.Expr) string {
 	return "an expression"
 }
 
+// orList words names as a list that ends a reason: "Shutdown, Close,
+// Stop or Destroy".
 func orList(names []string) string {
 	switch len(names) {
 	case 0:
@@ -386,12 +450,18 @@ func ReturnedAs(starter *types.Func, typ, method string) string {
 	if res.Len() == 0 {
 		return starter.Name() + " returns nothing"
 	}
+	// The first result: a constructor returns its value first, an error
+	// after it.
 	t := res.At(0).Type()
 	if p, ok := t.(*types.Pointer); ok {
 		if n, ok := types.Unalias(p.Elem()).(*types.Named); ok && n.Obj().Name() == typ {
 			return ""
 		}
 	}
+	// Anything else is refused: through an interface the call may reach
+	// another type's method, and a copy's cleanup would not stop the work
+	// of the value it was copied from. The reason says whether the
+	// method is missing altogether or only the type is wrong.
 	as := types.TypeString(t, func(p *types.Package) string { return p.Name() })
 	if obj, _, _ := types.LookupFieldOrMethod(t, true, nil, method); obj == nil {
 		return fmt.Sprintf("%s returns it as %s, which has no %s", starter.Name(), as, method)
