@@ -18,9 +18,12 @@ import (
 // field plans the wiring of a value assigned to a field: s.cache = New().
 func (w *wirer) field(t *wireTarget, s *ast.SelectorExpr, site ast.Node) (*rewrite.Wiring, string, string) {
 	sel := w.pkg.Info.Selections[s]
+	// A package's variable (pkg.V = New()): no field of an owner.
 	if sel == nil || sel.Kind() != types.FieldVal {
 		return nil, "", "stored in " + describeExpr(s)
 	}
+	// The field belongs to an embedded value, whose own cleanup, not
+	// the outer's, ends its life.
 	if len(sel.Index()) > 1 {
 		return nil, "", "stored in a field of an embedded type"
 	}
@@ -30,36 +33,53 @@ func (w *wirer) field(t *wireTarget, s *ast.SelectorExpr, site ast.Node) (*rewri
 // fieldOf plans the wiring of a value that site stores in field fv of
 // outer values: the outer's cleanup stops it.
 func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site ast.Node) (*rewrite.Wiring, string, string) {
+	// s.cache = New() in a method of *Outer: the selection's receiver
+	// is the pointer.
 	if p, ok := outerType.(*types.Pointer); ok {
 		outerType = p.Elem()
 	}
 	outer, _ := types.Unalias(outerType).(*types.Named)
+	// An unnamed struct has no methods, and so no cleanup.
 	if outer == nil {
 		return nil, "", "stored in a field of an unnamed struct"
 	}
 	held := outer.Obj().Name() + "." + fv.Name()
+	// The wiring calls the cleanup on the field by name, which takes
+	// the field to hold the value as *T: behind an interface it may
+	// hold another type's value.
 	if p, ok := fv.Type().(*types.Pointer); !ok || !sameNamed(p.Elem(), t.typ) {
 		return nil, "", held + " holds it as " + types.TypeString(fv.Type(), types.RelativeTo(w.pkg.Types))
 	}
 	if fv.Embedded() {
 		return nil, "", held + " is embedded: its cleanup is promoted to " + outer.Obj().Name()
 	}
+	// Then the outer's cleanup is a method of the very type whose work
+	// it would wait for (a node stopping the next one down a chain).
 	if outer.Origin() == t.typ.Origin() {
 		return nil, "", "held by a value of its own type"
 	}
+	// Other packages may read the field and keep the value past the
+	// outer's cleanup, and refs sees only this package's uses.
 	if fv.Exported() && outer.Obj().Exported() {
 		return nil, "", held + " is exported, so other packages may hold the value too"
 	}
+	// A copy of the outer shares the field's pointer: one copy's
+	// cleanup would stop the work the other still uses.
 	if at := w.copied(outer); at != "" {
 		return nil, "", fmt.Sprintf("%s values are copied (%s), and the copies share %s", outer.Obj().Name(), at, held)
 	}
 	// The field is set once, here, and only ever used to call methods that
 	// keep no reference to it: no one else holds the value.
+	// ("Once" in the code: a site in a method may run again, and then
+	// only the value it made last is stopped, where before the fix none
+	// was.)
 	for _, stack := range w.refs[fv] {
 		if why := w.heldOnly(stack, site); why != "" {
 			return nil, "", held + " " + why
 		}
 	}
+	// The outer's end of life as the rules judge it: a Stop that a
+	// Start undoes is a pause, not an end (promise 9).
 	cleanup, why := w.cleanups.Of(outer)
 	if cleanup == nil {
 		if why == "" {
@@ -71,35 +91,51 @@ func (w *wirer) fieldOf(t *wireTarget, fv *types.Var, outerType types.Type, site
 	if star, ok := cleanup.Recv.List[0].Type.(*ast.StarExpr); !ok || star == nil {
 		return nil, "", into + " has a value receiver, so it cannot reach the fields of the value it was called on"
 	}
+	// Close(ctx) promises to give up at ctx's deadline; a deferred
+	// wait for the work would not.
 	for _, f := range cleanup.Type.Params.List {
 		if t := w.pkg.Info.TypeOf(f.Type); t != nil && types.TypeString(t, nil) == "context.Context" {
 			return nil, "", into + " takes a context, whose deadline waiting for the work would not keep"
 		}
 	}
+	// The wiring reaches the field through the receiver.
 	if names := cleanup.Recv.List[0].Names; len(names) == 0 || names[0].Name == "_" {
 		return nil, "", into + "'s receiver has no name"
 	}
+	// A value receiver copies the outer at every call, so copies are
+	// made even where copied finds no *p.
 	for _, m := range methodsOf(outer) {
 		if _, ptr := m.Signature().Recv().Type().(*types.Pointer); !ptr {
 			return nil, "", fmt.Sprintf("%s has methods on values, so copies of it may share %s", outer.Obj().Name(), held)
 		}
 	}
+	// Wired by hand, or by an earlier run: a second run changes
+	// nothing (promise 6).
 	if calls(cleanup, fv, t.method, w.pkg.Info) {
 		return nil, "already stopped by " + into, ""
 	}
+	// An extended cleanup was the code's own before the fix, with
+	// effects beyond stopping the work (promise 4); calling it from one
+	// more place changes what the program does.
 	if !t.added {
 		return nil, "", fmt.Sprintf("%s existed before the fix: calling it from %s too may run it twice", t.label, into)
 	}
 	cfn := w.pkg.Info.Defs[cleanup.Name].(*types.Func)
+	// Such a method goes on with the outer after its cleanup ran,
+	// and the value stopped with it.
 	if by := w.calledByOwn(cfn, outer); by != "" {
 		return nil, "", fmt.Sprintf("%s is also called by %s, which may go on using the value", into, by)
 	}
 	if w.valueUse(cfn) {
 		return nil, "", into + " is used as a function value, which the work may call"
 	}
+	// The wired call waits for the work: if the work can run the
+	// outer's cleanup, it would wait for itself.
 	if w.reaches(t, cfn) {
 		return nil, "", fmt.Sprintf("%s may run from the work it would wait for", into)
 	}
+	// Waiting where the code did not wait before must not hang the
+	// outer's cleanup.
 	if why := w.mayHang(t); why != "" {
 		return nil, "", why + ", so " + into + " could hang waiting for it"
 	}
@@ -121,6 +157,8 @@ func (w *wirer) heldOnly(stack []ast.Node, site ast.Node) string {
 	if _, ok := stack[i-1].(*ast.Field); ok {
 		return "" // the field's declaration
 	}
+	// x.f: the use of the selector as a whole is judged, as onlyUsed
+	// judges a value's.
 	if s, ok := stack[i-1].(*ast.SelectorExpr); ok && s.Sel == id {
 		i--
 	} else if kv, ok := stack[i-1].(*ast.KeyValueExpr); ok && kv.Key == id {
@@ -135,17 +173,25 @@ func (w *wirer) heldOnly(stack []ast.Node, site ast.Node) string {
 // stops changing. Using the field in place (x.mu.Lock(), x.m[k] = v,
 // len(x.m), x.n++) shares nothing.
 func (w *wirer) fieldStays(stack []ast.Node, s *ast.SelectorExpr, f types.Object) string {
+	// A copy of a field that refers to nothing (a number, a string,
+	// an array of them) shares nothing with the value.
 	if !shares(f.Type()) {
 		return ""
 	}
 	switch p := stack[len(stack)-2].(type) {
+	// Uses read as in place: a selector into the field, an index or
+	// a slice of it, an increment, a comparison or arithmetic. An
+	// index or a slice counts wherever its result then goes, and so
+	// does the field used as another's index.
 	case *ast.SelectorExpr, *ast.IndexExpr, *ast.IndexListExpr, *ast.IncDecStmt, *ast.BinaryExpr, *ast.SliceExpr:
 		return ""
 	case *ast.RangeStmt:
+		// Ranging over it reads it where it is.
 		if p.X == s {
 			return ""
 		}
 	case *ast.AssignStmt:
+		// Storing into the field replaces it and hands nothing out.
 		for _, l := range p.Lhs {
 			if l == s {
 				return ""
@@ -153,6 +199,8 @@ func (w *wirer) fieldStays(stack []ast.Node, s *ast.SelectorExpr, f types.Object
 		}
 	case *ast.CallExpr:
 		if id, ok := ast.Unparen(p.Fun).(*ast.Ident); ok {
+			// len, cap, close, delete, copy, clear: they read or change
+			// it in place. append may return its backing array.
 			if _, ok := w.pkg.Info.Uses[id].(*types.Builtin); ok && id.Name != "append" {
 				return ""
 			}
@@ -168,6 +216,9 @@ func (w *wirer) fieldStays(stack []ast.Node, s *ast.SelectorExpr, f types.Object
 // shares reports whether a value of type t refers to memory it does not
 // hold: a copy of it shares state with the original.
 func shares(t types.Type) bool {
+	// A string shares nothing that can change; of the basic types only
+	// unsafe.Pointer refers to memory. Pointers, slices, maps, channels,
+	// functions and interfaces all do.
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
 		return u.Kind() == types.UnsafePointer
@@ -198,6 +249,8 @@ func (w *wirer) copied(outer *types.Named) string {
 			if tv, ok := w.pkg.Info.Types[star]; !ok || !tv.IsValue() || !sameNamed(tv.Type, outer) {
 				return
 			}
+			// Reading a field through the pointer, or storing through it,
+			// copies nothing out.
 			switch p := stack[len(stack)-2].(type) {
 			case *ast.SelectorExpr:
 				return // (*c).f reads a field
@@ -210,6 +263,7 @@ func (w *wirer) copied(outer *types.Named) string {
 					return // *c = Outer{} writes through the pointer
 				}
 			}
+			// The first copy found is enough for the reason.
 			pos := w.pkg.Fset.Position(star.Pos())
 			at = fmt.Sprintf("%s:%d", filepath.Base(pos.Filename), pos.Line)
 		})
@@ -223,6 +277,8 @@ func (w *wirer) copied(outer *types.Named) string {
 func (w *wirer) calledByOwn(cleanup *types.Func, outer *types.Named) string {
 	for _, stack := range w.refs[cleanup] {
 		for i := len(stack) - 1; i >= 0; i-- {
+			// The innermost declaration around the reference is the
+			// function that refers to the cleanup.
 			d, ok := stack[i].(*ast.FuncDecl)
 			if !ok {
 				continue
@@ -238,6 +294,7 @@ func (w *wirer) calledByOwn(cleanup *types.Func, outer *types.Named) string {
 	return ""
 }
 
+// derefType returns what t points to, or t itself.
 func derefType(t types.Type) types.Type {
 	if p, ok := t.(*types.Pointer); ok {
 		return p.Elem()

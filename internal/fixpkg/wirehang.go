@@ -18,6 +18,8 @@ import (
 // value or an interface method, which may lead back to the waiting code.
 func (w *wirer) mayHang(t *wireTarget) string {
 	if t.foreign {
+		// Decided in the fixed package, where the work's code is in sight
+		// (Target.Hang).
 		return t.hang
 	}
 	if r, ok := w.hangs[t]; ok {
@@ -27,6 +29,8 @@ func (w *wirer) mayHang(t *wireTarget) string {
 	if decl == nil || decl.Body == nil {
 		return "its constructor is not in sight"
 	}
+	// The goroutines the constructor starts, in literals too: their code,
+	// and what it calls in this package, is the work.
 	var roots []ast.Node
 	ast.Inspect(decl.Body, func(n ast.Node) bool {
 		if g, ok := n.(*ast.GoStmt); ok {
@@ -44,12 +48,16 @@ func (w *wirer) mayHang(t *wireTarget) string {
 			}
 			switch n := n.(type) {
 			case *ast.SendStmt:
+				// A send waits for a receiver, which after the stop may never
+				// come.
 				why = "its work sends on a channel"
 			case *ast.UnaryExpr:
+				// Any receive but from ctx.Done(), which the stop closes.
 				if n.Op == token.ARROW && !isCtxDone(n.X, w.pkg.Info) {
 					why = "its work receives from a channel"
 				}
 			case *ast.RangeStmt:
+				// It ends only when the channel is closed.
 				if _, ok := w.pkg.Info.TypeOf(n.X).Underlying().(*types.Chan); ok {
 					why = "its work ranges over a channel"
 				}
@@ -76,16 +84,21 @@ func (w *wirer) mayHang(t *wireTarget) string {
 					return true // its body is walked as part of the work
 				}
 				fn := typeutilCallee(w.pkg.Info, n)
+				// A function value may be anything, the waiting code
+				// included; builtins (len, close) are not.
 				if fn == nil {
 					if _, builtin := w.pkg.Info.Uses[calleeIdentOrNil(n)].(*types.Builtin); !builtin {
 						why = "its work calls a function value, which may lead back to the code that waits for it"
 					}
 					return true
 				}
+				// An interface method may be any type's, the waiting
+				// code's included.
 				if recv := fn.Signature().Recv(); recv != nil && types.IsInterface(recv.Type()) {
 					why = "its work calls an interface method, which may lead back to the code that waits for it"
 					return true
 				}
+				// WaitGroup.Wait and Cond.Wait wait for other goroutines.
 				if fn.Pkg() != nil && fn.Pkg().Path() == "sync" && fn.Name() == "Wait" {
 					why = "its work waits on a " + types.TypeString(fn.Signature().Recv().Type(), nil)
 					return true
@@ -93,6 +106,8 @@ func (w *wirer) mayHang(t *wireTarget) string {
 				if why = w.foreignCall(n, fn); why != "" {
 					return true
 				}
+				// The package's own functions are walked once each: their
+				// code is part of the work.
 				fn = fn.Origin()
 				if d := w.decls[fn]; d != nil && !seen[fn] {
 					seen[fn] = true
@@ -111,6 +126,9 @@ func (w *wirer) mayHang(t *wireTarget) string {
 
 // typeutilCallee returns the function or method a call statically calls,
 // or nil for a call of a function value or a builtin.
+//
+// Unlike x/tools' typeutil.StaticCallee it also returns interface
+// methods, which mayHang then refuses by their receiver.
 func typeutilCallee(info *types.Info, c *ast.CallExpr) *types.Func {
 	switch f := ast.Unparen(c.Fun).(type) {
 	case *ast.Ident:
@@ -136,6 +154,9 @@ func typeutilCallee(info *types.Info, c *ast.CallExpr) *types.Func {
 	return nil
 }
 
+// calleeIdentOrNil returns the identifier a call's function is, or nil.
+// Builtins are called by their bare name; unsafe's are not, and count
+// as function values in mayHang.
 func calleeIdentOrNil(c *ast.CallExpr) *ast.Ident {
 	if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
 		return id
@@ -145,6 +166,8 @@ func calleeIdentOrNil(c *ast.CallExpr) *ast.Ident {
 
 // isCtxDone reports whether e is ctx.Done() for a context.Context ctx.
 func isCtxDone(e ast.Expr, info *types.Info) bool {
+	// Any context's Done: the fixed loop's stop is one, and a wait on
+	// another is taken to end when that one is cancelled.
 	c, ok := ast.Unparen(e).(*ast.CallExpr)
 	if !ok {
 		return false
@@ -193,6 +216,8 @@ func (w *wirer) foreignCall(c *ast.CallExpr, fn *types.Func) string {
 	if !rewrite.IsStd(path) || first == homeFirst {
 		return "its work calls " + fn.Pkg().Name() + "." + fn.Name() + " of another package, which may lead back to the code that waits for it"
 	}
+	// A standard function calls back only through what it is
+	// handed: a function or an interface value.
 	for _, a := range c.Args {
 		t := w.pkg.Info.TypeOf(a)
 		if t == nil {

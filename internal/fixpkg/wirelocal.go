@@ -15,6 +15,8 @@ import (
 // function's return ends its life, and a deferred call stops it then.
 func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack []ast.Node, test bool) (*rewrite.Wiring, string, string) {
 	obj, _ := w.pkg.Info.Defs[id].(*types.Var)
+	// With :=, a name already declared in the scope is assigned, not
+	// defined: it may hold an earlier value, and live longer.
 	if obj == nil {
 		return nil, "", "assigned to a variable declared before"
 	}
@@ -41,6 +43,7 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 	switch f := fn.(type) {
 	case *ast.FuncDecl:
 		body, ftype, name = f.Body, f.Type, rules.FuncName(f)
+	// Named by the declaration around it, for the reason.
 	case *ast.FuncLit:
 		body, ftype = f.Body, f.Type
 		for i := fi - 1; i >= 0; i-- {
@@ -56,10 +59,14 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 			at = i
 		}
 	}
+	// In a nested block (an if, a loop) the value may be made several
+	// times or not at all, while a deferred call runs once.
 	if at < 0 {
 		return nil, "", "made in a nested block of " + name + ", not where its life ends"
 	}
 	after := ast.Stmt(site)
+	// x, err := New(): x may be nil when err is not, so the call goes
+	// after the check that leaves then, where x is known to be good.
 	if len(site.Lhs) == 2 {
 		errID, ok := site.Lhs[1].(*ast.Ident)
 		if !ok || errID.Name == "_" || at+1 >= len(body.List) || !checksErr(body.List[at+1], errID.Name) {
@@ -84,18 +91,24 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 		if last == id {
 			continue
 		}
+		// Shared or not, the value lives until main returns; only a
+		// cleanup already called there matters.
 		if inMain {
 			if isCleanupCall(ref) {
 				return nil, "already stopped in " + name, ""
 			}
 			continue
 		}
+		// A literal or goroutine may keep x beyond the function's
+		// return, where the deferred call would stop it.
 		if capturedIn(ref, fn) {
 			return nil, "", v + " is captured by a function literal or goroutine, which may outlive " + name
 		}
 		if why := w.onlyUsed(ref); why != "" {
 			return nil, "", v + " " + why
 		}
+		// Stopped by hand, or by an earlier run (promise 6). Any of
+		// rules.CleanupNames counts here, not only t.method.
 		if isCleanupCall(ref) {
 			return nil, "already stopped in " + name, ""
 		}
@@ -109,11 +122,19 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 	if why := w.mayHang(t); why != "" {
 		return nil, "", why + ", so " + name + " could hang waiting for it"
 	}
+	// Deferred calls run last in, first out: a defer mu.Unlock()
+	// made before the value runs after the new deferred call, which
+	// would wait, holding mu, for work that may need it.
 	if locks(body, w.pkg.Info) {
 		return nil, "", name + " locks a mutex, which the work may need while " + name + "'s return waits for it"
 	}
+	// With Result and Test, rewrite.Wire drops the error in a function
+	// literal: t.Cleanup takes only a func().
 	wr := &rewrite.Wiring{Into: fn, Var: v, After: after, Method: t.method, Result: t.results > 0}
 	how := "deferred until " + name + " returns"
+	// In a test, t.Cleanup rather than defer: parallel subtests still
+	// run after the test function returns, and the cleanup waits for
+	// them.
 	if test {
 		if tv := testingParam(ftype, w.pkg.Info); tv != "" {
 			wr.Test, how = tv, tv+".Cleanup at the end of "+name
@@ -175,6 +196,9 @@ func checksErr(s ast.Stmt, err string) bool {
 
 // locks reports whether body locks a sync.Mutex or sync.RWMutex.
 func locks(body *ast.BlockStmt, info *types.Info) bool {
+	// By the method's package and name, so that an embedded mutex
+	// counts too; a lock taken inside a helper of the package's own is
+	// not seen.
 	found := false
 	ast.Inspect(body, func(n ast.Node) bool {
 		if s, ok := n.(*ast.SelectorExpr); ok && (s.Sel.Name == "Lock" || s.Sel.Name == "RLock") {
@@ -190,6 +214,8 @@ func locks(body *ast.BlockStmt, info *types.Info) bool {
 // testingParam returns the name of ft's *testing.T or *testing.B
 // parameter, or "".
 func testingParam(ft *ast.FuncType, info *types.Info) string {
+	// testing.TB and *testing.F are not looked for; the parameter must
+	// be named to be called.
 	for _, f := range ft.Params.List {
 		p, ok := info.TypeOf(f.Type).(*types.Pointer)
 		if !ok {

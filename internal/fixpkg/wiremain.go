@@ -31,6 +31,8 @@ func (w *wirer) mainReturns(main *ast.FuncDecl, before []ast.Stmt) string {
 	if why := w.shutdownPath(main); why != "" {
 		return why
 	}
+	// Only what main defers before making the value: what it defers
+	// after runs before the new cleanup, which it cannot wait for.
 	for _, s := range before {
 		why := ""
 		ast.Inspect(s, func(n ast.Node) bool {
@@ -56,12 +58,17 @@ func (w *wirer) mainReturns(main *ast.FuncDecl, before []ast.Stmt) string {
 // signal (signal.Notify, signal.NotifyContext) or deferring a cleanup of
 // its own.
 func (w *wirer) shutdownPath(main *ast.FuncDecl) string {
+	// Only the last statement is looked at: a main that ends in
+	// log.Fatal, os.Exit or an endless loop never runs its deferred
+	// calls, and one that ends otherwise is taken to return.
 	body := main.Body.List
 	if len(body) > 0 {
 		if why := ends(body[len(body)-1], w.pkg.Info); why != "" {
 			return "main never returns (it ends " + why + "), so a call deferred there would not run"
 		}
 	}
+	// Without a signal handler or a cleanup of its own, main shows no
+	// sign that it means to end in order (see the file's comment).
 	shows := false
 	ast.Inspect(main.Body, func(n ast.Node) bool {
 		switch n := n.(type) {
@@ -92,6 +99,9 @@ func ends(s ast.Stmt, info *types.Info) string {
 		if !ok {
 			return ""
 		}
+		// The builtin, not a function of main's named panic. (A panic
+		// does run deferred calls on its way out; the process fails all
+		// the same, and so does log.Panic's.)
 		if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok && id.Name == "panic" {
 			if _, builtin := info.Uses[id].(*types.Builtin); builtin {
 				return "in a panic"
@@ -129,6 +139,8 @@ func (w *wirer) quickDefer(c *ast.CallExpr) bool {
 			return types.TypeString(v.Type(), nil) == "context.CancelFunc" || w.cancelFrom(v)
 		}
 	}
+	// A list of what is known to return at once: anything else main
+	// defers may wait, and would run after the new cleanup.
 	fn := typeutilCallee(w.pkg.Info, c)
 	if fn == nil || fn.Pkg() == nil {
 		return false
@@ -150,6 +162,8 @@ func (w *wirer) quickDefer(c *ast.CallExpr) bool {
 // as its second value.
 func (w *wirer) cancelFrom(v *types.Var) bool {
 	for _, stack := range w.refs[v] {
+		// Only v's definition decides: the second value of one of
+		// these calls.
 		if len(stack) < 2 || w.pkg.Info.Defs[stack[len(stack)-1].(*ast.Ident)] != v {
 			continue
 		}
@@ -196,6 +210,7 @@ func (w *wirer) mainPackage(t Target, main *ast.FuncDecl, file *ast.File) (*rewr
 	if why := w.shutdownPath(main); why != "" {
 		return nil, "", why
 	}
+	// Deferred at main's top level, by hand or by an earlier run.
 	for _, s := range main.Body.List {
 		if d, ok := s.(*ast.DeferStmt); ok {
 			if sel, ok := ast.Unparen(d.Call.Fun).(*ast.SelectorExpr); ok && sel.Sel.Name == t.Method {
@@ -215,9 +230,11 @@ func importName(file *ast.File, path string, info *types.Info) string {
 		if imp.Path.Value != strconv.Quote(path) {
 			continue
 		}
+		// A blank or dot import gives no name to call the package by.
 		if imp.Name != nil && (imp.Name.Name == "_" || imp.Name.Name == ".") {
 			return ""
 		}
+		// The name the file uses: the package's own, or an alias.
 		if pn := info.PkgNameOf(imp); pn != nil {
 			return pn.Name()
 		}
