@@ -34,11 +34,20 @@ func (f *loopFinder) rearming(fn *ast.FuncDecl) []*Finding {
 	// an AfterFunc elsewhere is discarded-timer's to report, at its start.
 	// uses counts the AfterFunc's own reference; a second is what starts
 	// the chain (init's sample()).
-	if obj, ok := info.Defs[fn.Name].(*types.Func); ok && f.uses[obj] > 1 && !f.scheduledElsewhere(fn, obj) {
+	if obj, ok := info.Defs[fn.Name].(*types.Func); ok && f.uses[obj] > 1 {
 		// Only a re-arm every run makes: if p.closed.Load() { return }
 		// ahead of it is a way out, and the chain is managed.
+		var rearms []*ast.CallExpr
 		for _, call := range f.unconditionalCalls(fn.Body) {
 			if isPkgCall(info, call, "time", "AfterFunc") && len(call.Args) == 2 && calleeOf(info, call.Args[1]) == obj && !f.timerStopped(call) {
+				rearms = append(rearms, call)
+			}
+		}
+		// Asked last, and only of a function that re-arms itself: it
+		// walks the whole package, and asking it of every function used
+		// twice made the rule quadratic in the package's size.
+		if len(rearms) > 0 && !f.scheduledElsewhere(fn, obj) {
+			for _, call := range rearms {
 				report(call, "time.AfterFunc in "+FuncName(fn)+" schedules "+fn.Name.Name+" again on every run")
 			}
 		}
