@@ -65,7 +65,13 @@ func describeFindings(fs []Finding) string {
 func TestCacheEdges(t *testing.T) {
 	dir := writeArchive(t, txtar.Parse([]byte(edges)))
 	for _, opts := range []Options{{}, {Mode: ModeDiff, Edits: true}, {Tests: true}} {
-		compareCached(t, dir, opts, runIn(t, dir, "", opts))
+		uncached := runIn(t, dir, "", opts)
+		cacheDir := t.TempDir()
+		first := runIn(t, dir, cacheDir, opts)
+		if diff := sameResult(first, uncached); diff != "" {
+			t.Errorf("%+v: with an empty cache: %s", opts, diff)
+		}
+		compareCached(t, dir, cacheDir, opts, first)
 	}
 }
 
