@@ -162,12 +162,7 @@ func (f *loopFinder) reaches(n ast.Node, target *types.Func) ([]string, bool) {
 // methodsInOrder yields the package's function declarations in source order.
 func (f *loopFinder) methodsInOrder() iter.Seq2[*types.Func, *ast.FuncDecl] {
 	return func(yield func(*types.Func, *ast.FuncDecl) bool) {
-		fns := make([]*types.Func, 0, len(f.methods))
-		for fn := range f.methods {
-			fns = append(fns, fn)
-		}
-		slices.SortFunc(fns, func(a, b *types.Func) int { return int(a.Pos() - b.Pos()) })
-		for _, fn := range fns {
+		for _, fn := range sortedFuncs(f.methods) {
 			if !yield(fn, f.methods[fn]) {
 				return
 			}
@@ -175,9 +170,11 @@ func (f *loopFinder) methodsInOrder() iter.Seq2[*types.Func, *ast.FuncDecl] {
 	}
 }
 
-// sortedFuncs returns the functions of set in the order they are declared,
-// so that what is reported does not depend on map order.
-func sortedFuncs(set map[*types.Func]bool) []*types.Func {
+// sortedFuncs returns the functions that key set in the order they are
+// declared, so that what is reported does not depend on map order. It
+// takes any map keyed by function: a set of callees or the package's
+// declarations (methodsInOrder) sort the same way.
+func sortedFuncs[V any](set map[*types.Func]V) []*types.Func {
 	out := make([]*types.Func, 0, len(set))
 	for fn := range set {
 		out = append(out, fn)
