@@ -2,7 +2,6 @@ package rules
 
 import (
 	"go/ast"
-	"go/format"
 	"go/token"
 	"go/types"
 	"maps"
@@ -115,11 +114,11 @@ func lockCall(info *types.Info, e ast.Expr) (x string, op int, wg bool) {
 	default:
 		return "", 0, false
 	}
-	var b strings.Builder
-	if err := format.Node(&b, token.NewFileSet(), sel.X); err != nil {
+	x, ok = exprString(sel.X)
+	if !ok {
 		return "", 0, false
 	}
-	return b.String(), op, isWG
+	return x, op, isWG
 }
 
 // typeOfLock returns the underlying type of the lock heldLock named, found
