@@ -2,7 +2,6 @@ package rules
 
 import (
 	"go/ast"
-	"go/types"
 	"strings"
 	"unicode"
 )
@@ -64,19 +63,10 @@ func (f *loopFinder) firstCall(n ast.Node) string {
 			return false
 		}
 		if call, ok := n.(*ast.CallExpr); ok {
-			var id *ast.Ident
-			switch fun := ast.Unparen(call.Fun).(type) {
-			case *ast.Ident:
-				id = fun
-			case *ast.SelectorExpr:
-				id = fun.Sel
-			}
-			if id != nil {
-				// Calls into other packages, such as log.Printf or
-				// time.Now, would name the means rather than the work.
-				if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && fn.Pkg() == f.pass.Pkg {
-					name = lowerFirst(firstWord(fn.Name()))
-				}
+			// Calls into other packages, such as log.Printf or
+			// time.Now, would name the means rather than the work.
+			if fn := calleeOf(f.pass.Info, call.Fun); fn != nil && fn.Pkg() == f.pass.Pkg {
+				name = lowerFirst(firstWord(fn.Name()))
 			}
 		}
 		return true

@@ -177,7 +177,11 @@ func (f *loopFinder) stoppedTimers() map[types.Object]bool {
 }
 
 // calleeOf returns the function or method a function value names: sample,
-// or s.sample; nil for anything else.
+// or s.sample; nil for anything else (a literal, a call, a variable). A
+// method of an instantiated generic type or an instance of a generic
+// function gives its generic declaration, which f.methods, f.uses and
+// index's tables are keyed by, so every rule that asks which function a
+// call or a value means gets the same answer.
 func calleeOf(info *types.Info, e ast.Expr) *types.Func {
 	var id *ast.Ident
 	switch e := ast.Unparen(e).(type) {

@@ -273,10 +273,7 @@ func (f *loopFinder) inTimerCallback(fn *ast.FuncDecl, n ast.Node) bool {
 // argument of errgroup's (or conc's) Go, or the argument that a function of
 // this package passes to a go statement (func goSafe(f func()) { go ... f() ... }).
 func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
-	var id *ast.Ident
-	switch fun := ast.Unparen(call.Fun).(type) {
-	case *ast.SelectorExpr:
-		id = fun.Sel
+	if fun, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok {
 		// g.Go(func() error { ... }) on errgroup's Group (any package path
 		// ending in /errgroup), one of conc's types, or Go 1.25's
 		// sync.WaitGroup: known to run their one argument in a goroutine.
@@ -296,20 +293,15 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 				}
 			}
 		}
-	case *ast.Ident:
-		id = fun
-	}
-	if id == nil {
-		return nil
 	}
 	// The package's own wrappers (func goSafe(f func()) { go ... f() }),
 	// by function or method (s.spawn(name, f)): index found which of
 	// their parameters they run.
-	fn, ok := f.pass.Info.Uses[id].(*types.Func)
-	if !ok {
+	fn := calleeOf(f.pass.Info, call.Fun)
+	if fn == nil {
 		return nil
 	}
-	for _, i := range f.wrappers[fn.Origin()] {
+	for _, i := range f.wrappers[fn] {
 		if i < len(call.Args) {
 			if lit, ok := ast.Unparen(call.Args[i]).(*ast.FuncLit); ok {
 				return lit
@@ -371,17 +363,8 @@ func (f *loopFinder) inGoroutine(starter *ast.FuncDecl, start ast.Stmt) bool {
 func (f *loopFinder) skipping(call *ast.CallExpr) string {
 	// What index's startsAlways found of the wrapper is in f.skips; a
 	// wrapper of another package (errgroup's Go) is taken to start it
-	// always.
-	var id *ast.Ident
-	switch fun := ast.Unparen(call.Fun).(type) {
-	case *ast.Ident:
-		id = fun
-	case *ast.SelectorExpr: // a method: s.spawn(name, f)
-		id = fun.Sel
-	default:
-		return ""
-	}
-	if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok && f.skips[fn.Origin()] {
+	// always. A method counts as a function does: s.spawn(name, f).
+	if fn := calleeOf(f.pass.Info, call.Fun); fn != nil && f.skips[fn] {
 		return fn.Name()
 	}
 	return ""

@@ -208,16 +208,10 @@ func (f *loopFinder) callback(e ast.Expr) (string, *ast.BlockStmt) {
 	case *ast.FuncLit:
 		return "", e.Body
 	case *ast.Ident, *ast.SelectorExpr:
-		var id *ast.Ident
-		if s, ok := e.(*ast.SelectorExpr); ok {
-			id = s.Sel
-		} else {
-			id = e.(*ast.Ident)
-		}
-		if fn, ok := f.pass.Info.Uses[id].(*types.Func); ok {
-			// Origin maps a method of an instantiated generic type back
-			// to the one declaration the package holds.
-			if decl := f.methods[fn.Origin()]; decl != nil {
+		// calleeOf gives the generic declaration for a method of an
+		// instantiated type: the one declaration the package holds.
+		if fn := calleeOf(f.pass.Info, e); fn != nil {
+			if decl := f.methods[fn]; decl != nil {
 				return fn.Name(), decl.Body
 			}
 			// No declaration in the package (another package's function,
