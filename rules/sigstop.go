@@ -25,17 +25,7 @@ type SignalStop struct {
 // registration, its assignment and those literals.
 func (f *loopFinder) signalReaders(fn *ast.FuncDecl, obj types.Object, notify *ast.CallExpr) (readers []*ast.FuncLit, elsewhere bool) {
 	info := f.pass.Info
-	// Only literals: a reader started by name (go s.readSignals()) is not
-	// followed, and the registration keeps its reason without a fix.
-	var lits []*ast.FuncLit
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		if g, ok := n.(*ast.GoStmt); ok {
-			if lit, ok := ast.Unparen(g.Call.Fun).(*ast.FuncLit); ok && f.receives(lit.Body, obj) {
-				lits = append(lits, lit)
-			}
-		}
-		return true
-	})
+	lits := f.goReaders(fn, obj)
 	inLit := func(n ast.Node) bool {
 		for _, lit := range lits {
 			if lit.Pos() <= n.Pos() && n.End() <= lit.End() {
@@ -68,6 +58,26 @@ func (f *loopFinder) signalReaders(fn *ast.FuncDecl, obj types.Object, notify *a
 		})
 	}
 	return lits, elsewhere
+}
+
+// goReaders returns the function literals that go statements in fn start
+// and that receive from obj, in source order, literals inside literals
+// too: the goroutines that read a signal channel.
+//
+// Only literals: a reader started by name (go s.readSignals()) is not
+// followed, so its registration keeps its reason without a fix
+// (signalReaders) and is not taken for a trap (trapReaders).
+func (f *loopFinder) goReaders(fn *ast.FuncDecl, obj types.Object) []*ast.FuncLit {
+	var lits []*ast.FuncLit
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if g, ok := n.(*ast.GoStmt); ok {
+			if lit, ok := ast.Unparen(g.Call.Fun).(*ast.FuncLit); ok && f.receives(lit.Body, obj) {
+				lits = append(lits, lit)
+			}
+		}
+		return true
+	})
+	return lits
 }
 
 // assigned reports whether id, in body, is the left side of an assignment
@@ -296,15 +306,7 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 	if fn == nil {
 		return false
 	}
-	var readers []ast.Node
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		if g, ok := n.(*ast.GoStmt); ok {
-			if lit, ok := ast.Unparen(g.Call.Fun).(*ast.FuncLit); ok && f.receives(lit.Body, obj) {
-				readers = append(readers, lit)
-			}
-		}
-		return true
-	})
+	readers := f.goReaders(fn, obj)
 	// The registration may sit in the goroutine that reads it:
 	// go func() { signal.Notify(c, os.Interrupt); <-c; os.Exit(1) }().
 	// Each literal around it, outward, that receives from c is a reader.
@@ -325,7 +327,7 @@ func (f *loopFinder) trapReaders(obj types.Object, notify *ast.CallExpr) bool {
 		// Depth 1: a return, a labelled break or a goto anywhere in the
 		// reader; an unlabelled break is taken to leave only a select or
 		// a switch.
-		if Leaves(r.(*ast.FuncLit).Body.List, 1) || !f.exitsProcess(r) {
+		if Leaves(r.Body.List, 1) || !f.exitsProcess(r) {
 			return false
 		}
 	}
