@@ -291,10 +291,7 @@ func perInstance(pass *Pass, fn *ast.FuncDecl) bool {
 	}
 	// One result of the package's own type is enough: New() (*T, error).
 	for _, r := range fn.Type.Results.List {
-		t := pass.Info.TypeOf(r.Type)
-		if p, ok := t.(*types.Pointer); ok {
-			t = p.Elem()
-		}
+		t := derefType(pass.Info.TypeOf(r.Type))
 		if n, ok := types.Unalias(t).(*types.Named); ok && n.Obj().Pkg() == pass.Pkg {
 			return true
 		}

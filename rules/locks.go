@@ -93,10 +93,7 @@ func lockCall(info *types.Info, e ast.Expr) (x string, op int, wg bool) {
 	if !ok {
 		return "", 0, false
 	}
-	t := info.TypeOf(sel.X)
-	if p, ok := t.(*types.Pointer); ok {
-		t = p.Elem()
-	}
+	t := derefType(info.TypeOf(sel.X))
 	// Lock and Unlock are read by name, on any type: a sync.Mutex, a
 	// struct embedding one (s.Lock()), or a lock of the project's own all
 	// leave the work holding something if it returns in between. Add and

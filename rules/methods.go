@@ -414,7 +414,8 @@ func (f *loopFinder) promotedCleanup(t *types.Named) (*ast.FuncDecl, string) {
 }
 
 // derefType returns the element type of a pointer type, and any other type
-// as it is.
+// as it is (nil too). Only a *types.Pointer itself is looked through: a
+// named pointer type (type P *T) or an alias of one comes back unchanged.
 func derefType(t types.Type) types.Type {
 	if p, ok := t.(*types.Pointer); ok {
 		return p.Elem()
@@ -496,10 +497,7 @@ func declaredOn(fn *types.Func, t *types.Named) bool {
 	if recv == nil {
 		return false
 	}
-	rt := recv.Type()
-	if p, ok := rt.(*types.Pointer); ok {
-		rt = p.Elem()
-	}
+	rt := derefType(recv.Type())
 	// Origins: the receiver of a generic type's method is instantiated
 	// with the method's own type parameters (List[T]), not t's arguments.
 	n, ok := types.Unalias(rt).(*types.Named)

@@ -98,10 +98,7 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 	if other || len(fields) == 0 || !f.waitsOnTime(loop) {
 		return ""
 	}
-	t := f.pass.Info.TypeOf(x)
-	if p, ok := t.(*types.Pointer); ok {
-		t = p.Elem()
-	}
+	t := derefType(f.pass.Info.TypeOf(x))
 	named, _ := types.Unalias(t).(*types.Named)
 	// Every stop field must be left nil: one the starter sets, or that a
 	// method sets later (a Start that makes quit), may yet stop the loop.

@@ -22,10 +22,7 @@ var commandFields = map[string]bool{
 func (f *loopFinder) commandActions(lit *ast.CompositeLit) {
 	// By type, not spelling: an aliased import of cobra counts. The prefix
 	// takes urfave/cli at every major version (cli, cli/v2, cli/v3).
-	t := f.pass.Info.TypeOf(lit)
-	if p, ok := t.(*types.Pointer); ok {
-		t = p.Elem()
-	}
+	t := derefType(f.pass.Info.TypeOf(lit))
 	n, ok := types.Unalias(t).(*types.Named)
 	if !ok || n.Obj().Pkg() == nil {
 		return
@@ -87,10 +84,7 @@ func isCommandRun(info *types.Info, fn *ast.FuncDecl) bool {
 	if fn.Recv == nil || len(fn.Recv.List) == 0 || fn.Name.Name != "Run" {
 		return false
 	}
-	t := info.TypeOf(fn.Recv.List[0].Type)
-	if p, ok := t.(*types.Pointer); ok {
-		t = p.Elem()
-	}
+	t := derefType(info.TypeOf(fn.Recv.List[0].Type))
 	// A receiver whose type did not check has no type to read.
 	if t == nil {
 		return false

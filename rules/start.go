@@ -278,10 +278,7 @@ func (f *loopFinder) wrapped(call *ast.CallExpr) *ast.FuncLit {
 		// ending in /errgroup), one of conc's types, or Go 1.25's
 		// sync.WaitGroup: known to run their one argument in a goroutine.
 		if sel, ok := f.pass.Info.Selections[fun]; ok && sel.Kind() == types.MethodVal && fun.Sel.Name == "Go" {
-			recv := sel.Recv()
-			if p, ok := recv.(*types.Pointer); ok {
-				recv = p.Elem()
-			}
+			recv := derefType(sel.Recv())
 			if n, ok := types.Unalias(recv).(*types.Named); ok && n.Obj().Pkg() != nil {
 				path := n.Obj().Pkg().Path()
 				if strings.HasSuffix(path, "/errgroup") || strings.HasPrefix(path, "github.com/sourcegraph/conc") || path == "sync" && n.Obj().Name() == "WaitGroup" {
