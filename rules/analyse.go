@@ -436,7 +436,7 @@ func (f *loopFinder) markApart(apart map[*ast.FuncLit]bool, call *ast.CallExpr, 
 	if lit := f.wrapped(call); lit != nil {
 		apart[lit] = true
 	}
-	if isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 {
+	if isAfterFunc(f.pass.Info, call) {
 		if lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit); ok {
 			apart[lit] = true
 		}

@@ -39,7 +39,7 @@ func (f *loopFinder) rearming(fn *ast.FuncDecl) []*Finding {
 		// ahead of it is a way out, and the chain is managed.
 		var rearms []*ast.CallExpr
 		for _, call := range f.unconditionalCalls(fn.Body) {
-			if isPkgCall(info, call, "time", "AfterFunc") && len(call.Args) == 2 && calleeOf(info, call.Args[1]) == obj && !f.timerStopped(call) {
+			if isAfterFunc(info, call) && calleeOf(info, call.Args[1]) == obj && !f.timerStopped(call) {
 				rearms = append(rearms, call)
 			}
 		}
@@ -75,7 +75,7 @@ func (f *loopFinder) rearming(fn *ast.FuncDecl) []*Finding {
 				return true
 			}
 			for _, call := range f.unconditionalCalls(lit.Body) {
-				if isPkgCall(info, call, "time", "AfterFunc") && len(call.Args) == 2 && f.objectOf(call.Args[1]) == v && !f.timerStopped(call) {
+				if isAfterFunc(info, call) && f.objectOf(call.Args[1]) == v && !f.timerStopped(call) {
 					report(call, "the callback "+v.Name()+" that "+FuncName(fn)+" makes schedules itself again on every run")
 				}
 			}
@@ -89,7 +89,7 @@ func (f *loopFinder) rearming(fn *ast.FuncDecl) []*Finding {
 // when nothing in the package calls x.Stop.
 func (f *loopFinder) rearmReset(fn *ast.FuncDecl, x ast.Expr, call *ast.CallExpr, report func(*ast.CallExpr, string)) {
 	info := f.pass.Info
-	if !isPkgCall(info, call, "time", "AfterFunc") || len(call.Args) != 2 {
+	if !isAfterFunc(info, call) {
 		return
 	}
 	lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit)
@@ -210,7 +210,7 @@ func (f *loopFinder) scheduledElsewhere(fn *ast.FuncDecl, obj *types.Func) bool 
 			if n == ast.Node(fn) {
 				return false
 			}
-			if call, ok := n.(*ast.CallExpr); ok && isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 && calleeOf(f.pass.Info, call.Args[1]) == obj {
+			if call, ok := n.(*ast.CallExpr); ok && isAfterFunc(f.pass.Info, call) && calleeOf(f.pass.Info, call.Args[1]) == obj {
 				found = true
 			}
 			return !found

@@ -221,7 +221,7 @@ func (f *loopFinder) shadowedBuiltin(l *Loop) string {
 // storing the timer (the discarded-timer fix) does not make such a loop
 // stoppable; they are reported without a fix.
 func (f *loopFinder) timerCallback(fn *ast.FuncDecl, call *ast.CallExpr) []*Finding {
-	if !isPkgCall(f.pass.Info, call, "time", "AfterFunc") || len(call.Args) != 2 {
+	if !isAfterFunc(f.pass.Info, call) {
 		return nil
 	}
 	lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit)
@@ -259,7 +259,7 @@ func (f *loopFinder) inTimerCallback(fn *ast.FuncDecl, n ast.Node) bool {
 	// after Shutdown has run, and start work nothing then stops.
 	found := false
 	ast.Inspect(fn.Body, func(m ast.Node) bool {
-		if call, ok := m.(*ast.CallExpr); ok && !found && isPkgCall(f.pass.Info, call, "time", "AfterFunc") && len(call.Args) == 2 {
+		if call, ok := m.(*ast.CallExpr); ok && !found && isAfterFunc(f.pass.Info, call) {
 			if lit, ok := ast.Unparen(call.Args[1]).(*ast.FuncLit); ok && lit.Pos() <= n.Pos() && n.End() <= lit.End() {
 				found = true
 			}

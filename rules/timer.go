@@ -111,13 +111,19 @@ func discarded(info *types.Info, stmt ast.Stmt) *ast.CallExpr {
 			}
 		}
 	}
-	// Two arguments, as AfterFunc takes: the callers read Args[1], the
-	// callback.
 	call, ok := ast.Unparen(e).(*ast.CallExpr)
-	if ok && len(call.Args) == 2 && isPkgCall(info, call, "time", "AfterFunc") {
+	if ok && isAfterFunc(info, call) {
 		return call
 	}
 	return nil
+}
+
+// isAfterFunc reports whether call is time.AfterFunc(d, f) with its two
+// arguments written out, so that its callers may read call.Args[1], the
+// callback. time.AfterFunc(pair()), one argument of two values, has no
+// callback to read and is not one.
+func isAfterFunc(info *types.Info, call *ast.CallExpr) bool {
+	return len(call.Args) == 2 && isPkgCall(info, call, "time", "AfterFunc")
 }
 
 // timer reports a discarded timer in fn if fn is long-lived work's starter.
