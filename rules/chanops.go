@@ -200,6 +200,14 @@ func (f *loopFinder) chanVar(ch ast.Expr) *types.Var {
 	return v
 }
 
+// namesVar reports whether e, a name or a selector, names v. A field of an
+// instantiated generic type (s.out on a Sampler[int]) names the field of
+// the generic declaration it comes from, which is the v the callers hold.
+func (f *loopFinder) namesVar(e ast.Expr, v *types.Var) bool {
+	o, ok := f.objectOf(e).(*types.Var)
+	return ok && o.Origin() == v
+}
+
 // onlyMade reports whether the package stores in v, a field or a package
 // variable, channels that make returns and nothing else, and stores one:
 // the other end of the channel is then the package's own, reached from
@@ -214,10 +222,6 @@ func (f *loopFinder) onlyMade(v *types.Var) bool {
 			other = true
 		}
 	}
-	is := func(e ast.Expr) bool {
-		o, ok := f.objectOf(e).(*types.Var)
-		return ok && o.Origin() == v
-	}
 	for _, file := range f.pass.AllFiles {
 		ast.Inspect(file, func(n ast.Node) bool {
 			switch n := n.(type) {
@@ -225,7 +229,7 @@ func (f *loopFinder) onlyMade(v *types.Var) bool {
 				// s.out = out stores a channel from elsewhere; s.out, err =
 				// open() stores a call's result, which may be anything.
 				for i, lhs := range n.Lhs {
-					if is(lhs) {
+					if f.namesVar(lhs, v) {
 						if len(n.Lhs) != len(n.Rhs) {
 							other = true
 						} else {
@@ -244,7 +248,7 @@ func (f *loopFinder) onlyMade(v *types.Var) bool {
 					}
 				}
 			case *ast.UnaryExpr:
-				if n.Op == token.AND && is(n.X) {
+				if n.Op == token.AND && f.namesVar(n.X, v) {
 					other = true
 				}
 			case *ast.CompositeLit:
@@ -384,10 +388,6 @@ func (f *loopFinder) ownerVar(l *Loop) types.Object {
 // usesChan reports whether the code under n, or the package's functions it
 // calls (a few calls deep), sends on, receives from or ranges over v.
 func (f *loopFinder) usesChan(n ast.Node, v *types.Var, depth int) bool {
-	is := func(e ast.Expr) bool {
-		o, ok := f.objectOf(e).(*types.Var)
-		return ok && o.Origin() == v
-	}
 	// Calls are followed three deep into the package's own functions
 	// (Close calling s.drain); deeper, or through a function value, a use
 	// is not seen.
@@ -395,11 +395,11 @@ func (f *loopFinder) usesChan(n ast.Node, v *types.Var, depth int) bool {
 	ast.Inspect(n, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.SendStmt:
-			found = found || is(n.Chan)
+			found = found || f.namesVar(n.Chan, v)
 		case *ast.UnaryExpr:
-			found = found || n.Op == token.ARROW && is(n.X)
+			found = found || n.Op == token.ARROW && f.namesVar(n.X, v)
 		case *ast.RangeStmt:
-			found = found || is(n.X)
+			found = found || f.namesVar(n.X, v)
 		case *ast.CallExpr:
 			if fn := calleeFunc(f.pass.Info, n); fn != nil && depth < 3 {
 				if decl := f.methods[fn.Origin()]; decl != nil && decl.Body != nil {

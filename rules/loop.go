@@ -203,14 +203,7 @@ var CleanupNames = []string{"Shutdown", "Close", "Stop", "Destroy"}
 // runs once per package.
 func findLoops(rule string) func(*Pass) []*Finding {
 	return func(pass *Pass) []*Finding {
-		all, ok := pass.memo[unstoppableLoop].([]*Finding)
-		if !ok {
-			all = analyseLoops(pass)
-			if pass.memo == nil {
-				pass.memo = map[string]any{}
-			}
-			pass.memo[unstoppableLoop] = all
-		}
+		all := memoized(pass, unstoppableLoop, analyseLoops)
 		var out []*Finding
 		for _, f := range all {
 			if f.Rule == rule {
@@ -395,15 +388,23 @@ func calleeFunc(info *types.Info, call *ast.CallExpr) *types.Func {
 // finder returns the package's loop finder, which several rules share,
 // making it on first use.
 func finder(pass *Pass) *loopFinder {
-	if f, ok := pass.memo["finder"].(*loopFinder); ok {
-		return f
+	return memoized(pass, "finder", newLoopFinder)
+}
+
+// memoized returns what compute gives for pass, computing it only the first
+// time key is asked for in the package: the analyses that several rules
+// share run once per package. compute runs before the memo is touched, so
+// it may itself ask for another key (analyseLoops asks for the finder).
+func memoized[T any](pass *Pass, key string, compute func(*Pass) T) T {
+	if v, ok := pass.memo[key].(T); ok {
+		return v
 	}
-	f := newLoopFinder(pass)
+	v := compute(pass)
 	if pass.memo == nil {
 		pass.memo = map[string]any{}
 	}
-	pass.memo["finder"] = f
-	return f
+	pass.memo[key] = v
+	return v
 }
 
 // newLoopFinder indexes the package of pass. Its facts cover AllFiles, so
