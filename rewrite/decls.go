@@ -176,7 +176,7 @@ func (rw *rewriter) copied(t *types.Named) bool {
 		return false
 	}
 	for i := 0; i < st.NumFields(); i++ {
-		if isLock(st.Field(i).Type()) {
+		if rules.IsLock(st.Field(i).Type()) {
 			return false // copying it is flagged already
 		}
 	}

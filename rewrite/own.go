@@ -410,13 +410,6 @@ func ctxParamName(info *types.Info, ft *ast.FuncType) string {
 	return ""
 }
 
-// isLock reports whether t is a sync.Mutex or sync.RWMutex.
-func isLock(t types.Type) bool {
-	n, ok := types.Unalias(t).(*types.Named)
-	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "sync" &&
-		(n.Obj().Name() == "Mutex" || n.Obj().Name() == "RWMutex")
-}
-
 // loopName describes a loop by its base name: "cleanup loop", or just "loop".
 func loopName(name string) string {
 	if name == "loop" {

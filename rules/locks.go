@@ -235,7 +235,7 @@ func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
 	out := map[*types.Var]bool{}
 	add := func(mf *methodFacts) {
 		for v := range mf.touches {
-			if isLock(v.Type()) {
+			if IsLock(v.Type()) {
 				out[v] = true
 			}
 		}
@@ -260,8 +260,12 @@ func (f *loopFinder) locksTaken(n ast.Node) map[*types.Var]bool {
 	return out
 }
 
-// isLock reports whether t is a sync.Mutex or sync.RWMutex.
-func isLock(t types.Type) bool {
+// IsLock reports whether t is a sync.Mutex or sync.RWMutex, by its
+// package and name, through an alias but not through a pointer. The rules
+// ask it of the locks a fix must not wait while holding; the rewriter asks
+// it of an owner's fields, since a struct holding one is already flagged
+// by vet when copied.
+func IsLock(t types.Type) bool {
 	return isNamed(t, "sync", "Mutex") || isNamed(t, "sync", "RWMutex")
 }
 
@@ -298,7 +302,7 @@ func (f *loopFinder) callerHolding(cleanup *types.Func, locks map[*types.Var]boo
 				if es, ok := st.(*ast.ExprStmt); ok {
 					if call, ok := es.X.(*ast.CallExpr); ok {
 						if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && len(call.Args) == 0 {
-							if v, ok := f.objectOf(sel.X).(*types.Var); ok && isLock(v.Type()) {
+							if v, ok := f.objectOf(sel.X).(*types.Var); ok && IsLock(v.Type()) {
 								switch sel.Sel.Name {
 								case "Lock", "RLock":
 									held[v], _ = exprString(sel.X)
