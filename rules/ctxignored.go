@@ -2,7 +2,6 @@ package rules
 
 import (
 	"go/ast"
-	"go/types"
 )
 
 // This file finds, in code that lives as long as the process (package main,
@@ -31,18 +30,8 @@ func (f *loopFinder) ignoredCtxIn(fn *ast.FuncDecl, n ast.Node) []*Finding {
 // its lifetime from its caller.
 func (f *loopFinder) ignoredCtx(starter *ast.FuncDecl, g *ast.GoStmt) []*Finding {
 	info := f.pass.Info
-	var decl *ast.FuncDecl
-	switch fun := ast.Unparen(g.Call.Fun).(type) {
-	case *ast.Ident:
-		if fn, ok := info.Uses[fun].(*types.Func); ok {
-			decl = f.methods[fn.Origin()]
-		}
-	case *ast.SelectorExpr:
-		if sel, ok := info.Selections[fun]; ok && sel.Kind() == types.MethodVal {
-			decl = f.methods[sel.Obj().(*types.Func).Origin()]
-		}
-	}
-	if decl == nil || decl.Body == nil {
+	decl := f.goDecl(g.Call.Fun)
+	if decl == nil {
 		return nil
 	}
 	name, i := ctxParam(info, decl.Type)

@@ -28,6 +28,33 @@ func (f *loopFinder) objectOf(e ast.Expr) types.Object {
 	return nil
 }
 
+// goDecl returns the declaration, with a body, of the function or method
+// that fun names when a go statement runs it by name: go scan(ctx), go
+// s.loop(). Only code the package declares can be read and changed: go
+// http.ListenAndServe(...), a method of an interface or of another
+// package's type, a method expression, a function value and a literal give
+// nil. goroutine and ignoredCtx both find what a go statement runs here.
+func (f *loopFinder) goDecl(fun ast.Expr) *ast.FuncDecl {
+	var decl *ast.FuncDecl
+	switch fun := ast.Unparen(fun).(type) {
+	case *ast.Ident:
+		decl = f.methods[calleeOf(f.pass.Info, fun)]
+	case *ast.SelectorExpr:
+		// By its selection, not calleeOf: go s.loop(), not a method
+		// expression (go (*T).loop(s)) whose receiver is an argument; a
+		// qualified name (go pkg.Run()) has no selection.
+		// Origin: go l.run() on a List[int] runs the one declaration of
+		// (*List[T]).run.
+		if sel, ok := f.pass.Info.Selections[fun]; ok && sel.Kind() == types.MethodVal {
+			decl = f.methods[sel.Obj().(*types.Func).Origin()]
+		}
+	}
+	if decl == nil || decl.Body == nil {
+		return nil
+	}
+	return decl
+}
+
 // goroutine reports the unstoppable loops of fun, the function that the
 // statement start, in starter, runs in a goroutine: a go statement's
 // function, or the literal a wrapper is handed (start is then the wrapper's
@@ -40,36 +67,11 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		method *ast.FuncDecl
 		ftype  *ast.FuncType
 	)
-	// Only code the package declares can be read and changed: go
-	// http.ListenAndServe(...), a method of an interface or of another
-	// package's type, and a function value are left alone.
-	switch fun := ast.Unparen(fun).(type) {
-	case *ast.FuncLit:
-		lit, body, ftype = fun, fun.Body, fun.Type
-	case *ast.SelectorExpr:
-		// go s.loop(); a qualified name (go pkg.Run()) has no selection.
-		sel, ok := f.pass.Info.Selections[fun]
-		if !ok || sel.Kind() != types.MethodVal {
-			return nil
-		}
-		// Origin: go l.run() on a List[int] runs the one declaration of
-		// (*List[T]).run.
-		decl := f.methods[sel.Obj().(*types.Func).Origin()]
-		if decl == nil || decl.Body == nil {
-			return nil
-		}
-		method, body, ftype = decl, decl.Body, decl.Type
-	case *ast.Ident:
-		fn, ok := f.pass.Info.Uses[fun].(*types.Func)
-		if !ok {
-			return nil
-		}
-		decl := f.methods[fn.Origin()]
-		if decl == nil || decl.Body == nil {
-			return nil
-		}
-		method, body, ftype = decl, decl.Body, decl.Type
-	default:
+	if l, ok := ast.Unparen(fun).(*ast.FuncLit); ok {
+		lit, body, ftype = l, l.Body, l.Type
+	} else if method = f.goDecl(fun); method != nil {
+		body, ftype = method.Body, method.Type
+	} else {
 		return nil
 	}
 
