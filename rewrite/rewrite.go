@@ -15,7 +15,6 @@ import (
 	"github.com/dave/dst"
 	"github.com/dave/dst/decorator"
 	"github.com/dave/dst/decorator/resolver/gotypes"
-	"github.com/dave/dst/dstutil"
 
 	"github.com/leakfix/leakfix/rules"
 )
@@ -329,18 +328,6 @@ func calleeIdent(c *ast.CallExpr) *ast.Ident {
 	return nil
 }
 
-// freeOn returns a test for names not yet used by t's fields and methods,
-// or, for t nil, at package scope.
-func (rw *rewriter) freeOn(t *types.Named) func(string) bool {
-	if t == nil {
-		return func(name string) bool { return rw.pkg.Types.Scope().Lookup(name) == nil }
-	}
-	return func(name string) bool {
-		obj, _, _ := types.LookupFieldOrMethod(t, true, rw.pkg.Types, name)
-		return obj == nil
-	}
-}
-
 // file returns the decorated file holding n, decorating it on first use.
 func (rw *rewriter) file(n ast.Node) (*dst.File, error) {
 	for _, f := range rw.pkg.Files {
@@ -421,113 +408,4 @@ func newImportNames(pkg *types.Package) importNames {
 		}
 	}
 	return m
-}
-
-// taken returns the identifiers a function uses, so generated names avoid them.
-func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
-	if m, ok := rw.taken[fn]; ok {
-		return m
-	}
-	m := map[string]bool{}
-	ast.Inspect(fn, func(n ast.Node) bool {
-		if id, ok := n.(*ast.Ident); ok {
-			m[id.Name] = true
-		}
-		return true
-	})
-	// A new variable never takes the name of one of the file's imports,
-	// which new code may refer to after it (ctx, cancel :=
-	// ctx.WithCancel(...) would compile, and mislead).
-	for _, f := range rw.pkg.Files {
-		if f.FileStart <= fn.Pos() && fn.Pos() < f.FileEnd {
-			if scope := rw.pkg.Info.Scopes[f]; scope != nil {
-				for _, name := range scope.Names() {
-					m[name] = true
-				}
-			}
-		}
-	}
-	rw.taken[fn] = m
-	return m
-}
-
-// fresh returns the first of the candidates not yet taken, or the first with
-// a number appended, and marks it taken.
-func fresh(taken map[string]bool, candidates ...string) string {
-	for _, c := range candidates {
-		if !taken[c] {
-			taken[c] = true
-			return c
-		}
-	}
-	for i := 2; ; i++ {
-		c := fmt.Sprintf("%s%d", candidates[0], i)
-		if !taken[c] {
-			taken[c] = true
-			return c
-		}
-	}
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// insertBefore inserts stmts before target in the statement list holding it.
-// Target keeps its leading comments, which describe it (and may be
-// directives such as //nolint that apply to it alone); the blank line before
-// target, if any, moves above the first inserted statement, so the new
-// statements join target's paragraph.
-func insertBefore(root dst.Node, target dst.Stmt, stmts ...dst.Stmt) bool {
-	return insert(root, target, false, stmts)
-}
-
-// insertReplacing is insertBefore for a target about to be replaced: its
-// leading comments move to the first inserted statement so they are kept.
-func insertReplacing(root dst.Node, target dst.Stmt, stmts ...dst.Stmt) bool {
-	return insert(root, target, true, stmts)
-}
-
-func insert(root dst.Node, target dst.Stmt, moveComments bool, stmts []dst.Stmt) bool {
-	done := false
-	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
-		if done || c.Node() != target {
-			return !done
-		}
-		if c.Index() < 0 {
-			return false
-		}
-		first := stmts[0].Decorations()
-		td := target.Decorations()
-		first.Before, td.Before = td.Before, dst.NewLine
-		if moveComments {
-			first.Start, td.Start = td.Start, nil
-		}
-		for _, s := range stmts {
-			c.InsertBefore(s)
-		}
-		done = true
-		return false
-	}, nil)
-	return done
-}
-
-// replace swaps target for repl wherever it appears under root.
-func replace(root dst.Node, target, repl dst.Node) bool {
-	done := false
-	dstutil.Apply(root, func(c *dstutil.Cursor) bool {
-		if done {
-			return false
-		}
-		if c.Node() == target {
-			c.Replace(repl)
-			done = true
-			return false
-		}
-		return true
-	}, nil)
-	return done
 }

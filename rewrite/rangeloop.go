@@ -1,0 +1,227 @@
+package rewrite
+
+import (
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/token"
+	"go/types"
+
+	"github.com/dave/dst"
+
+	"github.com/leakfix/leakfix/rules"
+)
+
+// rangeLoop rewrites a range over a timer channel into a loop that selects
+// on the channel and the stop signal. The body stays after the select, so
+// break, continue and labels keep their meaning and the diff stays small.
+func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
+	ars := w.Node.(*ast.RangeStmt)
+	var ch dst.Expr = rs.X
+	var pre []dst.Stmt
+	if tick, ok := rs.X.(*dst.CallExpr); ok && w.Kind == rules.RangeTick {
+		d := tick.Args[0]
+		if isPositive(rw.pkg.Info, ars.X.(*ast.CallExpr).Args[0]) {
+			// A positive constant interval: a Ticker that stops with the loop.
+			name := fresh(taken, "ticker")
+			pre = []dst.Stmt{
+				define(name, call(qual("time", "NewTicker"), d)),
+				&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
+			}
+			ch = sel(dst.NewIdent(name), "C")
+		} else {
+			// time.Tick returns nil for d <= 0 where NewTicker panics; keep it.
+			name := fresh(taken, "tick")
+			pre = []dst.Stmt{define(name, tick)}
+			ch = dst.NewIdent(name)
+		}
+	} else if nt, ok := newTickerC(rw.pkg.Info, ars.X, rs.X); ok {
+		// range time.NewTicker(d).C: the ticker is taken into a variable
+		// and stopped with the loop, which matters before go 1.23, where
+		// a ticker nobody stops ticks for ever.
+		name := fresh(taken, "ticker")
+		pre = []dst.Stmt{
+			define(name, nt),
+			&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
+		}
+		ch = sel(dst.NewIdent(name), "C")
+	} else if hasCall(ars.X) || assignsTo(rw.pkg.Info, ars.Body, ars.X) {
+		// range evaluates its channel once; a select evaluates its case on
+		// every pass, which for a ticker made in the expression (a clock
+		// library's) would start a new one each time and turn a fixed rate
+		// into a fixed delay, and for a ticker the body replaces would
+		// follow the new one where range kept reading the old.
+		name := fresh(taken, "ticks")
+		pre = []dst.Stmt{define(name, rs.X)}
+		ch = dst.NewIdent(name)
+	}
+
+	var head, after []dst.Stmt
+	var lhs []dst.Expr // what the receive assigns
+	elemType := func() (dst.Expr, error) {
+		if elem := rw.typeExpr(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem()); elem != nil {
+			return elem, nil
+		}
+		return nil, fmt.Errorf("%s: cannot spell the type of the values of %s", rw.pkg.Fset.Position(ars.Pos()), rw.pkg.Fset.Position(ars.X.Pos()))
+	}
+	// Of the channels of times, only a Ticker's or Timer's and time.Tick's
+	// are never closed; range ends when another is (a clock library's, a
+	// fan-out of ticks), so the select must end the loop too instead of
+	// receiving zero values for ever.
+	closable := w.Kind == rules.RangeChan && !timeC(rw.pkg.Info, ars.X) &&
+		isTime(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem())
+	if key, ok := rs.Key.(*dst.Ident); rs.Key != nil && !(ok && key.Name == "_") {
+		switch {
+		case rs.Tok == token.DEFINE:
+			elem, err := elemType()
+			if err != nil {
+				return err
+			}
+			head = append(head, varDecl(key.Name, elem))
+			lhs = []dst.Expr{dst.NewIdent(key.Name)}
+		case closable:
+			// range assigns nothing once the channel is closed.
+			elem, err := elemType()
+			if err != nil {
+				return err
+			}
+			v := fresh(taken, "next")
+			head = append(head, varDecl(v, elem))
+			lhs = []dst.Expr{dst.NewIdent(v)}
+			after = append(after, &dst.AssignStmt{Lhs: []dst.Expr{rs.Key}, Tok: token.ASSIGN, Rhs: []dst.Expr{dst.NewIdent(v)}})
+		default:
+			lhs = []dst.Expr{rs.Key}
+		}
+	}
+	if closable {
+		ok := fresh(taken, "ok")
+		head = append(head, varDecl(ok, dst.NewIdent("bool")))
+		if lhs == nil {
+			lhs = []dst.Expr{dst.NewIdent("_")}
+		}
+		lhs = append(lhs, dst.NewIdent(ok))
+		after = append([]dst.Stmt{&dst.IfStmt{
+			Cond: &dst.UnaryExpr{Op: token.NOT, X: dst.NewIdent(ok)},
+			Body: &dst.BlockStmt{List: []dst.Stmt{&dst.BranchStmt{Tok: token.BREAK}}},
+		}}, after...)
+	}
+	var comm dst.Stmt = &dst.ExprStmt{X: recv(ch)}
+	if lhs != nil {
+		comm = &dst.AssignStmt{Lhs: lhs, Tok: token.ASSIGN, Rhs: []dst.Expr{recv(ch)}}
+	}
+	head = append(head, st.selectStmt(comm))
+	head = append(head, after...)
+
+	if len(pre) > 0 {
+		target, err := rw.listStmt(ars)
+		if err != nil {
+			return err
+		}
+		if !insertBefore(root, target, pre...) {
+			return fmt.Errorf("%s: loop not found in a statement list", rw.pkg.Fset.Position(ars.Pos()))
+		}
+	}
+	body := rs.Body
+	body.List = append(head, body.List...)
+	fs := &dst.ForStmt{Body: body}
+	fs.Decs.NodeDecs = rs.Decs.NodeDecs
+	// Comments inside the old header have nowhere better to go than after "for".
+	for _, d := range [][]string{rs.Decs.For, rs.Decs.Key, rs.Decs.Value, rs.Decs.Range, rs.Decs.X} {
+		fs.Decs.For = append(fs.Decs.For, d...)
+	}
+	if !replace(root, rs, fs) {
+		return fmt.Errorf("%s: loop not found in its goroutine", rw.pkg.Fset.Position(ars.Pos()))
+	}
+	return nil
+}
+
+// timeC reports whether x is the C of a time.Ticker or time.Timer.
+func timeC(info *types.Info, x ast.Expr) bool {
+	s, ok := ast.Unparen(x).(*ast.SelectorExpr)
+	if !ok || s.Sel.Name != "C" {
+		return false
+	}
+	t := info.TypeOf(s.X)
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && (n.Obj().Name() == "Ticker" || n.Obj().Name() == "Timer")
+}
+
+func isTime(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
+}
+
+// newTickerC reports whether the ranged expression x (dx in dst) is
+// time.NewTicker(d).C, and returns the call.
+func newTickerC(info *types.Info, x ast.Expr, dx dst.Expr) (dst.Expr, bool) {
+	s, ok := x.(*ast.SelectorExpr)
+	if !ok || s.Sel.Name != "C" {
+		return nil, false
+	}
+	c, ok := s.X.(*ast.CallExpr)
+	if !ok {
+		return nil, false
+	}
+	id, ok := ast.Unparen(c.Fun).(*ast.SelectorExpr)
+	if !ok {
+		return nil, false
+	}
+	fn, ok := info.Uses[id.Sel].(*types.Func)
+	if !ok || fn.Pkg() == nil || fn.Pkg().Path() != "time" || fn.Name() != "NewTicker" {
+		return nil, false
+	}
+	ds, ok := dx.(*dst.SelectorExpr)
+	if !ok {
+		return nil, false
+	}
+	return ds.X, true
+}
+
+// hasCall reports whether evaluating e calls a function.
+func hasCall(e ast.Expr) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if _, ok := n.(*ast.CallExpr); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// assignsTo reports whether body assigns a variable or field that e reads.
+func assignsTo(info *types.Info, body *ast.BlockStmt, e ast.Expr) bool {
+	read := map[types.Object]bool{}
+	ast.Inspect(e, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok {
+			if v, ok := info.Uses[id].(*types.Var); ok {
+				read[v] = true
+			}
+		}
+		return true
+	})
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if as, ok := n.(*ast.AssignStmt); ok {
+			for _, lhs := range as.Lhs {
+				switch lhs := ast.Unparen(lhs).(type) {
+				case *ast.Ident:
+					found = found || read[info.Uses[lhs]]
+				case *ast.SelectorExpr:
+					found = found || read[info.Uses[lhs.Sel]]
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// isPositive reports whether e is a constant greater than zero.
+func isPositive(info *types.Info, e ast.Expr) bool {
+	tv, ok := info.Types[e]
+	return ok && tv.Value != nil && constant.Sign(tv.Value) > 0
+}
