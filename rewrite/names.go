@@ -7,8 +7,19 @@ import (
 	"strings"
 )
 
+// This file chooses the names new code declares. A new name must shadow
+// nothing the code around it may refer to, since shadowing compiles and
+// changes what the code means (promise 2); and it should read like a name
+// a person chose (promise 5), so numbers come last.
+
 // freeOn returns a test for names not yet used by t's fields and methods,
 // or, for t nil, at package scope.
+//
+// A type's names are looked up with promotion: a new field named like a
+// promoted field or method would shadow it, and existing code selecting it
+// would select the new field instead. The package's are looked up
+// in its scope, where a new variable would clash with any declaration of
+// any file.
 func (rw *rewriter) freeOn(t *types.Named) func(string) bool {
 	if t == nil {
 		return func(name string) bool { return rw.pkg.Types.Scope().Lookup(name) == nil }
@@ -19,7 +30,13 @@ func (rw *rewriter) freeOn(t *types.Named) func(string) bool {
 	}
 }
 
-// taken returns the identifiers a function uses, so generated names avoid them.
+// takenIn returns the identifiers a function uses, so generated names avoid
+// them. Every identifier counts, whatever it denotes and wherever in fn it
+// is: coarser than scopes, but a name used anywhere in fn may be referred to
+// after the point where new code declares it. For a goroutine literal,
+// callers pass its starter, whose identifiers include the literal's. The map
+// is cached per function and fresh adds to it, so that two fixes in one
+// function (two loops one constructor starts) never pick the same name.
 func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
 	if m, ok := rw.taken[fn]; ok {
 		return m
@@ -33,7 +50,9 @@ func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
 	})
 	// A new variable never takes the name of one of the file's imports,
 	// which new code may refer to after it (ctx, cancel :=
-	// ctx.WithCancel(...) would compile, and mislead).
+	// ctx.WithCancel(...) would compile, and mislead). Package-level names
+	// are not added: a local that hides one the function does not use hides
+	// nothing.
 	for _, f := range rw.pkg.Files {
 		if f.FileStart <= fn.Pos() && fn.Pos() < f.FileEnd {
 			if scope := rw.pkg.Info.Scopes[f]; scope != nil {
@@ -49,6 +68,11 @@ func (rw *rewriter) takenIn(fn *ast.FuncDecl) map[string]bool {
 
 // fresh returns the first of the candidates not yet taken, or the first with
 // a number appended, and marks it taken.
+//
+// The candidates are tried in order of preference ("done", then
+// "cleanupDone"); numbers start at 2, as a person names a second ticker,
+// and only once every candidate is taken. Marking the name taken in the
+// same map lets the next fix in the same function pick another.
 func fresh(taken map[string]bool, candidates ...string) string {
 	for _, c := range candidates {
 		if !taken[c] {
@@ -65,6 +89,8 @@ func fresh(taken map[string]bool, candidates ...string) string {
 	}
 }
 
+// upperFirst joins s into a camel-case name: "stop"+upperFirst("cleanup")
+// is stopCleanup. It assumes s starts with an ASCII letter.
 func upperFirst(s string) string {
 	if s == "" {
 		return s
