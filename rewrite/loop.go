@@ -13,6 +13,11 @@ import (
 )
 
 // honourCtx makes a loop return once a context already in scope is done.
+//
+// The context is the work's lifetime only because the rules said so
+// (promise 8: a defer cancel() in the starter or context.Background() is
+// no lifetime, and such a loop gets an owner instead); the rewrite adds no
+// state and no method, so nothing else changes.
 func (rw *rewriter) honourCtx(l *rules.Loop) error {
 	if !rw.first(l) {
 		return nil // another start of the method made it honour its context
@@ -26,6 +31,10 @@ func (rw *rewriter) honourCtx(l *rules.Loop) error {
 //
 //	s.wg.Add(1)               before the go statement
 //	defer s.wg.Done()         first in the goroutine
+//
+// The owner's cleanup is left as it is (promise 4): it already fires the
+// signal and, with a WaitGroup, already waits; the loop is the part that
+// did not listen.
 func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	ex := l.Owner.Existing
 	// Inside a method the receiver names the owner; inside a literal, the
@@ -36,8 +45,13 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	} else if id, ok := ast.Unparen(l.Owner.Expr).(*ast.Ident); ok {
 		inside = id.Name
 	} else {
+		// Inside a literal the owner must be a variable the literal captures:
+		// a selector (s.inner) would be read again inside the goroutine, and
+		// this transform spells only a name.
 		return fmt.Errorf("%s: the owner is not named by a variable", rw.pkg.Fset.Position(l.Start.Pos()))
 	}
+	// A channel field is received from as it is; a context field through its
+	// Done, which its cancel closes.
 	st := stop{errResult: l.ErrResult, ch: func() dst.Expr {
 		if ex.Ctx {
 			return call(sel(sel(dst.NewIdent(inside), ex.Signal), "Done"))
@@ -51,6 +65,8 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 			return err
 		}
 	}
+	// A cleanup that fires the signal without waiting keeps not waiting:
+	// adding a wait would change its contract (promise 4).
 	if ex.Group == "" {
 		return nil
 	}
@@ -66,6 +82,10 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	if err != nil {
 		return err
 	}
+	// Add before the go statement, never inside the goroutine: a cleanup
+	// that runs in between would otherwise Wait on a counter the goroutine
+	// has not joined yet, return, and leave it running. The owner is cloned:
+	// a dst node may stand in one place only.
 	add := &dst.ExprStmt{X: call(sel(sel(dst.Clone(owner).(dst.Expr), ex.Group), "Add"), &dst.BasicLit{Kind: token.INT, Value: "1"})}
 	if !insertBefore(starter, g.(dst.Stmt), add) {
 		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(l.Start.Pos()))
@@ -77,11 +97,18 @@ func (rw *rewriter) honourOwner(l *rules.Loop) error {
 	if err != nil {
 		return err
 	}
+	// Prepended after stoppableWith's defer signal.Stop, so it runs after
+	// it: the cleanup's Wait returns only once the channel is unregistered.
 	prepend(root, &dst.DeferStmt{Call: call(sel(sel(dst.NewIdent(inside), ex.Group), "Done"))})
 	return nil
 }
 
 // stopTicker adds `defer t.Stop()` right after a ticker is made.
+//
+// A defer, so that every way out of the function stops the ticker, a
+// panic included; right after the assignment, so that no return in
+// between can skip it. This fix exists only for modules below Go 1.23,
+// where a ticker nobody stops is never collected.
 func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
 	n, err := rw.node(t.Assign)
 	if err != nil {
@@ -94,6 +121,8 @@ func (rw *rewriter) stopTicker(t *rules.TickerStop) error {
 	stop := &dst.DeferStmt{Call: call(sel(dst.NewIdent(t.Var), "Stop"))}
 	done := false
 	dstutil.Apply(fn, func(c *dstutil.Cursor) bool {
+		// Index >= 0: the assignment must be an element of a list; a ticker made
+		// in an if's init has no place after it for the defer.
 		if !done && c.Node() == n && c.Index() >= 0 {
 			c.InsertAfter(stop)
 			done = true
@@ -117,6 +146,9 @@ func (rw *rewriter) stopSignal(s *rules.SignalStop) error {
 	if err != nil {
 		return err
 	}
+	// The goroutine already returns when its owner stops it (the rules
+	// checked): only the registration is missing from its way out.
+	//
 	// After the goroutine's leading defers, so that it runs before them:
 	// a deferred close(done) or wg.Done() tells the owner the goroutine has
 	// ended, and by then the channel must be unregistered.
@@ -129,12 +161,17 @@ func (rw *rewriter) stopSignal(s *rules.SignalStop) error {
 		i++
 	}
 	stop := &dst.DeferStmt{Call: call(qual("os/signal", "Stop"), dst.Clone(ch).(dst.Expr))}
+	// [:i:i] makes the outer append copy into a new array instead of writing
+	// over the statements it is moving.
 	body.List = append(body.List[:i:i], append([]dst.Stmt{stop}, body.List[i:]...)...)
 	return nil
 }
 
 // goroutine returns the declaration whose identifiers generated names inside
 // the goroutine must avoid, and the dst node of the goroutine's function.
+//
+// A method's new names live in the method; a literal's must also avoid
+// every name of its starter, since a closure sees them all.
 func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {
 	if l.Method != nil {
 		n, err := rw.node(l.Method)
@@ -150,11 +187,19 @@ func (rw *rewriter) goroutine(l *rules.Loop) (*ast.FuncDecl, dst.Node, error) {
 //	time.Sleep(d)                 =>  select { case <-ctx.Done(): return; case <-time.After(d): }
 //	s.out <- v                    =>  select { case <-ctx.Done(): return; case s.out <- v: }
 //	for t := range time.Tick(d)   =>  for { var t time.Time; select { ...; case t = <-ticker.C: }; body }
+//
+// The body of each pass is not touched: only the waits change, so the
+// loop runs its work at the same times as before (promise 2), and only
+// stops where it used to block.
 func (rw *rewriter) stoppable(l *rules.Loop, ctx string) error {
 	return rw.stoppableWith(l, stop{errResult: l.ErrResult, ch: func() dst.Expr { return call(sel(dst.NewIdent(ctx), "Done")) }})
 }
 
 // stoppableWith is stoppable for any stop signal st receives from.
+//
+// Every wait the rules found must get its stop case: one left out would
+// block the loop past its stop, and the cleanup waiting for it would never
+// return (promise 3).
 func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 	decl, root, err := rw.goroutine(l)
 	if err != nil {
@@ -162,7 +207,8 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 	}
 	if l.DeadReturn != nil {
 		// A return after a range that never ended is dead code, and once
-		// the range is a for without a condition it is unreachable.
+		// the range is a for without a condition it is unreachable, which
+		// go vet's unreachable check reports (promise 1).
 		ret, err := rw.node(l.DeadReturn)
 		if err != nil {
 			return err
@@ -171,6 +217,8 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 			return fmt.Errorf("%s: return after the loop not found", rw.pkg.Fset.Position(l.DeadReturn.Pos()))
 		}
 	}
+	// One taken map for all the waits, so that two rewritten ranges get
+	// ticker and ticker2 rather than two tickers named alike.
 	taken := rw.takenIn(decl)
 	if l.Signal != nil {
 		// Undo the registration when the goroutine returns, before done is
@@ -189,6 +237,11 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 		switch w.Kind {
 		case rules.Select:
 			sel := n.(*dst.SelectStmt)
+			// An existing select gets the stop case beside its own cases, which
+			// keep their bodies; a break in them still leaves only the select.
+			// The stop case comes first for the reader only: select picks among
+			// ready cases at random, so a tick ready together with the stop may run
+			// the body once more, as a loop checking a flag would.
 			sel.Body.List = append([]dst.Stmt{st.stopCase()}, sel.Body.List...)
 		case rules.Sleep, rules.Recv:
 			es := n.(*dst.ExprStmt)
@@ -199,6 +252,10 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 				continue
 			}
 			var comm dst.Expr = es.X
+			// time.After(d) starts its timer when the select is reached, as Sleep
+			// did, so the delay stays fixed from the end of the previous pass. Before
+			// Go 1.23 the timer a stop abandons lives until it fires: at most d, and
+			// nothing runs then.
 			if w.Kind == rules.Sleep {
 				comm = recv(call(qual("time", "After"), es.X.(*dst.CallExpr).Args[0]))
 			}
@@ -210,6 +267,9 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 			if !replace(root, es, s) {
 				return fmt.Errorf("%s: wait not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
 			}
+		// A send the stop interrupts is lost; the rules allow that only on a
+		// channel the owner holds and the package made, since one handed in may
+		// have someone waiting on it.
 		case rules.Send:
 			// ch <- v  =>  select { case <-ctx.Done(): return; case ch <- v: }
 			ss := n.(*dst.SendStmt)
@@ -219,10 +279,13 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 			if !replace(root, ss, s) {
 				return fmt.Errorf("%s: send not found in its goroutine", rw.pkg.Fset.Position(w.Node.Pos()))
 			}
+		// The same for a receive into a variable, which must stay in scope for the
+		// code after it: see recvAssign.
 		case rules.RecvAssign:
 			if err := rw.recvAssign(root, w.Node.(*ast.AssignStmt), n.(*dst.AssignStmt), st); err != nil {
 				return err
 			}
+		// A range has no statement to wrap: the loop itself is rewritten.
 		case rules.RangeTick, rules.RangeChan:
 			if err := rw.rangeLoop(root, w, n.(*dst.RangeStmt), st, taken); err != nil {
 				return err
@@ -252,9 +315,13 @@ func (rw *rewriter) headerWait(root dst.Node, w rules.Wait, es *dst.ExprStmt, st
 	s := st.selectStmt(&dst.ExprStmt{X: comm})
 	switch dst.Stmt(es) {
 	case fs.Post:
+		// The post statement ran after each pass, before the condition:
+		// at the end of the body it runs at the same point.
 		fs.Post = nil
 		fs.Body.List = append(fs.Body.List, s)
 	case fs.Init:
+		// The init statement ran once, before the first pass: right before the
+		// loop (above its label, if any) it runs at the same point.
 		fs.Init = nil
 		target, err := rw.listStmt(w.Header)
 		if err != nil {
@@ -272,6 +339,11 @@ func (rw *rewriter) headerWait(root dst.Node, w rules.Wait, es *dst.ExprStmt, st
 // recvAssign turns a receive into a variable into a select:
 //
 //	t := <-ticker.C   =>   var t time.Time; select { case <-ctx.Done(): return; case t = <-ticker.C: }
+//
+// The variable is declared before the select, not in its case: a variable
+// declared in a case clause ends with the clause, and the code after the
+// receive uses it. Its type must be spelled, which the rules checked it
+// can be.
 func (rw *rewriter) recvAssign(root dst.Node, aas *ast.AssignStmt, as *dst.AssignStmt, st stop) error {
 	var pre []dst.Stmt
 	lhs := as.Lhs[0]
@@ -290,6 +362,8 @@ func (rw *rewriter) recvAssign(root dst.Node, aas *ast.AssignStmt, as *dst.Assig
 	s := st.selectStmt(&dst.AssignStmt{Lhs: []dst.Expr{lhs}, Tok: token.ASSIGN, Rhs: as.Rhs})
 	s.Body.List[1].(*dst.CommClause).Decs.Colon, s.Decs.End = splitLine(as.Decs.End)
 	if len(pre) > 0 {
+		// The comments above the receive go above the first new line, which is
+		// where the receive's line now starts.
 		pre[0].Decorations().Before, pre[0].Decorations().Start = as.Decs.Before, as.Decs.Start
 		if !insertBefore(root, as, pre...) {
 			return fmt.Errorf("%s: receive is not in a statement list", rw.pkg.Fset.Position(aas.Pos()))
@@ -306,6 +380,10 @@ func (rw *rewriter) recvAssign(root dst.Node, aas *ast.AssignStmt, as *dst.Assig
 
 // splitLine splits end-of-statement decorations into those on the
 // statement's own line and those on the lines after it.
+//
+// A comment at the end of a wait's line describes the wait: it moves to
+// the line of the case that now waits, and what was below the statement
+// stays below the select (promise 5: comments stay where they were).
 func splitLine(decs dst.Decorations) (line, below dst.Decorations) {
 	for i, d := range decs {
 		if d == "\n" {
@@ -322,6 +400,10 @@ func splitLine(decs dst.Decorations) (line, below dst.Decorations) {
 // A stop says how a loop ends: the channel it receives its stop signal
 // from (ctx.Done(), s.quit), and whether its function must return a nil
 // error.
+// ch builds a new expression for each stop case, since a dst node may
+// stand in one place of the tree only. With errResult the stop case
+// returns nil: for g.Go(func() error) a stop is no failure, and errgroup's
+// Wait would otherwise report it.
 type stop struct {
 	ch        func() dst.Expr
 	errResult bool

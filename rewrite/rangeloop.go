@@ -15,12 +15,19 @@ import (
 // rangeLoop rewrites a range over a timer channel into a loop that selects
 // on the channel and the stop signal. The body stays after the select, so
 // break, continue and labels keep their meaning and the diff stays small.
+//
+// range evaluates its channel once, before the first pass, and a select
+// evaluates its cases on every pass: whatever the ranged expression
+// computes is therefore computed once, into a variable declared right
+// before the loop (pre), and the select receives from that.
 func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st stop, taken map[string]bool) error {
 	ars := w.Node.(*ast.RangeStmt)
 	var ch dst.Expr = rs.X
 	var pre []dst.Stmt
 	if tick, ok := rs.X.(*dst.CallExpr); ok && w.Kind == rules.RangeTick {
 		d := tick.Args[0]
+		// NewTicker's first tick comes d after it is made and then every d, as
+		// time.Tick's, so the rate stays fixed (promise 2).
 		if isPositive(rw.pkg.Info, ars.X.(*ast.CallExpr).Args[0]) {
 			// A positive constant interval: a Ticker that stops with the loop.
 			name := fresh(taken, "ticker")
@@ -31,6 +38,9 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			ch = sel(dst.NewIdent(name), "C")
 		} else {
 			// time.Tick returns nil for d <= 0 where NewTicker panics; keep it.
+			// The loop then blocks until stopped, as the range blocked for ever.
+			// The price: before Go 1.23 a time.Tick ticker is never collected, and
+			// it keeps running after the loop stops.
 			name := fresh(taken, "tick")
 			pre = []dst.Stmt{define(name, tick)}
 			ch = dst.NewIdent(name)
@@ -38,7 +48,8 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 	} else if nt, ok := newTickerC(rw.pkg.Info, ars.X, rs.X); ok {
 		// range time.NewTicker(d).C: the ticker is taken into a variable
 		// and stopped with the loop, which matters before go 1.23, where
-		// a ticker nobody stops ticks for ever.
+		// a ticker nobody stops ticks for ever. Here d <= 0 panicked before
+		// the fix already, so NewTicker needs no constant.
 		name := fresh(taken, "ticker")
 		pre = []dst.Stmt{
 			define(name, nt),
@@ -68,10 +79,14 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 	// are never closed; range ends when another is (a clock library's, a
 	// fan-out of ticks), so the select must end the loop too instead of
 	// receiving zero values for ever.
+	// RangeTick is never closable: its channel is time.Tick's.
 	closable := w.Kind == rules.RangeChan && !timeC(rw.pkg.Info, ars.X) &&
 		isTime(rw.pkg.Info.TypeOf(ars.X).Underlying().(*types.Chan).Elem())
 	if key, ok := rs.Key.(*dst.Ident); rs.Key != nil && !(ok && key.Name == "_") {
 		switch {
+		// for t := range: t is declared at the top of the body, so each pass
+		// has its own t, as range gives since Go 1.22; on a close it takes the
+		// zero value, but the loop breaks before anything reads it.
 		case rs.Tok == token.DEFINE:
 			elem, err := elemType()
 			if err != nil {
@@ -89,17 +104,21 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			head = append(head, varDecl(v, elem))
 			lhs = []dst.Expr{dst.NewIdent(v)}
 			after = append(after, &dst.AssignStmt{Lhs: []dst.Expr{rs.Key}, Tok: token.ASSIGN, Rhs: []dst.Expr{dst.NewIdent(v)}})
+		// for s.last = range: the receive assigns it directly, as range did.
 		default:
 			lhs = []dst.Expr{rs.Key}
 		}
 	}
 	if closable {
+		// ok comes from fresh: the body may already use an ok of its own.
 		ok := fresh(taken, "ok")
 		head = append(head, varDecl(ok, dst.NewIdent("bool")))
 		if lhs == nil {
 			lhs = []dst.Expr{dst.NewIdent("_")}
 		}
 		lhs = append(lhs, dst.NewIdent(ok))
+		// The break comes before the key's assignment, which a close must not
+		// make; unlabelled, it leaves the new for, where the range ended.
 		after = append([]dst.Stmt{&dst.IfStmt{
 			Cond: &dst.UnaryExpr{Op: token.NOT, X: dst.NewIdent(ok)},
 			Body: &dst.BlockStmt{List: []dst.Stmt{&dst.BranchStmt{Tok: token.BREAK}}},
@@ -112,6 +131,8 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 	head = append(head, st.selectStmt(comm))
 	head = append(head, after...)
 
+	// Before the loop, or its label, so that a ticker made there is made
+	// once per run of the loop, as range made it.
 	if len(pre) > 0 {
 		target, err := rw.listStmt(ars)
 		if err != nil {
@@ -121,6 +142,9 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			return fmt.Errorf("%s: loop not found in a statement list", rw.pkg.Fset.Position(ars.Pos()))
 		}
 	}
+	// The old body block is kept, with its comments; the new statements go
+	// first in it, and the body runs after the select, as it ran after range
+	// received.
 	body := rs.Body
 	body.List = append(head, body.List...)
 	fs := &dst.ForStmt{Body: body}
@@ -149,6 +173,8 @@ func timeC(info *types.Info, x ast.Expr) bool {
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && (n.Obj().Name() == "Ticker" || n.Obj().Name() == "Timer")
 }
 
+// isTime reports whether t is time.Time, by its package path: an import
+// alias must not fool it.
 func isTime(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
@@ -156,6 +182,8 @@ func isTime(t types.Type) bool {
 
 // newTickerC reports whether the ranged expression x (dx in dst) is
 // time.NewTicker(d).C, and returns the call.
+// The function is resolved through types, so an aliased import of time
+// or a local NewTicker is told apart from time's.
 func newTickerC(info *types.Info, x ast.Expr, dx dst.Expr) (dst.Expr, bool) {
 	s, ok := x.(*ast.SelectorExpr)
 	if !ok || s.Sel.Name != "C" {
@@ -181,6 +209,8 @@ func newTickerC(info *types.Info, x ast.Expr, dx dst.Expr) (dst.Expr, bool) {
 }
 
 // hasCall reports whether evaluating e calls a function.
+// Any call counts, a conversion included: taking a value once too often
+// costs a variable, taking it too rarely changes the timing.
 func hasCall(e ast.Expr) bool {
 	found := false
 	ast.Inspect(e, func(n ast.Node) bool {
@@ -193,6 +223,10 @@ func hasCall(e ast.Expr) bool {
 }
 
 // assignsTo reports whether body assigns a variable or field that e reads.
+//
+// A field is known by its *types.Var, so s.ticker = … in the body counts
+// for range s.ticker.C whatever value s holds: erring toward a variable
+// is harmless. Only assignments in body itself are seen.
 func assignsTo(info *types.Info, body *ast.BlockStmt, e ast.Expr) bool {
 	read := map[types.Object]bool{}
 	ast.Inspect(e, func(n ast.Node) bool {
@@ -221,6 +255,8 @@ func assignsTo(info *types.Info, body *ast.BlockStmt, e ast.Expr) bool {
 }
 
 // isPositive reports whether e is a constant greater than zero.
+// Only a constant can be judged here; an interval computed at run time
+// may be zero or negative.
 func isPositive(info *types.Info, e ast.Expr) bool {
 	tv, ok := info.Types[e]
 	return ok && tv.Value != nil && constant.Sign(tv.Value) > 0
