@@ -19,6 +19,9 @@ import (
 var cleanupNames = []string{"Shutdown", "Stop", "Close"}
 
 // state names the variables (fields or package variables) one loop keeps.
+// A loop alone gets a state of its own; a group's loops share stop and mu
+// and each has its own done (see group); the starts of one method share
+// one state, since each value runs the method once.
 type state struct {
 	stop, done string
 	mu         string // "" unless the owner is guarded
@@ -26,6 +29,11 @@ type state struct {
 
 // A holder is where a group of loops keeps its state: the fields of a
 // struct type, or package variables.
+//
+// One holder per owner type, so that all the work of a type shares one
+// cleanup (promise 4), and one for the package. own fills recv and the
+// fields from names on; Apply and the holders of embedding types read them
+// afterwards.
 type holder struct {
 	typ   *types.Named // nil for the package
 	items []rules.Fix  // the loops and timers it owns
@@ -55,17 +63,31 @@ type value struct {
 // own gives a group of loops their state, starts each with a fresh context,
 // and makes the owner's cleanup stop them. It returns why the owner cannot
 // hold them, or "".
+//
+// A reason is for the user, and covers every fix h holds; an error means a
+// plan this code cannot follow. The cleanup is decided first; then each
+// item is started, collecting the state to declare and the block that
+// stops it; then the state is declared and the cleanup written or
+// extended.
 func (rw *rewriter) own(h *holder) (string, error) {
 	cleanup := rw.cleanupDecl(h)
 	name := ""
 	var promoted *ast.FuncDecl // the embedded cleanup the new one wraps
 	via := ""
+	// A type whose cleanup is promoted from an embedded field gets a method
+	// of that name and signature: a Shutdown beside the promoted Close would
+	// be a second cleanup (promise 4), and callers of Close would never stop
+	// the new work. Promoted depends on the type alone, so the first item
+	// speaks for all.
 	if cleanup == nil && h.typ != nil && len(h.items) > 0 {
 		if o := h.items[0].Base().Owner; o.Promoted != nil {
 			promoted, via, name = o.Promoted, o.Via, o.Promoted.Name.Name
 		}
 	}
 	if cleanup == nil && promoted == nil {
+		// The first free name: an existing method or field of that name would
+		// clash, and one of CleanupNames the type already has would have been
+		// extended instead (cleanupDecl).
 		for _, n := range cleanupNames {
 			if h.free(n) {
 				name = n
@@ -76,11 +98,17 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			return fmt.Sprintf("%s are all taken, so no cleanup can be added", joinNames(cleanupNames)), nil
 		}
 	}
+	// The new declarations go beside the function that starts the first
+	// loop, where a reader of that function looks for them; a package
+	// holder with only values has the first constructor of one instead.
 	anchor := h.anchor
 	if len(h.items) > 0 {
 		anchor = h.items[0].Base().Starter
 	}
 	if h.typ != nil {
+		// The receiver name the type's methods already use, so the new method
+		// reads like its siblings; an extended cleanup's own, since the stops go
+		// into its body. Without a name the stops could not refer to the fields.
 		h.recv = rw.receiverName(h.typ)
 		if cleanup != nil {
 			names := cleanup.Recv.List[0].Names
@@ -91,6 +119,12 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		}
 	}
 
+	// fresh names the holder's new fields or variables. A package variable
+	// must also not be hidden by a local of a starter, which stores into it
+	// by name; a field is always reached through its owner (s.stopCleanup),
+	// which no local hides. addedToEmbedded keeps a new field from shadowing
+	// one this rewrite gave an embedded type, whose promoted name existing
+	// code may already use.
 	taken := map[string]bool{}
 	fresh := func(name string) string {
 		for i := 1; ; i++ {
@@ -137,6 +171,11 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			return fmt.Sprintf("%s values are copied (a value receiver, or a dereference), and %s would write state those copies read while it runs",
 				h.typ.Obj().Name(), starter), nil
 		}
+		// Guarded state (a Start that may run again, or while the cleanup runs)
+		// gets a mutex of its own, never the owner's: the cleanup holds it while
+		// it waits for the loop, and a loop that takes the owner's mutex in its
+		// pass would then never finish the pass. A group shares the mutex of
+		// its first loop.
 		mu := ""
 		if site.Owner.Guarded {
 			switch {
@@ -147,6 +186,8 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			default:
 				mu = g.mu
 			}
+			// The doc names what the caller calls: c.connect for the sync.OnceFunc
+			// a starter stores, not the starter.
 			runs := starter
 			if site.StartedBy != "" {
 				runs = site.StartedBy
@@ -160,8 +201,11 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			var st state
 			later := shared[keyOf(item)] != nil // another start of the method stores its state
 			switch {
+			// The first start of the method declared the state; this value stores
+			// into the same fields.
 			case later:
 				st = *shared[keyOf(item)]
+			// A loop alone: its own cancel function and done channel.
 			case g == nil:
 				st = state{stop: fresh("stop" + upperFirst(site.Name)), done: fresh(site.Name + "Done"), mu: mu}
 				by := starter
@@ -198,6 +242,7 @@ func (rw *rewriter) own(h *holder) (string, error) {
 					decls = append(decls, declared{g.dones[i], chanStruct(), "closed when the " + loopName(l.Name) + " has returned"})
 				}
 			}
+			// Every loop of a group uses the group's names, its own done among them.
 			if g != nil {
 				st = state{stop: g.stop, done: g.dones[slices.Index(g.loops, item)], mu: g.mu}
 			}
@@ -205,13 +250,19 @@ func (rw *rewriter) own(h *holder) (string, error) {
 				return "", err
 			}
 			switch {
+			// No stop block: the first start's block stops the shared state.
 			case later:
 			case g == nil:
 				stops = append(stops, stopBlock(st, h.cleanupRef(), waitCtx)...)
+			// The group's one block cancels all its loops at once and waits for each;
+			// it is added with the last loop, once every loop of the group has its
+			// done channel.
 			case g.loops[len(g.loops)-1] == item:
 				stops = append(stops, stopBlock(state{stop: g.stop, done: g.dones[0], mu: g.mu}, h.cleanupRef(), waitCtx, g.dones[1:]...)...)
 			}
 		case *rules.Timer:
+			// A Timer needs no done channel: Stop cancels a call not yet started,
+			// and a call already running is not waited for (the doc says so).
 			timer := fresh(site.Name + "Timer")
 			if site.Name == "timer" {
 				timer = fresh("timer")
@@ -225,6 +276,8 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			}
 			stops = append(stops, stopTimer(timer, mu, h.cleanupRef())...)
 		default:
+			// A plan type this switch does not know fails loudly rather than leave
+			// its work unowned.
 			return "", fmt.Errorf("rewrite: fix plan %T has an owner but no transform", item)
 		}
 		if _, ok := item.(*rules.Timer); ok {
@@ -243,6 +296,10 @@ func (rw *rewriter) own(h *holder) (string, error) {
 	if cleanup != nil {
 		own = cleanup.Name.Name
 	}
+	// Only a cleanup this rewrite added: an existing one the outer method
+	// shadows is the Promoted case, which forwards to it instead. One with
+	// arguments cannot be called here, since their values would be made up;
+	// one of another name is not shadowed at all.
 	for _, inner := range rw.holders {
 		f := embeddedField(h.typ, inner.typ)
 		if f == nil || !inner.added || inner.cleanup != own || inner.args {
@@ -261,12 +318,16 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			held = append(held, h.recv+"."+f.Name())
 		}
 	}
+	// The package's cleanup calls the cleanup of each value in a package
+	// variable (packageValues); a refused holder has no cleanup to call.
 	for _, v := range h.values {
 		if v.h.cleanup != "" && !v.h.args {
 			stops = append(stops, &dst.ExprStmt{X: call(sel(dst.NewIdent(v.name), v.h.cleanup))})
 			held = append(held, v.name)
 		}
 	}
+	// Nothing to stop: a package whose values all had their fixes refused,
+	// or whose cleanups take arguments. No cleanup is added for nothing.
 	if len(stops) == 0 {
 		return "", nil
 	}
@@ -275,6 +336,11 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			return "", err
 		}
 	}
+	// An existing cleanup is extended: the stops go first, before its own
+	// code, so that the work has ended before the cleanup releases what the
+	// work may still use, and the wait is not made under a lock its code
+	// takes, which the loop may need to finish its pass. Its signature,
+	// results and the rest of its body stay as they were (promise 4).
 	if cleanup != nil {
 		d, err := rw.node(cleanup)
 		if err != nil {
@@ -285,11 +351,16 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			stops[len(stops)-1].Decorations().After = dst.EmptyLine
 		}
 		body.List = append(stops, body.List...)
+		// h.args tells the holders of embedding types and the package's cleanup
+		// that this cleanup cannot be called without making up arguments.
 		h.cleanup, h.args = cleanup.Name.Name, len(cleanup.Type.Params.List) > 0
 		return "", nil
 	}
 	h.cleanup, h.added = name, true
 	var ftype *dst.FuncType
+	// The forwarding call comes last: the new work stops first, then the
+	// embedded value's cleanup runs as it always did, and its result is the
+	// method's result.
 	if promoted != nil {
 		ft, fwd, err := rw.forward(promoted, sel(dst.NewIdent(h.recv), via))
 		if err != nil {
@@ -298,6 +369,8 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		ftype, stops = ft, append(stops, fwd)
 		h.args = len(promoted.Type.Params.List) > 0
 	}
+	// Every generated method says what it stops and when it is safe to call
+	// (promise 5), in the words the DESIGN illustration uses.
 	var doc []string
 	switch {
 	case len(starters) > 0:
@@ -327,6 +400,8 @@ func (rw *rewriter) own(h *holder) (string, error) {
 
 // startersOf names the functions that start l's method, in the order of
 // h's fixes.
+// The comment on the shared state's fields names every constructor, since
+// each of them starts the method.
 func startersOf(h *holder, l *rules.Loop) []string {
 	var names []string
 	for _, item := range h.items {
@@ -340,6 +415,9 @@ func startersOf(h *holder, l *rules.Loop) []string {
 // starterName names fn, a function that starts work h owns, as the
 // comments the fix writes do: by its name (New, Start), or, where another
 // such function has the same name, as FuncName spells it ((*Factory).New).
+// Two types' New constructors cannot share a holder, but a type's New and
+// a method New of a factory can, and "started by New and New" would
+// mislead.
 func starterName(h *holder, fn *ast.FuncDecl) string {
 	for _, item := range h.items {
 		if o := item.Base().Starter; o != fn && o.Name.Name == fn.Name.Name {
@@ -352,6 +430,10 @@ func starterName(h *holder, fn *ast.FuncDecl) string {
 // forward returns the signature of the promoted method decl and the
 // statement that calls it through the embedded field via, passing every
 // parameter on: return q.journal.Close(), or q.journal.Stop(ctx).
+//
+// The signature is cloned from decl, names and all, so the parameters the
+// call passes on are in scope; the rules plan a Promoted cleanup only
+// when its parameters are named (promotedCleanup).
 func (rw *rewriter) forward(decl *ast.FuncDecl, via dst.Expr) (*dst.FuncType, dst.Stmt, error) {
 	d, err := rw.node(decl)
 	if err != nil {
@@ -375,6 +457,8 @@ func (rw *rewriter) forward(decl *ast.FuncDecl, via dst.Expr) (*dst.FuncType, ds
 
 // addedToEmbedded reports whether this rewrite added a field called name to
 // a type h's type embeds, which a field of h's would shadow.
+// The holders of embedded types are owned first (embeddedFirst), so
+// their names are known here.
 func (rw *rewriter) addedToEmbedded(h *holder, name string) bool {
 	for _, inner := range rw.holders {
 		if embeds(h.typ, inner.typ) && slices.Contains(inner.names, name) {
@@ -386,6 +470,9 @@ func (rw *rewriter) addedToEmbedded(h *holder, name string) bool {
 
 // usedInStarters reports whether a package-level name would be shadowed in
 // a function that starts one of h's loops.
+// A starter stores into the package variable by name; a local of the same
+// name there would receive the store instead, and the cleanup would find
+// the variable nil.
 func (rw *rewriter) usedInStarters(h *holder, name string) bool {
 	for _, item := range h.items {
 		if rw.takenIn(item.Base().Starter)[name] {
@@ -397,6 +484,8 @@ func (rw *rewriter) usedInStarters(h *holder, name string) bool {
 
 // ctxParamName returns the name of ft's context.Context parameter, or ""
 // when it has none or leaves it unnamed.
+// An unnamed context cannot be waited on, so such a cleanup waits for
+// the work without a limit, as one without a context does.
 func ctxParamName(info *types.Info, ft *ast.FuncType) string {
 	for _, field := range ft.Params.List {
 		if t := info.TypeOf(field.Type); t != nil && t.String() == "context.Context" {
@@ -411,6 +500,7 @@ func ctxParamName(info *types.Info, ft *ast.FuncType) string {
 }
 
 // loopName describes a loop by its base name: "cleanup loop", or just "loop".
+// The field comments say "the cleanup loop", not "the loop loop".
 func loopName(name string) string {
 	if name == "loop" {
 		return name

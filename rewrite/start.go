@@ -16,6 +16,10 @@ import (
 // cleanup runs to stop it.
 
 // startRef returns how the starter of a fix names a state variable.
+//
+// A type's state is reached through the owner as the starter spells it
+// (s, or s.inner), cloned for every use since a dst node may stand in one
+// place only; the package's is reached by name.
 func (rw *rewriter) startRef(h *holder, fix rules.Fix) (func(string) dst.Expr, error) {
 	if h.typ == nil {
 		return func(name string) dst.Expr { return dst.NewIdent(name) }, nil
@@ -54,6 +58,8 @@ func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string
 	if err != nil {
 		return err
 	}
+	// Unguarded, the statement becomes the store, keeping its comments: the
+	// diff is one changed line.
 	if mu == "" {
 		store.Decs.NodeDecs = *old.Decorations()
 		if !replace(starter, old, store) {
@@ -61,6 +67,10 @@ func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string
 		}
 		return nil
 	}
+	// Guarded, a Start may run while the cleanup reads the field, so the
+	// store is made under the mutex. The old statement's comments move to the
+	// Lock line, where the statement now starts, and its line comment to the
+	// Unlock line, where it ends.
 	lock := &dst.ExprStmt{X: call(sel(ref(mu), "Lock"))}
 	unlock := &dst.ExprStmt{X: call(sel(ref(mu), "Unlock"))}
 	if !insertReplacing(starter, old, lock, store) || !replace(starter, old, unlock) {
@@ -71,6 +81,10 @@ func (rw *rewriter) storeTimer(t *rules.Timer, timer, mu string, ref func(string
 }
 
 // stopTimer stops a stored timer: if c.refreshTimer != nil { c.refreshTimer.Stop() }.
+//
+// The nil check keeps a cleanup before the timer was set a no-op (promise
+// 3); Stop on a timer that already fired does nothing, so calling the
+// cleanup twice is safe too.
 func stopTimer(timer, mu string, ref func(string) dst.Expr) []dst.Stmt {
 	block := []dst.Stmt{&dst.IfStmt{
 		Cond: &dst.BinaryExpr{X: ref(timer), Op: token.NEQ, Y: dst.NewIdent("nil")},
@@ -84,6 +98,8 @@ func stopTimer(timer, mu string, ref func(string) dst.Expr) []dst.Stmt {
 }
 
 // cleanupRef returns how the cleanup names a state variable.
+// Inside the cleanup a type's state is reached through its receiver,
+// which is not how the starter names the owner.
 func (h *holder) cleanupRef() func(string) dst.Expr {
 	if h.typ == nil {
 		return func(name string) dst.Expr { return dst.NewIdent(name) }
@@ -106,6 +122,13 @@ func (h *holder) cleanupRef() func(string) dst.Expr {
 //	case <-s.cleanupDone:
 //	case <-ctx.Done():
 //	}
+//
+// This block keeps promise 3. The nil check makes it a no-op on a zero
+// value or before the work started. The stop is never reset to nil, so a
+// second call cancels again, which does nothing, and finds done closed;
+// a loop that ended by itself has closed done too, and nothing blocks.
+// Waiting for done, not only cancelling, is what lets the caller rely on
+// the work having ended when the cleanup returns.
 func stopBlock(st state, ref func(string) dst.Expr, ctx string, more ...string) []dst.Stmt {
 	body := []dst.Stmt{&dst.ExprStmt{X: call(ref(st.stop))}}
 	for _, done := range append([]string{st.done}, more...) {
@@ -136,6 +159,11 @@ func stopBlock(st state, ref func(string) dst.Expr, ctx string, more ...string) 
 // Unguarded, the goroutine closes the stored channel. Guarded, the state is
 // stored under the mutex and the goroutine closes its own channel, so that a
 // later start cannot make it close another loop's.
+//
+// The context is a fresh context.Background(): the work now lives as
+// long as its owner, not as long as any caller's context (promise 8: a
+// context in scope that was the work's lifetime would have been honoured
+// instead, see honourCtx).
 func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g *group) error {
 	starter, err := rw.node(l.Starter.Body)
 	if err != nil {
@@ -153,6 +181,8 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		ctx, cancel = g.ctx, g.cancel
 	} else {
 		taken := rw.takenIn(l.Starter)
+		// ctx and cancel read best, as in the DESIGN illustration; if either is
+		// taken both take the loop's name, so that they still read as a pair.
 		ctx, cancel = "ctx", "cancel"
 		if taken[ctx] || taken[cancel] {
 			ctx, cancel = fresh(taken, l.Name+"Ctx"), fresh(taken, "cancel"+upperFirst(l.Name))
@@ -172,6 +202,9 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		dones = g.dones
 	}
 	// store assigns the cancel function and the done channels.
+	// The state is stored before the go statement: the goroutine's deferred
+	// close(done) must find the channel made, and the cleanup may run as
+	// soon as the starter returns.
 	store := func(values []dst.Expr) dst.Stmt {
 		lhs := []dst.Expr{ref(st.stop)}
 		for _, d := range dones {
@@ -211,6 +244,9 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 	case st.mu != "":
 		locals = g.locals
 	}
+	// The deferred close(done) goes first in the goroutine, so it runs last,
+	// after the goroutine's own defers: when the cleanup's wait returns,
+	// everything the goroutine does on its way out is done.
 	closeDone := func() dst.Stmt {
 		if st.mu == "" {
 			return &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
@@ -230,6 +266,9 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 	//	<-s.cleanupDone
 	//	return nil, err
 	for _, ret := range l.Abandon {
+		// Guarded state is written under the mutex and a later start may
+		// replace it, so the unguarded read of st.done below would race:
+		// such a plan is an error rather than a silent race.
 		if st.mu != "" {
 			return fmt.Errorf("%s: a guarded loop is never abandoned", rw.pkg.Fset.Position(ret.Pos()))
 		}
@@ -237,6 +276,8 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		if err != nil {
 			return err
 		}
+		// The wait as well as the cancel: the function must not return while the
+		// goroutine still works on a value the caller never gets.
 		stop := []dst.Stmt{&dst.ExprStmt{X: call(dst.NewIdent(cancel))}, &dst.ExprStmt{X: recv(ref(st.done))}}
 		if g != nil && g.stopped[ret] {
 			stop = stop[1:] // an earlier loop of the group cancelled them all here
@@ -253,6 +294,8 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		if err != nil {
 			return err
 		}
+		// The literal captures the starter's ctx, so it is the stop signal as it
+		// is. closeDone is prepended after stoppable's prepends, so it runs last.
 		if err := rw.stoppable(l, ctx); err != nil {
 			return err
 		}
@@ -267,11 +310,15 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 	}
 	method := m.(*dst.FuncDecl)
 	goStmt := startStmt.(*dst.GoStmt) // only go statements start methods
+	// A method cannot see the starter's ctx: every go statement passes it as
+	// the new first argument.
 	goStmt.Call.Args = append([]dst.Expr{dst.NewIdent(ctx)}, goStmt.Call.Args...)
 	// The starts of one method (l.Starts) share its change: its stop
 	// parameter, its stop cases and the close of the done field.
 	changes := rw.first(l)
 	if changes {
+		// The method's parameter is named afresh: the method may already use
+		// ctx for something else.
 		mctx := fresh(rw.takenIn(l.Method), "ctx", l.Name+"Ctx")
 		param := &dst.Field{Names: []*dst.Ident{dst.NewIdent(mctx)}, Type: qual("context", "Context")}
 		method.Type.Params.List = append([]*dst.Field{param}, method.Type.Params.List...)
@@ -285,6 +332,8 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		if changes {
 			method.Body.List = append([]dst.Stmt{&dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}}, method.Body.List...)
 		}
+	// The method closes its receiver's field, which is the owner the
+	// starter stored into.
 	case st.mu == "" && rw.ownMethod(l):
 		if changes {
 			receiver := dst.NewIdent(l.Method.Recv.List[0].Names[0].Name)
@@ -309,6 +358,7 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 
 // ownMethod reports whether the loop's method is declared on its owner's
 // type, not promoted from an embedded one.
+// Origin, so that a method of a generic owner counts as its own.
 func (rw *rewriter) ownMethod(l *rules.Loop) bool {
 	fn, ok := rw.pkg.Info.Defs[l.Method.Name].(*types.Func)
 	if !ok || l.Owner == nil || l.Owner.Type == nil {
