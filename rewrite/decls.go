@@ -25,6 +25,11 @@ type declared struct {
 
 // declare adds the state as fields of the owner type, or as a block of
 // package variables right before the first loop's starter.
+//
+// Fields go at the end of the struct, so that the existing fields keep
+// their order and their lines; each has a comment saying what it is for.
+// Package variables go before the starter, where a reader of the starter
+// meets them before the code that sets them.
 func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) error {
 	if h.typ != nil {
 		spec, err := rw.node(h.items[0].Base().Owner.Spec)
@@ -37,6 +42,7 @@ func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) e
 		}
 		return nil
 	}
+	// One variable reads as var x T, several as a block.
 	gd := &dst.GenDecl{Tok: token.VAR, Lparen: len(decls) > 1, Rparen: len(decls) > 1}
 	for _, d := range decls {
 		vs := &dst.ValueSpec{Names: []*dst.Ident{dst.NewIdent(d.name)}, Type: d.typ}
@@ -50,6 +56,12 @@ func (rw *rewriter) declare(anchor *ast.FuncDecl, h *holder, decls []declared) e
 
 // addCleanup declares the cleanup method (or package function) after the
 // function that starts the first loop.
+//
+// A method always has a pointer receiver: it must reach the fields the
+// starter wrote, not a copy, and a value receiver would copy the mutex
+// that guarded state holds (vet's copylocks, promise 1). It goes right
+// after the starter, where a reader of the starter looks for the way to
+// stop what it starts.
 func (rw *rewriter) addCleanup(anchor *ast.FuncDecl, h *holder, name string, ftype *dst.FuncType, doc []string, body []dst.Stmt) error {
 	if ftype == nil {
 		ftype = &dst.FuncType{}
@@ -75,6 +87,10 @@ func (rw *rewriter) insertDecl(fn *ast.FuncDecl, d dst.Decl, after bool) error {
 		return err
 	}
 	var decl ast.Node = fn
+	// A package variable's sync.OnceFunc literal comes from the rules as a
+	// stand-in FuncDecl (their onceStarters), in no file's Decls; the new
+	// declarations go beside the variable's declaration, whose range holds
+	// the literal's body.
 	for _, f := range rw.pkg.Files {
 		for _, fd := range f.Decls {
 			if fd != ast.Decl(fn) && fd.Pos() <= fn.Body.Pos() && fn.Body.End() <= fd.End() {
@@ -99,6 +115,8 @@ func (rw *rewriter) insertDecl(fn *ast.FuncDecl, d dst.Decl, after bool) error {
 }
 
 // typeExpr spells the type t as its methods' receivers do: T or T[K, V].
+// A receiver names the type parameters, without their constraints, in
+// the order the declaration gives them.
 func typeExpr(t *types.Named, spec *ast.TypeSpec) dst.Expr {
 	var typ dst.Expr = dst.NewIdent(t.Obj().Name())
 	if spec.TypeParams == nil {
@@ -125,6 +143,8 @@ func (rw *rewriter) cleanupDecl(h *holder) *ast.FuncDecl {
 	if h.typ == nil && len(h.items) == 0 {
 		// Only values in package variables: no fix of the package's own
 		// work said which cleanup the package has.
+		// The rules' own function, so that the package's cleanup is found the
+		// same way the rules find it for the package's own work.
 		return rules.PackageCleanup(rw.pkg.Types, rw.pkg.Info, rw.pkg.Files)
 	}
 	var decl *ast.FuncDecl
@@ -139,6 +159,8 @@ func (rw *rewriter) cleanupDecl(h *holder) *ast.FuncDecl {
 }
 
 // decl returns the declaration of a function of this package.
+// A linear search: it is asked about few functions, and only the
+// package's own files are searched.
 func (rw *rewriter) decl(fn *types.Func) *ast.FuncDecl {
 	for _, f := range rw.pkg.Files {
 		for _, d := range f.Decls {
@@ -152,6 +174,8 @@ func (rw *rewriter) decl(fn *types.Func) *ast.FuncDecl {
 
 // receiverName returns the receiver name t's methods already use, or the
 // lower-cased first letter of its name.
+// The first method with one named receiver decides, so the new method
+// looks like the others; the fallback assumes an ASCII first letter.
 func (rw *rewriter) receiverName(t *types.Named) string {
 	for i := 0; i < t.NumMethods(); i++ {
 		if decl := rw.decl(t.Method(i)); decl != nil {
@@ -180,6 +204,7 @@ func (rw *rewriter) copied(t *types.Named) bool {
 			return false // copying it is flagged already
 		}
 	}
+	// A method with a value receiver copies the value on every call.
 	for i := 0; i < t.NumMethods(); i++ {
 		if _, ptr := t.Method(i).Type().(*types.Signature).Recv().Type().(*types.Pointer); !ptr {
 			return true
@@ -189,6 +214,8 @@ func (rw *rewriter) copied(t *types.Named) bool {
 		n, ok := types.Unalias(rw.pkg.Info.TypeOf(e)).(*types.Named)
 		return ok && n.Origin() == t.Origin()
 	}
+	// The package's own code is all that can be seen; a copy another package
+	// makes is left to the verifier.
 	found := false
 	for _, f := range rw.pkg.Files {
 		ast.Inspect(f, func(n ast.Node) bool {
