@@ -59,6 +59,8 @@ func (rw *rewriter) groups(h *holder) map[*rules.Loop]*group {
 	out := map[*rules.Loop]*group{}
 	var cur *group
 	for i, l := range loops {
+		// A group grows link by link: each loop must start right after the
+		// previous one, so every pair of neighbours passes startsNext.
 		if i > 0 && cur != nil && rw.startsNext(cur.loops[len(cur.loops)-1], l) {
 			cur.loops = append(cur.loops, l)
 			out[l] = cur
@@ -72,6 +74,8 @@ func (rw *rewriter) groups(h *holder) map[*rules.Loop]*group {
 		cur = nil
 	}
 	for _, g := range out {
+		// The cancel is named after the loops' common name (stopCleanup for two
+		// cleanup loops), or stopLoops when their names differ.
 		g.name = "loops"
 		if !slices.ContainsFunc(g.loops, func(l *rules.Loop) bool { return l.Name != g.loops[0].Name }) {
 			g.name = g.loops[0].Name
@@ -84,6 +88,8 @@ func (rw *rewriter) groups(h *holder) map[*rules.Loop]*group {
 // the same owner expression and guarding, in the same statement list after
 // a's start with only quiet statements between them.
 func (rw *rewriter) startsNext(a, b *rules.Loop) bool {
+	// One cancel field and one mutex (or none) serve the whole group, so the
+	// loops must share the owner value and its guarding.
 	if a.Starter != b.Starter || a.Owner.Guarded != b.Owner.Guarded ||
 		a.Owner.Type != b.Owner.Type || !sameExpr(a.Owner.Expr, b.Owner.Expr) {
 		return false

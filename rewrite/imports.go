@@ -31,11 +31,16 @@ func addImports(f *dst.File, self string) []string {
 			have[importPath(s)] = true
 		}
 		// The restorer skips a block that holds only import "C"; so do we.
+		// cgo reads the comment right above import "C" as its preamble, and
+		// only when the import stands alone: an import added to its block
+		// would cut the preamble off and break the build.
 		if decl == nil && !(len(gd.Specs) == 1 && importPath(gd.Specs[0]) == "C") {
 			decl = gd
 		}
 	}
 	var need []string
+	// Every qualified identifier of the file, old ones included: an old one
+	// is imported already, so only the new code's paths are left.
 	dst.Inspect(f, func(n dst.Node) bool {
 		if id, ok := n.(*dst.Ident); ok && id.Path != "" && id.Path != self && !have[id.Path] {
 			have[id.Path] = true
@@ -66,6 +71,8 @@ func insertImport(decl *dst.GenDecl, path string) {
 	var groups []int
 	for i, s := range specs {
 		if i == 0 || s.Decorations().Before == dst.EmptyLine {
+			// Groups are what the file's authors separated with blank lines
+			// (std, third party, own module).
 			groups = append(groups, i)
 		}
 	}
@@ -76,6 +83,9 @@ func insertImport(decl *dst.GenDecl, path string) {
 		return len(specs)
 	}
 	target := -1
+	// A standard-library path goes into the first group that starts with
+	// one; others into the group whose paths share the most leading
+	// elements with it, or else the last group of others.
 	if IsStd(path) {
 		for g, start := range groups {
 			if IsStd(importPath(specs[start])) {
@@ -96,6 +106,8 @@ func insertImport(decl *dst.GenDecl, path string) {
 			}
 		}
 	}
+	// A lone import "x" becomes a block to hold a second one, each spec on
+	// its own line.
 	if len(specs) > 0 {
 		decl.Lparen, decl.Rparen = true, true
 		for _, s := range specs {
@@ -115,6 +127,8 @@ func insertImport(decl *dst.GenDecl, path string) {
 		sorted := slices.IsSortedFunc(specs[start:stop], func(a, b dst.Spec) int {
 			return strings.Compare(importPath(a), importPath(b))
 		})
+		// Sorted position only in a sorted group: one the authors ordered by
+		// hand keeps their order, and the new import goes at its end.
 		if sorted {
 			for i := start; i < stop; i++ {
 				if importPath(specs[i]) > path {
@@ -127,9 +141,12 @@ func insertImport(decl *dst.GenDecl, path string) {
 			// The new first spec of the group takes over the blank line above it.
 			spec.Decs.Before, specs[start].Decorations().Before = specs[start].Decorations().Before, dst.NewLine
 		}
+	// No standard-library group yet: a new one first, as goimports orders
+	// them.
 	case IsStd(path) && len(specs) > 0:
 		at = 0
 		specs[0].Decorations().Before = dst.EmptyLine
+	// No group for it: a new one last.
 	default:
 		at = len(specs)
 		if len(specs) > 0 {
@@ -178,7 +195,8 @@ func (rw *rewriter) unshadowed(af *ast.File, df *dst.File) map[string]string {
 	if fileScope == nil {
 		return nil
 	}
-	// The name each path has in the file; "" for a dot import.
+	// The name each path has in the file: "." for a dot import, none for a
+	// blank one.
 	current := map[string]string{}
 	for _, spec := range af.Imports {
 		path, err := strconv.Unquote(spec.Path.Value)
@@ -187,6 +205,8 @@ func (rw *rewriter) unshadowed(af *ast.File, df *dst.File) map[string]string {
 		}
 		switch {
 		case spec.Name == nil:
+			// Without an alias the file uses the name the package declares, which
+			// need not be the path's last element.
 			if pn, ok := rw.pkg.Info.Implicits[spec].(*types.PkgName); ok {
 				current[path] = pn.Name()
 			}
@@ -203,6 +223,8 @@ func (rw *rewriter) unshadowed(af *ast.File, df *dst.File) map[string]string {
 	shadowed := map[string]bool{}
 	var stack []dst.Node
 	dst.Inspect(df, func(n dst.Node) bool {
+		// dst.Inspect calls with nil after a node's children: the stack then
+		// holds the path from the file down to the current node.
 		if n == nil {
 			stack = stack[:len(stack)-1]
 			return true
@@ -221,7 +243,9 @@ func (rw *rewriter) unshadowed(af *ast.File, df *dst.File) map[string]string {
 		}
 		// The innermost node of the old code around the new one: its
 		// scope, up to its end, holds every name that may shadow. New
-		// declarations of the file see only the file's names.
+		// declarations of the file see only the file's names. (New nodes
+		// have no position to look up; a name declared after the new code
+		// is seen too, which costs only an alias.)
 		scope, pos := fileScope, token.NoPos
 		for i := len(stack) - 2; i >= 0; i-- {
 			if a, ok := rw.dec.Ast.Nodes[stack[i]]; ok && a.Pos().IsValid() {
@@ -252,6 +276,8 @@ func (rw *rewriter) unshadowed(af *ast.File, df *dst.File) map[string]string {
 	})
 	aliases := map[string]string{}
 	for _, path := range slices.Sorted(maps.Keys(shadowed)) {
+		// The alias must be free in the file and the package, and no predeclared
+		// name, or it would itself shadow or be shadowed.
 		base := "std" + path[strings.LastIndex(path, "/")+1:]
 		alias := base
 		for i := 2; used[alias] || rw.pkg.Types.Scope().Lookup(alias) != nil || types.Universe.Lookup(alias) != nil; i++ {

@@ -41,6 +41,8 @@ func (rw *rewriter) contextVariant(v *rules.ContextVariant) error {
 
 	// The old function: same doc, name and signature; it passes its
 	// parameters on, the last with ... when it is variadic.
+	// Cloned before the ctx parameter is added below, so the wrapper keeps
+	// the old signature, and existing callers compile unchanged.
 	wrapper := &dst.FuncDecl{Name: dst.NewIdent(old), Type: dst.Clone(fn.Type).(*dst.FuncType)}
 	args := []dst.Expr{call(qual("context", "Background"))}
 	for _, field := range fn.Type.Params.List {
@@ -73,6 +75,8 @@ func (rw *rewriter) contextVariant(v *rules.ContextVariant) error {
 	ctx := &dst.Field{Names: []*dst.Ident{dst.NewIdent(v.Loop.Ctx)}, Type: qual("context", "Context")}
 	fn.Type.Params.List = append([]*dst.Field{ctx}, fn.Type.Params.List...)
 
+	// The wrapper takes the old declaration's place, doc and all; the variant
+	// follows it, so the old name keeps its place and its doc in the file.
 	file.Decls = slices.Insert(file.Decls, i, dst.Decl(wrapper))
 	return nil
 }

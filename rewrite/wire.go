@@ -69,6 +69,10 @@ func Wire(pkg *Package, wirings []Wiring) (map[string][]byte, error) {
 	return out, err
 }
 
+// wire writes one wiring into w.Into. Each form puts its call where the
+// value's life visibly ends and adds nothing else: the engine has already
+// decided it is safe there, so a place that cannot be found means the plan
+// and the code disagree, which is an error.
 func (rw *rewriter) wire(w Wiring) error {
 	fn, err := rw.node(w.Into)
 	if err != nil {
@@ -84,6 +88,8 @@ func (rw *rewriter) wire(w Wiring) error {
 	if body == nil {
 		return fmt.Errorf("%s: wiring into a function without a body", rw.pkg.Fset.Position(w.Into.Pos()))
 	}
+	// main's shutdown path: the package's cleanup is deferred at the start
+	// of main, so that it runs once the rest of main is done.
 	if w.Pkg != "" {
 		s := &dst.DeferStmt{Call: call(&dst.Ident{Name: w.Method, Path: w.Pkg})}
 		s.Decs.After = dst.NewLine
@@ -101,6 +107,9 @@ func (rw *rewriter) wire(w Wiring) error {
 		if !ok || decl.Recv == nil || len(decl.Recv.List[0].Names) == 0 {
 			return fmt.Errorf("%s: wiring a field into a function without a named receiver", rw.pkg.Fset.Position(w.Into.Pos()))
 		}
+		// held builds a new selector for each use, since a dst node may stand in
+		// one place only. The nil check keeps the outer cleanup safe on an owner
+		// whose field was never set, as Shutdown is on a zero value (promise 3).
 		held := func() dst.Expr { return sel(dst.NewIdent(decl.Recv.List[0].Names[0].Name), w.Field) }
 		s := &dst.IfStmt{
 			Cond: &dst.BinaryExpr{X: held(), Op: token.NEQ, Y: dst.NewIdent("nil")},
@@ -126,11 +135,16 @@ func (rw *rewriter) wire(w Wiring) error {
 	}
 	var s dst.Stmt
 	switch {
+	// t.Cleanup takes a func(), so a cleanup with a result is wrapped and its
+	// result dropped, as a deferred call drops it.
 	case w.Test != "" && w.Result:
 		lit := &dst.FuncLit{Type: &dst.FuncType{Params: &dst.FieldList{}}, Body: &dst.BlockStmt{List: []dst.Stmt{
 			&dst.AssignStmt{Lhs: []dst.Expr{dst.NewIdent("_")}, Tok: token.ASSIGN, Rhs: []dst.Expr{call(sel(dst.NewIdent(w.Var), w.Method))}},
 		}}}
 		s = &dst.ExprStmt{X: call(sel(dst.NewIdent(w.Test), "Cleanup"), lit)}
+	// In a test the value lives until the test ends, subtests included:
+	// parallel subtests run after the test function returns, so t.Cleanup
+	// is the place, not a defer.
 	case w.Test != "":
 		s = &dst.ExprStmt{X: call(sel(dst.NewIdent(w.Test), "Cleanup"), sel(dst.NewIdent(w.Var), w.Method))}
 	default:
@@ -138,6 +152,9 @@ func (rw *rewriter) wire(w Wiring) error {
 	}
 	done := false
 	dstutil.Apply(body, func(c *dstutil.Cursor) bool {
+		// Right after the statement that makes the value, so that no return
+		// in between leaves it running; when After is the error check, the
+		// cleanup never runs on the nil value a failed constructor returns.
 		if !done && c.Node() == after && c.Index() >= 0 {
 			c.InsertAfter(s)
 			done = true
@@ -169,6 +186,9 @@ func wiredField(s dst.Stmt) bool {
 	return ok && len(d.Call.Args) == 0 && sameSel(f.X, b.X)
 }
 
+// sameSel reports whether a and b are the same one-level selector, s.f
+// and s.f: enough for the wirings wire writes, which always spell the
+// field through the receiver.
 func sameSel(a, b dst.Expr) bool {
 	sa, ok1 := a.(*dst.SelectorExpr)
 	sb, ok2 := b.(*dst.SelectorExpr)
