@@ -185,7 +185,7 @@ func NewU() *U {
 				tt.files["go.mod"] = "module example.com/m\n\ngo 1.26\n"
 			}
 			for name, content := range tt.files {
-				writeFile(t, filepath.Join(dir, name), content)
+				golden.WriteFile(t, filepath.Join(dir, name), content)
 			}
 			if tt.setup != nil {
 				tt.setup(t, dir)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
 
 // TestPlan checks how patterns are split into go command invocations over
@@ -43,7 +45,7 @@ func TestPlan(t *testing.T) {
 	}
 	root := t.TempDir()
 	for name, content := range files {
-		writeFile(t, filepath.Join(root, name), content)
+		golden.WriteFile(t, filepath.Join(root, name), content)
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir+" "+strings.Join(tt.patterns, " "), func(t *testing.T) {

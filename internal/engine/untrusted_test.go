@@ -4,12 +4,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/leakfix/leakfix/internal/golden"
 	"github.com/leakfix/leakfix/internal/load"
 )
 
 func TestUntrustedEnv(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/m\n")
+	golden.WriteFile(t, filepath.Join(dir, "go.mod"), "module example.com/m\n")
 	base := []string{"HOME=/home/u", "GOFLAGS=-toolexec=/tmp/evil", "GOPROXY=https://proxy.golang.org", "CGO_ENABLED=1"}
 	env := UntrustedEnv(base, dir)
 	want := map[string]string{
@@ -29,7 +30,7 @@ func TestUntrustedEnv(t *testing.T) {
 	}
 
 	// A vendored module needs neither the module cache nor the network.
-	writeFile(t, filepath.Join(dir, "vendor/modules.txt"), "")
+	golden.WriteFile(t, filepath.Join(dir, "vendor/modules.txt"), "")
 	if got := load.Getenv(UntrustedEnv(base, filepath.Join(dir)), "GOFLAGS"); got != "-mod=vendor -buildvcs=false" {
 		t.Errorf("GOFLAGS=%q with vendor/modules.txt", got)
 	}

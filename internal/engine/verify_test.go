@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/tools/txtar"
+
+	"github.com/leakfix/leakfix/internal/golden"
 )
 
 // leakyP is a package whose type A gets a Shutdown method and two fields
@@ -282,19 +284,9 @@ func writeModule(t *testing.T, files map[string]string) string {
 		files["go.mod"] = "module example.com/m\n\ngo 1.26\n"
 	}
 	for name, content := range files {
-		writeFile(t, filepath.Join(dir, name), content)
+		golden.WriteFile(t, filepath.Join(dir, name), content)
 	}
 	return dir
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestWiringOnEveryPlatform: a package whose only change is calling

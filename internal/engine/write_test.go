@@ -37,7 +37,7 @@ func TestWriteAll(t *testing.T) {
 			var changes []Change
 			for _, name := range []string{"a/1.go", "a/2.go", "b/1.go"} {
 				path := filepath.Join(dir, name)
-				writeFile(t, path, "old "+name)
+				golden.WriteFile(t, path, "old "+name)
 				if err := os.Chmod(path, 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -45,7 +45,7 @@ func TestWriteAll(t *testing.T) {
 				changes = append(changes, Change{Path: path, Old: []byte("old " + name), New: []byte("new " + name), Package: pkg})
 			}
 			if tt.edited != "" {
-				writeFile(t, filepath.Join(dir, tt.edited), "edited")
+				golden.WriteFile(t, filepath.Join(dir, tt.edited), "edited")
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
