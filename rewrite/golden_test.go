@@ -73,6 +73,7 @@ var engineOnly = map[string]string{
 	"vet_guard":                     "the engine drops the fix when go vet's copylocks reports the guard's mutex copied",
 	"ignore":                        "an ignore comment drops the finding in the engine",
 	"shared_method_ignore":          "an ignore comment drops one start's finding in the engine, and with it the other start's fix",
+	"ignore_second_init":            "an ignore comment drops the second init's finding in the engine",
 	"wire_field":                    "the engine wires the new cleanup into the outer owner's cleanup",
 	"wire_local_defer":              "the engine wires the new cleanup where the function that made the value returns",
 	"wire_local_negatives":          "the engine wires the one value whose life ends where it is made",

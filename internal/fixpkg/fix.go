@@ -222,28 +222,43 @@ func settle(p *Package, files map[string][]byte, enabled []*rules.Rule, reported
 }
 
 // goKey names the go statement at pos in a way a fix does not change: its
-// file, the function declaring it and its rank among that function's go
-// statements. A fix adds no go statement and removes none.
+// file, the function declaring it with that function's rank among the
+// file's declarations of the same name, and its rank among that function's
+// go statements. A fix adds no go statement and removes none.
 func goKey(p *Package, pos token.Pos) string {
 	// Only a go statement inside a function declaration has a key: one
 	// started by a wrapper call (errgroup's Go) or from a package-level
 	// declaration gets "", which allowed never holds, so settle leaves
-	// it. (rules.FuncName names every init alike, so the go statements
-	// of a file's inits share keys.)
+	// it.
 	for _, f := range p.Syntax {
 		if pos < f.FileStart || pos >= f.FileEnd {
 			continue
 		}
+		// rules.FuncName names every init of a file alike (and every
+		// func _): by name alone, the go statements of two inits would
+		// share a key, and an ignore comment on the second's would not
+		// keep settle from fixing it with the first's. The rank among
+		// the declarations of one name tells them apart, and a fix
+		// keeps it: the rewriter adds no init, and a function it adds
+		// under an existing name (a context variant's wrapper) takes
+		// the name from the function it renames.
+		same := map[string]int{}
 		for _, d := range f.Decls {
 			fd, ok := d.(*ast.FuncDecl)
-			if !ok || pos < fd.Pos() || pos >= fd.End() {
+			if !ok {
+				continue
+			}
+			name := rules.FuncName(fd)
+			nth := same[name]
+			same[name]++
+			if pos < fd.Pos() || pos >= fd.End() {
 				continue
 			}
 			rank, key := 0, ""
 			ast.Inspect(fd, func(n ast.Node) bool {
 				if g, ok := n.(*ast.GoStmt); ok {
 					if g.Pos() == pos {
-						key = fmt.Sprintf("%s %s %d", p.Fset.File(pos).Name(), rules.FuncName(fd), rank)
+						key = fmt.Sprintf("%s %s#%d %d", p.Fset.File(pos).Name(), name, nth, rank)
 					}
 					rank++
 				}
