@@ -77,6 +77,7 @@ var engineOnly = map[string]string{
 	"wire_field":                    "the engine wires the new cleanup into the outer owner's cleanup",
 	"wire_local_defer":              "the engine wires the new cleanup where the function that made the value returns",
 	"wire_local_negatives":          "the engine wires the one value whose life ends where it is made",
+	"wire_local_pause_stop":         "the engine wires the new cleanup where the functions that made the values return",
 	"wire_test_cleanup":             "the engine wires the new cleanup into the tests, with --tests",
 	"wire_main":                     "the engine wires the new cleanups into main's shutdown path, in another package",
 	"wire_cross_package":            "the engine wires the new cleanup into the package that holds the value",

@@ -94,7 +94,7 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 		// Shared or not, the value lives until main returns; only a
 		// cleanup already called there matters.
 		if inMain {
-			if isCleanupCall(ref) {
+			if isCleanupCall(ref, t.method) {
 				return nil, "already stopped in " + name, ""
 			}
 			continue
@@ -107,9 +107,12 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 		if why := w.onlyUsed(ref); why != "" {
 			return nil, "", v + " " + why
 		}
-		// Stopped by hand, or by an earlier run (promise 6). Any of
-		// rules.CleanupNames counts here, not only t.method.
-		if isCleanupCall(ref) {
+		// Stopped by hand, or by an earlier run (promise 6): only a call
+		// of t.method, the cleanup the fix made or extended, as field
+		// and main wiring judge it. Another of rules.CleanupNames may
+		// not end the work at all (a Stop that a Start undoes is a
+		// pause), and the fix chose t.method because it does not.
+		if isCleanupCall(ref, t.method) {
 			return nil, "already stopped in " + name, ""
 		}
 	}
@@ -143,22 +146,17 @@ func (w *wirer) local(t *wireTarget, id *ast.Ident, site *ast.AssignStmt, stack 
 	return wr, how, ""
 }
 
-// isCleanupCall reports whether the reference ending stack calls one of
-// rules.CleanupNames on it.
-func isCleanupCall(stack []ast.Node) bool {
+// isCleanupCall reports whether the reference ending stack selects method,
+// the target's cleanup, on it.
+func isCleanupCall(stack []ast.Node, method string) bool {
+	// By name, as calls and mainPackage match it. A method value
+	// (stop := x.Shutdown) counts as well, in main, where onlyUsed is not
+	// asked; elsewhere onlyUsed has refused it first.
 	if len(stack) < 3 {
 		return false
 	}
 	s, ok := stack[len(stack)-2].(*ast.SelectorExpr)
-	if !ok {
-		return false
-	}
-	for _, n := range rules.CleanupNames {
-		if s.Sel.Name == n {
-			return true
-		}
-	}
-	return false
+	return ok && s.Sel.Name == method
 }
 
 // checksErr reports whether s is `if err != nil { ...; return }`.
