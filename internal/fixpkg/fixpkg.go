@@ -159,18 +159,22 @@ func classify(p *Package, tests bool) *files {
 		if !tests && strings.HasSuffix(name, "_test.go") {
 			continue
 		}
+		// Generated files are seen, so that the summary can say they were
+		// left out, but never reported on, whether they use cgo or not:
+		// their next generation would undo any fix.
 		switch {
 		case c.goFiles[name] && load.ImportsC(f):
 			// A file with import "C", type-checked from source as it
 			// is: its findings are reported, but it is not rewritten.
 			c.seen = append(c.seen, name)
 			c.cgo[tf], c.cgoFiles[name] = true, true
+			if ast.IsGenerated(f) {
+				c.generated[name] = true
+				continue
+			}
 			c.report = append(c.report, f)
 		case c.goFiles[name]:
 			c.seen = append(c.seen, name)
-			// Generated files are seen, so that the summary can say they
-			// were left out, but never reported on: their next generation
-			// would undo any fix.
 			if ast.IsGenerated(f) {
 				c.generated[name] = true
 				continue
@@ -183,11 +187,32 @@ func classify(p *Package, tests bool) *files {
 			if user := p.Fset.PositionFor(f.Package, true).Filename; c.goFiles[user] {
 				c.seen = append(c.seen, user)
 				c.cgo[tf] = true
+				if generatedFrom(p.Fset, f, user) {
+					c.generated[user] = true
+					continue
+				}
 				c.report = append(c.report, f)
 			}
 		}
 	}
 	return c
+}
+
+// generatedFrom reports whether user, the file cgo translated into f, is
+// generated. f itself always is (cgo marks its output so), so only the
+// comments that f's //line directives lead back to user are read: one by
+// one, as the directive and the file's first comment make one group.
+func generatedFrom(fset *token.FileSet, f *ast.File, user string) bool {
+	own := *f
+	own.Comments = nil
+	for _, g := range f.Comments {
+		for _, c := range g.List {
+			if fset.PositionFor(c.Pos(), true).Filename == user {
+				own.Comments = append(own.Comments, &ast.CommentGroup{List: []*ast.Comment{c}})
+			}
+		}
+	}
+	return ast.IsGenerated(&own)
 }
 
 // reported says whether the rules report on the file of that name.
