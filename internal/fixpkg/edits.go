@@ -81,7 +81,9 @@ func splitFix(rp *rewrite.Package, fixed []*rules.Finding, changes []Change, cla
 				fixes = append(fixes, g.Fix)
 			}
 		}
-		res, err := rewrite.Apply(rp, fixes)
+		// Through apply, as every rewrite of the run: a plan the rewriter
+		// panics on fails alone, and its edits go by position.
+		res, err := apply(rp, fixes)
 		if err != nil {
 			continue // the edit then goes by position
 		}

@@ -131,3 +131,29 @@ func TestRunSkipsGeneratedCgo(t *testing.T) {
 		})
 	}
 }
+
+// panicFix is a plan the rewriter panics on.
+type panicFix struct{}
+
+func (panicFix) Base() *rules.Site { panic("boom") }
+
+// TestSplitFixRewriterPanics checks that a plan the rewriter panics on,
+// rewritten alone to find its edits, does not end the run: the other
+// finding keeps the edits its own rewrite makes.
+func TestSplitFixRewriterPanics(t *testing.T) {
+	p := parse(t, map[string]string{"/p/l.go": golden.Leaky("p")})
+	res := Run(p, Options{Rules: rules.All, Fix: true})
+	if len(res.Found) != 1 || len(res.Files) != 1 {
+		t.Fatalf("found %d, %d files fixed; want one of each", len(res.Found), len(res.Files))
+	}
+	// After the real finding, as SplitFix wants them in source order.
+	broken := &rules.Finding{Rule: "broken", Pos: p.Syntax[0].End() - 1, Fix: panicFix{}}
+	changes := []Change{{Path: "/p/l.go", Old: []byte(golden.Leaky("p")), New: res.Files["/p/l.go"]}}
+	edits := SplitFix(p.rewrite(), []*rules.Finding{res.Found[0], broken}, changes)
+	if len(edits[res.Found[0]]) == 0 {
+		t.Errorf("the fixed finding has no edits")
+	}
+	if len(edits[broken]) != 0 {
+		t.Errorf("the plan the rewriter panicked on took %d edits, want none: they overlap the fixed finding's", len(edits[broken]))
+	}
+}
