@@ -25,6 +25,11 @@ type wirer struct {
 	decls    map[*types.Func]*ast.FuncDecl
 	refs     map[types.Object][][]ast.Node // every identifier naming an object, with the nodes above it
 	stays    map[*types.Func]bool          // methods that keep no reference to their receiver
+	// working holds the methods whose stays answer is being worked out,
+	// and leaned says whether the answer being worked out now read one
+	// of their provisional answers (receiverStays).
+	working map[*types.Func]bool
+	leaned  bool
 	// foreignStays names, as pkgpath.Type.Method, the methods of other
 	// packages' types that keep no reference to their receiver, as the
 	// packages that declare them found (Target.Stays).
@@ -40,6 +45,7 @@ func newWirer(pkg *Package) *wirer {
 		decls:    map[*types.Func]*ast.FuncDecl{},
 		refs:     map[types.Object][][]ast.Node{},
 		stays:    map[*types.Func]bool{},
+		working:  map[*types.Func]bool{},
 		hangs:    map[*wireTarget]string{},
 	}
 	for _, f := range pkg.Syntax {
@@ -232,9 +238,15 @@ func (w *wirer) receiverStays(m *types.Func) bool {
 		// package that declares it found otherwise.
 		return w.foreignStays[methodKey(m)]
 	}
-	// Only m's own answer is provisional: a method that calls back
-	// into m is answered, and remembered, with m taken to keep nothing.
-	w.stays[m] = true // a recursive call keeps nothing more
+	// A method that calls back into m, directly or not, is answered with
+	// m taken to keep nothing: a recursive call keeps nothing more.
+	if w.working[m] {
+		w.leaned = true
+		return true
+	}
+	w.working[m] = true
+	outer := w.leaned
+	w.leaned = false
 	ok := true
 	// An unnamed receiver cannot be referred to, so nothing keeps it.
 	if names := decl.Recv.List[0].Names; len(names) > 0 {
@@ -250,7 +262,20 @@ func (w *wirer) receiverStays(m *types.Func) bool {
 			}
 		}
 	}
-	w.stays[m] = ok
+	delete(w.working, m)
+	leaned := w.leaned
+	w.leaned = outer || leaned
+	// A "keeps it" is final. A "keeps nothing" that read the provisional
+	// answer of a method still being worked out holds only if that method
+	// turns out to keep nothing too: it is remembered only once no answer
+	// is provisional any more (m was the first asked), and otherwise worked
+	// out again when asked again. Remembering it at once made the answers
+	// depend on the order of the questions: A stores its receiver and
+	// calls B, B calls back into A; asked of A first, B was remembered as
+	// keeping nothing.
+	if !ok || !leaned || len(w.working) == 0 {
+		w.stays[m] = ok
+	}
 	return ok
 }
 
