@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"go/ast"
 	"go/token"
 	"go/types"
@@ -140,6 +141,9 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		if why == "" {
 			why = f.shadowedBuiltin(l)
 		}
+		if why == "" {
+			why = f.unkeyedLiteral(l)
+		}
 		if why != "" {
 			finding.Unfixable = why
 		} else {
@@ -153,6 +157,42 @@ func (f *loopFinder) goroutine(starter *ast.FuncDecl, start ast.Stmt, fun ast.Ex
 		out = append(out, finding)
 	}
 	return out
+}
+
+// unkeyedLiteral says why the fix cannot add its fields to the type that
+// owns l: a composite literal of the type that lists its values without
+// field names (&Counter{sync.Mutex{}, name, 0}) must give every field, and
+// would no longer compile. "" when the package has none. (Another
+// package's such literal, possible when every field is exported, is the
+// verifier's to catch.)
+func (f *loopFinder) unkeyedLiteral(l *Loop) string {
+	if l.Owner == nil || l.Owner.Type == nil {
+		return ""
+	}
+	var found *ast.CompositeLit
+	for _, file := range f.pass.AllFiles {
+		ast.Inspect(file, func(n ast.Node) bool {
+			lit, ok := n.(*ast.CompositeLit)
+			if found != nil || !ok || len(lit.Elts) == 0 {
+				return found == nil
+			}
+			if _, keyed := lit.Elts[0].(*ast.KeyValueExpr); keyed {
+				return true
+			}
+			// TypeOf, not lit.Type: an element of []Counter{{...}} has no
+			// type written. An instance of a generic type is its origin.
+			if n, ok := types.Unalias(f.pass.Info.TypeOf(lit)).(*types.Named); ok && n.Origin() == l.Owner.Type {
+				found = lit
+			}
+			return found == nil
+		})
+	}
+	if found == nil {
+		return ""
+	}
+	name := l.Owner.Type.Obj().Name()
+	return fmt.Sprintf("%s is built at %s with a literal that lists its field values without names, which the fields the fix adds would break; name the fields there (%s{name: ...})",
+		name, shortPos(f.pass.Fset, found.Pos()), name)
 }
 
 // shadowedBuiltin says why l's fix cannot use the builtins it writes, or
