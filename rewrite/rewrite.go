@@ -320,6 +320,16 @@ func embeddedField(outer, inner *types.Named) *types.Var {
 	return nil
 }
 
+// holds reports whether a variable of type t holds a value of the named
+// type owner, directly or through a pointer.
+func holds(t types.Type, owner *types.Named) bool {
+	if p, ok := types.Unalias(t).(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && owner != nil && n.Origin() == owner
+}
+
 // packageValues returns the package's holder, with the package variables
 // initialized by a constructor whose loops are fixed (var b = newBridge()),
 // or nil when the package has neither loops nor such variables.
@@ -361,9 +371,21 @@ func (rw *rewriter) packageValues(holders []*holder, pkg *holder) *holder {
 					if !ok || i >= len(vs.Names) || vs.Names[i].Name == "_" {
 						continue
 					}
-					if id := calleeIdent(c); id != nil && constructors[rw.pkg.Info.Uses[id]] != nil {
-						values = append(values, value{name: vs.Names[i].Name, h: constructors[rw.pkg.Info.Uses[id]]})
+					id := calleeIdent(c)
+					if id == nil || constructors[rw.pkg.Info.Uses[id]] == nil {
+						continue
 					}
+					// Only a variable of the owner's own type has its
+					// cleanup: var Default Store = NewMemory() holds an
+					// interface the new method is not in, and calling it
+					// there would not compile. Such a value's work runs on as
+					// it did, and the wiring report says the call is not
+					// wired.
+					h := constructors[rw.pkg.Info.Uses[id]]
+					if v := rw.pkg.Info.Defs[vs.Names[i]]; v == nil || !holds(v.Type(), h.typ) {
+						continue
+					}
+					values = append(values, value{name: vs.Names[i].Name, h: h})
 				}
 			}
 		}
