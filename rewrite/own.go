@@ -153,6 +153,18 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		timed    []string // the functions that schedule calls
 		guarded  []string
 	)
+	// Asked of every item before any is rewritten: a refusal after an
+	// earlier item's start was rewritten would leave that start using
+	// fields never declared.
+	for _, item := range h.items {
+		if site := item.Base(); site.Owner.Guarded && h.typ != nil && rw.copied(h.typ) {
+			// A mutex would make vet flag the copies, and unguarded state
+			// that Start writes races with a copy read at the same time,
+			// which the program did not do.
+			return fmt.Sprintf("%s values are copied (a value receiver, or a dereference), and %s would write state those copies read while it runs",
+				h.typ.Obj().Name(), starterName(h, site.Starter)), nil
+		}
+	}
 	groups := rw.groups(h)
 	shared := map[loopKey]*state{} // the state of each method that several constructors start
 	for _, item := range h.items {
@@ -164,13 +176,6 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		}
 		loop, _ := item.(*rules.Loop)
 		g := groups[loop]
-		if site.Owner.Guarded && h.typ != nil && rw.copied(h.typ) {
-			// A mutex would make vet flag the copies, and unguarded state
-			// that Start writes races with a copy read at the same time,
-			// which the program did not do.
-			return fmt.Sprintf("%s values are copied (a value receiver, or a dereference), and %s would write state those copies read while it runs",
-				h.typ.Obj().Name(), starter), nil
-		}
 		// Guarded state (a Start that may run again, or while the cleanup runs)
 		// gets a mutex of its own, never the owner's: the cleanup holds it while
 		// it waits for the loop, and a loop that takes the owner's mutex in its
