@@ -5,7 +5,8 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
-	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dave/dst"
 
@@ -175,7 +176,7 @@ func (rw *rewriter) decl(fn *types.Func) *ast.FuncDecl {
 // receiverName returns the receiver name t's methods already use, or the
 // lower-cased first letter of its name.
 // The first method with one named receiver decides, so the new method
-// looks like the others; the fallback assumes an ASCII first letter.
+// looks like the others.
 func (rw *rewriter) receiverName(t *types.Named) string {
 	for i := 0; i < t.NumMethods(); i++ {
 		if decl := rw.decl(t.Method(i)); decl != nil {
@@ -184,7 +185,13 @@ func (rw *rewriter) receiverName(t *types.Named) string {
 			}
 		}
 	}
-	return strings.ToLower(t.Obj().Name()[:1])
+	// The first rune, as upperFirst takes it; a type named _x gives no
+	// letter, and a receiver _ could not be referred to.
+	r, _ := utf8.DecodeRuneInString(t.Obj().Name())
+	if !unicode.IsLetter(r) {
+		return "v"
+	}
+	return string(unicode.ToLower(r))
 }
 
 // copied reports whether values of t are copied while it holds no lock

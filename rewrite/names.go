@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"go/ast"
 	"go/types"
-	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // This file chooses the names new code declares. A new name must shadow
@@ -90,10 +91,13 @@ func fresh(taken map[string]bool, candidates ...string) string {
 }
 
 // upperFirst joins s into a camel-case name: "stop"+upperFirst("cleanup")
-// is stopCleanup. It assumes s starts with an ASCII letter.
+// is stopCleanup. The first letter is a rune, not a byte: a loop method
+// éclairer gives stopÉclairer, where cutting the first byte gave a name
+// with half a letter, which no Go file can hold.
 func upperFirst(s string) string {
-	if s == "" {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return string(unicode.ToUpper(r)) + s[n:]
 }
