@@ -290,6 +290,11 @@ func (rw *rewriter) stoppableWith(l *rules.Loop, st stop) error {
 			if err := rw.rangeLoop(root, w, n.(*dst.RangeStmt), st, taken); err != nil {
 				return err
 			}
+		default:
+			// A wait the rules learn to find before the rewrite learns to
+			// stop it would otherwise be left waiting, and Shutdown would
+			// wait for a loop that never sees the stop.
+			return fmt.Errorf("%s: no stop for a wait of kind %d", rw.pkg.Fset.Position(w.Node.Pos()), w.Kind)
 		}
 	}
 	return nil
