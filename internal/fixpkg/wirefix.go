@@ -521,17 +521,20 @@ func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
 	return wr.After.End() - 1
 }
 
-// isNilGuard reports whether s is `if recv == nil { ...; return ... }`.
+// isNilGuard reports whether s is `if recv == nil { ...; return ... }`, or
+// the same test spelled `nil == recv`: the guards rewrite's nilGuard puts
+// new code below, so that an edit is placed where the rewrite put it.
 func isNilGuard(s ast.Stmt, recv string) bool {
 	is, ok := s.(*ast.IfStmt)
 	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
 		return false
 	}
 	b, ok := is.Cond.(*ast.BinaryExpr)
-	if !ok || b.Op != token.EQL || !isNil(b.Y) {
+	if !ok || b.Op != token.EQL {
 		return false
 	}
-	if x, ok := b.X.(*ast.Ident); !ok || x.Name != recv {
+	isRecv := func(e ast.Expr) bool { x, ok := e.(*ast.Ident); return ok && x.Name == recv }
+	if !(isRecv(b.X) && isNil(b.Y) || isNil(b.X) && isRecv(b.Y)) {
 		return false
 	}
 	_, ok = is.Body.List[len(is.Body.List)-1].(*ast.ReturnStmt)
