@@ -5,6 +5,7 @@ import (
 	"go/types"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/leakfix/leakfix/rewrite"
 	"github.com/leakfix/leakfix/rules"
@@ -63,7 +64,14 @@ func (w *wirer) shutdownPath(main *ast.FuncDecl) string {
 	// calls, and one that ends otherwise is taken to return.
 	body := main.Body.List
 	if len(body) > 0 {
-		if why := ends(body[len(body)-1], w.pkg.Info); why != "" {
+		why := ends(body[len(body)-1], w.pkg.Info)
+		switch {
+		case why == "in a panic" || strings.HasPrefix(why, "in log.Panic"):
+			// Deferred calls do run as a panic unwinds main, but the process
+			// fails all the same: a cleanup there would only hold up the
+			// crash while it waits for the work.
+			return "main ends " + why + ", which fails the process however its work ends, so nothing is deferred there"
+		case why != "":
 			return "main never returns (it ends " + why + "), so a call deferred there would not run"
 		}
 	}

@@ -1,6 +1,7 @@
 package fixpkg
 
 import (
+	"go/ast"
 	"go/types"
 	"testing"
 )
@@ -34,6 +35,31 @@ func (c *C) E() { c.n++; c.D() }
 			if got := w.receiverStays(m.(*types.Func)); got != want[name] {
 				t.Errorf("asked in the order %v: receiverStays(%s) = %v, want %v", order, name, got, want[name])
 			}
+		}
+	}
+}
+
+// TestShutdownPathEnds checks why a main that cannot return, or fails,
+// gets no deferred cleanup: a panic runs deferred calls, so its reason
+// must not say they would not run.
+func TestShutdownPathEnds(t *testing.T) {
+	for _, tt := range []struct{ last, want string }{
+		{`os.Exit(1)`, "main never returns (it ends in os.Exit), so a call deferred there would not run"},
+		{`log.Fatal("x")`, "main never returns (it ends in log.Fatal), so a call deferred there would not run"},
+		{`panic("x")`, "main ends in a panic, which fails the process however its work ends, so nothing is deferred there"},
+		{`log.Panicf("%d", 1)`, "main ends in log.Panicf, which fails the process however its work ends, so nothing is deferred there"},
+		{`select {}`, "main never returns (it ends blocked in select {}), so a call deferred there would not run"},
+	} {
+		p := parse(t, map[string]string{"/p/main.go": "package main\n\nimport (\n\t\"log\"\n\t\"os\"\n)\n\nvar _, _ = log.Print, os.Exit\n\nfunc main() {\n\t" + tt.last + "\n}\n"})
+		w := newWirer(p)
+		var main *ast.FuncDecl
+		for _, d := range p.Syntax[0].Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == "main" {
+				main = fd
+			}
+		}
+		if got := w.shutdownPath(main); got != tt.want {
+			t.Errorf("main ending in %s: %q, want %q", tt.last, got, tt.want)
 		}
 	}
 }
