@@ -47,9 +47,12 @@ func TestVerifyImporters(t *testing.T) {
 			files: map[string]string{"q/q.go": "package q\n\nimport \"example.com/m/p\"\n\nvar A = p.New()\n"},
 		},
 		{
-			// The package's own fix does not compile: a literal of T
-			// without field names lacks the new fields. The reason names
-			// the file relative to the run's directory.
+			// The package's own fix does not compile: T's new Shutdown and
+			// E's are promoted into W at the same depth, and W's selector
+			// becomes ambiguous. (A literal of T without field names,
+			// which this case used before, is now refused by the rules.)
+			// The reason names the file relative to the run's directory,
+			// and the line of the rewritten file: the type got two fields.
 			name: "own package",
 			files: map[string]string{"p/p.go": `package p
 
@@ -57,7 +60,16 @@ import "time"
 
 type T struct{ n int }
 
-var Zero = T{0}
+type E struct{}
+
+func (E) Shutdown() {}
+
+type W struct {
+	*T
+	E
+}
+
+func Stop(w W) { w.Shutdown() }
 
 func New() *T {
 	t := &T{}
@@ -69,7 +81,7 @@ func New() *T {
 	return t
 }
 `},
-			reason: "the fix was dropped: it would not compile: p/p.go:14:15: too few values in struct literal of type T",
+			reason: "the fix was dropped: it would not compile: p/p.go:23:20: ambiguous selector w.Shutdown",
 		},
 		{
 			// A package-level context would clash with an import of
