@@ -352,10 +352,21 @@ func (rw *rewriter) own(h *holder) (string, error) {
 			return "", err
 		}
 		body := d.(*dst.FuncDecl).Body
-		if len(body.List) > 0 {
+		// Below the cleanup's leading `if s == nil { return }`, as the
+		// wiring of a field's cleanup is: the stops read the receiver's
+		// fields, and above the guard they would make closing a nil value
+		// panic where it did nothing before.
+		at := 0
+		if cleanup.Recv != nil && len(cleanup.Recv.List[0].Names) > 0 {
+			recv := cleanup.Recv.List[0].Names[0].Name
+			for at < len(body.List) && nilGuard(body.List[at], recv) {
+				at++
+			}
+		}
+		if at < len(body.List) {
 			stops[len(stops)-1].Decorations().After = dst.EmptyLine
 		}
-		body.List = append(stops, body.List...)
+		body.List = append(body.List[:at:at], append(stops, body.List[at:]...)...)
 		// h.args tells the holders of embedding types and the package's cleanup
 		// that this cleanup cannot be called without making up arguments.
 		h.cleanup, h.args = cleanup.Name.Name, len(cleanup.Type.Params.List) > 0

@@ -211,7 +211,8 @@ func deferredPackage(s dst.Stmt) bool {
 	return ok && f.Path != ""
 }
 
-// nilGuard reports whether s is `if recv == nil { ...; return ... }`.
+// nilGuard reports whether s is `if recv == nil { ...; return ... }`, or
+// the same test spelled `nil == recv`.
 func nilGuard(s dst.Stmt, recv string) bool {
 	is, ok := s.(*dst.IfStmt)
 	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
@@ -223,7 +224,7 @@ func nilGuard(s dst.Stmt, recv string) bool {
 	}
 	x, ok1 := b.X.(*dst.Ident)
 	y, ok2 := b.Y.(*dst.Ident)
-	if !ok1 || !ok2 || x.Name != recv || y.Name != "nil" {
+	if !ok1 || !ok2 || !(x.Name == recv && y.Name == "nil" || x.Name == "nil" && y.Name == recv) {
 		return false
 	}
 	_, ok = is.Body.List[len(is.Body.List)-1].(*dst.ReturnStmt)
