@@ -56,12 +56,13 @@ func (rw *rewriter) rangeLoop(root dst.Node, w rules.Wait, rs *dst.RangeStmt, st
 			&dst.DeferStmt{Call: call(sel(dst.NewIdent(name), "Stop"))},
 		}
 		ch = sel(dst.NewIdent(name), "C")
-	} else if hasCall(ars.X) || assignsTo(rw.pkg.Info, ars.Body, ars.X) {
+	} else if hasCall(ars.X) || assignsTo(rw.pkg.Info, rw.pkg.Files, ars.X) {
 		// range evaluates its channel once; a select evaluates its case on
 		// every pass, which for a ticker made in the expression (a clock
 		// library's) would start a new one each time and turn a fixed rate
-		// into a fixed delay, and for a ticker the body replaces would
-		// follow the new one where range kept reading the old.
+		// into a fixed delay, and for a ticker the body, a function it
+		// calls or anything else replaces would follow the new one where
+		// range kept reading the old.
 		name := fresh(taken, "ticks")
 		pre = []dst.Stmt{define(name, rs.X)}
 		ch = dst.NewIdent(name)
@@ -222,35 +223,93 @@ func hasCall(e ast.Expr) bool {
 	return found
 }
 
-// assignsTo reports whether body assigns a variable or field that e reads.
+// assignsTo reports whether anything in files may assign a variable or
+// field that e reads.
 //
-// A field is known by its *types.Var, so s.ticker = … in the body counts
-// for range s.ticker.C whatever value s holds: erring toward a variable
-// is harmless. Only assignments in body itself are seen.
-func assignsTo(info *types.Info, body *ast.BlockStmt, e ast.Expr) bool {
+// A field is known by its *types.Var, so s.ticker = … counts for range
+// s.ticker.C whatever value s holds: erring toward a variable is harmless,
+// since range evaluated its channel once anyway. The whole package is
+// read, not just the loop's body: a method the body calls, or another
+// goroutine, may replace the ticker (s.ticker = time.NewTicker(…) in a
+// setter) as well. Besides plain assignments, an increment, a range that
+// assigns, taking the address (the value may be set through the pointer),
+// and a store of a whole struct that holds a field e reads all count; so
+// does an exported field or package variable, which another package may
+// assign (another package's code included: a clock library's ticker may
+// swap its own C).
+func assignsTo(info *types.Info, files []*ast.File, e ast.Expr) bool {
 	read := map[types.Object]bool{}
+	exported := false
 	ast.Inspect(e, func(n ast.Node) bool {
 		if id, ok := n.(*ast.Ident); ok {
 			if v, ok := info.Uses[id].(*types.Var); ok {
 				read[v] = true
+				// time never replaces a Ticker's or Timer's C.
+				exported = exported || v.Exported() && v.Pkg() != nil && v.Pkg().Path() != "time" &&
+					(v.IsField() || v.Parent() == v.Pkg().Scope())
 			}
 		}
 		return true
 	})
-	found := false
-	ast.Inspect(body, func(n ast.Node) bool {
-		if as, ok := n.(*ast.AssignStmt); ok {
-			for _, lhs := range as.Lhs {
-				switch lhs := ast.Unparen(lhs).(type) {
-				case *ast.Ident:
-					found = found || read[info.Uses[lhs]]
-				case *ast.SelectorExpr:
-					found = found || read[info.Uses[lhs.Sel]]
+	if exported {
+		return true
+	}
+	// stores reports whether storing into x may change what e reads: x
+	// is one of its variables or fields, an element of one, what one of
+	// them points to, or a struct that holds one of its fields.
+	var stores func(x ast.Expr) bool
+	stores = func(x ast.Expr) bool {
+		x = ast.Unparen(x)
+		if id, ok := x.(*ast.Ident); ok && info.Uses[id] == nil {
+			return false // _, or a variable declared here: nothing else reads it yet
+		}
+		if t := info.TypeOf(x); t != nil {
+			if st, ok := t.Underlying().(*types.Struct); ok {
+				for f := range st.Fields() {
+					if read[f] {
+						return true
+					}
 				}
 			}
 		}
-		return !found
-	})
+		switch x := x.(type) {
+		case *ast.Ident:
+			return read[info.Uses[x]]
+		case *ast.SelectorExpr:
+			return read[info.Uses[x.Sel]]
+		case *ast.IndexExpr:
+			return stores(x.X)
+		case *ast.StarExpr:
+			return stores(x.X)
+		}
+		return false
+	}
+	found := false
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.AssignStmt:
+				for _, lhs := range n.Lhs {
+					found = found || stores(lhs)
+				}
+			case *ast.IncDecStmt:
+				found = found || stores(n.X)
+			case *ast.RangeStmt:
+				if n.Tok == token.ASSIGN {
+					found = found || n.Key != nil && stores(n.Key) || n.Value != nil && stores(n.Value)
+				}
+			case *ast.UnaryExpr:
+				// &T{…} makes a new value; only the address of one that
+				// exists lets it be set elsewhere.
+				_, lit := ast.Unparen(n.X).(*ast.CompositeLit)
+				found = found || n.Op == token.AND && !lit && stores(n.X)
+			}
+			return !found
+		})
+		if found {
+			break
+		}
+	}
 	return found
 }
 
