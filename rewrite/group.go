@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"go/types"
 	"slices"
+	"strings"
 
 	"github.com/leakfix/leakfix/rules"
 )
@@ -144,9 +145,12 @@ func (rw *rewriter) quietStart(start ast.Stmt) bool {
 // communicates reports whether the loop's code, or a function of the
 // package it calls (to a few calls deep), does a channel operation other
 // than receiving from a time channel or a context's Done, waits on a
-// sync.Cond or a WaitGroup, or calls a func value (a callback may do any of
-// that). Other packages' functions are taken as they are: a handoff between
-// two loops through another package's blocking queue is not seen.
+// sync.Cond or a WaitGroup, or calls what it cannot look into: a func value
+// or an interface's method (a callback or an implementation may do any of
+// that), a function of the package without a body, or a function of a
+// package outside the standard library, whose code is not loaded here. The
+// standard library's functions are taken as they are (sync's waits aside):
+// a handoff between two loops through an io.Pipe is not seen.
 func (rw *rewriter) communicates(l *rules.Loop) bool {
 	var body ast.Node = l.Lit
 	if l.Method != nil {
@@ -186,10 +190,21 @@ func (rw *rewriter) communicates(l *rules.Loop) bool {
 					found = isIdent && id.Name == "close" || !tv.IsType() && !tv.IsBuiltin()
 				case fn.Pkg() != nil && fn.Pkg().Path() == "sync" && fn.Name() == "Wait":
 					found = true
+				case abstract(fn):
+					// A call through an interface may land in any method of
+					// any type, a channel-backed queue's Push included; only
+					// a context's and an error's methods are known not to
+					// wait.
+					found = !quietInterface(fn)
 				case fn.Pkg() == rw.pkg.Types:
-					if d := rw.decl(fn); d != nil && d.Body != nil {
-						found = depth >= 3 || visit(d.Body, depth+1)
-					}
+					// A function of the package without a body (assembly,
+					// linkname) cannot be looked into, so it is not quiet.
+					d := rw.decl(fn.Origin())
+					found = d == nil || d.Body == nil || depth >= 3 || visit(d.Body, depth+1)
+				case fn.Pkg() != nil && !rw.standard(fn.Pkg().Path()):
+					// Another package of the module, or a dependency: its code
+					// is not loaded here, and its queue may block.
+					found = true
 				}
 			}
 			return !found
@@ -197,6 +212,32 @@ func (rw *rewriter) communicates(l *rules.Loop) bool {
 		return found
 	}
 	return visit(body, 0)
+}
+
+// standard reports whether path is a standard library package's: its
+// first element has no dot, and it is not the module's (a module
+// called "leakfix" has no dot either), as the go command tells them apart.
+func (rw *rewriter) standard(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	own, _, _ := strings.Cut(rw.pkg.Path, "/")
+	return !strings.Contains(first, ".") && first != own
+}
+
+// abstract reports whether fn is an interface's method, whose code a call
+// does not name.
+func abstract(fn *types.Func) bool {
+	sig, _ := fn.Type().(*types.Signature)
+	return sig != nil && sig.Recv() != nil && types.IsInterface(sig.Recv().Type())
+}
+
+// quietInterface reports whether fn is a method of context.Context or of
+// error: Done, Err, Deadline, Value and Error never wait by contract.
+func quietInterface(fn *types.Func) bool {
+	if fn.Pkg() == nil {
+		return fn.Name() == "Error" // the universe's error
+	}
+	recv := fn.Type().(*types.Signature).Recv().Type()
+	return isNamedType(recv, "context", "Context")
 }
 
 // timerChan reports whether e is a channel of time.Time (a ticker's or a
