@@ -239,24 +239,31 @@ func hasCall(e ast.Expr) bool {
 // swap its own C).
 func assignsTo(info *types.Info, files []*ast.File, e ast.Expr) bool {
 	read := map[types.Object]bool{}
-	exported := false
 	ast.Inspect(e, func(n ast.Node) bool {
 		if id, ok := n.(*ast.Ident); ok {
 			if v, ok := info.Uses[id].(*types.Var); ok {
 				read[v] = true
-				// time never replaces a Ticker's or Timer's C.
-				exported = exported || v.Exported() && v.Pkg() != nil && v.Pkg().Path() != "time" &&
-					(v.IsField() || v.Parent() == v.Pkg().Scope())
 			}
 		}
 		return true
 	})
-	if exported {
-		return true
+	return storesAny(info, files, read)
+}
+
+// storesAny reports whether anything in files, or in another package, may
+// store into one of the variables and fields in read, as assignsTo
+// counts stores.
+func storesAny(info *types.Info, files []*ast.File, read map[types.Object]bool) bool {
+	for v := range read {
+		// time never replaces a Ticker's or Timer's C.
+		if v, ok := v.(*types.Var); ok && v.Exported() && v.Pkg() != nil && v.Pkg().Path() != "time" &&
+			(v.IsField() || v.Parent() == v.Pkg().Scope()) {
+			return true
+		}
 	}
-	// stores reports whether storing into x may change what e reads: x
-	// is one of its variables or fields, an element of one, what one of
-	// them points to, or a struct that holds one of its fields.
+	// stores reports whether storing into x may change what is read: x
+	// is one of the variables or fields, an element of one, what one of
+	// them points to, or a struct that holds one of the fields.
 	var stores func(x ast.Expr) bool
 	stores = func(x ast.Expr) bool {
 		x = ast.Unparen(x)

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"fmt"
+	"go/ast"
 	"go/token"
 	"go/types"
 	"slices"
@@ -347,6 +348,9 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		if st.mu == "" {
 			done = &dst.DeferStmt{Call: call(dst.NewIdent("close"), ref(st.done))}
 		}
+		if err := rw.evaluateEarly(l, starter, goStmt); err != nil {
+			return err
+		}
 		lit := &dst.FuncLit{Type: &dst.FuncType{}, Body: &dst.BlockStmt{List: []dst.Stmt{
 			done,
 			&dst.ExprStmt{X: goStmt.Call},
@@ -354,6 +358,146 @@ func (rw *rewriter) start(l *rules.Loop, st state, ref func(string) dst.Expr, g 
 		goStmt.Call = call(lit)
 	}
 	return nil
+}
+
+// evaluateEarly keeps what the go statement goStmt evaluated when it ran,
+// before its call moves into a new function literal, where it would be
+// evaluated only once the goroutine runs: go p.poll(ctx, p.interval)
+// followed by p.interval *= 2 would poll at the new interval.
+//
+// The method value and each argument whose value may change meanwhile
+// are taken into a local right before the go statement, named after the
+// method or the parameter it is passed as:
+//
+//	every := p.interval
+//	go func() { defer close(done); p.poll(ctx, every) }()
+//
+// What cannot change is left as written, so the usual go p.poll(ctx)
+// reads as before: a constant, nil, a function literal or function, a
+// variable nothing in the package assigns but its declaration, and as
+// receiver such a variable whose method takes a pointer (the call takes
+// the variable's address, or the pointer it holds, as the go statement
+// did), through embedded fields nothing assigns when the method is
+// promoted. The new ctx, the call's first argument, is the starter's own.
+func (rw *rewriter) evaluateEarly(l *rules.Loop, starter dst.Node, goStmt *dst.GoStmt) error {
+	info := rw.pkg.Info
+	orig := l.Start.(*ast.GoStmt).Call
+	// quiet reports whether e evaluates to the same value later.
+	quiet := func(e ast.Expr) bool {
+		e = ast.Unparen(e)
+		if tv := info.Types[e]; tv.Value != nil || tv.IsNil() {
+			return true
+		}
+		switch e := e.(type) {
+		case *ast.FuncLit:
+			return true
+		case *ast.Ident:
+			switch info.Uses[e].(type) {
+			case *types.Func:
+				return true
+			case *types.Var:
+				return !assignsTo(info, rw.pkg.Files, e)
+			}
+		}
+		return false
+	}
+	var params []string // the method's parameter names, in order
+	for _, f := range l.Method.Type.Params.List {
+		for _, n := range f.Names {
+			params = append(params, n.Name)
+		}
+	}
+	taken := rw.takenIn(l.Starter)
+	var lhs, rhs []dst.Expr
+	bind := func(x *dst.Expr, names ...string) {
+		if len(names) == 0 {
+			names = []string{"arg"}
+		}
+		name := fresh(taken, names...)
+		lhs, rhs = append(lhs, dst.NewIdent(name)), append(rhs, *x)
+		*x = dst.NewIdent(name)
+	}
+	// The method value first, as the go statement evaluates it first.
+	fun := ast.Unparen(orig.Fun)
+	sx, _ := fun.(*ast.SelectorExpr)
+	var sel *types.Selection
+	if sx != nil {
+		sel = info.Selections[sx]
+	}
+	switch {
+	case sel != nil && sel.Kind() == types.MethodVal:
+		_, ptr := sel.Obj().Type().(*types.Signature).Recv().Type().(*types.Pointer)
+		// The receiver a promoted method reaches is read through the
+		// embedded fields, which must not change either.
+		via := promotedVia(info.TypeOf(sx.X), sel.Index())
+		fields := map[types.Object]bool{}
+		for _, f := range via {
+			fields[f] = true
+		}
+		if !ptr || !quiet(sx.X) || storesAny(info, rw.pkg.Files, fields) {
+			// workerRun for p.run promoted from p.worker, if run is taken.
+			names := []string{sx.Sel.Name}
+			if len(via) > 0 {
+				names = append(names, via[len(via)-1].Name()+upperFirst(sx.Sel.Name))
+			}
+			bind(&goStmt.Call.Fun, names...)
+		}
+	case sx != nil && sel == nil:
+		// A qualified name: another package's function is fixed, its
+		// variable is not.
+		if _, ok := info.Uses[sx.Sel].(*types.Func); !ok {
+			bind(&goStmt.Call.Fun, l.Method.Name.Name)
+		}
+	case !quiet(fun):
+		// A func value: a variable or a field of func type.
+		bind(&goStmt.Call.Fun, l.Method.Name.Name)
+	}
+	// goStmt's arguments are the new ctx and then orig's.
+	if len(goStmt.Call.Args) != len(orig.Args)+1 {
+		return fmt.Errorf("%s: the go statement's arguments do not match its call", rw.pkg.Fset.Position(orig.Pos()))
+	}
+	for i, a := range orig.Args {
+		if quiet(a) {
+			continue
+		}
+		var names []string
+		if i < len(params) && params[i] != "_" {
+			names = append(names, params[i])
+		} else if len(params) > 0 && i >= len(params) && params[len(params)-1] != "_" {
+			names = append(names, params[len(params)-1]) // variadic
+		}
+		switch a := ast.Unparen(a).(type) {
+		case *ast.Ident:
+			names = append(names, a.Name)
+		case *ast.SelectorExpr:
+			names = append(names, a.Sel.Name)
+		}
+		bind(&goStmt.Call.Args[i+1], names...)
+	}
+	if len(lhs) == 0 {
+		return nil
+	}
+	s := &dst.AssignStmt{Lhs: lhs, Tok: token.DEFINE, Rhs: rhs}
+	if !insertBefore(starter, goStmt, s) {
+		return fmt.Errorf("%s: go statement is not in a statement list", rw.pkg.Fset.Position(orig.Pos()))
+	}
+	return nil
+}
+
+// promotedVia returns the embedded fields through which a method of index
+// path (a Selection's Index) is promoted from t, outermost first; none
+// when the method is t's own.
+func promotedVia(t types.Type, path []int) []*types.Var {
+	var fields []*types.Var
+	for _, i := range path[:len(path)-1] {
+		if p, ok := t.Underlying().(*types.Pointer); ok {
+			t = p.Elem()
+		}
+		st := t.Underlying().(*types.Struct) // a promoting path goes through structs only
+		fields = append(fields, st.Field(i))
+		t = st.Field(i).Type()
+	}
+	return fields
 }
 
 // ownMethod reports whether the loop's method is declared on its owner's
