@@ -116,6 +116,10 @@ func (rw *rewriter) own(h *holder) (string, error) {
 				return fmt.Sprintf("%s's receiver has no name", cleanup.Name.Name), nil
 			}
 			h.recv = names[0].Name
+			if rw.nilTestedLater(cleanup) {
+				return fmt.Sprintf("%s is safe on a nil *%s through a check of %s the stop cannot go below, and stopping the work before that check would make it panic there",
+					cleanup.Name.Name, h.typ.Obj().Name(), h.recv), nil
+			}
 		}
 	}
 
@@ -412,6 +416,48 @@ func (rw *rewriter) own(h *holder) (string, error) {
 		doc = append(doc, "// It is safe to call more than once.")
 	}
 	return "", rw.addCleanup(anchor, h, name, ftype, doc, stops)
+}
+
+// nilTestedLater reports whether the existing cleanup decl compares its
+// receiver with nil other than in its leading `if s == nil { return }`
+// statements, which the stops go below: in `if s == nil || s.closed`, or
+// in an `if s != nil` around its body, the cleanup is meant to be safe on
+// a nil receiver, and no place for the stops keeps both that and the rest
+// of its behaviour.
+func (rw *rewriter) nilTestedLater(decl *ast.FuncDecl) bool {
+	recv := rw.pkg.Info.Defs[decl.Recv.List[0].Names[0]]
+	nilTest := func(n ast.Node) bool {
+		b, ok := n.(*ast.BinaryExpr)
+		if !ok || b.Op != token.EQL && b.Op != token.NEQ {
+			return false
+		}
+		isRecv := func(e ast.Expr) bool {
+			id, ok := ast.Unparen(e).(*ast.Ident)
+			return ok && rw.pkg.Info.Uses[id] == recv
+		}
+		isNil := func(e ast.Expr) bool { return rw.pkg.Info.Types[e].IsNil() }
+		return isRecv(b.X) && isNil(b.Y) || isNil(b.X) && isRecv(b.Y)
+	}
+	list := decl.Body.List
+	for len(list) > 0 {
+		is, ok := list[0].(*ast.IfStmt)
+		if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 || !nilTest(is.Cond) ||
+			is.Cond.(*ast.BinaryExpr).Op != token.EQL {
+			break
+		}
+		if _, ok := is.Body.List[len(is.Body.List)-1].(*ast.ReturnStmt); !ok {
+			break
+		}
+		list = list[1:]
+	}
+	found := false
+	for _, s := range list {
+		ast.Inspect(s, func(n ast.Node) bool {
+			found = found || nilTest(n)
+			return !found
+		})
+	}
+	return found
 }
 
 // startersOf names the functions that start l's method, in the order of
