@@ -27,6 +27,7 @@ func TestRepositories(t *testing.T) {
 		findings  []string // "file:line:col fixed", or "file:line:col: " and the start of the reason
 		changed   []string // files the fix rewrites
 		excluded  int      // Result.NotAnalysed
+		generated int      // Result.Generated, checked when not 0
 		errors    []string // substrings of the errors
 		buildWith []string // GOOS/GOARCH pairs the fixed tree must vet on
 	}{
@@ -94,6 +95,22 @@ func NewU() *U {
 			opts:     Options{typedOnly: true},
 			findings: []string{"c/plain.go:9:2 fixed"},
 			changed:  []string{"c/plain.go"},
+		},
+		{
+			// A package holding only the generated file: the syntactic
+			// pass skips it, and counts the file as generated, as the
+			// typed load does (it used to pass it over for using cgo).
+			name:      "cgo generated alone",
+			cgo:       true,
+			files:     map[string]string{"c/c.go": generatedCgo},
+			generated: 1,
+		},
+		{
+			name:      "cgo generated alone, typed load",
+			cgo:       true,
+			files:     map[string]string{"c/c.go": generatedCgo},
+			opts:      Options{typedOnly: true},
+			generated: 1,
 		},
 		{
 			name: "file for another platform",
@@ -244,6 +261,9 @@ func NewU() *U {
 			sort.Strings(changed)
 			if fmt.Sprint(changed) != fmt.Sprint(tt.changed) && !(len(changed) == 0 && len(tt.changed) == 0) {
 				t.Errorf("changed %v, want %v", changed, tt.changed)
+			}
+			if tt.generated != 0 && res.Generated != tt.generated {
+				t.Errorf("%d generated files skipped, want %d", res.Generated, tt.generated)
 			}
 			if res.NotAnalysed != tt.excluded {
 				t.Errorf("%d files not analysed, want %d", res.NotAnalysed, tt.excluded)
