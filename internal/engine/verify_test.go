@@ -81,7 +81,7 @@ func New() *T {
 	return t
 }
 `},
-			reason: "the fix was dropped: it would not compile: p/p.go:23:20: ambiguous selector w.Shutdown",
+			reason: "the fix was dropped: it would not compile: p/p.go:23:20: ambiguous selector w.Shutdown (a line of the file as fixed)",
 		},
 		{
 			// A package-level context would clash with an import of

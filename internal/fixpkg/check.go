@@ -1,6 +1,7 @@
 package fixpkg
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -28,6 +29,12 @@ func Check(p *Package, changed map[string][]byte, info *types.Info, vet bool) (*
 	}
 	checked, err := typeCheck(p, files, info)
 	if err != nil {
+		// The checker's position is in the files as fixed: in one the fix
+		// changed, a line the user's file may not have, or not there.
+		var terr types.Error
+		if errors.As(err, &terr) && changed[terr.Fset.Position(terr.Pos).Filename] != nil {
+			return nil, fmt.Errorf("%w (a line of the file as fixed)", err)
+		}
 		return nil, err
 	}
 	// vet compares with the package as it was, which takes p.Info; an
