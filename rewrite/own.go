@@ -439,15 +439,7 @@ func (rw *rewriter) nilTestedLater(decl *ast.FuncDecl) bool {
 		return isRecv(b.X) && isNil(b.Y) || isNil(b.X) && isRecv(b.Y)
 	}
 	list := decl.Body.List
-	for len(list) > 0 {
-		is, ok := list[0].(*ast.IfStmt)
-		if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 || !nilTest(is.Cond) ||
-			is.Cond.(*ast.BinaryExpr).Op != token.EQL {
-			break
-		}
-		if _, ok := is.Body.List[len(is.Body.List)-1].(*ast.ReturnStmt); !ok {
-			break
-		}
+	for len(list) > 0 && IsNilGuard(list[0], recv.Name()) {
 		list = list[1:]
 	}
 	found := false

@@ -211,8 +211,31 @@ func deferredPackage(s dst.Stmt) bool {
 	return ok && f.Path != ""
 }
 
-// nilGuard reports whether s is `if recv == nil { ...; return ... }`, or
-// the same test spelled `nil == recv`.
+// IsNilGuard reports whether s is `if recv == nil { ...; return ... }`, or
+// the same test spelled `nil == recv`: a cleanup's leading guard, below
+// which the rewrite puts the stops it adds and the cleanups it wires in,
+// so that calling the cleanup on a nil receiver still does nothing.
+// nilGuard is the same test on the rewrite's own syntax tree; the wiring
+// (internal/fixpkg) places its edits by this one.
+func IsNilGuard(s ast.Stmt, recv string) bool {
+	is, ok := s.(*ast.IfStmt)
+	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
+		return false
+	}
+	b, ok := is.Cond.(*ast.BinaryExpr)
+	if !ok || b.Op != token.EQL {
+		return false
+	}
+	x, ok1 := b.X.(*ast.Ident)
+	y, ok2 := b.Y.(*ast.Ident)
+	if !ok1 || !ok2 || !(x.Name == recv && y.Name == "nil" || x.Name == "nil" && y.Name == recv) {
+		return false
+	}
+	_, ok = is.Body.List[len(is.Body.List)-1].(*ast.ReturnStmt)
+	return ok
+}
+
+// nilGuard is IsNilGuard on the rewrite's dst tree.
 func nilGuard(s dst.Stmt, recv string) bool {
 	is, ok := s.(*dst.IfStmt)
 	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {

@@ -24,7 +24,7 @@ func (l *Loop) verb() string {
 			// ticking; only the message reads the field's name, so the
 			// spelling is enough.
 			for _, c := range w.Node.(*ast.SelectStmt).Body.List {
-				if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil {
+				if recv := CommRecv(c.(*ast.CommClause).Comm); recv != nil {
 					if t, ok := recv.(*ast.SelectorExpr); ok && t.Sel.Name == "C" {
 						return "ticks"
 					}
@@ -298,7 +298,7 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 					if cc.Comm == nil {
 						blocking = false
 					}
-					recv := commRecv(cc.Comm)
+					recv := CommRecv(cc.Comm)
 					if recv != nil && f.neverFires(recv) {
 						continue // a case that can never run: its exits are none
 					}
@@ -318,7 +318,7 @@ func (f *loopFinder) analyse(loop ast.Stmt) *Loop {
 				if blocking {
 					l.Waits = append(l.Waits, Wait{Kind: Select, Node: n})
 					for _, c := range n.Body.List {
-						if recv := commRecv(c.(*ast.CommClause).Comm); recv != nil && f.waitChan(l, recv) {
+						if recv := CommRecv(c.(*ast.CommClause).Comm); recv != nil && f.waitChan(l, recv) {
 							l.timed = true
 						}
 					}
@@ -463,7 +463,7 @@ func (f *loopFinder) closureOps(lit *ast.FuncLit) []ast.Node {
 			waits := true // until a default or a stop case
 			for _, c := range n.Body.List {
 				cc := c.(*ast.CommClause)
-				if recv := commRecv(cc.Comm); cc.Comm == nil || recv != nil && f.stops(recv) {
+				if recv := CommRecv(cc.Comm); cc.Comm == nil || recv != nil && f.stops(recv) {
 					waits = false
 				}
 			}

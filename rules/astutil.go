@@ -188,10 +188,10 @@ func parts(n ast.Node) (header []ast.Node, body []ast.Stmt) {
 	return header, body
 }
 
-// commRecv returns the channel a select case receives from (case <-ch,
+// CommRecv returns the channel a select case receives from (case <-ch,
 // case v := <-ch, case v, ok = <-ch), or nil for a send case and for
 // default, whose comm is nil.
-func commRecv(comm ast.Stmt) ast.Expr {
+func CommRecv(comm ast.Stmt) ast.Expr {
 	var e ast.Expr
 	switch c := comm.(type) {
 	case *ast.ExprStmt:

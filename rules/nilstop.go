@@ -62,7 +62,7 @@ func (f *loopFinder) nilStop(starter *ast.FuncDecl, start ast.Stmt, fun ast.Expr
 				// case on the receiver's field that goes on (case
 				// <-c.kick: c.flush()) is none.
 				stop := false
-				if r := commRecv(n.Comm); r != nil {
+				if r := CommRecv(n.Comm); r != nil {
 					if rs, ok := ast.Unparen(r).(*ast.SelectorExpr); ok {
 						if id, ok := ast.Unparen(rs.X).(*ast.Ident); ok && f.pass.Info.Uses[id] == recv {
 							if v, ok := f.objectOf(rs).(*types.Var); ok && v.IsField() {

@@ -504,7 +504,7 @@ func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
 		d := wr.Into.(*ast.FuncDecl)
 		at := d.Body.Lbrace
 		for _, s := range d.Body.List {
-			if !isNilGuard(s, d.Recv.List[0].Names[0].Name) {
+			if !rewrite.IsNilGuard(s, d.Recv.List[0].Names[0].Name) {
 				break
 			}
 			at = s.End() - 1
@@ -519,24 +519,4 @@ func (w *wirer) insertion(wr rewrite.Wiring) token.Pos {
 	// The last byte of the statement that makes the value (or checks
 	// its error), so that lineAfter gives the line after it.
 	return wr.After.End() - 1
-}
-
-// isNilGuard reports whether s is `if recv == nil { ...; return ... }`, or
-// the same test spelled `nil == recv`: the guards rewrite's nilGuard puts
-// new code below, so that an edit is placed where the rewrite put it.
-func isNilGuard(s ast.Stmt, recv string) bool {
-	is, ok := s.(*ast.IfStmt)
-	if !ok || is.Init != nil || is.Else != nil || len(is.Body.List) == 0 {
-		return false
-	}
-	b, ok := is.Cond.(*ast.BinaryExpr)
-	if !ok || b.Op != token.EQL {
-		return false
-	}
-	isRecv := func(e ast.Expr) bool { x, ok := e.(*ast.Ident); return ok && x.Name == recv }
-	if !(isRecv(b.X) && isNil(b.Y) || isNil(b.X) && isRecv(b.Y)) {
-		return false
-	}
-	_, ok = is.Body.List[len(is.Body.List)-1].(*ast.ReturnStmt)
-	return ok
 }

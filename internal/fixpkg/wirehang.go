@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/leakfix/leakfix/rewrite"
+	"github.com/leakfix/leakfix/rules"
 )
 
 // mayHang says why waiting for t's work could hang or call back into the
@@ -182,17 +183,8 @@ func isCtxDone(e ast.Expr, info *types.Info) bool {
 
 // commIsCtxDone reports whether a select case receives from ctx.Done().
 func commIsCtxDone(s ast.Stmt, info *types.Info) bool {
-	var e ast.Expr
-	switch s := s.(type) {
-	case *ast.ExprStmt:
-		e = s.X
-	case *ast.AssignStmt:
-		if len(s.Rhs) == 1 {
-			e = s.Rhs[0]
-		}
-	}
-	u, ok := e.(*ast.UnaryExpr)
-	return ok && u.Op == token.ARROW && isCtxDone(u.X, info)
+	ch := rules.CommRecv(s)
+	return ch != nil && isCtxDone(ch, info)
 }
 
 // foreignCall says why a call the work makes of fn, declared in another
